@@ -1,0 +1,15 @@
+"""midigen: learn music from MIDI files and write new music as MIDI.
+
+The public API: ``read`` and ``write`` (bytes <-> Song), ``tokenize`` and
+``detokenize`` (Song <-> tokens), and the error family.
+"""
+
+from .errors import MidiError, NotMidiError, TokenError
+from .reader import read
+from .song import Chunk, Event, Riff, Song, Track
+from .writer import write
+
+__all__ = [
+    "Chunk", "Event", "MidiError", "NotMidiError", "Riff", "Song", "TokenError", "Track",
+    "read", "write",
+]

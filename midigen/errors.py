@@ -1,0 +1,57 @@
+"""The error family: every failure midigen reports about a file is a MidiError.
+
+A MidiError knows where it happened (file, track, byte offset) and renders as
+``<file>: <what> (track N, byte M)``, leaving out the parts it does not know.
+Tracks are numbered from 0, as in ``song.tracks[N]``; byte offsets count from
+the start of the file.  The same class doubles as a warning: a tolerant read
+keeps the defects it repaired as MidiError objects in ``Song.warnings``, and
+a strict read raises the first one instead.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class MidiError(Exception):
+    """A defect in a MIDI file, token text or model directory, with its position."""
+
+    def __init__(
+        self,
+        what: str,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        track: int | None = None,
+        offset: int | None = None,
+    ) -> None:
+        super().__init__(what)
+        self.what = what
+        self.path = os.fspath(path) if path is not None else None
+        self.track = track
+        self.offset = offset
+
+    def with_path(self, path: str | os.PathLike[str]) -> MidiError:
+        """Attach the file name once the caller knows it (the reader works on bytes)."""
+        self.path = os.fspath(path)
+        return self
+
+    def __str__(self) -> str:
+        where = []
+        if self.track is not None:
+            where.append(f"track {self.track}")
+        if self.offset is not None:
+            where.append(f"byte {self.offset}")
+        text = f"{self.path}: {self.what}" if self.path else self.what
+        return f"{text} ({', '.join(where)})" if where else text
+
+
+class NotMidiError(MidiError):
+    """The bytes are not a Standard MIDI File at all (empty, text, audio, random)."""
+
+
+class TokenError(MidiError):
+    """Token text that cannot be turned back into a song; ``offset`` is the token index."""
+
+    def __str__(self) -> str:
+        text = f"{self.path}: {self.what}" if self.path else self.what
+        return f"{text} (token {self.offset})" if self.offset is not None else text

@@ -1,0 +1,233 @@
+"""Song, Track, Event: a Standard MIDI File in memory, with no I/O.
+
+A Song keeps everything needed to write its file back byte for byte: the
+header's extra bytes, unknown chunks and where they sat, bytes after the last
+chunk, a RIFF RMID wrapper, and per event whether the status byte was omitted
+(running status) and whether a VLQ was written wider than needed (see vlq.py).
+Edits are safe: a new or changed event is written canonically, because the
+layout hints travel with the values they describe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, MutableSequence
+from dataclasses import dataclass, field
+from itertools import repeat
+from typing import NamedTuple, overload
+
+from .errors import MidiError
+
+META = 0xFF
+SYSEX = 0xF0
+ESCAPE = 0xF7  # sysex continuation packet or "escape" carrying arbitrary bytes
+END_OF_TRACK = 0x2F
+SET_TEMPO = 0x51
+TIME_SIGNATURE = 0x58
+DEFAULT_TEMPO_US = 500_000  # 120 bpm, SMF 1.0
+
+# Data bytes after a channel status, indexed by status byte (0 for non-channel).
+CHANNEL_DATA_LENGTH = [0] * 256
+for _status in range(0x80, 0xF0):
+    CHANNEL_DATA_LENGTH[_status] = 1 if 0xC0 <= _status < 0xE0 else 2
+del _status
+
+
+class Event(NamedTuple):
+    """One track event.
+
+    ``status`` is the status byte: 0x80-0xEF channel messages (``data`` holds
+    their one or two data bytes), 0xFF meta (``data[0]`` is the meta type, the
+    rest its payload), 0xF0/0xF7 sysex packets (``data`` is the payload after
+    the length).  ``running`` is True when the file omitted the status byte.
+    """
+
+    delta: int
+    status: int
+    data: bytes
+    running: bool = False
+
+    @property
+    def is_meta(self) -> bool:
+        return self.status == META
+
+    @property
+    def meta_type(self) -> int | None:
+        return self.data[0] if self.status == META else None
+
+    @property
+    def channel(self) -> int | None:
+        return self.status & 0x0F if self.status < 0xF0 else None
+
+    @property
+    def is_note_on(self) -> bool:
+        return self.status & 0xF0 == 0x90 and self.data[1] > 0
+
+    @property
+    def is_note_off(self) -> bool:
+        kind = self.status & 0xF0
+        return kind == 0x80 or (kind == 0x90 and self.data[1] == 0)
+
+
+_as_event = tuple.__new__
+
+
+class Track(MutableSequence[Event]):
+    """The events of one MTrk chunk, in file order, plus bytes after End of Track.
+
+    Events are stored as plain tuples, which the reader can build several
+    times faster than NamedTuple instances (measured by scripts/bench_codec.py);
+    indexing and iteration hand out ``Event`` objects with the same fields.
+    """
+
+    __slots__ = ("_rows", "trailing")
+
+    def __init__(self, events: Iterable[tuple] = (), trailing: bytes = b"") -> None:
+        self._rows: list[tuple] = list(events)
+        self.trailing = trailing  # bytes between End of Track and the chunk end
+
+    @classmethod
+    def _from_rows(cls, rows: list[tuple], trailing: bytes = b"") -> Track:
+        track = cls.__new__(cls)
+        track._rows = rows
+        track.trailing = trailing
+        return track
+
+    @property
+    def rows(self) -> list[tuple]:
+        """The raw ``(delta, status, data, running)`` tuples, for fast loops."""
+        return self._rows
+
+    @overload
+    def __getitem__(self, index: int) -> Event: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Event]: ...
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [_as_event(Event, row) for row in self._rows[index]]
+        return _as_event(Event, self._rows[index])
+
+    def __setitem__(self, index, value) -> None:
+        if isinstance(index, slice):
+            self._rows[index] = [tuple(_check_event(v)) for v in value]
+        else:
+            self._rows[index] = tuple(_check_event(value))
+
+    def __delitem__(self, index) -> None:
+        del self._rows[index]
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __iter__(self) -> Iterator[Event]:
+        return map(_as_event, repeat(Event), self._rows)
+
+    def insert(self, index: int, value: tuple) -> None:
+        self._rows.insert(index, tuple(_check_event(value)))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Track):
+            return NotImplemented
+        return self._rows == other._rows and self.trailing == other.trailing
+
+    def __repr__(self) -> str:
+        return f"Track({len(self._rows)} events)"
+
+    @property
+    def name(self) -> str | None:
+        """The first track-name meta event (type 0x03), decoded as Latin-1."""
+        for delta, status, data, *_ in self._rows:
+            if status == META and data[:1] == b"\x03":
+                return data[1:].decode("latin-1")
+        return None
+
+
+def _check_event(value: tuple) -> tuple:
+    """Validate an event a user adds, so the writer never emits a broken message."""
+    if len(value) == 3:
+        value = (*value, False)
+    if len(value) != 4:
+        raise MidiError(f"an event is (delta, status, data[, running]), got {value!r}")
+    delta, status, data, running = value
+    if not isinstance(delta, int) or not 0 <= delta <= 0x0FFFFFFF:
+        raise MidiError(f"delta time {delta!r} is not an int in 0..0x0FFFFFFF")
+    if not isinstance(data, (bytes, bytearray)):
+        raise MidiError(f"event data must be bytes, got {type(data).__name__}")
+    if 0x80 <= status < 0xF0:
+        if len(data) != CHANNEL_DATA_LENGTH[status] or any(b >= 0x80 for b in data):
+            raise MidiError(
+                f"status {status:02X} needs {CHANNEL_DATA_LENGTH[status]} data bytes below 0x80,"
+                f" got {bytes(data).hex(' ').upper() or 'none'}"
+            )
+    elif status == META:
+        if not data:
+            raise MidiError("a meta event needs its type as the first data byte")
+    elif status not in (SYSEX, ESCAPE):
+        raise MidiError(f"status {status:#04x} cannot be stored in a MIDI file track")
+    return (delta, status, bytes(data) if isinstance(data, bytearray) else data, bool(running))
+
+
+@dataclass
+class Chunk:
+    """A chunk midigen does not interpret, kept verbatim; ``before_track`` is its position."""
+
+    id: bytes
+    data: bytes
+    before_track: int
+
+
+@dataclass
+class Riff:
+    """The RIFF RMID wrapper: bytes before the SMF data and after it.
+
+    The writer patches the RIFF size and the ``data`` chunk size when the SMF
+    inside changes length, so an unchanged song gives back the same bytes.
+    """
+
+    prefix: bytes
+    suffix: bytes
+
+
+@dataclass
+class Song:
+    """A whole MIDI file: header fields, tracks, and what else the file held.
+
+    ``division`` is the raw header field: ticks per quarter note when its high
+    bit is clear, otherwise an SMPTE frame rate and ticks per frame.
+    """
+
+    format: int = 1
+    division: int = 480
+    tracks: list[Track] = field(default_factory=list)
+    header_extra: bytes = b""
+    chunks: list[Chunk] = field(default_factory=list)
+    trailing: bytes = b""
+    riff: Riff | None = None
+    warnings: list[MidiError] = field(default_factory=list, compare=False)
+
+    @property
+    def ticks_per_beat(self) -> int | None:
+        """Ticks per quarter note, or None for SMPTE divisions."""
+        return None if self.division & 0x8000 else self.division
+
+    @property
+    def smpte(self) -> tuple[int, int] | None:
+        """(frames per second, ticks per frame) for SMPTE divisions, else None."""
+        if not self.division & 0x8000:
+            return None
+        return 256 - (self.division >> 8), self.division & 0xFF
+
+    def to_mido(self):
+        from .interop import song_to_mido
+
+        return song_to_mido(self)
+
+    @classmethod
+    def from_mido(cls, midi_file) -> Song:
+        from .interop import song_from_mido
+
+        return song_from_mido(midi_file)
+
+    def to_pretty_midi(self):
+        from .interop import song_to_pretty_midi
+
+        return song_to_pretty_midi(self)

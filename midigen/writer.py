@@ -1,0 +1,124 @@
+"""Song -> bytes: the exact bytes a Song was read from, or canonical ones for edits.
+
+What makes the output byte-exact is carried by the Song itself (see song.py):
+running-status flags, Wide deltas, WideData lengths, header extra bytes,
+unknown chunks, bytes after End of Track or after the last chunk, the RMID
+wrapper.  The writer only honours those hints where they are still valid: a
+status byte is omitted only if it equals the running status in force, and
+meta and sysex events always cancel running status, as SMF 1.0 requires.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from .errors import MidiError
+from .song import END_OF_TRACK, META, Song, Track
+from .vlq import encode_vlq
+
+END_OF_TRACK_EVENT = b"\x00\xff\x2f\x00"
+MAX_RIFF_SIZE = 0xFFFFFFFF
+
+
+def write(song: Song) -> bytes:
+    """Encode a Song as a Standard MIDI File (inside its RMID wrapper, if it had one).
+
+    Raises:
+        MidiError: an event holds a value no MIDI file can store.
+    """
+    out = bytearray(b"MThd")
+    out += struct.pack(">IHHH", 6 + len(song.header_extra), song.format,
+                       len(song.tracks), song.division)
+    out += song.header_extra
+    chunks = sorted(song.chunks, key=lambda chunk: chunk.before_track)
+    next_chunk = 0
+    for index, track in enumerate(song.tracks):
+        while next_chunk < len(chunks) and chunks[next_chunk].before_track <= index:
+            out += _chunk(chunks[next_chunk].id, chunks[next_chunk].data)
+            next_chunk += 1
+        try:
+            out += _chunk(b"MTrk", track_to_bytes(track))
+        except MidiError as error:
+            error.track = index
+            raise
+    for chunk in chunks[next_chunk:]:
+        out += _chunk(chunk.id, chunk.data)
+    out += song.trailing
+    return _wrap_riff(song, bytes(out)) if song.riff else bytes(out)
+
+
+def track_to_bytes(track: Track) -> bytes:
+    """Encode one track's events (the MTrk chunk body).
+
+    Flattened for speed (scripts/bench_codec.py): single-byte deltas and
+    channel messages never leave the loop.
+    """
+    out = bytearray()
+    add = out.append
+    running = 0
+    rows = track.rows
+    last = len(rows) - 1
+    try:
+        for index, (delta, status, data, omitted) in enumerate(rows):
+            if delta < 0x80 and delta.__class__ is int:
+                add(delta)
+            else:
+                out += encode_vlq(delta, getattr(delta, "width", 1))
+            if status < 0xF0:
+                if not omitted or status != running:
+                    add(status)
+                    running = status
+                out += data
+                continue
+            running = 0
+            if status == META:
+                if data[0] == END_OF_TRACK and index != last:
+                    return track_to_bytes(Track(_without_inner_end(rows), track.trailing))
+                add(META)
+                add(data[0])
+                out += encode_vlq(len(data) - 1, getattr(data, "length_width", 1))
+                out += data[1:]
+            else:
+                add(status)
+                out += encode_vlq(len(data), getattr(data, "length_width", 1))
+                out += data
+    except (ValueError, TypeError, IndexError) as error:
+        raise MidiError(f"cannot encode event {index} {rows[index]!r}: {error}") from None
+    if not rows or rows[-1][1] != META or rows[-1][2][:1] != bytes((END_OF_TRACK,)):
+        out += END_OF_TRACK_EVENT
+    out += track.trailing
+    return bytes(out)
+
+
+def _chunk(chunk_id: bytes, body: bytes) -> bytes:
+    if len(body) > 0xFFFFFFFF:
+        raise MidiError(f"{chunk_id!r} chunk of {len(body)} bytes exceeds the 4 GiB limit")
+    return chunk_id + struct.pack(">I", len(body)) + body
+
+
+def _wrap_riff(song: Song, smf: bytes) -> bytes:
+    """Put the SMF back into its RMID wrapper, patching the two size fields it changes."""
+    prefix = bytearray(song.riff.prefix)
+    old_size = struct.unpack_from("<I", prefix, len(prefix) - 4)[0]
+    growth = len(smf) - old_size
+    if growth:
+        struct.pack_into("<I", prefix, len(prefix) - 4, len(smf))
+        riff_size = struct.unpack_from("<I", prefix, 4)[0]
+        struct.pack_into("<I", prefix, 4, min(max(riff_size + growth, 0), MAX_RIFF_SIZE))
+    return bytes(prefix) + smf + song.riff.suffix
+
+
+
+def _without_inner_end(rows: list[tuple]) -> list[tuple]:
+    """Drop End of Track events that edits left before other events, keeping their time."""
+    kept: list[tuple] = []
+    carry = 0
+    for row in rows[:-1]:
+        if row[1] == META and row[2][:1] == bytes((END_OF_TRACK,)):
+            carry += row[0]
+        else:
+            kept.append((row[0] + carry, *row[1:]) if carry else row)
+            carry = 0
+    last = rows[-1]
+    kept.append((last[0] + carry, *last[1:]) if carry else last)
+    return kept
