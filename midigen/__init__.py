@@ -4,12 +4,15 @@ The public API: ``read`` and ``write`` (bytes <-> Song), ``tokenize`` and
 ``detokenize`` (Song <-> tokens), and the error family.
 """
 
+__version__ = "0.1.0"
+
 from .errors import MidiError, NotMidiError, TokenError
 from .reader import read
 from .song import Chunk, Event, Riff, Song, Track
+from .tokens import detokenize, tokenize
 from .writer import write
 
 __all__ = [
     "Chunk", "Event", "MidiError", "NotMidiError", "Riff", "Song", "TokenError", "Track",
-    "read", "write",
+    "detokenize", "read", "tokenize", "write",
 ]

@@ -1,0 +1,314 @@
+"""Command line (`midigen`): parse, call one function, report.
+
+Only this module knows click.  Library errors (MidiError) become one line
+``error: <file>: <what> (track N, byte M)`` on stderr and exit status 1;
+``--debug`` re-raises them with the traceback.  Usage errors stay click's
+(exit 2).  Heavy modules (torch, numpy, tqdm) are imported inside the
+commands that need them, so `midigen --help` and `midigen info` start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import MidiError
+from .fileio import MIDI_SUFFIXES, TEXT_SUFFIXES, Job, find_inputs, write_atomic
+
+
+class CommandError(click.ClickException):
+    """A MidiError on its way out: printed as ``error: ...``, exit status 1."""
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.message}", err=True)
+
+
+class MidigenGroup(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except MidiError as error:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            raise CommandError(str(error)) from error
+        except BrokenPipeError:  # `midigen tokenize x.mid | head`
+            sys.stderr.close()
+            ctx.exit(1)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as error:  # a bug: still one line, unless --debug
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            raise CommandError(f"internal error: {type(error).__name__}: {error} "
+                               "(rerun with --debug for the traceback)") from error
+
+
+@click.group(cls=MidigenGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="midigen")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Learn music from MIDI files and write new music as MIDI.
+
+    \b
+    Examples:
+      midigen info song.mid
+      midigen tokenize song.mid > song.txt
+      midigen tokenize midi/ -o tokens/ --jobs 2
+      midigen detokenize song.txt -o song.mid
+
+    Exit status: 0 success, 1 bad input or failed work (one `error:` line per
+    problem on stderr), 2 usage error.
+    """
+    ctx.obj = {"debug": debug}
+
+
+# -- info -------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per file.")
+@click.option("--strict", is_flag=True, help="Reject files with any defect instead of repairing.")
+def info(files: tuple[str, ...], as_json: bool, strict: bool) -> None:
+    """Show format, division, tracks, events, notes, duration, tempi and instruments.
+
+    FILES may be MIDI files or folders of them.
+
+    \b
+    Examples:
+      midigen info song.mid
+      midigen info midi/ --json > summary.json
+    """
+    from .reader import read
+    from .summary import summarize
+
+    results = []
+    failed = False
+    for job in find_inputs(files, MIDI_SUFFIXES):
+        try:
+            summary = summarize(read(job.source, strict=strict))
+        except MidiError as error:
+            click.echo(f"error: {error}", err=True)
+            failed = True
+            continue
+        summary = {"file": str(job.source), **summary}
+        if as_json:
+            results.append(summary)
+        else:
+            click.echo(_format_summary(summary))
+    if as_json:
+        click.echo(json.dumps(results, indent=2, ensure_ascii=False))
+    if failed:
+        sys.exit(1)
+
+
+def _format_summary(summary: dict) -> str:
+    division = summary["division"]
+    if "ticks_per_quarter" in division:
+        timing = f"{division['ticks_per_quarter']} ticks per quarter"
+    else:
+        timing = f"SMPTE {division['smpte_fps']} fps x {division['ticks_per_frame']} ticks"
+    seconds = summary["duration_seconds"]
+    duration = "unknown" if seconds is None else (
+        f"{int(seconds // 60)}:{seconds % 60:04.1f} ({seconds:.1f} s)")
+    tempi = ", ".join(f"{bpm:g}" for bpm in summary["tempi_bpm"][:8])
+    if len(summary["tempi_bpm"]) > 8:
+        tempi += f", ... ({len(summary['tempi_bpm'])} tempi)"
+    instruments = ", ".join(f"ch{i['channel']} {i['name']}" for i in summary["instruments"])
+    lines = [
+        summary["file"],
+        f"  format {summary['format']}, {timing}, {summary['tracks']} tracks, "
+        f"{summary['events']} events, {summary['notes']} notes",
+        f"  duration {duration}, tempo {tempi} bpm",
+        f"  instruments: {instruments or 'none'}",
+    ]
+    lines += [f"  warning: {warning}" for warning in summary["warnings"][:5]]
+    if len(summary["warnings"]) > 5:
+        lines.append(f"  ... {len(summary['warnings']) - 5} more warnings")
+    return "\n".join(lines)
+
+
+# -- tokenize / detokenize ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Task:
+    """One file to convert; ``destination`` None means: return the output for stdout."""
+
+    source: Path
+    destination: Path | None
+    options: tuple
+
+
+@dataclass(frozen=True)
+class Outcome:
+    source: Path
+    output: bytes | None = None
+    error: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path())
+@click.option("-o", "--output", type=click.Path(), help="Output file, or folder for several inputs.")
+@click.option("--scheme", type=click.Choice(["chunk"]), default="chunk", show_default=True,
+              help="Token scheme: chunk = lossless, one pseudo-word per SMF event.")
+@click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Worker processes for folders (0 = one per CPU).")
+@click.option("--strict", is_flag=True, help="Reject files with any defect instead of repairing.")
+def tokenize(inputs: tuple[str, ...], output: str | None, scheme: str, jobs: int,
+             strict: bool) -> None:
+    """Turn MIDI files or folders into token text.
+
+    One input and no -o writes the tokens to stdout.  A folder (or several
+    inputs) needs -o OUT and writes OUT/<same relative path>.txt.  A file
+    that cannot be read is reported and skipped; the exit status is then 1.
+
+    \b
+    Examples:
+      midigen tokenize song.mid
+      midigen tokenize song.mid -o song.txt
+      midigen tokenize midi/ -o tokens/ --jobs 0
+    """
+    tasks = _plan(inputs, output, MIDI_SUFFIXES, ".txt", (scheme, strict))
+    _run(tasks, _tokenize_task, jobs, "tokenize")
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path())
+@click.option("-o", "--output", type=click.Path(), help="Output file, or folder for several inputs.")
+@click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Worker processes for folders (0 = one per CPU).")
+def detokenize(inputs: tuple[str, ...], output: str | None, jobs: int) -> None:
+    """Turn token text files or folders back into MIDI files.
+
+    The text says which scheme made it, so no flags are needed.  One input
+    and no -o writes the MIDI bytes to stdout (not to a terminal).
+
+    \b
+    Examples:
+      midigen detokenize song.txt -o song.mid
+      midigen detokenize tokens/ -o midi/
+    """
+    tasks = _plan(inputs, output, TEXT_SUFFIXES, ".mid", ())
+    if tasks[0].destination is None and sys.stdout.isatty():
+        raise click.UsageError("refusing to write MIDI bytes to a terminal; use -o FILE")
+    _run(tasks, _detokenize_task, jobs, "detokenize")
+
+
+def _plan(inputs: tuple[str, ...], output: str | None, suffixes: tuple[str, ...],
+          new_suffix: str, options: tuple) -> list[Task]:
+    """Map inputs to outputs: one file to stdout or a file, anything else into a folder."""
+    jobs = find_inputs(inputs, suffixes)
+    single_file = len(inputs) == 1 and not Path(inputs[0]).is_dir()
+    if single_file:
+        destination = None
+        if output is not None:
+            destination = Path(output)
+            if destination.is_dir():
+                destination = destination / Path(inputs[0]).with_suffix(new_suffix).name
+        return [Task(jobs[0].source, destination, options)]
+    if output is None:
+        raise click.UsageError("a folder or several inputs need -o OUTPUT_FOLDER")
+    root = Path(output)
+    if root.exists() and not root.is_dir():
+        raise click.UsageError(f"-o {output}: not a folder")
+    if not jobs:
+        raise MidiError(f"no {'/'.join(suffixes)} files found", path=", ".join(inputs))
+    return [Task(job.source, root / _with_suffix(job, new_suffix), options) for job in jobs]
+
+
+def _with_suffix(job: Job, suffix: str) -> Path:
+    return job.relative.with_suffix(suffix)
+
+
+def _run(tasks: list[Task], work: Callable[[Task], Outcome], jobs: int, label: str) -> None:
+    """Run tasks (in parallel when asked), report each problem, exit 1 if any failed."""
+    failed = 0
+    for outcome in _outcomes(tasks, work, jobs, label):
+        if outcome.error:
+            failed += 1
+            click.echo(f"error: {outcome.error}", err=True)
+            continue
+        if outcome.warnings:
+            more = f" (+{len(outcome.warnings) - 1} more)" if len(outcome.warnings) > 1 else ""
+            click.echo(f"warning: {outcome.warnings[0]}{more}", err=True)
+        if outcome.output is not None:
+            stream = click.get_binary_stream("stdout")
+            stream.write(outcome.output)
+            stream.flush()
+    if failed:
+        if len(tasks) > 1:
+            click.echo(f"error: {failed} of {len(tasks)} files failed", err=True)
+        sys.exit(1)
+
+
+def _outcomes(tasks: list[Task], work: Callable[[Task], Outcome], jobs: int,
+              label: str) -> Iterator[Outcome]:
+    if len(tasks) == 1:
+        yield work(tasks[0])
+        return
+    from tqdm import tqdm
+
+    workers = jobs or os.cpu_count() or 1
+    with tqdm(total=len(tasks), desc=label, unit="file", disable=None,
+              file=sys.stderr) as progress:
+        if workers == 1:
+            results = map(work, tasks)
+            for outcome in results:
+                progress.update()
+                yield outcome
+            return
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for outcome in pool.map(work, tasks, chunksize=4):
+                progress.update()
+                yield outcome
+
+
+def _tokenize_task(task: Task) -> Outcome:
+    from .reader import read
+    from .tokens import tokenize, tokens_to_text
+
+    scheme, strict = task.options
+    try:
+        song = read(task.source, strict=strict)
+        text = tokens_to_text(tokenize(song, scheme))
+        return _deliver(task, text.encode("utf-8"), tuple(map(str, song.warnings)))
+    except MidiError as error:
+        return Outcome(task.source, error=str(error))
+
+
+def _detokenize_task(task: Task) -> Outcome:
+    from .tokens import detokenize
+    from .writer import write
+
+    try:
+        try:
+            text = task.source.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise MidiError("not UTF-8 token text", path=task.source) from None
+        except OSError as error:
+            raise MidiError(f"cannot read: {error.strerror}", path=task.source) from None
+        try:
+            song = detokenize(text)
+        except MidiError as error:
+            raise error.with_path(task.source) from None
+        return _deliver(task, write(song), ())
+    except MidiError as error:
+        return Outcome(task.source, error=str(error))
+
+
+def _deliver(task: Task, data: bytes, warnings: tuple[str, ...]) -> Outcome:
+    if task.destination is None:
+        return Outcome(task.source, output=data, warnings=warnings)
+    write_atomic(task.destination, data, inputs=[task.source])
+    return Outcome(task.source, warnings=warnings)

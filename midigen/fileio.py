@@ -1,0 +1,83 @@
+"""Paths in, paths out: finding input files in folders, and atomic writes.
+
+Outputs go to a temporary file in the target folder and are renamed into
+place, so a crash or Ctrl-C never leaves a half-written file, and an output
+that would replace one of the inputs is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import MidiError
+
+MIDI_SUFFIXES = (".mid", ".midi", ".rmi", ".kar", ".smf")
+TEXT_SUFFIXES = (".txt",)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input file and where its output goes (relative to the output root)."""
+
+    source: Path
+    relative: Path
+
+
+def find_inputs(inputs: Iterable[str | os.PathLike[str]], suffixes: tuple[str, ...]) -> list[Job]:
+    """Expand files and folders into jobs; a folder contributes the files under it.
+
+    Files named directly are taken whatever their suffix; inside folders only
+    files with one of ``suffixes`` (any case) count, in sorted order.
+
+    Raises:
+        MidiError: an input does not exist.
+    """
+    jobs: list[Job] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found = sorted(p for p in item.rglob("*")
+                           if p.is_file() and p.suffix.lower() in suffixes)
+            jobs += [Job(path, path.relative_to(item)) for path in found]
+        elif item.exists():
+            jobs.append(Job(item, Path(item.name)))
+        else:
+            raise MidiError("no such file or folder", path=item)
+    return jobs
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes | str,
+                 inputs: Iterable[Path] = ()) -> None:
+    """Write ``data`` to ``path`` via a temporary file and a rename.
+
+    Raises:
+        MidiError: ``path`` is one of ``inputs``, or the file system refuses.
+    """
+    path = Path(path)
+    for source in inputs:
+        if path.exists() and path.resolve() == source.resolve():
+            raise MidiError("refusing to overwrite an input file", path=path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                             suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(payload)
+            os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600 files
+            os.replace(temporary, path)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+    except OSError as error:
+        raise MidiError(f"cannot write: {error.strerror or error}", path=path) from error
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

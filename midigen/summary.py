@@ -1,0 +1,71 @@
+"""Song -> summary: what `midigen info` shows, as a plain dict (JSON-ready)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import MidiError
+from .gm import DRUM_CHANNEL, program_name
+from .song import Song
+from .timing import TempoMap, tempo_changes, track_length_ticks
+
+
+def summarize(song: Song) -> dict[str, Any]:
+    """Format, division, tracks, events, notes, duration, tempi, instruments, warnings."""
+    notes = 0
+    programs: dict[int, set[int]] = {}
+    used_channels: set[int] = set()
+    for track in song.tracks:
+        for _, status, data, _ in track.rows:
+            kind = status & 0xF0
+            if kind == 0x90 and status < 0xF0 and data[1]:
+                notes += 1
+                used_channels.add(status & 0x0F)
+            elif kind == 0xC0 and status < 0xF0:
+                programs.setdefault(status & 0x0F, set()).add(data[0])
+    instruments = []
+    for channel in sorted(used_channels):
+        for program in sorted(programs.get(channel, {0})):
+            instruments.append({"channel": channel + 1, "program": program,
+                                "name": program_name(program, channel)})
+    return {
+        "format": song.format,
+        "division": _division(song),
+        "tracks": len(song.tracks),
+        "events": sum(len(track) for track in song.tracks),
+        "notes": notes,
+        "duration_seconds": _duration(song),
+        "tempi_bpm": _tempi(song),
+        "instruments": instruments,
+        "drums": DRUM_CHANNEL in used_channels,
+        "warnings": [str(warning) for warning in song.warnings],
+    }
+
+
+def _division(song: Song) -> dict[str, int]:
+    if song.smpte:
+        fps, ticks_per_frame = song.smpte
+        return {"smpte_fps": fps, "ticks_per_frame": ticks_per_frame}
+    return {"ticks_per_quarter": song.division}
+
+
+def _duration(song: Song) -> float | None:
+    """Seconds to the last End of Track (the longest sequence, in format 2)."""
+    try:
+        if song.format == 2:
+            return max((TempoMap(song, [track]).seconds(track_length_ticks(track))
+                        for track in song.tracks), default=0.0)
+        ticks = max((track_length_ticks(track) for track in song.tracks), default=0)
+        return TempoMap(song).seconds(ticks)
+    except MidiError:
+        return None
+
+
+def _tempi(song: Song) -> list[float]:
+    """Distinct tempi in order of appearance, in beats per minute."""
+    seen: list[float] = []
+    for _, tempo_us in sorted(tempo_changes(song.tracks)):
+        bpm = round(60e6 / tempo_us, 2)
+        if bpm not in seen:
+            seen.append(bpm)
+    return seen or [120.0]

@@ -1,0 +1,71 @@
+"""Ticks -> seconds: the tempo map of a song.
+
+Tempo events apply to every track of a format 0 or 1 file, so they are
+gathered from all tracks; in format 2 each track is its own sequence and
+keeps its own map.  SMPTE divisions fix the length of a tick, and tempo
+events then change nothing (SMF 1.0).  Frame rate 29 means 29.97 drop-frame.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable
+
+from .errors import MidiError
+from .song import DEFAULT_TEMPO_US, META, SET_TEMPO, Song, Track
+
+SMPTE_FPS = {24: 24.0, 25: 25.0, 29: 29.97, 30: 30.0}
+
+
+class TempoMap:
+    """Converts absolute ticks to seconds for one timeline."""
+
+    def __init__(self, song: Song, tracks: Iterable[Track] | None = None) -> None:
+        if song.smpte:
+            fps, ticks_per_frame = song.smpte
+            if fps not in SMPTE_FPS or not ticks_per_frame:
+                raise MidiError(f"SMPTE division {fps} fps x {ticks_per_frame}: "
+                                "times cannot be converted to seconds")
+            self._fixed = 1.0 / (SMPTE_FPS[fps] * ticks_per_frame)
+            return
+        if not song.division:
+            raise MidiError("division is 0 ticks per quarter: times cannot be converted to seconds")
+        self._fixed = None
+        self._division = song.division
+        changes = sorted(tempo_changes(song.tracks if tracks is None else tracks))
+        self.ticks = [0]
+        self.seconds_at = [0.0]
+        self.tempi_us = [DEFAULT_TEMPO_US]
+        for tick, tempo_us in changes:
+            seconds = self.seconds(tick)
+            if tick == self.ticks[-1]:
+                self.tempi_us[-1] = tempo_us
+            else:
+                self.ticks.append(tick)
+                self.seconds_at.append(seconds)
+                self.tempi_us.append(tempo_us)
+
+    def seconds(self, tick: int) -> float:
+        if self._fixed is not None:
+            return tick * self._fixed
+        k = bisect_right(self.ticks, tick) - 1
+        return self.seconds_at[k] + (tick - self.ticks[k]) * self.tempi_us[k] / (
+            1e6 * self._division)
+
+
+def tempo_changes(tracks: Iterable[Track]) -> list[tuple[int, int]]:
+    """(absolute tick, microseconds per quarter) of every well-formed tempo event."""
+    changes = []
+    for track in tracks:
+        tick = 0
+        for delta, status, data, _ in track.rows:
+            tick += delta
+            if status == META and data[0] == SET_TEMPO and len(data) == 4:
+                tempo_us = int.from_bytes(data[1:4], "big")
+                if tempo_us:
+                    changes.append((tick, tempo_us))
+    return changes
+
+
+def track_length_ticks(track: Track) -> int:
+    return sum(row[0] for row in track.rows)

@@ -1,0 +1,48 @@
+"""Song <-> tokens, in the scheme the caller names; token text <-> token lists.
+
+Token text is self-describing: its first token names the scheme (``MTHD_...``
+for chunk tokens), so ``detokenize`` needs no flags.
+"""
+
+from __future__ import annotations
+
+from ..errors import TokenError
+from ..song import Song
+from .chunk import LINE_STARTS, chunk_tokens_to_song, song_to_chunk_tokens
+
+SCHEMES = ("chunk",)
+
+
+def tokenize(song: Song, scheme: str = "chunk") -> list[str]:
+    """Turn a song into tokens of the given scheme."""
+    if scheme == "chunk":
+        return song_to_chunk_tokens(song)
+    raise ValueError(f"unknown token scheme {scheme!r}; choose from {', '.join(SCHEMES)}")
+
+
+def detokenize(tokens: list[str] | str) -> Song:
+    """Rebuild a song from tokens (or token text), whatever scheme made them.
+
+    Raises:
+        TokenError: the tokens are not a scheme midigen knows, or are malformed.
+    """
+    if isinstance(tokens, str):
+        tokens = text_to_tokens(tokens)
+    if tokens and tokens[0].startswith("MTHD_"):
+        return chunk_tokens_to_song(tokens)
+    first = tokens[0][:40] if tokens else "nothing"
+    raise TokenError(f"not midigen token text (starts with {first!r})", offset=0)
+
+
+def tokens_to_text(tokens: list[str]) -> str:
+    """Space-separated tokens, a new line where a track or chunk starts, a final newline."""
+    lines: list[list[str]] = [[]]
+    for token in tokens:
+        if token.startswith(LINE_STARTS) and lines[-1]:
+            lines.append([])
+        lines[-1].append(token)
+    return "\n".join(" ".join(line) for line in lines) + "\n"
+
+
+def text_to_tokens(text: str) -> list[str]:
+    return text.split()
