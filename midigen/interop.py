@@ -1,0 +1,81 @@
+"""Song <-> mido.MidiFile, Song -> pretty_midi.PrettyMIDI, for use with other tools.
+
+mido cannot hold everything a Song can (SMPTE divisions pass through as the
+raw division number; sysex bytes >= 0x80 in F7 escape packets and meta events
+mido rejects are skipped, their delta time carried to the next message), so
+these conversions are for interop, not for archiving: use ``write`` for that.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING
+
+from .errors import MidiError
+from .reader import read
+from .song import META, Song
+
+if TYPE_CHECKING:
+    import mido
+    import pretty_midi
+
+
+def song_to_mido(song: Song) -> mido.MidiFile:
+    """A mido.MidiFile with the same tracks, messages and delta times."""
+    import mido
+    from mido.midifiles.meta import UnknownMetaMessage, build_meta_message
+
+    smf_format = song.format if song.format in (1, 2) or len(song.tracks) == 1 else 1
+    midi_file = mido.MidiFile(type=smf_format, ticks_per_beat=song.division)
+    for track in song.tracks:
+        messages = mido.MidiTrack()
+        carry = 0
+        for delta, status, data, _ in track.rows:
+            time = delta + carry
+            try:
+                if status < 0xF0:
+                    message = mido.Message.from_bytes([status, *data], time=time)
+                elif status == META:
+                    try:
+                        message = build_meta_message(data[0], list(data[1:]), time)
+                    except Exception:  # mido raises assorted types (KeySignatureError, ...)
+                        message = UnknownMetaMessage(data[0], data[1:], time=time)
+                else:
+                    payload = data[1:] if data[:1] == b"\xf0" else data
+                    if payload[-1:] == b"\xf7":
+                        payload = payload[:-1]
+                    message = mido.Message("sysex", data=payload, time=time)
+            except ValueError:
+                carry = time
+                continue
+            carry = 0
+            messages.append(message)
+        midi_file.tracks.append(messages)
+    return midi_file
+
+
+def song_from_mido(midi_file: mido.MidiFile) -> Song:
+    """The Song that mido would write (running status applied, as mido does)."""
+    buffer = io.BytesIO()
+    try:
+        midi_file.save(file=buffer)
+    except (ValueError, TypeError) as error:
+        raise MidiError(f"mido cannot save this file: {error}") from error
+    return read(buffer.getvalue())
+
+
+def song_to_pretty_midi(song: Song) -> pretty_midi.PrettyMIDI:
+    """Notes, instruments, tempi and signatures as pretty_midi sees them.
+
+    Raises:
+        MidiError: the song's division is SMPTE or zero (pretty_midi needs
+            ticks per quarter note).
+    """
+    import pretty_midi
+
+    if not song.ticks_per_beat:
+        raise MidiError("pretty_midi needs a division in ticks per quarter note")
+    try:
+        return pretty_midi.PrettyMIDI(mido_object=song_to_mido(song))
+    except Exception as error:  # pretty_midi raises bare ValueError/IndexError on odd files
+        raise MidiError(f"pretty_midi cannot read this song: {error}") from error
