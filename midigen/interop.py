@@ -1,7 +1,6 @@
 """Song <-> mido.MidiFile, Song -> pretty_midi.PrettyMIDI, for use with other tools.
 
-mido cannot hold everything a Song can (SMPTE divisions pass through as the
-raw division number; sysex bytes >= 0x80 in F7 escape packets and meta events
+mido cannot hold everything a Song can (sysex bytes >= 0x80 in F7 escape packets and meta events
 mido rejects are skipped, their delta time carried to the next message), so
 these conversions are for interop, not for archiving: use ``write`` for that.
 """
@@ -9,6 +8,7 @@ these conversions are for interop, not for archiving: use ``write`` for that.
 from __future__ import annotations
 
 import io
+import struct
 from typing import TYPE_CHECKING
 
 from .errors import MidiError
@@ -26,7 +26,9 @@ def song_to_mido(song: Song) -> mido.MidiFile:
     from mido.midifiles.meta import UnknownMetaMessage, build_meta_message
 
     smf_format = song.format if song.format in (1, 2) or len(song.tracks) == 1 else 1
-    midi_file = mido.MidiFile(type=smf_format, ticks_per_beat=song.division)
+    # mido reads the division as a signed 16-bit number: SMPTE ones are negative.
+    division = song.division - 0x10000 if song.division & 0x8000 else song.division
+    midi_file = mido.MidiFile(type=smf_format, ticks_per_beat=division)
     for track in song.tracks:
         messages = mido.MidiTrack()
         carry = 0
@@ -59,7 +61,7 @@ def song_from_mido(midi_file: mido.MidiFile) -> Song:
     buffer = io.BytesIO()
     try:
         midi_file.save(file=buffer)
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, struct.error) as error:
         raise MidiError(f"mido cannot save this file: {error}") from error
     return read(buffer.getvalue())
 
