@@ -13,6 +13,16 @@ from .tokens import detokenize, tokenize
 from .writer import write
 
 __all__ = [
-    "Chunk", "Event", "MidiError", "NotMidiError", "Riff", "Song", "TokenError", "Track",
-    "detokenize", "read", "tokenize", "write",
+    "Chunk",
+    "Event",
+    "MidiError",
+    "NotMidiError",
+    "Riff",
+    "Song",
+    "TokenError",
+    "Track",
+    "detokenize",
+    "read",
+    "tokenize",
+    "write",
 ]

@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import MidiError
+from .errors import MidiError, count
 from .fileio import MIDI_SUFFIXES, TEXT_SUFFIXES, Job, find_inputs, write_atomic
 
 
@@ -47,8 +47,10 @@ class MidigenGroup(click.Group):
         except Exception as error:  # a bug: still one line, unless --debug
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            raise CommandError(f"internal error: {type(error).__name__}: {error} "
-                               "(rerun with --debug for the traceback)") from error
+            raise CommandError(
+                f"internal error: {type(error).__name__}: {error} "
+                "(rerun with --debug for the traceback)"
+            ) from error
 
 
 @click.group(cls=MidigenGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -78,7 +80,8 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per file.")
 @click.option("--strict", is_flag=True, help="Reject files with any defect instead of repairing.")
-def info(files: tuple[str, ...], as_json: bool, strict: bool) -> None:
+@click.pass_obj
+def info(settings: dict, files: tuple[str, ...], as_json: bool, strict: bool) -> None:
     """Show format, division, tracks, events, notes, duration, tempi and instruments.
 
     FILES may be MIDI files or folders of them.
@@ -97,6 +100,8 @@ def info(files: tuple[str, ...], as_json: bool, strict: bool) -> None:
         try:
             summary = summarize(read(job.source, strict=strict))
         except MidiError as error:
+            if settings["debug"]:
+                raise
             click.echo(f"error: {error}", err=True)
             failed = True
             continue
@@ -118,16 +123,19 @@ def _format_summary(summary: dict) -> str:
     else:
         timing = f"SMPTE {division['smpte_fps']} fps x {division['ticks_per_frame']} ticks"
     seconds = summary["duration_seconds"]
-    duration = "unknown" if seconds is None else (
-        f"{int(seconds // 60)}:{seconds % 60:04.1f} ({seconds:.1f} s)")
+    duration = (
+        "unknown"
+        if seconds is None
+        else (f"{int(seconds // 60)}:{seconds % 60:04.1f} ({seconds:.1f} s)")
+    )
     tempi = ", ".join(f"{bpm:g}" for bpm in summary["tempi_bpm"][:8])
     if len(summary["tempi_bpm"]) > 8:
         tempi += f", ... ({len(summary['tempi_bpm'])} tempi)"
     instruments = ", ".join(f"ch{i['channel']} {i['name']}" for i in summary["instruments"])
     lines = [
         summary["file"],
-        f"  format {summary['format']}, {timing}, {summary['tracks']} tracks, "
-        f"{summary['events']} events, {summary['notes']} notes",
+        f"  format {summary['format']}, {timing}, {count(summary['tracks'], 'track')}, "
+        f"{count(summary['events'], 'event')}, {count(summary['notes'], 'note')}",
         f"  duration {duration}, tempo {tempi} bpm",
         f"  instruments: {instruments or 'none'}",
     ]
@@ -147,6 +155,7 @@ class Task:
     source: Path
     destination: Path | None
     options: tuple
+    debug: bool = False
 
 
 @dataclass(frozen=True)
@@ -159,14 +168,33 @@ class Outcome:
 
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path())
-@click.option("-o", "--output", type=click.Path(), help="Output file, or folder for several inputs.")
-@click.option("--scheme", type=click.Choice(["chunk"]), default="chunk", show_default=True,
-              help="Token scheme: chunk = lossless, one pseudo-word per SMF event.")
-@click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
-              help="Worker processes for folders (0 = one per CPU).")
+@click.option(
+    "-o", "--output", type=click.Path(), help="Output file, or folder for several inputs."
+)
+@click.option(
+    "--scheme",
+    type=click.Choice(["chunk"]),
+    default="chunk",
+    show_default=True,
+    help="Token scheme: chunk = lossless, one pseudo-word per SMF event.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Worker processes for folders (0 = one per CPU).",
+)
 @click.option("--strict", is_flag=True, help="Reject files with any defect instead of repairing.")
-def tokenize(inputs: tuple[str, ...], output: str | None, scheme: str, jobs: int,
-             strict: bool) -> None:
+@click.pass_obj
+def tokenize(
+    settings: dict,
+    inputs: tuple[str, ...],
+    output: str | None,
+    scheme: str,
+    jobs: int,
+    strict: bool,
+) -> None:
     """Turn MIDI files or folders into token text.
 
     One input and no -o writes the tokens to stdout.  A folder (or several
@@ -179,16 +207,24 @@ def tokenize(inputs: tuple[str, ...], output: str | None, scheme: str, jobs: int
       midigen tokenize song.mid -o song.txt
       midigen tokenize midi/ -o tokens/ --jobs 0
     """
-    tasks = _plan(inputs, output, MIDI_SUFFIXES, ".txt", (scheme, strict))
+    tasks = _plan(inputs, output, MIDI_SUFFIXES, ".txt", (scheme, strict), settings["debug"])
     _run(tasks, _tokenize_task, jobs, "tokenize")
 
 
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path())
-@click.option("-o", "--output", type=click.Path(), help="Output file, or folder for several inputs.")
-@click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
-              help="Worker processes for folders (0 = one per CPU).")
-def detokenize(inputs: tuple[str, ...], output: str | None, jobs: int) -> None:
+@click.option(
+    "-o", "--output", type=click.Path(), help="Output file, or folder for several inputs."
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Worker processes for folders (0 = one per CPU).",
+)
+@click.pass_obj
+def detokenize(settings: dict, inputs: tuple[str, ...], output: str | None, jobs: int) -> None:
     """Turn token text files or folders back into MIDI files.
 
     The text says which scheme made it, so no flags are needed.  One input
@@ -199,14 +235,20 @@ def detokenize(inputs: tuple[str, ...], output: str | None, jobs: int) -> None:
       midigen detokenize song.txt -o song.mid
       midigen detokenize tokens/ -o midi/
     """
-    tasks = _plan(inputs, output, TEXT_SUFFIXES, ".mid", ())
+    tasks = _plan(inputs, output, TEXT_SUFFIXES, ".mid", (), settings["debug"])
     if tasks[0].destination is None and sys.stdout.isatty():
         raise click.UsageError("refusing to write MIDI bytes to a terminal; use -o FILE")
     _run(tasks, _detokenize_task, jobs, "detokenize")
 
 
-def _plan(inputs: tuple[str, ...], output: str | None, suffixes: tuple[str, ...],
-          new_suffix: str, options: tuple) -> list[Task]:
+def _plan(
+    inputs: tuple[str, ...],
+    output: str | None,
+    suffixes: tuple[str, ...],
+    new_suffix: str,
+    options: tuple,
+    debug: bool,
+) -> list[Task]:
     """Map inputs to outputs: one file to stdout or a file, anything else into a folder."""
     jobs = find_inputs(inputs, suffixes)
     single_file = len(inputs) == 1 and not Path(inputs[0]).is_dir()
@@ -216,7 +258,7 @@ def _plan(inputs: tuple[str, ...], output: str | None, suffixes: tuple[str, ...]
             destination = Path(output)
             if destination.is_dir():
                 destination = destination / Path(inputs[0]).with_suffix(new_suffix).name
-        return [Task(jobs[0].source, destination, options)]
+        return [Task(jobs[0].source, destination, options, debug)]
     if output is None:
         raise click.UsageError("a folder or several inputs need -o OUTPUT_FOLDER")
     root = Path(output)
@@ -224,7 +266,7 @@ def _plan(inputs: tuple[str, ...], output: str | None, suffixes: tuple[str, ...]
         raise click.UsageError(f"-o {output}: not a folder")
     if not jobs:
         raise MidiError(f"no {'/'.join(suffixes)} files found", path=", ".join(inputs))
-    return [Task(job.source, root / _with_suffix(job, new_suffix), options) for job in jobs]
+    return [Task(job.source, root / _with_suffix(job, new_suffix), options, debug) for job in jobs]
 
 
 def _with_suffix(job: Job, suffix: str) -> Path:
@@ -243,25 +285,25 @@ def _run(tasks: list[Task], work: Callable[[Task], Outcome], jobs: int, label: s
             more = f" (+{len(outcome.warnings) - 1} more)" if len(outcome.warnings) > 1 else ""
             click.echo(f"warning: {outcome.warnings[0]}{more}", err=True)
         if outcome.output is not None:
-            stream = click.get_binary_stream("stdout")
-            stream.write(outcome.output)
-            stream.flush()
+            sys.stdout.flush()
+            sys.stdout.buffer.write(outcome.output)
+            sys.stdout.buffer.flush()
     if failed:
         if len(tasks) > 1:
             click.echo(f"error: {failed} of {len(tasks)} files failed", err=True)
         sys.exit(1)
 
 
-def _outcomes(tasks: list[Task], work: Callable[[Task], Outcome], jobs: int,
-              label: str) -> Iterator[Outcome]:
+def _outcomes(
+    tasks: list[Task], work: Callable[[Task], Outcome], jobs: int, label: str
+) -> Iterator[Outcome]:
     if len(tasks) == 1:
         yield work(tasks[0])
         return
     from tqdm import tqdm
 
     workers = jobs or os.cpu_count() or 1
-    with tqdm(total=len(tasks), desc=label, unit="file", disable=None,
-              file=sys.stderr) as progress:
+    with tqdm(total=len(tasks), desc=label, unit="file", disable=None, file=sys.stderr) as progress:
         if workers == 1:
             results = map(work, tasks)
             for outcome in results:
@@ -284,6 +326,8 @@ def _tokenize_task(task: Task) -> Outcome:
         text = tokens_to_text(tokenize(song, scheme))
         return _deliver(task, text.encode("utf-8"), tuple(map(str, song.warnings)))
     except MidiError as error:
+        if task.debug:
+            raise
         return Outcome(task.source, error=str(error))
 
 
@@ -304,6 +348,8 @@ def _detokenize_task(task: Task) -> Outcome:
             raise error.with_path(task.source) from None
         return _deliver(task, write(song), ())
     except MidiError as error:
+        if task.debug:
+            raise
         return Outcome(task.source, error=str(error))
 
 

@@ -55,3 +55,8 @@ class TokenError(MidiError):
     def __str__(self) -> str:
         text = f"{self.path}: {self.what}" if self.path else self.what
         return f"{text} (token {self.offset})" if self.offset is not None else text
+
+
+def count(number: int, noun: str) -> str:
+    """``count(1, "byte")`` is "1 byte", ``count(3, "byte")`` "3 bytes": for messages."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

@@ -39,8 +39,9 @@ def find_inputs(inputs: Iterable[str | os.PathLike[str]], suffixes: tuple[str, .
     jobs: list[Job] = []
     for item in map(Path, inputs):
         if item.is_dir():
-            found = sorted(p for p in item.rglob("*")
-                           if p.is_file() and p.suffix.lower() in suffixes)
+            found = sorted(
+                p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
+            )
             jobs += [Job(path, path.relative_to(item)) for path in found]
         elif item.exists():
             jobs.append(Job(item, Path(item.name)))
@@ -49,8 +50,9 @@ def find_inputs(inputs: Iterable[str | os.PathLike[str]], suffixes: tuple[str, .
     return jobs
 
 
-def write_atomic(path: str | os.PathLike[str], data: bytes | str,
-                 inputs: Iterable[Path] = ()) -> None:
+def write_atomic(
+    path: str | os.PathLike[str], data: bytes | str, inputs: Iterable[Path] = ()
+) -> None:
     """Write ``data`` to ``path`` via a temporary file and a rename.
 
     Raises:
@@ -63,8 +65,9 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str,
     payload = data.encode("utf-8") if isinstance(data, str) else data
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                             suffix=".tmp")
+        handle, temporary = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+        )
         try:
             with os.fdopen(handle, "wb") as stream:
                 stream.write(payload)

@@ -1,8 +1,9 @@
 """Song <-> mido.MidiFile, Song -> pretty_midi.PrettyMIDI, for use with other tools.
 
-mido cannot hold everything a Song can (sysex bytes >= 0x80 in F7 escape packets and meta events
-mido rejects are skipped, their delta time carried to the next message), so
-these conversions are for interop, not for archiving: use ``write`` for that.
+mido cannot hold everything a Song can: a sysex packet with bytes >= 0x80 (an
+F7 escape may carry any byte) is skipped and its delta time carried to the
+next message, and meta events mido cannot decode become UnknownMetaMessage.
+These conversions are for interop, not for archiving: use ``write`` for that.
 """
 
 from __future__ import annotations

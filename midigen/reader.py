@@ -16,7 +16,7 @@ import os
 import struct
 from pathlib import Path
 
-from .errors import MidiError, NotMidiError
+from .errors import MidiError, NotMidiError, count
 from .song import CHANNEL_DATA_LENGTH, END_OF_TRACK, META, Chunk, Riff, Song, Track
 from .vlq import MAX_WIDTH, Wide, WideData
 
@@ -24,8 +24,14 @@ LEADING_JUNK_LIMIT = 1024  # MacBinary headers are 128 bytes; look a little furt
 SMPTE_RATES = (24, 25, 29, 30)
 # Meta types whose payload has a fixed size (SMF 1.0 "Meta-Events"); 0x00 may also be empty.
 META_LENGTHS = {
-    0x00: (0, 2), 0x20: (1,), 0x21: (1,), 0x2F: (0,), 0x51: (3,),
-    0x54: (5,), 0x58: (4,), 0x59: (2,),
+    0x00: (0, 2),
+    0x20: (1,),
+    0x21: (1,),
+    0x2F: (0,),
+    0x51: (3,),
+    0x54: (5,),
+    0x58: (4,),
+    0x59: (2,),
 }
 # Bytes that follow a system common / real-time status found inside a track.
 SYSTEM_DATA_LENGTH = {0xF1: 1, 0xF2: 2, 0xF3: 1}
@@ -35,8 +41,9 @@ class _StopTrack(Exception):
     """Internal: the rest of this track cannot be decoded; keep what came before."""
 
 
-def read(source: str | os.PathLike[str] | bytes | bytearray | memoryview, *,
-         strict: bool = False) -> Song:
+def read(
+    source: str | os.PathLike[str] | bytes | bytearray | memoryview, *, strict: bool = False
+) -> Song:
     """Read a Standard MIDI File (or RIFF RMID) from a path or from bytes.
 
     Raises:
@@ -114,8 +121,10 @@ class _Reader:
             return self.unwrap_riff()
         start = data.find(b"MThd", 0, LEADING_JUNK_LIMIT)
         if start < 0:
-            self.fail(f"not a MIDI file (starts with {data[:4]!r}, no MThd header)", 0, NotMidiError)
-        self.warn(f"{start} bytes of junk before the MThd header", 0, NotMidiError)
+            self.fail(
+                f"not a MIDI file (starts with {data[:4]!r}, no MThd header)", 0, NotMidiError
+            )
+        self.warn(f"{count(start, 'byte')} of junk before the MThd header", 0, NotMidiError)
         return start, len(data), None
 
     def unwrap_riff(self) -> tuple[int, int, Riff]:
@@ -126,18 +135,22 @@ class _Reader:
             self.fail(f"not a MIDI file (a RIFF {form.decode('latin-1')!r} file)", 8, NotMidiError)
         pos = 12
         while pos + 8 <= len(data):
-            chunk_id = data[pos:pos + 4]
+            chunk_id = data[pos : pos + 4]
             (size,) = struct.unpack_from("<I", data, pos + 4)
             if chunk_id == b"data":
                 start = pos + 8
                 end = start + size
                 if end > len(data):
-                    self.warn(f"RIFF data chunk declares {size} bytes, "
-                              f"{len(data) - start} remain", pos + 4)
+                    self.warn(
+                        f"RIFF data chunk declares {count(size, 'byte')}, "
+                        f"{len(data) - start} remain",
+                        pos + 4,
+                    )
                     end = len(data)
                 if not data.startswith(b"MThd", start):
-                    self.fail("RIFF RMID data chunk does not hold an MThd header", start,
-                              NotMidiError)
+                    self.fail(
+                        "RIFF RMID data chunk does not hold an MThd header", start, NotMidiError
+                    )
                 return start, end, Riff(prefix=data[:start], suffix=data[end:])
             pos += 8 + size + (size & 1)
         self.fail("RIFF RMID file without a 'data' chunk", 12, NotMidiError)
@@ -152,30 +165,37 @@ class _Reader:
         if start + 8 + length > end:
             self.fail(f"MThd length {length} runs past the end of the file", start + 4)
         smf_format, ntracks, division = struct.unpack_from(">HHH", data, start + 8)
-        song = Song(format=smf_format, division=division,
-                    header_extra=data[start + 14:start + 8 + length])
+        song = Song(
+            format=smf_format, division=division, header_extra=data[start + 14 : start + 8 + length]
+        )
         self.header_start = start
         self.declared_tracks = ntracks  # checked once the chunks are read
         if smf_format > 2:
             self.warn(f"format {smf_format} does not exist; reading as format 1", start + 8)
             song.format = 1
         if division == 0:
-            self.warn("division is 0 ticks per quarter: times cannot be converted to seconds",
-                      start + 12)
+            self.warn(
+                "division is 0 ticks per quarter: times cannot be converted to seconds", start + 12
+            )
         elif division & 0x8000 and song.smpte[0] not in SMPTE_RATES:
-            self.warn(f"SMPTE division with {song.smpte[0]} frames per second "
-                      "(only 24, 25, 29, 30 exist)", start + 12)
+            self.warn(
+                f"SMPTE division with {song.smpte[0]} frames per second "
+                "(only 24, 25, 29, 30 exist)",
+                start + 12,
+            )
         return song
 
     def read_chunks(self, song: Song, pos: int, end: int) -> None:
         data = self.data
         while pos < end:
-            chunk_id = data[pos:pos + 4]
+            chunk_id = data[pos : pos + 4]
             if end - pos < 8 or not _looks_like_chunk_id(chunk_id):
                 resync = data.find(b"MTrk", pos, end)
                 if resync > pos and len(song.tracks) < self.declared_tracks:
-                    self.warn(f"{resync - pos} bytes that are not a chunk before the next MTrk",
-                              pos)
+                    self.warn(
+                        f"{count(resync - pos, 'byte')} that are not a chunk before the next MTrk",
+                        pos,
+                    )
                     pos = resync
                     continue
                 self.read_trailing(song, pos, end)
@@ -186,30 +206,39 @@ class _Reader:
                 pos = self.read_track(song, pos, length, end)
                 self.track = None
             elif pos + 8 + length > end:
-                self.warn(f"{chunk_id.decode('latin-1')!r} chunk declares {length} bytes, "
-                          f"{end - pos - 8} remain", pos + 4)
+                self.warn(
+                    f"{chunk_id.decode('latin-1')!r} chunk declares {count(length, 'byte')}, "
+                    f"{end - pos - 8} remain",
+                    pos + 4,
+                )
                 self.read_trailing(song, pos, end)
                 break
             else:
-                song.chunks.append(Chunk(chunk_id, data[pos + 8:pos + 8 + length],
-                                         before_track=len(song.tracks)))
+                song.chunks.append(
+                    Chunk(chunk_id, data[pos + 8 : pos + 8 + length], before_track=len(song.tracks))
+                )
                 pos += 8 + length
         self.check_track_count(song)
 
     def read_trailing(self, song: Song, pos: int, end: int) -> None:
-        """Keep bytes after the last chunk; zero padding is a legal quirk, anything else a defect."""
+        """Keep bytes after the last chunk: zero padding is a legal quirk, anything else a defect."""
         song.trailing = self.data[pos:end]
         if song.trailing.strip(b"\0"):
-            self.warn(f"{end - pos} bytes after the last chunk are not a chunk", pos)
+            self.warn(f"{count(end - pos, 'stray byte')} after the last chunk", pos)
 
     def check_track_count(self, song: Song) -> None:
         found, declared = len(song.tracks), self.declared_tracks
         header_offset = self.header_start + 10
         if found != declared:
-            self.warn(f"header announces {declared} tracks, the file holds {found}", header_offset)
+            self.warn(
+                f"header announces {count(declared, 'track')}, the file holds {found}",
+                header_offset,
+            )
         if song.format == 0 and found > 1:
-            self.warn(f"format 0 allows one track, the file holds {found}; reading as format 1",
-                      header_offset - 2)
+            self.warn(
+                f"format 0 allows one track, the file holds {found}; reading as format 1",
+                header_offset - 2,
+            )
             song.format = 1
 
     # -- tracks -----------------------------------------------------------
@@ -219,7 +248,7 @@ class _Reader:
         body = pos + 8
         chunk_end = body + length
         if chunk_end > end:
-            self.warn(f"MTrk declares {length} bytes, only {end - body} remain", pos + 4)
+            self.warn(f"MTrk declares {count(length, 'byte')}, only {end - body} remain", pos + 4)
             chunk_end = end
         chunk = self.data[body:chunk_end]
         rows, stop = self.read_events(chunk, body)
@@ -232,7 +261,7 @@ class _Reader:
                 next_pos = body + stop + overlap
                 trailing = trailing[:overlap]
             if trailing:
-                self.warn(f"{len(trailing)} bytes after End of Track", body + stop)
+                self.warn(f"{count(len(trailing), 'byte')} after End of Track", body + stop)
         song.tracks.append(Track._from_rows(rows, trailing))
         return next_pos
 
@@ -270,7 +299,7 @@ class _Reader:
                         if not status:
                             continue
                     k = lengths[status]
-                    payload = chunk[i:i + k]
+                    payload = chunk[i : i + k]
                     if not payload.isascii():
                         i = self.resync(chunk, i, base)
                         continue
@@ -281,7 +310,7 @@ class _Reader:
                     status = byte
                     cancelled = False
                     k = lengths[byte]
-                    payload = chunk[i:i + k]
+                    payload = chunk[i : i + k]
                     if not payload.isascii():
                         i = self.resync(chunk, i, base)
                         continue
@@ -290,10 +319,11 @@ class _Reader:
                 elif byte == META:
                     meta_type = chunk[i + 1]
                     size, i = self.length(chunk, i + 2, base)
-                    payload = chunk[i:i + size]
+                    payload = chunk[i : i + size]
                     if size > n - i:
-                        raise _Truncated(f"meta event declares {size} bytes, "
-                                         f"{n - i} remain", base + i)
+                        raise _Truncated(
+                            f"meta event declares {count(size, 'byte')}, {n - i} remain", base + i
+                        )
                     if meta_type in META_LENGTHS:
                         self.check_meta(meta_type, payload, base + i)
                     payload = bytes((meta_type,)) + payload
@@ -306,8 +336,10 @@ class _Reader:
                 elif byte == 0xF0 or byte == 0xF7:
                     size, i = self.length(chunk, i + 1, base)
                     if size > n - i:
-                        raise _Truncated(f"sysex declares {size} bytes, {n - i} remain", base + i)
-                    add((delta, byte, _with_width(chunk[i:i + size], size), False))
+                        raise _Truncated(
+                            f"sysex declares {count(size, 'byte')}, {n - i} remain", base + i
+                        )
+                    add((delta, byte, _with_width(chunk[i : i + size], size), False))
                     i += size
                     cancelled = True
                 else:
@@ -371,20 +403,30 @@ class _Reader:
         """Flag meta events whose payload breaks its fixed layout (kept verbatim anyway)."""
         size = len(payload)
         if size not in META_LENGTHS[meta_type]:
-            self.warn(f"meta event {meta_type:02X} has {size} data bytes, expected "
-                      f"{' or '.join(map(str, META_LENGTHS[meta_type]))}", offset)
+            self.warn(
+                f"meta event {meta_type:02X} has {count(size, 'data byte')}, expected "
+                f"{' or '.join(map(str, META_LENGTHS[meta_type]))}",
+                offset,
+            )
         elif meta_type == 0x59 and size == 2:
             sharps = payload[0] - 256 if payload[0] > 127 else payload[0]
             if not -7 <= sharps <= 7 or payload[1] > 1:
-                self.warn(f"key signature {sharps} sharps, mode {payload[1]} is out of range",
-                          offset)
+                self.warn(
+                    f"key signature {sharps} sharps, mode {payload[1]} is out of range", offset
+                )
         elif meta_type == 0x54 and size == 5:
             hours, minutes, seconds, frames, hundredths = payload
             rate = (24, 25, 30, 30)[hours >> 5 & 3]
-            if (hours & 0x1F) > 23 or minutes > 59 or seconds > 59 or frames >= rate \
-                    or hundredths > 99:
-                self.warn("SMPTE offset " + ":".join(map(str, payload)) + " is out of range",
-                          offset)
+            if (
+                (hours & 0x1F) > 23
+                or minutes > 59
+                or seconds > 59
+                or frames >= rate
+                or hundredths > 99
+            ):
+                self.warn(
+                    "SMPTE offset " + ":".join(map(str, payload)) + " is out of range", offset
+                )
 
     def bad_running_status(self, chunk: bytes, i: int, base: int, status: int) -> int:
         """Data bytes where a status byte belongs: reuse the last status, or skip to one."""

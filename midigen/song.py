@@ -135,7 +135,7 @@ class Track(MutableSequence[Event]):
     @property
     def name(self) -> str | None:
         """The first track-name meta event (type 0x03), decoded as Latin-1."""
-        for delta, status, data, *_ in self._rows:
+        for _, status, data, _ in self._rows:
             if status == META and data[:1] == b"\x03":
                 return data[1:].decode("latin-1")
         return None

@@ -26,8 +26,9 @@ def summarize(song: Song) -> dict[str, Any]:
     instruments = []
     for channel in sorted(used_channels):
         for program in sorted(programs.get(channel, {0})):
-            instruments.append({"channel": channel + 1, "program": program,
-                                "name": program_name(program, channel)})
+            instruments.append(
+                {"channel": channel + 1, "program": program, "name": program_name(program, channel)}
+            )
     return {
         "format": song.format,
         "division": _division(song),
@@ -53,8 +54,13 @@ def _duration(song: Song) -> float | None:
     """Seconds to the last End of Track (the longest sequence, in format 2)."""
     try:
         if song.format == 2:
-            return max((TempoMap(song, [track]).seconds(track_length_ticks(track))
-                        for track in song.tracks), default=0.0)
+            return max(
+                (
+                    TempoMap(song, [track]).seconds(track_length_ticks(track))
+                    for track in song.tracks
+                ),
+                default=0.0,
+            )
         ticks = max((track_length_ticks(track) for track in song.tracks), default=0)
         return TempoMap(song).seconds(ticks)
     except MidiError:

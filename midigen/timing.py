@@ -24,8 +24,10 @@ class TempoMap:
         if song.smpte:
             fps, ticks_per_frame = song.smpte
             if fps not in SMPTE_FPS or not ticks_per_frame:
-                raise MidiError(f"SMPTE division {fps} fps x {ticks_per_frame}: "
-                                "times cannot be converted to seconds")
+                raise MidiError(
+                    f"SMPTE division {fps} fps x {ticks_per_frame}: "
+                    "times cannot be converted to seconds"
+                )
             self._fixed = 1.0 / (SMPTE_FPS[fps] * ticks_per_frame)
             return
         if not song.division:
@@ -50,7 +52,8 @@ class TempoMap:
             return tick * self._fixed
         k = bisect_right(self.ticks, tick) - 1
         return self.seconds_at[k] + (tick - self.ticks[k]) * self.tempi_us[k] / (
-            1e6 * self._division)
+            1e6 * self._division
+        )
 
 
 def tempo_changes(tracks: Iterable[Track]) -> list[tuple[int, int]]:

@@ -27,8 +27,9 @@ def write(song: Song) -> bytes:
         MidiError: an event holds a value no MIDI file can store.
     """
     out = bytearray(b"MThd")
-    out += struct.pack(">IHHH", 6 + len(song.header_extra), song.format,
-                       len(song.tracks), song.division)
+    out += struct.pack(
+        ">IHHH", 6 + len(song.header_extra), song.format, len(song.tracks), song.division
+    )
     out += song.header_extra
     chunks = sorted(song.chunks, key=lambda chunk: chunk.before_track)
     next_chunk = 0
@@ -106,7 +107,6 @@ def _wrap_riff(song: Song, smf: bytes) -> bytes:
         riff_size = struct.unpack_from("<I", prefix, 4)[0]
         struct.pack_into("<I", prefix, 4, min(max(riff_size + growth, 0), MAX_RIFF_SIZE))
     return bytes(prefix) + smf + song.riff.suffix
-
 
 
 def _without_inner_end(rows: list[tuple]) -> list[tuple]:

@@ -69,7 +69,9 @@ def _event_token(row: tuple) -> str:
     else:
         delta_hex = _vlq_hex(delta)
     if status < 0xF0:
-        return f"{delta_hex}_{(_RUNNING_HEX if running else _STATUS_HEX)[status]}_{data.hex().upper()}"
+        return (
+            f"{delta_hex}_{(_RUNNING_HEX if running else _STATUS_HEX)[status]}_{data.hex().upper()}"
+        )
     if status == META:
         token = f"{delta_hex}_FF{data[0]:02X}_{data[1:].hex().upper()}"
         size = len(data) - 1
@@ -118,8 +120,12 @@ def _header(token: str) -> Song:
     try:
         if len(fields) not in (3, 4) or len(fields[1]) != 4 or len(fields[2]) != 4:
             raise ValueError("expected MTHD_<format>_<division>[_<extra>]")
-        return Song(format=int(fields[1], 16), division=int(fields[2], 16), tracks=[],
-                    header_extra=bytes.fromhex(fields[3]) if len(fields) == 4 else b"")
+        return Song(
+            format=int(fields[1], 16),
+            division=int(fields[2], 16),
+            tracks=[],
+            header_extra=bytes.fromhex(fields[3]) if len(fields) == 4 else b"",
+        )
     except ValueError as error:
         raise TokenError(f"bad header token {token[:40]!r}: {error}", offset=0) from None
 
@@ -155,15 +161,16 @@ def _parse_event(token: str) -> tuple:
     delta = _parse_vlq(fields[0])
     status_hex, data = fields[1], bytes.fromhex(fields[2])
     running = status_hex.startswith("R")
-    status = int(status_hex[running:running + 2], 16)
+    status = int(status_hex[running : running + 2], 16)
     if len(status_hex) != 2 + running + 2 * (status == META):
         raise ValueError("bad status field")
     if status < 0xF0:
         if not 0x80 <= status or len(fields) == 4:
             raise ValueError("not a channel status")
         if len(data) != CHANNEL_DATA_LENGTH[status] or not data.isascii():
-            raise ValueError(f"status {status:02X} takes {CHANNEL_DATA_LENGTH[status]}"
-                             " data bytes below 80")
+            raise ValueError(
+                f"status {status:02X} takes {CHANNEL_DATA_LENGTH[status]} data bytes below 80"
+            )
         return (delta, status, data, running)
     if running or status not in (META, 0xF0, 0xF7):
         raise ValueError("not a meta, sysex or channel status")

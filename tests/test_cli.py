@@ -1,0 +1,157 @@
+"""The command line: exit codes, exact error lines, folder mode, atomic outputs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from midigen.cli import main
+
+DATA = Path(__file__).parent / "data"
+SAMPLE = DATA / "crafted_mixed_running_status.mid"
+TRUNCATED_TRACK = (
+    b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x00\x60MTrk\x00\x00\x00\x04\x00\x90\x3c\x40"
+)
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, [str(arg) for arg in args])
+
+
+def test_help_lists_the_commands():
+    result = run("--help")
+    assert result.exit_code == 0
+    for command in ("info", "tokenize", "detokenize"):
+        assert command in result.output
+
+
+def test_python_dash_m_runs_the_cli():
+    completed = subprocess.run(
+        [sys.executable, "-m", "midigen", "--help"], capture_output=True, text=True, check=False
+    )
+    assert completed.returncode == 0
+    assert "tokenize" in completed.stdout
+
+
+def test_help_does_not_import_torch():
+    code = (
+        "import sys; from midigen.cli import main\n"
+        "try: main(['info', sys.argv[1]])\n"
+        "except SystemExit: pass\n"
+        "assert 'torch' not in sys.modules and 'numpy' not in sys.modules"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code, str(SAMPLE)], capture_output=True, text=True, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+
+
+def test_info_text_and_json():
+    result = run("info", SAMPLE)
+    assert result.exit_code == 0
+    assert "format 0, 96 ticks per quarter, 1 track, 13 events, 5 notes" in result.output
+    result = run("info", "--json", SAMPLE)
+    summary = json.loads(result.output)[0]
+    assert summary["file"] == str(SAMPLE)
+    assert summary["notes"] > 0
+    assert summary["tracks"] == 1
+
+
+def test_missing_file_is_one_error_line():
+    result = run("info", "no/such.mid")
+    assert result.exit_code == 1
+    assert result.stderr == "error: no/such.mid: no such file or folder\n"
+
+
+def test_bad_file_is_one_error_line_with_position(tmp_path):
+    empty = tmp_path / "empty.mid"
+    empty.write_bytes(b"")
+    result = run("info", empty)
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {empty}: empty file (byte 0)\n"
+
+
+def test_strict_names_track_and_byte(tmp_path):
+    broken = tmp_path / "cut.mid"
+    broken.write_bytes(TRUNCATED_TRACK)
+    result = run("tokenize", "--strict", broken)
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {broken}: track has no End of Track event (track 0, byte 26)\n"
+    assert result.stdout == ""
+
+
+def test_tolerant_tokenize_warns_and_succeeds(tmp_path):
+    broken = tmp_path / "cut.mid"
+    broken.write_bytes(TRUNCATED_TRACK)
+    result = run("tokenize", broken)
+    assert result.exit_code == 0
+    assert result.stderr.startswith(f"warning: {broken}: track has no End of Track event")
+    assert result.stdout.split() == ["MTHD_0000_0060", "MTRK", "00_90_3C40"]
+
+
+def test_tokenize_to_stdout_then_detokenize_gives_the_same_bytes(tmp_path):
+    text = tmp_path / "song.txt"
+    text.write_text(run("tokenize", SAMPLE).stdout)
+    result = run("detokenize", text, "-o", tmp_path / "song.mid")
+    assert result.exit_code == 0
+    assert (tmp_path / "song.mid").read_bytes() == SAMPLE.read_bytes()
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_folder_round_trip_skips_and_reports_bad_files(tmp_path, jobs):
+    source = tmp_path / "midi"
+    (source / "nested").mkdir(parents=True)
+    good = sorted(p for p in DATA.glob("*.mid"))[:4]
+    for path in good:
+        shutil.copy(path, source / "nested" / path.name)
+    (source / "bad.mid").write_bytes(b"not a midi file")
+    result = run("tokenize", source, "-o", tmp_path / "tokens", "--jobs", jobs)
+    assert result.exit_code == 1
+    assert f"error: {source / 'bad.mid'}: not a MIDI file" in result.stderr
+    assert "error: 1 of 5 files failed" in result.stderr
+    result = run("detokenize", tmp_path / "tokens", "-o", tmp_path / "back", "--jobs", jobs)
+    assert result.exit_code == 0
+    for path in good:
+        assert (tmp_path / "back" / "nested" / path.name).read_bytes() == path.read_bytes()
+    assert not (tmp_path / "back" / "bad.mid").exists()
+
+
+def test_several_inputs_need_an_output_folder():
+    result = run("tokenize", SAMPLE, SAMPLE)
+    assert result.exit_code == 2
+    assert "need -o" in result.stderr
+
+
+def test_an_input_is_never_overwritten(tmp_path):
+    song = tmp_path / "song.mid"
+    shutil.copy(SAMPLE, song)
+    text = tmp_path / "song.txt"
+    text.write_text(run("tokenize", song).stdout)
+    result = run("detokenize", text, "-o", text)
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {text}: refusing to overwrite an input file\n"
+    assert text.read_text().startswith("MTHD_")
+
+
+def test_bad_token_text_names_the_token(tmp_path):
+    text = tmp_path / "bad.txt"
+    text.write_text("MTHD_0001_0060\nMTRK 00_90_3C 00_FF2F_\n")
+    result = run("detokenize", text, "-o", tmp_path / "bad.mid")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {text}: bad chunk token '00_90_3C'")
+    assert result.stderr.endswith("(token 2)\n")
+    assert not (tmp_path / "bad.mid").exists()
+
+
+def test_debug_shows_the_exception(tmp_path):
+    empty = tmp_path / "empty.mid"
+    empty.write_bytes(b"")
+    result = run("--debug", "info", empty)
+    assert result.exit_code == 1
+    assert type(result.exception).__name__ == "NotMidiError"
