@@ -221,7 +221,7 @@ class _Reader:
         self.check_track_count(song)
 
     def read_trailing(self, song: Song, pos: int, end: int) -> None:
-        """Keep bytes after the last chunk: zero padding is a legal quirk, anything else a defect."""
+        """Keep bytes after the last chunk: zero padding is legal, anything else a defect."""
         song.trailing = self.data[pos:end]
         if song.trailing.strip(b"\0"):
             self.warn(f"{count(end - pos, 'stray byte')} after the last chunk", pos)
