@@ -9,19 +9,30 @@ from __future__ import annotations
 from ..errors import TokenError
 from ..song import Song
 from .chunk import LINE_STARTS, chunk_tokens_to_song, song_to_chunk_tokens
+from .event import HEADER as EVENT_HEADER
+from .event import event_tokens_to_song, song_to_event_tokens
 
-SCHEMES = ("chunk",)
+SCHEMES = ("chunk", "event")
 
 
 def tokenize(song: Song, scheme: str = "chunk") -> list[str]:
-    """Turn a song into tokens of the given scheme."""
+    """Turn a song into tokens of the given scheme.
+
+    Raises:
+        MidiError: the event scheme needs a time base the song lacks.
+    """
     if scheme == "chunk":
         return song_to_chunk_tokens(song)
+    if scheme == "event":
+        return song_to_event_tokens(song)
     raise ValueError(f"unknown token scheme {scheme!r}; choose from {', '.join(SCHEMES)}")
 
 
 def detokenize(tokens: list[str] | str) -> Song:
     """Rebuild a song from tokens (or token text), whatever scheme made them.
+
+    Event tokens always decode: tokens that make no sense where they stand
+    are skipped and listed in ``song.warnings``.
 
     Raises:
         TokenError: the tokens are not a scheme midigen knows, or are malformed.
@@ -30,6 +41,8 @@ def detokenize(tokens: list[str] | str) -> Song:
         tokens = text_to_tokens(tokens)
     if tokens and tokens[0].startswith("MTHD_"):
         return chunk_tokens_to_song(tokens)
+    if tokens and tokens[0] == EVENT_HEADER:
+        return event_tokens_to_song(tokens)[0]
     first = tokens[0][:40] if tokens else "nothing"
     raise TokenError(f"not midigen token text (starts with {first!r})", offset=0)
 
