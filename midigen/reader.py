@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .errors import MidiError, NotMidiError, count
 from .song import CHANNEL_DATA_LENGTH, END_OF_TRACK, META, Chunk, Riff, Song, Track
-from .vlq import MAX_WIDTH, Wide, WideData
+from .vlq import MAX_VLQ, MAX_WIDTH, Wide, WideData
 
 LEADING_JUNK_LIMIT = 1024  # MacBinary headers are 128 bytes; look a little further
 SMPTE_RATES = (24, 25, 29, 30)
@@ -372,7 +372,7 @@ class _Reader:
         for index, ticks in carried:
             if index < len(rows):
                 row = rows[index]
-                rows[index] = (row[0] + ticks, *row[1:])
+                rows[index] = (min(row[0] + ticks, MAX_VLQ), *row[1:])
         return rows, min(i, n)
 
     def long_vlq(self, chunk: bytes, i: int, first: int, base: int) -> tuple[int, int]:

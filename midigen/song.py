@@ -82,7 +82,7 @@ class Track(MutableSequence[Event]):
     __slots__ = ("_rows", "trailing")
 
     def __init__(self, events: Iterable[tuple] = (), trailing: bytes = b"") -> None:
-        self._rows: list[tuple] = list(events)
+        self._rows: list[tuple] = [_check_event(event) for event in events]
         self.trailing = trailing  # bytes between End of Track and the chunk end
 
     @classmethod
@@ -108,9 +108,9 @@ class Track(MutableSequence[Event]):
 
     def __setitem__(self, index, value) -> None:
         if isinstance(index, slice):
-            self._rows[index] = [tuple(_check_event(v)) for v in value]
+            self._rows[index] = [_check_event(v) for v in value]
         else:
-            self._rows[index] = tuple(_check_event(value))
+            self._rows[index] = _check_event(value)
 
     def __delitem__(self, index) -> None:
         del self._rows[index]
@@ -122,7 +122,7 @@ class Track(MutableSequence[Event]):
         return map(_as_event, repeat(Event), self._rows)
 
     def insert(self, index: int, value: tuple) -> None:
-        self._rows.insert(index, tuple(_check_event(value)))
+        self._rows.insert(index, _check_event(value))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Track):

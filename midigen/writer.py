@@ -98,15 +98,27 @@ def _chunk(chunk_id: bytes, body: bytes) -> bytes:
 
 
 def _wrap_riff(song: Song, smf: bytes) -> bytes:
-    """Put the SMF back into its RMID wrapper, patching the two size fields it changes."""
+    """Put the SMF back into its RMID wrapper, patching what a change of length affects.
+
+    RIFF chunks of odd length are followed by a pad byte; when an edit flips
+    the parity of the SMF, the pad byte comes or goes, so the chunks after it
+    (a LIST of song info, say) stay aligned.
+    """
     prefix = bytearray(song.riff.prefix)
+    suffix = song.riff.suffix
     old_size = struct.unpack_from("<I", prefix, len(prefix) - 4)[0]
     growth = len(smf) - old_size
     if growth:
+        if old_size % 2 and not len(smf) % 2 and suffix[:1] == b"\0":
+            suffix = suffix[1:]
+            growth -= 1
+        elif not old_size % 2 and len(smf) % 2:
+            suffix = b"\0" + suffix
+            growth += 1
         struct.pack_into("<I", prefix, len(prefix) - 4, len(smf))
         riff_size = struct.unpack_from("<I", prefix, 4)[0]
         struct.pack_into("<I", prefix, 4, min(max(riff_size + growth, 0), MAX_RIFF_SIZE))
-    return bytes(prefix) + smf + song.riff.suffix
+    return bytes(prefix) + smf + suffix
 
 
 def _without_inner_end(rows: list[tuple]) -> list[tuple]:

@@ -34,6 +34,7 @@ chunk scheme to keep every byte.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -96,12 +97,66 @@ def song_to_event_tokens(song: Song) -> list[str]:
     """
     to_step = _step_converter(song)
     events: list[tuple] = []  # (step, group, instrument, pitch, value, length)
-    conductor: dict[tuple[int, int], object] = {}  # (step, group) -> value; the last one wins
+    conductor: list[tuple[int, bytes]] = []  # (tick, data) of first-track tempo and signatures
     for index, track in enumerate(song.tracks):
-        _collect_track(track, to_step, events, conductor if index == 0 else {})
-    events += [(step, group, 0, 0, value, 0) for (step, group), value in conductor.items()]
+        _collect_track(track, to_step, events, conductor if index == 0 else None)
+    signatures = {to_step(tick): _time_signature(data) for tick, data in conductor
+                  if data[0] == TIME_SIGNATURE and len(data) == 5}
+    events += [(step, _TIME_SIGNATURE, 0, 0, value, 0) for step, value in signatures.items()]
+    if song.ticks_per_beat:  # SMPTE ticks are seconds already: no tempo to keep
+        tempi = [(tick, int.from_bytes(data[1:4], "big")) for tick, data in conductor
+                 if data[0] == SET_TEMPO and len(data) == 4 and data[1:4] != b"\0\0\0"]
+        grid = _grid_tempi(tempi, song.ticks_per_beat, to_step)
+        events += [(step, _TEMPO, 0, 0, tempo_us, 0) for step, tempo_us in grid.items()]
     events.sort()
     return _events_to_tokens(events)
+
+
+def _time_signature(data: bytes) -> tuple[int, int]:
+    return min(max(data[1], 1), 16), 1 << min(data[2], 5)
+
+
+def _grid_tempi(tempi: list[tuple[int, int]], tpq: int, to_step) -> dict[int, int]:
+    """Tempo per grid step, chosen so that every tempo change lands on its original second.
+
+    A tempo change between grid steps moves to the nearest step; keeping its
+    value would shift every later note by a little, and many such changes
+    add up.  So each segment between two changes gets the tempo that makes
+    it last exactly as long as the same stretch of beats in the original.
+    When changes sit on the grid (the usual case) that is the original tempo.
+    """
+    by_step: dict[int, int] = {}
+    for tick, tempo_us in sorted(tempi, key=lambda item: item[0]):
+        by_step[to_step(tick)] = tempo_us
+    steps = sorted(by_step)
+    original = _Seconds(sorted(tempi, key=lambda item: item[0]), tpq)
+    ticks_per_step = tpq / STEPS_PER_BEAT
+    grid = {}
+    for here, after in zip(steps, steps[1:]):
+        seconds = original(after * ticks_per_step) - original(here * ticks_per_step)
+        grid[here] = round(seconds * 1e6 * STEPS_PER_BEAT / (after - here))
+    if steps:
+        grid[steps[-1]] = by_step[steps[-1]]
+    return {step: min(max(tempo_us, 1), 0xFFFFFF) for step, tempo_us in grid.items()}
+
+
+class _Seconds:
+    """Seconds at a (fractional) tick under a list of (tick, tempo) changes."""
+
+    def __init__(self, tempi: list[tuple[int, int]], tpq: int) -> None:
+        self.ticks, self.seconds, self.rates = [0], [0.0], [0.5 / tpq]  # 120 bpm until told
+        for tick, tempo_us in tempi:
+            start = self(tick)
+            if tick == self.ticks[-1]:
+                self.rates[-1] = tempo_us / 1e6 / tpq
+            else:
+                self.ticks.append(tick)
+                self.seconds.append(start)
+                self.rates.append(tempo_us / 1e6 / tpq)
+
+    def __call__(self, tick: float) -> float:
+        k = bisect_right(self.ticks, tick) - 1
+        return self.seconds[k] + (tick - self.ticks[k]) * self.rates[k]
 
 
 def _step_converter(song: Song):
@@ -116,9 +171,11 @@ def _step_converter(song: Song):
 
 # Sort groups within one step.
 _TEMPO, _TIME_SIGNATURE, _PLAYED = 0, 1, 2
+_CONDUCTOR = (SET_TEMPO, TIME_SIGNATURE)
 
 
-def _collect_track(track: Track, to_step, events: list[tuple], conductor: dict) -> None:
+def _collect_track(track: Track, to_step, events: list[tuple],
+                   conductor: list[tuple[int, bytes]] | None) -> None:
     """Append the track's musical events; one pass, flattened for speed."""
     programs = [0] * 16
     open_notes: dict[int, list[tuple[int, int]]] = defaultdict(list)  # key -> [(tick, vel)]
@@ -160,23 +217,11 @@ def _collect_track(track: Track, to_step, events: list[tuple], conductor: dict) 
             if down != pedal_down[channel] and channel != DRUM_CHANNEL:
                 pedal_down[channel] = down
                 add((to_step(tick), _PLAYED, programs[channel], -1, down, 0))
-        elif status == META:
-            _collect_meta(data, to_step(tick), conductor)
+        elif status == META and conductor is not None and data[0] in _CONDUCTOR:
+            conductor.append((tick, data))
     for key, notes in open_notes.items():
         if notes:
             close(key, tick, hanging=True)  # hanging notes end with their track
-
-
-def _collect_meta(data: bytes, step: int, conductor: dict) -> None:
-    """Tempo and time signature events; of several at one step the last counts."""
-    if data[0] == SET_TEMPO and len(data) == 4:
-        tempo_us = int.from_bytes(data[1:4], "big")
-        if tempo_us:
-            conductor[step, _TEMPO] = tempo_us
-    elif data[0] == TIME_SIGNATURE and len(data) == 5:
-        numerator = min(max(data[1], 1), 16)
-        denominator = 1 << min(data[2], 5)
-        conductor[step, _TIME_SIGNATURE] = (numerator, denominator)
 
 
 def _events_to_tokens(events: list[tuple]) -> list[str]:
