@@ -256,7 +256,10 @@ class _Reader:
         next_pos = chunk_end
         if trailing:
             overlap = trailing.find(b"MTrk")
-            if overlap >= 0 and len(song.tracks) + 1 < self.declared_tracks:
+            # A length that overruns into the next chunk leaves its end mid-chunk;
+            # when the declared end is a chunk boundary, the bytes are padding.
+            declared_end = self.data[chunk_end : chunk_end + 4]
+            if overlap >= 0 and not _looks_like_chunk_id(declared_end):
                 self.warn("MTrk length overlaps the next chunk", pos + 4)
                 next_pos = body + stop + overlap
                 trailing = trailing[:overlap]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 MAX_VLQ = 0x0FFFFFFF  # four 7-bit groups: the largest value SMF 1.0 allows
 MAX_WIDTH = 4
+_SINGLE_BYTES = [bytes((value,)) for value in range(0x80)]
 
 
 class Wide(int):
@@ -64,6 +65,8 @@ def encode_vlq(value: int, width: int = 1) -> bytes:
     Raises ValueError for negative values and values above ``MAX_VLQ``; callers
     that write user data turn it into a MidiError with context.
     """
+    if 0 <= value < 0x80 and width <= 1:
+        return _SINGLE_BYTES[value]
     if value < 0 or value > MAX_VLQ:
         raise ValueError(f"{value} does not fit a variable-length quantity (0..{MAX_VLQ})")
     groups = [value & 0x7F]

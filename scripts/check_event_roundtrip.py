@@ -50,7 +50,9 @@ def half_step_at(midi: pretty_midi.PrettyMIDI):
     return half_step
 
 
-def kept_notes(original: pretty_midi.PrettyMIDI, decoded: pretty_midi.PrettyMIDI) -> tuple[int, int]:
+def kept_notes(
+    original: pretty_midi.PrettyMIDI, decoded: pretty_midi.PrettyMIDI
+) -> tuple[int, int]:
     half_step = half_step_at(original)
     candidates = notes_by_key(decoded)
     kept = total = 0
@@ -64,8 +66,11 @@ def kept_notes(original: pretty_midi.PrettyMIDI, decoded: pretty_midi.PrettyMIDI
             k = bisect_right(starts, note.start - tolerance - 1e-9)
             while k < len(pool) and pool[k].start <= note.start + tolerance:
                 other = pool[k]
-                if (not used[k] and abs(other.end - note.end) <= half_step(note.end) + SLACK_SECONDS
-                        and abs(other.velocity - note.velocity) <= 8):
+                if (
+                    not used[k]
+                    and abs(other.end - note.end) <= half_step(note.end) + SLACK_SECONDS
+                    and abs(other.velocity - note.velocity) <= 8
+                ):
                     used[k] = True
                     kept += 1
                     break
@@ -86,8 +91,11 @@ def main() -> int:
     parser.add_argument("inputs", nargs="*", type=Path, default=[DEFAULT_CORPUS])
     parser.add_argument("--show-worst", type=int, default=10)
     args = parser.parse_args()
-    files = [p for item in args.inputs
-             for p in (sorted(item.rglob("*.mid")) if item.is_dir() else [item])]
+    files = [
+        p
+        for item in args.inputs
+        for p in (sorted(item.rglob("*.mid")) if item.is_dir() else [item])
+    ]
     if not files:
         sys.exit(f"no MIDI files in {', '.join(map(str, args.inputs))}")
     warnings.simplefilter("ignore")  # pretty_midi warns about tempo events on other tracks

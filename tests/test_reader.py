@@ -469,3 +469,17 @@ def test_read_accepts_bytearray_and_memoryview():
     expected = read(data)
     assert read(bytearray(data)) == expected
     assert read(memoryview(data)) == expected
+
+
+def test_bytes_after_end_of_track_holding_mtrk_stay_padding_when_the_length_is_right():
+    """Found by scripts/fuzz_codec.py: write -> read -> write must be stable."""
+    eot = "00 FF 2F 00"
+    inner = "4D 54 72 6B 00 00 00 04" + eot  # an 'MTrk' chunk inside the padding
+    data = (
+        hexbytes("4D 54 68 64 00 00 00 06 00 01 00 01 00 60")
+        + hexbytes("4D 54 72 6B 00 00 00 10" + eot + inner)
+        + hexbytes("4D 54 72 6B 00 00 00 04" + eot)
+    )
+    once = write(read(data))
+    assert write(read(once)) == once
+    assert len(read(once).tracks) == 2

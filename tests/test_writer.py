@@ -309,13 +309,13 @@ def test_rmid_edit_keeps_riff_chunks_aligned(inner):
     [
         (
             0x10000000,
-            "cannot encode event 0 (268435456, 144, b'<@', False): 268435456 does not"
+            "cannot encode an event: 268435456 does not"
             " fit a variable-length quantity (0..268435455) (track 0)",
         ),
         (
             -1,
-            "cannot encode event 0 (-1, 144, b'<@', False): byte must be in range(0, 256)"
-            " (track 0)",
+            "cannot encode an event: -1 does not"
+            " fit a variable-length quantity (0..268435455) (track 0)",
         ),
     ],
 )

@@ -1,15 +1,16 @@
 """Song <-> event tokens: the musical scheme models learn from, all tracks merged in time.
 
-A piece reads as a stream of musical events on a grid of 12 steps per beat
-(a quarter note), so 16ths (3 steps) and 8th-note triplets (4 steps) are
-exact::
+A piece reads as a stream of musical events on a grid of 24 steps per beat
+(a quarter note), so 16ths (6 steps), 8th-note triplets (8 steps), 32nds and
+16th triplets are exact, and any onset lands within a quarter of a 1/12-beat
+step of where it was (half of a 1/24-beat step)::
 
-    EVENT_12 TEMPO_07 TFINE_A1 TFINE_20 TIMESIG_4_4
-    PROGRAM_0 NOTE_60 VEL_12 DUR_12 NOTE_64 VEL_12 DUR_12
-    DRUM_36 VEL_14 DUR_0 SHIFT_12 ...
+    EVENT_24 TEMPO_1 TFINE_58 TFINE_6 TFINE_32 TIMESIG_4_4
+    PROGRAM_0 NOTE_60 VEL_12 DUR_24 NOTE_64 VEL_12 DUR_24
+    DRUM_36 VEL_14 DUR_0 SHIFT_24 ...
 
-- ``EVENT_12``: the header; the scheme and its steps per beat.
-- ``SHIFT_n`` (n = 1..48): time moves on by n steps (longer rests chain).
+- ``EVENT_24``: the header; the scheme and its steps per beat.
+- ``SHIFT_n`` (n = 1..96): time moves on by n steps (longer rests chain).
 - ``NOTE_p`` / ``DRUM_p`` then ``VEL_v`` then one or more ``DUR_d``: a note
   of the current program (or a drum hit on the GM drum channel), velocity bin
   v (16 bins of 8), lasting the sum of the DUR tokens in steps (``DUR_0``:
@@ -37,16 +38,17 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import pairwise
 
 from ..errors import TokenError
 from ..gm import DRUM_CHANNEL, program_name
 from ..song import META, SET_TEMPO, TIME_SIGNATURE, Song, Track
 from ..timing import TempoMap
 
-STEPS_PER_BEAT = 12
+STEPS_PER_BEAT = 24
 HEADER = f"EVENT_{STEPS_PER_BEAT}"
 MAX_SHIFT = 4 * STEPS_PER_BEAT
-SHORT_DURATIONS = range(0, MAX_SHIFT + 1)  # DUR_0 .. DUR_48, exact
+SHORT_DURATIONS = range(0, MAX_SHIFT + 1)  # DUR_0 .. DUR_96, exact
 LONG_DURATIONS = range(5 * STEPS_PER_BEAT, 33 * STEPS_PER_BEAT, STEPS_PER_BEAT)  # 5..32 beats
 MAX_NOTE_STEPS = 64 * STEPS_PER_BEAT  # decoding caps notes at 64 beats
 VELOCITY_BINS = 16
@@ -54,7 +56,7 @@ TIME_SIGNATURE_DENOMINATORS = (1, 2, 4, 8, 16, 32)
 TEMPO_DIGITS = 4  # base-64 digits: 24 bits, the whole range of a tempo event
 DRUMS = 128  # instrument key for drums, after programs 0..127
 SUSTAIN = 64
-OUTPUT_TPQ = 480  # ticks per quarter of decoded files: 40 ticks per step
+OUTPUT_TPQ = 480  # ticks per quarter of decoded files: 20 ticks per step
 
 
 def vocabulary() -> list[str]:
@@ -100,12 +102,18 @@ def song_to_event_tokens(song: Song) -> list[str]:
     conductor: list[tuple[int, bytes]] = []  # (tick, data) of first-track tempo and signatures
     for index, track in enumerate(song.tracks):
         _collect_track(track, to_step, events, conductor if index == 0 else None)
-    signatures = {to_step(tick): _time_signature(data) for tick, data in conductor
-                  if data[0] == TIME_SIGNATURE and len(data) == 5}
+    signatures = {
+        to_step(tick): _time_signature(data)
+        for tick, data in conductor
+        if data[0] == TIME_SIGNATURE and len(data) == 5
+    }
     events += [(step, _TIME_SIGNATURE, 0, 0, value, 0) for step, value in signatures.items()]
     if song.ticks_per_beat:  # SMPTE ticks are seconds already: no tempo to keep
-        tempi = [(tick, int.from_bytes(data[1:4], "big")) for tick, data in conductor
-                 if data[0] == SET_TEMPO and len(data) == 4 and data[1:4] != b"\0\0\0"]
+        tempi = [
+            (tick, int.from_bytes(data[1:4], "big"))
+            for tick, data in conductor
+            if data[0] == SET_TEMPO and len(data) == 4 and data[1:4] != b"\0\0\0"
+        ]
         grid = _grid_tempi(tempi, song.ticks_per_beat, to_step)
         events += [(step, _TEMPO, 0, 0, tempo_us, 0) for step, tempo_us in grid.items()]
     events.sort()
@@ -132,7 +140,7 @@ def _grid_tempi(tempi: list[tuple[int, int]], tpq: int, to_step) -> dict[int, in
     original = _Seconds(sorted(tempi, key=lambda item: item[0]), tpq)
     ticks_per_step = tpq / STEPS_PER_BEAT
     grid = {}
-    for here, after in zip(steps, steps[1:]):
+    for here, after in pairwise(steps):
         seconds = original(after * ticks_per_step) - original(here * ticks_per_step)
         grid[here] = round(seconds * 1e6 * STEPS_PER_BEAT / (after - here))
     if steps:
@@ -174,8 +182,9 @@ _TEMPO, _TIME_SIGNATURE, _PLAYED = 0, 1, 2
 _CONDUCTOR = (SET_TEMPO, TIME_SIGNATURE)
 
 
-def _collect_track(track: Track, to_step, events: list[tuple],
-                   conductor: list[tuple[int, bytes]] | None) -> None:
+def _collect_track(
+    track: Track, to_step, events: list[tuple], conductor: list[tuple[int, bytes]] | None
+) -> None:
     """Append the track's musical events; one pass, flattened for speed."""
     programs = [0] * 16
     open_notes: dict[int, list[tuple[int, int]]] = defaultdict(list)  # key -> [(tick, vel)]
@@ -258,7 +267,7 @@ def _events_to_tokens(events: list[tuple]) -> list[str]:
 
 
 def _duration_tokens(steps: int) -> list[str]:
-    """Greedy split: the longest DUR tokens first, the last one exact (0..48)."""
+    """Greedy split: whole beats first (DUR_120 .. DUR_768), the rest exact (DUR_0 .. DUR_96)."""
     if steps <= MAX_SHIFT:
         return [_DURATION[steps]]
     parts = []
@@ -276,8 +285,12 @@ def _duration_tokens(steps: int) -> list[str]:
 
 def tempo_tokens(tempo_us: int) -> list[str]:
     """Microseconds per quarter note (24 bits) as TEMPO_a TFINE_b TFINE_c TFINE_d."""
-    return [f"TEMPO_{tempo_us >> 18 & 63}", f"TFINE_{tempo_us >> 12 & 63}",
-            f"TFINE_{tempo_us >> 6 & 63}", f"TFINE_{tempo_us & 63}"]
+    return [
+        f"TEMPO_{tempo_us >> 18 & 63}",
+        f"TFINE_{tempo_us >> 12 & 63}",
+        f"TFINE_{tempo_us >> 6 & 63}",
+        f"TFINE_{tempo_us & 63}",
+    ]
 
 
 # -- decoding -------------------------------------------------------------------
@@ -406,8 +419,9 @@ class _Parser:
 
     def note_on(self, value: str, instrument: int | None = None) -> None:
         pitch = _byte(value, 10, 128)
-        self.note = _Note(self.now, 0, pitch, 64,
-                          self.program if instrument is None else instrument)
+        self.note = _Note(
+            self.now, 0, pitch, 64, self.program if instrument is None else instrument
+        )
         self.stage = "pitch"
 
     def drum(self, value: str) -> None:
@@ -478,8 +492,11 @@ def _score_to_song(score: _Score) -> Song:
     channels = iter(MELODIC_CHANNELS * (1 + len(voices) // len(MELODIC_CHANNELS)))
     for (instrument, voice), notes in voices.items():
         channel = DRUM_CHANNEL if instrument == DRUMS else next(channels)
-        pedals = [] if instrument == DRUMS or voice else [
-            (step, down) for step, program, down in score.pedals if program == instrument]
+        pedals = (
+            []
+            if instrument == DRUMS or voice
+            else [(step, down) for step, program, down in score.pedals if program == instrument]
+        )
         song.tracks.append(_instrument_track(instrument, voice, channel, notes, pedals))
     return song
 
@@ -498,20 +515,22 @@ def _assign_voices(notes: list[_Note]) -> dict[tuple[int, int], list[_Note]]:
 
 
 def _conductor(score: _Score) -> Track:
-    timed = [(step * TICKS_PER_STEP, 0, bytes((META, SET_TEMPO)) + tempo_us.to_bytes(3, "big"))
-             for step, tempo_us in score.tempi]
+    timed = [
+        (step * TICKS_PER_STEP, 0, bytes((META, SET_TEMPO)) + tempo_us.to_bytes(3, "big"))
+        for step, tempo_us in score.tempi
+    ]
     for step, numerator, denominator in score.time_signatures:
         data = bytes((TIME_SIGNATURE, min(numerator, 255), denominator.bit_length() - 1, 24, 8))
         timed.append((step * TICKS_PER_STEP, 0, bytes((META,)) + data))
     if not score.tempi:
         timed.append((0, 0, bytes((META, SET_TEMPO)) + (500_000).to_bytes(3, "big")))
     timed.sort(key=lambda item: item[0])
-    return Track(_delta_rows([(tick, META, data[1:]) for tick, _, data in timed],
-                             name="midigen"))
+    return Track(_delta_rows([(tick, META, data[1:]) for tick, _, data in timed], name="midigen"))
 
 
-def _instrument_track(instrument: int, voice: int, channel: int, notes: list[_Note],
-                      pedals: list[tuple[int, bool]]) -> Track:
+def _instrument_track(
+    instrument: int, voice: int, channel: int, notes: list[_Note], pedals: list[tuple[int, bool]]
+) -> Track:
     name = program_name(0, DRUM_CHANNEL) if instrument == DRUMS else program_name(instrument)
     if voice:
         name += f" ({voice + 1})"
@@ -522,8 +541,9 @@ def _instrument_track(instrument: int, voice: int, channel: int, notes: list[_No
         timed.append((start, 2, 0x90 | channel, bytes((note.pitch, note.velocity))))
         timed.append((end, 0, 0x80 | channel, bytes((note.pitch, 0))))
     for step, down in pedals:
-        timed.append((step * TICKS_PER_STEP, 1, 0xB0 | channel,
-                      bytes((SUSTAIN, 127 if down else 0))))
+        timed.append(
+            (step * TICKS_PER_STEP, 1, 0xB0 | channel, bytes((SUSTAIN, 127 if down else 0)))
+        )
     timed.sort(key=lambda item: (item[0], item[1]))
     head = [(0, 0xC0 | channel, bytes((instrument,)))] if instrument != DRUMS else []
     return Track(_delta_rows(head + [(t, s, d) for t, _, s, d in timed], name=name))
