@@ -173,10 +173,11 @@ class Outcome:
 )
 @click.option(
     "--scheme",
-    type=click.Choice(["chunk"]),
+    type=click.Choice(["chunk", "event"]),
     default="chunk",
     show_default=True,
-    help="Token scheme: chunk = lossless, one pseudo-word per SMF event.",
+    help="chunk = lossless, one pseudo-word per SMF event; "
+    "event = musical events of all tracks merged, for modelling.",
 )
 @click.option(
     "--jobs",
@@ -206,6 +207,7 @@ def tokenize(
       midigen tokenize song.mid
       midigen tokenize song.mid -o song.txt
       midigen tokenize midi/ -o tokens/ --jobs 0
+      midigen tokenize song.mid --scheme event
     """
     tasks = _plan(inputs, output, MIDI_SUFFIXES, ".txt", (scheme, strict), settings["debug"])
     _run(tasks, _tokenize_task, jobs, "tokenize")
@@ -358,3 +360,103 @@ def _deliver(task: Task, data: bytes, warnings: tuple[str, ...]) -> Outcome:
         return Outcome(task.source, output=data, warnings=warnings)
     write_atomic(task.destination, data, inputs=[task.source])
     return Outcome(task.source, warnings=warnings)
+
+
+# -- prepare -------------------------------------------------------------------------
+
+
+def _transpose_range(value: str) -> tuple[int, int]:
+    try:
+        low, high = (int(part) for part in value.split(".."))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not LO..HI, e.g. -5..6") from None
+    return low, high
+
+
+@main.command()
+@click.argument("corpus", nargs=-1, required=True, type=click.Path())
+@click.option("-o", "--output", required=True, type=click.Path(), help="Dataset folder to write.")
+@click.option(
+    "--scheme",
+    type=click.Choice(["event", "chunk", "text"]),
+    default="event",
+    show_default=True,
+    help="event = musical events (for music models); chunk = raw SMF events; "
+    "text = whitespace-separated words, <eos> at each line end.",
+)
+@click.option(
+    "--valid-fraction",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=0.05,
+    show_default=True,
+    help="Share of files (by content hash, stable across runs) kept for validation.",
+)
+@click.option(
+    "--transpose",
+    default="0..0",
+    show_default=True,
+    help="Also add the training files transposed by LO..HI semitones (drums stay).",
+)
+@click.option(
+    "--min-count",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="chunk/text: tokens seen fewer times in training become <unk>.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Worker processes (0 = one per CPU).",
+)
+def prepare(
+    corpus: tuple[str, ...],
+    output: str,
+    scheme: str,
+    valid_fraction: float,
+    transpose: str,
+    min_count: int,
+    jobs: int,
+) -> None:
+    """Turn folders of MIDI files (or token text, or word text) into a training dataset.
+
+    Writes OUTPUT/ with vocab.json, meta.json, train.npy, valid.npy and the
+    piece offsets.  A file that cannot be read is reported and skipped; the
+    rest of the corpus is still prepared (exit status 1 if any was skipped).
+
+    \b
+    Examples:
+      midigen prepare midi/ -o data/
+      midigen prepare midi/ more_midi/ -o data/ --transpose -5..6
+      midigen prepare books/ -o words/ --scheme text --min-count 3
+    """
+    from tqdm import tqdm
+
+    from .dataset import PrepareConfig
+    from .dataset import prepare as prepare_dataset
+
+    config = PrepareConfig(scheme, valid_fraction, _transpose_range(transpose), min_count)
+
+    def progress(iterator, total):
+        return tqdm(
+            iterator, total=total, desc="prepare", unit="file", disable=None, file=sys.stderr
+        )
+
+    report = prepare_dataset(list(corpus), output, config, jobs=jobs, progress=progress)
+    for piece in report.skipped[:5]:
+        click.echo(f"error: {piece.error}", err=True)
+    train, valid = report.counts["train"], report.counts["valid"]
+    click.echo(
+        f"{output}: {report.files - len(report.skipped)} files, vocabulary {report.vocab_size}; "
+        f"train {train['pieces']} pieces, {train['tokens']} tokens; "
+        f"valid {valid['pieces']} pieces, {valid['tokens']} tokens"
+    )
+    if report.skipped:
+        click.echo(
+            f"error: skipped {count(len(report.skipped), 'file')} of {report.files}"
+            + (" (first 5 shown)" if len(report.skipped) > 5 else ""),
+            err=True,
+        )
+        sys.exit(1)

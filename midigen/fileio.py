@@ -71,7 +71,7 @@ def write_atomic(
         try:
             with os.fdopen(handle, "wb") as stream:
                 stream.write(payload)
-            os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600 files
+            os.chmod(temporary, 0o666 & ~umask())  # mkstemp makes 0600 files
             os.replace(temporary, path)
         except BaseException:
             os.unlink(temporary)
@@ -80,7 +80,8 @@ def write_atomic(
         raise MidiError(f"cannot write: {error.strerror or error}", path=path) from error
 
 
-def _umask() -> int:
+def umask() -> int:
+    """The process umask (temporary files and folders are created private)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask

@@ -1,0 +1,337 @@
+"""corpus -> DATASET/: token ids ready for training, split by file, augmented.
+
+A dataset folder holds::
+
+    vocab.json           the tokens; a token's id is its position (vocab.py)
+    meta.json            scheme, options, every file with its split, counts
+    train.npy valid.npy  token ids of the pieces back to back (memory-mappable)
+    train_pieces.npy     one row per piece: offset, length, notes
+    valid_pieces.npy
+
+Every piece ends with ``<eos>``, so a batch never runs from one piece into
+the next without a separator.  The split goes by a hash of each file's
+bytes: it does not change when the corpus is prepared again or grows, and
+two copies of one file cannot land on both sides.  Transposition augments the
+training split only, and never moves drums (DRUM_ tokens are not NOTE_
+tokens).  The same inputs give byte-identical arrays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import MidiError
+from .fileio import MIDI_SUFFIXES, TEXT_SUFFIXES, find_inputs, umask
+from .song import Song
+from .tokens import event as event_scheme
+from .tokens import text_to_tokens, tokenize
+from .vocab import EOS, Vocab
+
+SCHEMES = ("event", "chunk", "text")
+FORMAT = "midigen-dataset"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """What `midigen prepare` was asked; saved in meta.json as is."""
+
+    scheme: str = "event"
+    valid_fraction: float = 0.05
+    transpose: tuple[int, int] = (0, 0)
+    min_count: int = 1
+
+
+@dataclass
+class Piece:
+    """One input file, tokenized (or the reason it could not be)."""
+
+    path: str
+    sha256: str = ""
+    tokens: list[str] = field(default_factory=list)
+    notes: int = 0
+    error: str | None = None
+
+
+@dataclass
+class PrepareReport:
+    """What prepare did, for the command line to show."""
+
+    files: int
+    skipped: list[Piece]
+    counts: dict[str, dict[str, int]]
+    vocab_size: int
+
+
+def prepare(
+    inputs: list[str | Path],
+    output: str | Path,
+    config: PrepareConfig,
+    jobs: int = 1,
+    progress: Callable[[int], Iterator] | None = None,
+) -> PrepareReport:
+    """Tokenize a corpus and write DATASET/ (atomically: a finished folder or none).
+
+    ``progress``, if given, wraps the iterator of finished files (a tqdm bar).
+
+    Raises:
+        MidiError: no input files, an unknown scheme, bad options, or no file
+            could be read at all.
+    """
+    _check_config(config)
+    suffixes = TEXT_SUFFIXES if config.scheme == "text" else MIDI_SUFFIXES + TEXT_SUFFIXES
+    jobs_found = find_inputs(inputs, suffixes)
+    if not jobs_found:
+        raise MidiError(f"no input files found in {', '.join(map(str, inputs))}")
+    paths = [str(job.source) for job in jobs_found]
+    pieces = list(_load_all(paths, config.scheme, jobs, progress))
+    good = [piece for piece in pieces if piece.error is None]
+    if not good:
+        first = next(p for p in pieces if p.error)
+        raise MidiError(f"none of the {len(pieces)} files could be read; first: {first.error}")
+    splits = _split(good, config.valid_fraction)
+    vocab = _vocabulary(config, [p for p, s in zip(good, splits, strict=True) if s == "train"])
+    counts = _write(output, config, vocab, good, splits)
+    return PrepareReport(len(pieces), [p for p in pieces if p.error], counts, len(vocab))
+
+
+def _check_config(config: PrepareConfig) -> None:
+    if config.scheme not in SCHEMES:
+        raise MidiError(f"unknown scheme {config.scheme!r}; choose from {', '.join(SCHEMES)}")
+    if not 0 <= config.valid_fraction < 1:
+        raise MidiError("the validation fraction must be in [0, 1)")
+    low, high = config.transpose
+    if low > high or not -24 <= low <= 0 <= high <= 24:
+        raise MidiError("transposition must be LO..HI with -24 <= LO <= 0 <= HI <= 24")
+    if (low, high) != (0, 0) and config.scheme != "event":
+        raise MidiError("transposition needs the event scheme (it moves NOTE_ tokens)")
+
+
+# -- reading ---------------------------------------------------------------------
+
+
+def _load_all(paths: list[str], scheme: str, jobs: int, progress) -> Iterator[Piece]:
+    wrap = progress or (lambda iterator, total: iterator)
+    work = [(path, scheme) for path in paths]
+    if jobs == 1 or len(paths) == 1:
+        yield from wrap(map(_load_piece, work), len(paths))
+        return
+    with ProcessPoolExecutor(max_workers=jobs or os.cpu_count()) as pool:
+        yield from wrap(pool.map(_load_piece, work, chunksize=4), len(paths))
+
+
+def _load_piece(work: tuple[str, str]) -> Piece:
+    """Read one file into tokens: MIDI, token text of the scheme, or word text."""
+    path, scheme = work
+    piece = Piece(path)
+    try:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as error:
+            raise MidiError(f"cannot read: {error.strerror or error}", path=path) from None
+        piece.sha256 = hashlib.sha256(data).hexdigest()
+        if scheme == "text":
+            piece.tokens = _word_tokens(data, path)
+        else:
+            song, tokens = _song_tokens(data, path, scheme)
+            piece.tokens = tokens + [EOS]
+            piece.notes = count_notes(song)
+    except MidiError as error:
+        piece.error = str(error.with_path(path) if error.path is None else error)
+    return piece
+
+
+def _word_tokens(data: bytes, path: str) -> list[str]:
+    """Whitespace-separated words, ``<eos>`` after every non-empty line."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise MidiError(f"not UTF-8 text (byte {error.start})", path=path) from None
+    tokens: list[str] = []
+    for line in text.splitlines():
+        words = line.split()
+        if words:
+            tokens += words
+            tokens.append(EOS)
+    return tokens
+
+
+def _song_tokens(data: bytes, path: str, scheme: str) -> tuple[Song, list[str]]:
+    """MIDI bytes, or token text midigen wrote, as tokens of the scheme."""
+    from .reader import read
+    from .tokens import detokenize
+
+    head = data[:16]
+    if head.startswith((b"MTHD_", event_scheme.HEADER.encode())):
+        try:
+            tokens = text_to_tokens(data.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise MidiError("not UTF-8 token text", path=path) from None
+        song = detokenize(tokens)
+        if tokens[0].startswith("MTHD_") != (scheme == "chunk"):
+            tokens = tokenize(song, scheme)
+        return song, tokens
+    song = read(data)
+    return song, tokenize(song, scheme)
+
+
+def count_notes(song: Song) -> int:
+    """Note-ons with a velocity: the notes a listener hears."""
+    notes = 0
+    for track in song.tracks:
+        for _, status, data, _ in track.rows:
+            if status & 0xF0 == 0x90 and status < 0xF0 and data[1]:
+                notes += 1
+    return notes
+
+
+# -- split and vocabulary ------------------------------------------------------------
+
+
+def _split(pieces: list[Piece], valid_fraction: float) -> list[str]:
+    """ "valid" for files whose content hash falls below the fraction, else "train".
+
+    A corpus too small for the fraction to pick any file still gets one
+    validation file (the lowest hash), so training can measure itself.
+    """
+    positions = [int(piece.sha256[:16], 16) / 2**64 for piece in pieces]
+    splits = ["valid" if x < valid_fraction else "train" for x in positions]
+    if valid_fraction > 0 and "valid" not in splits and len(pieces) > 1:
+        splits[positions.index(min(positions))] = "valid"
+    return splits
+
+
+def _vocabulary(config: PrepareConfig, train: list[Piece]) -> Vocab:
+    if config.scheme == "event":
+        return Vocab.fixed(event_scheme.vocabulary())
+    counts: Counter[str] = Counter()
+    for piece in train:
+        counts.update(piece.tokens)
+    return Vocab.counted(counts, config.min_count)
+
+
+def transposition_tables(vocab: Vocab, shift: int) -> tuple[np.ndarray, np.ndarray]:
+    """(id -> id moved by ``shift`` semitones, id -> whether it would leave 0..127)."""
+    table = np.arange(len(vocab), dtype=np.int64)
+    leaves = np.zeros(len(vocab), dtype=bool)
+    for pitch in range(128):
+        source = vocab.ids.get(f"NOTE_{pitch}")
+        if source is None:
+            continue
+        target = vocab.ids.get(f"NOTE_{pitch + shift}")
+        if target is None:
+            leaves[source] = True
+        else:
+            table[source] = target
+    return table, leaves
+
+
+# -- writing ---------------------------------------------------------------------------
+
+
+def _write(
+    output: str | Path, config: PrepareConfig, vocab: Vocab, pieces: list[Piece], splits: list[str]
+) -> dict[str, dict[str, int]]:
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}."))
+    os.chmod(staging, 0o777 & ~umask())
+    try:
+        ids = [vocab.tokens_to_ids(piece.tokens) for piece in pieces]
+        shifts = (
+            [s for s in range(config.transpose[0], config.transpose[1] + 1) if s]
+            if (config.scheme == "event")
+            else []
+        )
+        counts = {}
+        for split in ("train", "valid"):
+            members = [k for k, s in enumerate(splits) if s == split]
+            copies = _copies(members, ids, pieces, vocab, shifts if split == "train" else [])
+            counts[split] = _write_split(staging, split, copies, ids, vocab.dtype)
+        vocab.save(staging / "vocab.json")
+        meta = _meta(config, vocab, pieces, splits, counts)
+        (staging / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False))
+        _replace_folder(staging, output)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return counts
+
+
+def _copies(
+    members: list[int], ids: list[np.ndarray], pieces: list[Piece], vocab: Vocab, shifts: list[int]
+) -> list[tuple[int, np.ndarray | None, int]]:
+    """(piece index, transposition table or None, notes) for every copy to write."""
+    copies = [(k, None, pieces[k].notes) for k in members]
+    for shift in shifts:
+        table, leaves = transposition_tables(vocab, shift)
+        copies += [(k, table, pieces[k].notes) for k in members if not leaves[ids[k]].any()]
+    return copies
+
+
+def _write_split(
+    folder: Path, split: str, copies: list, ids: list[np.ndarray], dtype: np.dtype
+) -> dict[str, int]:
+    total = sum(len(ids[k]) for k, _, _ in copies)
+    stream = np.lib.format.open_memmap(
+        folder / f"{split}.npy", mode="w+", dtype=dtype, shape=(total,)
+    )
+    table_rows = np.zeros((len(copies), 3), dtype=np.int64)  # offset, length, notes
+    offset = 0
+    for row, (k, table, notes) in enumerate(copies):
+        piece = ids[k] if table is None else table[ids[k]].astype(dtype)
+        stream[offset : offset + len(piece)] = piece
+        table_rows[row] = (offset, len(piece), notes)
+        offset += len(piece)
+    stream.flush()
+    del stream
+    np.save(folder / f"{split}_pieces.npy", table_rows)
+    return {"pieces": len(copies), "tokens": total, "notes": int(table_rows[:, 2].sum())}
+
+
+def _meta(
+    config: PrepareConfig, vocab: Vocab, pieces: list[Piece], splits: list[str], counts: dict
+) -> dict:
+    return {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        **asdict(config),
+        "vocab_size": len(vocab),
+        "dtype": vocab.dtype.name,
+        "counts": counts,
+        "files": [
+            {
+                "path": piece.path,
+                "sha256": piece.sha256,
+                "split": split,
+                "tokens": len(piece.tokens),
+                "notes": piece.notes,
+            }
+            for piece, split in zip(pieces, splits, strict=True)
+        ],
+    }
+
+
+def _replace_folder(staging: Path, output: Path) -> None:
+    """Move the finished dataset into place; an older one at ``output`` goes only then."""
+    if output.exists():
+        if not (output / "meta.json").exists():
+            raise MidiError("exists and is not a dataset folder; choose another -o", path=output)
+        old = output.with_name(f".{output.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        output.rename(old)
+        staging.rename(output)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staging.rename(output)

@@ -1,0 +1,190 @@
+"""`prepare`: the dataset layout, a stable split, augmentation, bad files, determinism."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from midigen.cli import main
+from midigen.dataset import PrepareConfig, prepare
+from midigen.errors import MidiError
+from midigen.vocab import EOS_ID, Vocab
+
+DATA = Path(__file__).parent / "data"
+MIDI_FILES = sorted(p for p in DATA.glob("*.mid") if "smpte" not in p.name)
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for path in MIDI_FILES:
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+def load(dataset: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    return (
+        np.load(dataset / f"{split}.npy", mmap_mode="r"),
+        np.load(dataset / f"{split}_pieces.npy"),
+    )
+
+
+def splits(dataset: Path) -> dict[str, str]:
+    meta = json.loads((dataset / "meta.json").read_text())
+    return {Path(f["path"]).name: f["split"] for f in meta["files"]}
+
+
+def test_layout_and_pieces(corpus, tmp_path):
+    out = tmp_path / "data"
+    report = prepare([corpus], out, PrepareConfig(valid_fraction=0.3))
+    assert sorted(p.name for p in out.iterdir()) == [
+        "meta.json",
+        "train.npy",
+        "train_pieces.npy",
+        "valid.npy",
+        "valid_pieces.npy",
+        "vocab.json",
+    ]
+    vocab = Vocab.load(out / "vocab.json")
+    assert len(vocab) == report.vocab_size < 1000
+    for split in ("train", "valid"):
+        ids, pieces = load(out, split)
+        assert len(pieces) == report.counts[split]["pieces"] > 0
+        assert pieces[:, 1].sum() == len(ids) == report.counts[split]["tokens"]
+        for offset, length, _ in pieces:
+            assert vocab.tokens[ids[offset]] == "EVENT_24"
+            assert ids[offset + length - 1] == EOS_ID
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["scheme"] == "event"
+    assert len(meta["files"]) == len(MIDI_FILES)
+
+
+def test_same_inputs_give_identical_bytes(corpus, tmp_path):
+    config = PrepareConfig(valid_fraction=0.3, transpose=(-2, 2))
+    prepare([corpus], tmp_path / "a", config)
+    prepare([corpus], tmp_path / "b", config, jobs=2)
+    for name in ("train.npy", "valid.npy", "train_pieces.npy", "valid_pieces.npy", "vocab.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_split_is_stable_when_files_are_added_or_renamed(corpus, tmp_path):
+    prepare([corpus], tmp_path / "before", PrepareConfig(valid_fraction=0.5))
+    before = splits(tmp_path / "before")
+    first = MIDI_FILES[0]
+    (corpus / first.name).rename(corpus / "renamed.mid")
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    shutil.copy(DATA / "broken" / "crafted_running_status_after_meta.mid", extra / "new.mid")
+    prepare([corpus, extra], tmp_path / "after", PrepareConfig(valid_fraction=0.5))
+    after = splits(tmp_path / "after")
+    assert after.pop("renamed.mid") == before.pop(first.name)
+    after.pop("new.mid")
+    assert after == before
+
+
+def test_transposition_augments_training_only_and_leaves_drums(tmp_path):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for path in MIDI_FILES:
+        shutil.copy(path, folder / path.name)
+    plain = prepare([folder], tmp_path / "plain", PrepareConfig(valid_fraction=0.3))
+    moved = prepare(
+        [folder], tmp_path / "moved", PrepareConfig(valid_fraction=0.3, transpose=(-1, 1))
+    )
+    assert moved.counts["valid"] == plain.counts["valid"]
+    assert moved.counts["train"]["pieces"] <= 3 * plain.counts["train"]["pieces"]
+    assert moved.counts["train"]["pieces"] > plain.counts["train"]["pieces"]
+    vocab = Vocab.load(tmp_path / "moved" / "vocab.json")
+    ids, pieces = load(tmp_path / "moved", "train")
+    original = pieces[: plain.counts["train"]["pieces"]]
+    shifted = pieces[plain.counts["train"]["pieces"] :]
+    offset, length, _ = original[0]
+    first = vocab.ids_to_tokens(ids[offset : offset + length])
+    up = next(
+        vocab.ids_to_tokens(ids[o : o + n])
+        for o, n, _ in shifted
+        if n == length and vocab.ids_to_tokens(ids[o : o + n]) != first
+    )
+    for a, b in zip(first, up, strict=True):
+        if a.startswith("NOTE_"):
+            assert abs(int(b[5:]) - int(a[5:])) == 1
+        else:
+            assert a == b  # drums, durations, programs untouched
+
+
+def test_word_text_is_a_token_stream(tmp_path):
+    folder = tmp_path / "words"
+    folder.mkdir()
+    (folder / "cat.txt").write_text("the cat sat\n\non the mat\n")
+    prepare([folder], tmp_path / "data", PrepareConfig(scheme="text", valid_fraction=0))
+    vocab = Vocab.load(tmp_path / "data" / "vocab.json")
+    ids, _ = load(tmp_path / "data", "train")
+    assert vocab.ids_to_tokens(ids) == ["the", "cat", "sat", "<eos>", "on", "the", "mat", "<eos>"]
+
+
+def test_min_count_maps_rare_words_to_unk(tmp_path):
+    folder = tmp_path / "words"
+    folder.mkdir()
+    (folder / "a.txt").write_text("a a a b\n")
+    prepare(
+        [folder], tmp_path / "data", PrepareConfig(scheme="text", valid_fraction=0, min_count=2)
+    )
+    vocab = Vocab.load(tmp_path / "data" / "vocab.json")
+    ids, _ = load(tmp_path / "data", "train")
+    assert vocab.ids_to_tokens(ids) == ["a", "a", "a", "<unk>", "<eos>"]
+
+
+def test_bad_files_are_skipped_and_reported(corpus, tmp_path):
+    (corpus / "broken.mid").write_bytes(b"not midi at all")
+    result = CliRunner().invoke(
+        main, ["prepare", str(corpus), "-o", str(tmp_path / "data"), "--jobs", "1"]
+    )
+    assert result.exit_code == 1
+    assert f"error: {corpus / 'broken.mid'}: not a MIDI file" in result.stderr
+    assert f"error: skipped 1 file of {len(MIDI_FILES) + 1}" in result.stderr
+    assert (tmp_path / "data" / "train.npy").exists()
+
+
+def test_transpose_option_takes_negative_ranges(corpus, tmp_path):
+    result = CliRunner().invoke(
+        main,
+        [
+            "prepare",
+            str(corpus),
+            "-o",
+            str(tmp_path / "data"),
+            "--transpose",
+            "-5..6",
+            "--jobs",
+            "1",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    meta = json.loads((tmp_path / "data" / "meta.json").read_text())
+    assert meta["transpose"] == [-5, 6]
+
+
+def test_unreadable_corpus_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(
+        main, ["prepare", str(tmp_path / "none"), "-o", str(tmp_path / "data")]
+    )
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {tmp_path / 'none'}: no such file or folder\n"
+    with pytest.raises(MidiError, match="transposition needs the event scheme"):
+        prepare([DATA], tmp_path / "x", PrepareConfig(scheme="chunk", transpose=(-1, 1)))
+
+
+def test_an_existing_folder_that_is_not_a_dataset_is_left_alone(corpus, tmp_path):
+    target = tmp_path / "precious"
+    target.mkdir()
+    (target / "notes.txt").write_text("keep me")
+    with pytest.raises(MidiError, match="not a dataset folder"):
+        prepare([corpus], target, PrepareConfig())
+    assert (target / "notes.txt").read_text() == "keep me"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

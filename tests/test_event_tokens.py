@@ -1,0 +1,283 @@
+"""The event scheme: golden token sequences, robust decoding, note round trips."""
+
+from __future__ import annotations
+
+import io
+import random
+import warnings
+from pathlib import Path
+
+import pretty_midi
+import pytest
+
+import midigen
+from midigen import Song, Track
+from midigen.tokens.event import event_tokens_to_song, song_to_event_tokens, vocabulary
+
+DATA = Path(__file__).parent / "data"
+TPQ = 96  # ticks per quarter in the hand-made songs: 4 ticks per step
+
+
+def song(*tracks: list[tuple[int, int, bytes]], tpq: int = TPQ) -> Song:
+    """A format 1 song from tracks of (absolute tick, status, data)."""
+    built = []
+    for events in tracks:
+        rows, now = [], 0
+        for tick, status, data in sorted(events, key=lambda e: e[0]):
+            rows.append((tick - now, status, data, False))
+            now = tick
+        rows.append((0, 0xFF, b"\x2f", False))
+        built.append(Track(rows))
+    return Song(format=1, division=tpq, tracks=built)
+
+
+def note(start: int, end: int, pitch: int, velocity: int = 100, channel: int = 0):
+    return [
+        (start, 0x90 | channel, bytes((pitch, velocity))),
+        (end, 0x80 | channel, bytes((pitch, 0))),
+    ]
+
+
+def tempo(tick: int, bpm: float):
+    return (tick, 0xFF, b"\x51" + round(60e6 / bpm).to_bytes(3, "big"))
+
+
+def test_vocabulary_is_small_and_unique():
+    tokens = vocabulary()
+    assert len(tokens) < 1000
+    assert len(set(tokens)) == len(tokens)
+    assert tokens[0] == "EVENT_24"
+
+
+def test_a_chord():
+    tokens = song_to_event_tokens(song(note(0, 96, 60) + note(0, 96, 64) + note(0, 96, 67, 64)))
+    assert tokens == [
+        "EVENT_24",
+        "NOTE_60",
+        "VEL_12",
+        "DUR_24",
+        "NOTE_64",
+        "VEL_12",
+        "DUR_24",
+        "NOTE_67",
+        "VEL_8",
+        "DUR_24",
+    ]
+
+
+def test_a_triplet_is_exact():
+    third = TPQ // 3  # 32 ticks = 8 steps
+    events = note(0, third, 60) + note(third, 2 * third, 62) + note(2 * third, TPQ, 64)
+    tokens = song_to_event_tokens(song(events))
+    assert tokens == [
+        "EVENT_24",
+        "NOTE_60",
+        "VEL_12",
+        "DUR_8",
+        "SHIFT_8",
+        "NOTE_62",
+        "VEL_12",
+        "DUR_8",
+        "SHIFT_8",
+        "NOTE_64",
+        "VEL_12",
+        "DUR_8",
+    ]
+
+
+def test_a_drum_fill_uses_drum_tokens_and_no_program():
+    fill = []
+    for k, pitch in enumerate((38, 38, 45, 36)):
+        fill += note(k * 24, k * 24 + 1, pitch, 110, channel=9)
+    tokens = song_to_event_tokens(song([(0, 0xC9, b"\x05")] + fill))
+    assert tokens == [
+        "EVENT_24",
+        "DRUM_38",
+        "VEL_13",
+        "DUR_0",
+        "SHIFT_6",
+        "DRUM_38",
+        "VEL_13",
+        "DUR_0",
+        "SHIFT_6",
+        "DRUM_45",
+        "VEL_13",
+        "DUR_0",
+        "SHIFT_6",
+        "DRUM_36",
+        "VEL_13",
+        "DUR_0",
+    ]
+    decoded = midigen.detokenize(tokens)
+    drums = decoded.tracks[1]
+    assert drums.name == "Drums"
+    assert {event.channel for event in drums if event.channel is not None} == {9}
+
+
+def test_a_tempo_change_keeps_seconds_exact():
+    conductor = [tempo(0, 120), tempo(4 * TPQ, 90)]
+    tokens = song_to_event_tokens(song(conductor, note(0, TPQ, 60) + note(8 * TPQ, 9 * TPQ, 62)))
+    assert tokens[1:5] == ["TEMPO_1", "TFINE_58", "TFINE_4", "TFINE_32"]  # 500000 us
+    assert tokens.count("TEMPO_2") == 1  # 666667 us = 0x0A2C2B -> 2, 40, 48, 43
+    start = tokens.index("TEMPO_2")
+    assert tokens[start : start + 4] == ["TEMPO_2", "TFINE_34", "TFINE_48", "TFINE_43"]
+    midi = pretty_midi.PrettyMIDI(io.BytesIO(midigen.write(midigen.detokenize(tokens))))
+    starts = sorted(n.start for i in midi.instruments for n in i.notes)
+    assert starts == pytest.approx([0.0, 2.0 + 4 * 60 / 90])
+
+
+def test_the_sustain_pedal_is_kept_as_tokens():
+    pedal = [(0, 0xB0, b"\x40\x7f"), (2 * TPQ, 0xB0, b"\x40\x00")]
+    tokens = song_to_event_tokens(song(pedal + note(0, TPQ, 60)))
+    assert tokens == [
+        "EVENT_24",
+        "PEDAL_ON",
+        "NOTE_60",
+        "VEL_12",
+        "DUR_24",
+        "SHIFT_48",
+        "PEDAL_OFF",
+    ]
+    decoded = midigen.detokenize(tokens)
+    controls = [(e.status, e.data) for e in decoded.tracks[1] if e.status & 0xF0 == 0xB0]
+    assert controls == [(0xB0, b"\x40\x7f"), (0xB0, b"\x40\x00")]
+
+
+def test_instruments_get_program_tokens_and_their_own_tracks():
+    piano = [(0, 0xC0, b"\x00")] + note(0, TPQ, 60)
+    bass = [(0, 0xC1, b"\x21")] + note(0, TPQ, 36, channel=1)
+    tokens = song_to_event_tokens(song(piano, bass))
+    assert tokens == [
+        "EVENT_24",
+        "NOTE_60",
+        "VEL_12",
+        "DUR_24",
+        "PROGRAM_33",
+        "NOTE_36",
+        "VEL_12",
+        "DUR_24",
+    ]
+    decoded = midigen.detokenize(tokens)
+    assert [track.name for track in decoded.tracks] == [
+        "midigen",
+        "Acoustic Grand Piano",
+        "Electric Bass (finger)",
+    ]
+
+
+def test_long_notes_and_rests_chain_tokens():
+    tokens = song_to_event_tokens(song(note(10 * TPQ, 16 * TPQ + 8, 60)))
+    assert tokens == [
+        "EVENT_24",
+        "SHIFT_96",
+        "SHIFT_96",
+        "SHIFT_48",
+        "NOTE_60",
+        "VEL_12",
+        "DUR_144",
+        "DUR_2",
+    ]
+
+
+def test_overlapping_notes_of_one_key_survive():
+    events = note(0, 4 * TPQ, 60) + [(TPQ, 0x91, b"\x3c\x50"), (2 * TPQ, 0x81, b"\x3c\x00")]
+    decoded = midigen.detokenize(song_to_event_tokens(song(events)))
+    midi = pretty_midi.PrettyMIDI(io.BytesIO(midigen.write(decoded)))
+    notes = sorted((n.start, n.end) for i in midi.instruments for n in i.notes)
+    assert notes == [(0.0, 2.0), (0.5, 1.0)]
+
+
+def test_hanging_notes_end_with_their_track():
+    events = [(0, 0x90, b"\x3c\x40"), (3 * TPQ, 0xFF, b"\x01")]
+    tokens = song_to_event_tokens(song(events))
+    assert tokens == ["EVENT_24", "NOTE_60", "VEL_8", "DUR_72"]
+
+
+@pytest.mark.parametrize("path", sorted(DATA.glob("*.mid")), ids=lambda p: p.name)
+def test_round_trip_keeps_notes(path):
+    data = path.read_bytes()
+    source = midigen.read(data)
+    if not source.ticks_per_beat:
+        pytest.skip("pretty_midi cannot read SMPTE divisions")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        original = source.to_pretty_midi()  # pretty_midi alone refuses RMID, unknown chunks
+        decoded = midigen.detokenize(midigen.tokenize(source, "event")).to_pretty_midi()
+
+    def notes(midi):
+        return sorted(
+            (
+                i.is_drum,
+                i.program if not i.is_drum else 0,
+                n.pitch,
+                round(n.start, 2),
+                round(n.end, 2),
+            )
+            for i in midi.instruments
+            for n in i.notes
+        )
+
+    expected, found = notes(original), notes(decoded)
+    assert len(found) == len(expected)
+    for (*same, start, end), (*same_found, start_found, end_found) in zip(
+        expected, found, strict=True
+    ):
+        assert same_found == same
+        assert abs(start_found - start) <= 0.03 and abs(end_found - end) <= 0.03
+
+
+def test_any_token_sequence_decodes_to_a_file_where_every_note_ends():
+    words = vocabulary() + ["NOTE_999", "VEL_x", "TFINE_77", "garbage", "DUR_", "TIMESIG_0_3"]
+    generator = random.Random(1234)
+    for _ in range(200):
+        tokens = ["EVENT_24"] + generator.choices(words, k=generator.randrange(0, 300))
+        decoded, skipped = event_tokens_to_song(tokens)
+        assert skipped == len(decoded.warnings)
+        data = midigen.write(decoded)
+        reread = midigen.read(data, strict=True)
+        for track in reread.tracks:
+            sounding: dict[tuple[int, int], int] = {}
+            for event in track:
+                if event.is_note_on:
+                    key = (event.channel, event.data[0])
+                    sounding[key] = sounding.get(key, 0) + 1
+                elif event.is_note_off:
+                    key = (event.channel, event.data[0])
+                    sounding[key] = sounding.get(key, 0) - 1
+            assert all(count == 0 for count in sounding.values())
+
+
+def test_nonsense_tokens_are_counted_not_raised():
+    tokens = ["EVENT_24", "VEL_3", "NOTE_60", "VEL_12", "TFINE_3", "DUR_24", "bogus"]
+    decoded, skipped = event_tokens_to_song(tokens)
+    assert skipped == 3
+    assert [w.offset for w in decoded.warnings] == [1, 4, 6]
+
+
+def test_notes_are_capped():
+    tokens = ["EVENT_24", "NOTE_60", "VEL_12"] + ["DUR_768"] * 5
+    midi = pretty_midi.PrettyMIDI(io.BytesIO(midigen.write(midigen.detokenize(tokens))))
+    (piano,) = midi.instruments
+    assert piano.notes[0].end == pytest.approx(64 * 0.5)
+
+
+def test_smpte_songs_use_seconds_at_120_bpm():
+    smpte = Song(
+        format=0,
+        division=0xE728,
+        tracks=[
+            Track(
+                [
+                    (0, 0x90, b"\x3c\x40", False),
+                    (1000, 0x80, b"\x3c\x00", False),
+                    (0, 0xFF, b"\x2f", False),
+                ]
+            )
+        ],
+    )  # 25 fps x 40 ticks: 1000 ticks = 1 s = 2 beats
+    assert song_to_event_tokens(smpte) == ["EVENT_24", "NOTE_60", "VEL_8", "DUR_48"]
+
+
+def test_a_song_without_a_time_base_cannot_be_tokenized():
+    with pytest.raises(midigen.MidiError, match="division is 0"):
+        song_to_event_tokens(Song(format=0, division=0, tracks=[Track()]))
