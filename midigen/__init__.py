@@ -12,6 +12,14 @@ from .song import Chunk, Event, Riff, Song, Track
 from .tokens import detokenize, tokenize
 from .writer import write
 
+
+def load_model(folder):
+    """Load a trained model folder (imports torch on first use); see trained.py."""
+    from .trained import load_model as load
+
+    return load(folder)
+
+
 __all__ = [
     "Chunk",
     "Event",

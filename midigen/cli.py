@@ -10,6 +10,7 @@ commands that need them, so `midigen --help` and `midigen info` start fast.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -460,3 +461,253 @@ def prepare(
             err=True,
         )
         sys.exit(1)
+
+
+# -- train / evaluate / predict -----------------------------------------------------------
+
+TIME_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def _duration_seconds(value: str | None) -> float | None:
+    """'90', '45s', '30m', '1.5h' -> seconds."""
+    if value is None:
+        return None
+    unit = TIME_UNITS.get(value[-1:].lower())
+    try:
+        return float(value[:-1] if unit else value) * (unit or 1)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a duration like 90s, 30m or 2h") from None
+
+
+@main.command()
+@click.argument("data", type=click.Path())
+@click.option(
+    "-o",
+    "--output",
+    "model_dir",
+    required=True,
+    type=click.Path(),
+    help="Model folder to write (or to continue, with --resume).",
+)
+@click.option(
+    "--cell", type=click.Choice(["lstm", "gru", "rnn"]), default="lstm", show_default=True
+)
+@click.option("--layers", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--hidden", type=click.IntRange(min=1), default=512, show_default=True)
+@click.option("--embed", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option(
+    "--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.1, show_default=True
+)
+@click.option(
+    "--tie/--no-tie",
+    default=True,
+    show_default=True,
+    help="Share the embedding with the output layer.",
+)
+@click.option(
+    "--bptt",
+    type=click.IntRange(min=1),
+    default=128,
+    show_default=True,
+    help="Steps per truncated-BPTT window.",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option(
+    "--lr",
+    type=click.FloatRange(min=0, min_open=True),
+    default=2e-3,
+    show_default=True,
+    help="Peak learning rate (Adam).",
+)
+@click.option(
+    "--clip",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Gradient norm clip.",
+)
+@click.option(
+    "--warmup",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Warm-up steps; then the rate decays as 1/sqrt(step).",
+)
+@click.option("--steps", type=click.IntRange(min=1), help="Train for N steps in all.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Train for N epochs in all.")
+@click.option("--time", "duration", help="Train for this long in all: 90s, 30m, 2h.")
+@click.option(
+    "--eval-every",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Validate every N steps (and keep the best model).",
+)
+@click.option("--resume", is_flag=True, help="Continue MODEL to the new target.")
+@click.option(
+    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
+)
+@click.option("--seed", type=int, default=1234, show_default=True)
+@click.option(
+    "--scheme",
+    type=click.Choice(["event", "chunk", "text"]),
+    help="Token scheme when DATA is a folder of files (default: event for MIDI, "
+    "text for anything else).",
+)
+def train(
+    data: str,
+    model_dir: str,
+    cell: str,
+    layers: int,
+    hidden: int,
+    embed: int,
+    dropout: float,
+    tie: bool,
+    bptt: int,
+    batch_size: int,
+    lr: float,
+    clip: float,
+    warmup: int,
+    steps: int | None,
+    epochs: int | None,
+    duration: str | None,
+    eval_every: int,
+    resume: bool,
+    device: str,
+    seed: int,
+    scheme: str | None,
+) -> None:
+    """Train a recurrent model on DATA: a dataset from `prepare`, or a folder of
+    MIDI files or word text (prepared on the fly).
+
+    Writes MODEL/ with config.json, model.safetensors (the best model by
+    validation loss), the checkpoint --resume needs, log.csv and loss.png.
+    It checkpoints every few minutes and on Ctrl-C.  Without --steps,
+    --epochs or --time it trains for one epoch.
+
+    \b
+    Examples:
+      midigen train data/ -o models/mine --time 30m
+      midigen train midi/ -o models/small --hidden 128 --embed 64 --steps 2000
+      midigen train data/ -o models/mine --resume --time 1h
+      torchrun --nproc_per_node 2 -m midigen train data/ -o models/ddp --epochs 3
+    """
+    from tqdm import tqdm
+
+    from .train import TrainConfig
+    from .train import train as run_training
+
+    config = TrainConfig(
+        bptt=bptt,
+        batch_size=batch_size,
+        lr=lr,
+        clip=clip,
+        warmup=warmup,
+        steps=steps,
+        epochs=epochs,
+        time_seconds=_duration_seconds(duration),
+        eval_every=eval_every,
+        seed=seed,
+        device=device,
+    )
+    architecture = {
+        "cell": cell,
+        "layers": layers,
+        "hidden": hidden,
+        "embed": embed,
+        "dropout": dropout,
+        "tie_weights": tie,
+    }
+    bar = None
+
+    def progress(state, loss, speed, target):
+        nonlocal bar
+        kind, total = target
+        if bar is None:
+            bar = tqdm(
+                total=total if kind != "seconds" else round(total),
+                unit=kind[:-1],
+                file=sys.stderr,
+                dynamic_ncols=True,
+            )
+        done = {"steps": state.step, "epochs": state.epoch, "seconds": round(state.seconds)}[kind]
+        bar.update(max(0, min(done, bar.total) - bar.n))
+        bar.set_postfix(
+            loss=f"{loss:.3f}",
+            ppl=f"{math.exp(min(loss, 50)):.1f}",
+            tok_s=f"{speed:,.0f}",
+            step=state.step,
+            refresh=False,
+        )
+
+    try:
+        result = run_training(
+            data, model_dir, config, architecture, resume=resume, scheme=scheme, progress=progress
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    best = (
+        f", best validation loss {result.best_valid_loss:.4f}"
+        if (result.best_valid_loss is not None)
+        else ""
+    )
+    click.echo(
+        f"{model_dir}: {result.step} steps, {result.epoch} epochs, {result.seconds:.0f} s{best}",
+        err=True,
+    )
+
+
+@main.command()
+@click.argument("model_dir", type=click.Path())
+@click.argument("data", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the numbers as JSON.")
+def evaluate(model_dir: str, data: str, as_json: bool) -> None:
+    """Score MODEL on DATA: a dataset's validation split, or every file in a folder.
+
+    Prints loss per token, perplexity, bits per note (comparable across token
+    schemes) and next-token accuracy.
+
+    \b
+    Examples:
+      midigen evaluate models/default data/
+      midigen evaluate models/default midi/ --json
+    """
+    from .trained import load_model
+
+    metrics = load_model(model_dir).evaluate(data)
+    if as_json:
+        click.echo(json.dumps(metrics.to_dict(), indent=2))
+        return
+    bits = "n/a" if metrics.bits_per_note is None else f"{metrics.bits_per_note:.3f}"
+    click.echo(
+        f"loss {metrics.loss:.4f} nats/token, perplexity {metrics.perplexity:.2f}, "
+        f"bits per note {bits}, accuracy {metrics.accuracy:.3f} "
+        f"({metrics.tokens} tokens, {metrics.notes} notes)"
+    )
+
+
+@main.command()
+@click.argument("model_dir", type=click.Path())
+@click.option("--prime", type=click.Path(), help="A MIDI file whose tokens come first.")
+@click.option("--tokens", "text", help='Tokens to continue, e.g. "the cat sat on".')
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True)
+def predict(model_dir: str, prime: str | None, text: str | None, top: int) -> None:
+    """Show the most likely next tokens after a prime, one per line: TOKEN  probability.
+
+    \b
+    Examples:
+      midigen predict models/words --tokens "the cat sat on"
+      midigen predict models/default --prime samples/pop909_455.mid --top 5
+    """
+    from .trained import load_model
+
+    if prime and text:
+        raise click.UsageError("give --prime or --tokens, not both")
+    model = load_model(model_dir)
+    tokens = model.prime_tokens(prime) if prime else (text or "").split()
+    if not prime and not text and model.scheme == "event":
+        tokens = ["EVENT_24"]
+    width = max((len(token) for token, _ in model.predict(tokens, top)), default=0)
+    for token, probability in model.predict(tokens, top):
+        click.echo(f"{token:<{width}}  {probability:.3f}")

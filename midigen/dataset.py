@@ -80,10 +80,13 @@ def prepare(
     config: PrepareConfig,
     jobs: int = 1,
     progress: Callable[[int], Iterator] | None = None,
+    vocab: Vocab | None = None,
 ) -> PrepareReport:
     """Tokenize a corpus and write DATASET/ (atomically: a finished folder or none).
 
     ``progress``, if given, wraps the iterator of finished files (a tqdm bar).
+    ``vocab``, if given, is used instead of one built from the corpus (to
+    score new files with a trained model's vocabulary).
 
     Raises:
         MidiError: no input files, an unknown scheme, bad options, or no file
@@ -101,7 +104,8 @@ def prepare(
         first = next(p for p in pieces if p.error)
         raise MidiError(f"none of the {len(pieces)} files could be read; first: {first.error}")
     splits = _split(good, config.valid_fraction)
-    vocab = _vocabulary(config, [p for p, s in zip(good, splits, strict=True) if s == "train"])
+    if vocab is None:
+        vocab = _vocabulary(config, [p for p, s in zip(good, splits, strict=True) if s == "train"])
     counts = _write(output, config, vocab, good, splits)
     return PrepareReport(len(pieces), [p for p in pieces if p.error], counts, len(vocab))
 

@@ -1,0 +1,85 @@
+"""model + tokens -> numbers: loss, perplexity, bits per note, accuracy; next-token ranking.
+
+Bits per note divide the total bits the model spends on a piece (every token,
+``<eos>`` included) by the notes in it, so that token schemes that spend
+more or fewer tokens per note can be compared on the same music.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .batches import Dataset, lay_out
+from .model import LanguageModel, reset_state
+from .vocab import PAD_ID, UNK_ID, Vocab
+
+
+@dataclass
+class Metrics:
+    """What `midigen evaluate --json` prints (keys as DESIGN §3 names them)."""
+
+    loss: float
+    perplexity: float
+    bits_per_note: float | None
+    accuracy: float
+    tokens: int
+    notes: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@torch.no_grad()
+def evaluate_split(
+    model: LanguageModel,
+    dataset: Dataset,
+    split: str,
+    bptt: int,
+    batch: int,
+    device: torch.device | str = "cpu",
+) -> Metrics:
+    """Score every piece of a split, each from a fresh state."""
+    ids, pieces = dataset.ids(split), dataset.pieces(split)
+    columns = max(1, min(batch, len(pieces)))
+    epoch = lay_out(ids, pieces, columns, bptt, seed=None)
+    was_training = model.training
+    model.eval()
+    total, tokens, correct = 0.0, 0, 0
+    state = None
+    for window in range(epoch.windows):
+        x, y, keep = (t.to(device) for t in epoch.window(window))
+        logits, state = model(x, reset_state(state, keep))
+        flat, targets = logits.reshape(-1, logits.shape[-1]), y.reshape(-1)
+        total += float(F.cross_entropy(flat, targets, ignore_index=PAD_ID, reduction="sum"))
+        scored = targets != PAD_ID
+        tokens += int(scored.sum())
+        correct += int((flat.argmax(-1) == targets)[scored].sum())
+    model.train(was_training)
+    notes = int(pieces[:, 2].sum())
+    loss = total / max(tokens, 1)
+    return Metrics(
+        loss=loss,
+        perplexity=math.exp(min(loss, 700.0)),
+        bits_per_note=total / math.log(2) / notes if notes else None,
+        accuracy=correct / max(tokens, 1),
+        tokens=tokens,
+        notes=notes,
+    )
+
+
+@torch.no_grad()
+def next_token_ranking(
+    model: LanguageModel, vocab: Vocab, tokens: list[str], top: int
+) -> list[tuple[str, float]]:
+    """The ``top`` most likely tokens after ``tokens`` (unknown words count as <unk>)."""
+    model.eval()
+    ids = torch.tensor([[vocab.ids.get(token, UNK_ID) for token in tokens]])
+    logits, _ = model(ids)
+    probabilities = torch.softmax(logits[0, -1], dim=-1)
+    probabilities[PAD_ID] = 0.0
+    values, indices = probabilities.topk(min(top, len(vocab)))
+    return [(vocab.tokens[i], float(v)) for v, i in zip(values, indices, strict=True)]

@@ -1,0 +1,537 @@
+"""dataset -> trained MODEL/: the training loop (truncated BPTT, Adam, checkpoints, DDP).
+
+The learning rate warms up linearly, then decays as the inverse square root
+of the step.  The schedule depends on the step alone, not on the target, so
+`--resume` to a larger target gives the same weights as one long run: the
+checkpoint holds the weights, Adam's moments, the hidden state carried into
+the next window, the RNG state and the position in the data.
+
+Under ``torchrun`` each process trains its own share of the batch columns
+and DistributedDataParallel averages the gradients (gloo on CPU, nccl on
+GPU); process 0 validates and writes the model folder.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import __version__
+from .batches import Dataset, Epoch, lay_out, open_dataset
+from .checkpoint import (
+    MODEL_FORMAT,
+    MODEL_VERSION,
+    CheckpointError,
+    build_model,
+    load_config,
+    load_json,
+    load_tensors,
+    optimizer_tensors,
+    restore_optimizer,
+    save_config,
+    save_json,
+    save_tensors,
+    save_weights,
+)
+from .errors import MidiError
+from .evaluate import evaluate_split
+from .model import LanguageModel, ModelConfig, State, detach_state, reset_state
+from .report import append_log, plot_losses, read_log
+from .vocab import PAD_ID
+
+LOG_COLUMNS = ("step", "seconds", "train_loss", "valid_loss", "tokens_per_s")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The training recipe; config.json stores it under "training"."""
+
+    bptt: int = 128
+    batch_size: int = 32
+    lr: float = 2e-3
+    clip: float = 1.0
+    warmup: int = 100
+    steps: int | None = None
+    epochs: int | None = None
+    time_seconds: float | None = None
+    eval_every: int = 200
+    checkpoint_seconds: float = 300.0
+    seed: int = 1234
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if min(self.bptt, self.batch_size, self.warmup, self.eval_every) < 1:
+            raise MidiError("bptt, batch size, warm-up and eval interval must be positive")
+        if self.lr <= 0 or self.clip <= 0:
+            raise MidiError("learning rate and clip must be positive")
+        targets = [t for t in (self.steps, self.epochs, self.time_seconds) if t is not None]
+        if len(targets) > 1:
+            raise MidiError("give one of --steps, --epochs and --time")
+        if targets and targets[0] <= 0:
+            raise MidiError("the training target must be positive")
+
+
+@dataclass
+class Progress:
+    """Where training stands; state.json holds it."""
+
+    step: int = 0
+    epoch: int = 0
+    window: int = 0
+    seconds: float = 0.0
+    tokens: int = 0
+    best_valid_loss: float | None = None
+    train_loss_sum: float = 0.0
+    train_loss_steps: int = 0
+    last_metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """Linear warm-up, then inverse square-root decay; a function of the step only."""
+    step = step + 1
+    return config.lr * min(step / config.warmup, math.sqrt(config.warmup / step))
+
+
+def train(
+    data: str | Path,
+    model_dir: str | Path,
+    config: TrainConfig,
+    model_config: dict[str, Any] | None = None,
+    resume: bool = False,
+    scheme: str | None = None,
+    progress: Callable | None = None,
+) -> Progress:
+    """Train (or resume) a model on a dataset folder or a folder of MIDI / word text.
+
+    ``model_config`` holds ModelConfig fields other than the vocabulary size.
+    ``progress`` is called after each step with (progress, loss, tokens/s,
+    target) for a progress bar.  Returns where training stopped.
+
+    Raises:
+        MidiError: unusable data, options or model folder.
+    """
+    distributed = _Distributed.start(config.device)
+    try:
+        with _dataset(data, scheme) as dataset:
+            trainer = _Trainer(
+                dataset, Path(model_dir), config, model_config or {}, resume, distributed
+            )
+            return trainer.run(progress)
+    finally:
+        distributed.stop()
+
+
+class _dataset:
+    """A dataset folder as is, or a folder of files prepared into a temporary one."""
+
+    def __init__(self, data: str | Path, scheme: str | None) -> None:
+        self.data, self.scheme, self.temporary = Path(data), scheme, None
+
+    def __enter__(self) -> Dataset:
+        if (self.data / "meta.json").exists():
+            dataset = open_dataset(self.data)
+            if self.scheme and self.scheme != dataset.scheme:
+                raise MidiError(
+                    f"the dataset holds {dataset.scheme} tokens, not {self.scheme}", path=self.data
+                )
+            return dataset
+        from .dataset import PrepareConfig, prepare
+
+        scheme = self.scheme or _guess_scheme(self.data)
+        self.temporary = tempfile.TemporaryDirectory(prefix="midigen-data-")
+        folder = Path(self.temporary.name) / "data"
+        prepare([self.data], folder, PrepareConfig(scheme=scheme))
+        dataset = open_dataset(folder)
+        dataset.meta["source"] = str(self.data)
+        return dataset
+
+    def __exit__(self, *exc) -> None:
+        if self.temporary is not None:
+            self.temporary.cleanup()
+
+
+def _guess_scheme(folder: Path) -> str:
+    """MIDI files anywhere under the folder mean music; otherwise it is word text."""
+    from .fileio import MIDI_SUFFIXES
+
+    candidates = [folder] if folder.is_file() else folder.rglob("*")
+    if any(path.suffix.lower() in MIDI_SUFFIXES for path in candidates):
+        return "event"
+    return "text"
+
+
+class _Trainer:
+    def __init__(
+        self,
+        dataset: Dataset,
+        folder: Path,
+        config: TrainConfig,
+        model_config: dict[str, Any],
+        resume: bool,
+        distributed: _Distributed,
+    ) -> None:
+        self.dataset, self.folder, self.config = dataset, folder, config
+        self.distributed = distributed
+        self.device = distributed.device
+        torch.manual_seed(config.seed + distributed.rank)
+        if resume:
+            self.model, self.saved = self._resumed_model()
+        else:
+            self._check_new_folder()
+            architecture = ModelConfig(vocab_size=len(dataset.vocab), **model_config)
+            self.model, self.saved = LanguageModel(architecture), None
+        self.model.to(self.device)
+        self.net = distributed.wrap(self.model)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.progress = Progress()
+        self.state: State = None
+        self.stop_requested = False
+        if self.saved is not None:
+            self._restore()
+        self.train_ids, self.train_pieces = dataset.ids("train"), dataset.pieces("train")
+        if not len(self.train_pieces):
+            raise MidiError("the training split is empty", path=dataset.folder)
+
+    # -- setup -------------------------------------------------------------------
+
+    def _check_new_folder(self) -> None:
+        if (self.folder / "config.json").exists():
+            raise MidiError(
+                "already holds a model; use --resume to continue it, or another -o",
+                path=self.folder,
+            )
+
+    def _resumed_model(self) -> tuple[LanguageModel, dict[str, torch.Tensor]]:
+        config = load_config(self.folder)
+        model, vocab = build_model(config)
+        if vocab.tokens != self.dataset.vocab.tokens:
+            raise MidiError(
+                "the data's vocabulary differs from the model's; resume needs the same data",
+                path=self.folder,
+            )
+        tensors = load_tensors(self.folder / "optimizer.safetensors")
+        weights = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+        try:
+            model.load_state_dict(weights, strict=False)
+        except RuntimeError as error:
+            raise CheckpointError(
+                f"weights do not fit config.json: {error}",
+                path=self.folder / "optimizer.safetensors",
+            ) from None
+        return model, tensors
+
+    def _restore(self) -> None:
+        saved = load_json(self.folder / "state.json")
+        try:
+            self.progress = Progress(**saved["progress"])
+        except (KeyError, TypeError) as error:
+            raise CheckpointError(f"state.json: {error}", path=self.folder) from None
+        restore_optimizer(self.optimizer, self.saved)
+        rank = self.distributed.rank
+        if f"rng.{rank}" in self.saved:
+            torch.set_rng_state(self.saved[f"rng.{rank}"])
+        if "state.h" in self.saved:
+            columns = self.distributed.columns(self.config.batch_size)
+            if self.model.config.cell == "lstm":
+                self.state = (
+                    self.saved["state.h"][:, columns].to(self.device),
+                    self.saved["state.c"][:, columns].to(self.device),
+                )
+            else:
+                self.state = self.saved["state.h"][:, columns].to(self.device)
+
+    # -- the loop ----------------------------------------------------------------------
+
+    def run(self, progress: Callable | None) -> Progress:
+        config, p = self.config, self.progress
+        started = time.monotonic() - p.seconds
+        last_checkpoint = time.monotonic()
+        previous_handler = self._catch_interrupt()
+        speed = None  # tokens per second, smoothed
+        try:
+            while not self._done(started):
+                epoch = self._epoch(p.epoch)
+                while p.window < epoch.windows and not self._done(started):
+                    tick = time.monotonic()
+                    loss, tokens = self._step(epoch, p.window)
+                    p.window += 1
+                    p.step += 1
+                    p.tokens += tokens
+                    p.train_loss_sum += loss
+                    p.train_loss_steps += 1
+                    p.seconds = time.monotonic() - started
+                    rate = tokens * self.distributed.world / max(time.monotonic() - tick, 1e-9)
+                    speed = rate if speed is None else 0.9 * speed + 0.1 * rate
+                    if progress and self.distributed.is_main:
+                        progress(p, loss, speed, self._target())
+                    if p.step % config.eval_every == 0:
+                        self._validate()
+                    if time.monotonic() - last_checkpoint > config.checkpoint_seconds:
+                        self._checkpoint()
+                        last_checkpoint = time.monotonic()
+                if p.window >= epoch.windows:
+                    p.epoch += 1
+                    p.window = 0
+                    self.state = None
+            if p.train_loss_steps or not p.last_metrics:
+                self._validate()
+            self._checkpoint()
+        finally:
+            signal.signal(signal.SIGINT, previous_handler)
+        return p
+
+    def _epoch(self, epoch: int) -> Epoch:
+        columns = self.config.batch_size * self.distributed.world
+        return lay_out(
+            self.train_ids,
+            self.train_pieces,
+            columns,
+            self.config.bptt,
+            seed=self.config.seed,
+            epoch=epoch,
+        )
+
+    def _step(self, epoch: Epoch, window: int) -> tuple[float, int]:
+        x, y, keep = epoch.window(window, self.distributed.columns(self.config.batch_size))
+        x, y, keep = x.to(self.device), y.to(self.device), keep.to(self.device)
+        self.net.train()
+        state = reset_state(detach_state(self.state), keep)
+        logits, self.state = self.net(x, state)
+        # logits: (batch, time, vocab); targets (batch, time) with <pad> ignored
+        total = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]),
+            y.reshape(-1),
+            ignore_index=PAD_ID,
+            reduction="sum",
+        )
+        tokens = int((y != PAD_ID).sum())
+        loss = total / max(tokens, 1)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip)
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(self.config, self.progress.step)
+        self.optimizer.step()
+        return float(loss.detach()), tokens
+
+    def _target(self) -> tuple[str, float] | None:
+        c = self.config
+        if c.steps:
+            return "steps", c.steps
+        if c.epochs:
+            return "epochs", c.epochs
+        if c.time_seconds:
+            return "seconds", c.time_seconds
+        return "epochs", 1
+
+    def _done(self, started: float) -> bool:
+        p, c = self.progress, self.config
+        if c.steps:
+            finished = p.step >= c.steps
+        elif c.time_seconds:
+            finished = time.monotonic() - started >= c.time_seconds
+        else:
+            finished = p.epoch >= (c.epochs or 1)
+        return self.distributed.any(finished or self.stop_requested)
+
+    def _catch_interrupt(self):
+        """First Ctrl-C: finish the step, checkpoint, stop.  Second: stop at once."""
+
+        def handler(signum, frame):
+            if self.stop_requested:
+                raise KeyboardInterrupt
+            self.stop_requested = True
+
+        return signal.signal(signal.SIGINT, handler)
+
+    # -- validation and saving ---------------------------------------------------------
+
+    def _validate(self) -> None:
+        p = self.progress
+        metrics = None
+        if self.distributed.is_main and len(self.dataset.pieces("valid")):
+            metrics = evaluate_split(
+                self.model,
+                self.dataset,
+                "valid",
+                self.config.bptt,
+                self.config.batch_size,
+                self.device,
+            )
+        train_loss = p.train_loss_sum / p.train_loss_steps if p.train_loss_steps else None
+        p.train_loss_sum, p.train_loss_steps = 0.0, 0
+        if self.distributed.is_main:
+            valid_loss = metrics.loss if metrics else None
+            speed = p.tokens / p.seconds if p.seconds else 0.0
+            append_log(
+                self.folder / "log.csv",
+                LOG_COLUMNS,
+                (
+                    p.step,
+                    round(p.seconds, 2),
+                    _rounded(train_loss),
+                    _rounded(valid_loss),
+                    round(speed, 1),
+                ),
+            )
+            improved = valid_loss is not None and (
+                p.best_valid_loss is None or valid_loss < p.best_valid_loss
+            )
+            if improved:
+                p.best_valid_loss = valid_loss
+                p.last_metrics = metrics.to_dict()
+            if improved or valid_loss is None:
+                save_weights(self.model, self.folder / "model.safetensors")
+                if valid_loss is None:
+                    p.last_metrics = {"train_loss": train_loss}
+                self._save_config()
+        self.distributed.barrier()
+
+    def _checkpoint(self) -> None:
+        tensors = {f"model.{k}": v.detach().cpu() for k, v in self.model.state_dict().items()}
+        tensors = {
+            k: v
+            for k, v in tensors.items()
+            if not k.startswith("model.output.weight") or not self.model.config.tie_weights
+        }
+        tensors.update(optimizer_tensors(self.optimizer))
+        for rank, rng in enumerate(self.distributed.gather(torch.get_rng_state())):
+            tensors[f"rng.{rank}"] = rng
+        if self.state is not None:
+            parts = self.state if isinstance(self.state, tuple) else (self.state,)
+            for name, part in zip(("h", "c"), parts, strict=False):
+                gathered = self.distributed.gather(part.detach().cpu())
+                tensors[f"state.{name}"] = torch.cat(gathered, dim=1)
+        if not self.distributed.is_main:
+            return
+        if not (self.folder / "model.safetensors").exists():
+            save_weights(self.model, self.folder / "model.safetensors")
+        save_tensors(tensors, self.folder / "optimizer.safetensors")
+        save_json(self.folder / "state.json", {"progress": asdict(self.progress)})
+        self._save_config()
+        plot_losses(read_log(self.folder / "log.csv"), self.folder / "loss.png")
+
+    def _save_config(self) -> None:
+        meta = self.dataset.meta
+        data_summary = {
+            "source": meta.get("source", str(self.dataset.folder)),
+            "scheme": meta["scheme"],
+            "files": len(meta.get("files", [])),
+            "transpose": meta.get("transpose"),
+            "counts": meta.get("counts"),
+        }
+        training = {
+            **asdict(self.config),
+            "processes": self.distributed.world,
+            "steps_done": self.progress.step,
+            "epochs_done": self.progress.epoch,
+            "seconds": round(self.progress.seconds, 1),
+            "midigen": __version__,
+        }
+        save_config(
+            self.folder,
+            {
+                "format": MODEL_FORMAT,
+                "version": MODEL_VERSION,
+                "scheme": meta["scheme"],
+                "model": self.model.config.to_dict(),
+                "training": training,
+                "data": data_summary,
+                "metrics": self.progress.last_metrics,
+                "vocab": self.dataset.vocab.tokens,
+            },
+        )
+
+
+def _rounded(value: float | None) -> float | str:
+    return "" if value is None else round(value, 5)
+
+
+class _Distributed:
+    """One process, or one of K under torchrun: columns, gathering, stopping together."""
+
+    def __init__(self, rank: int, world: int, device: torch.device) -> None:
+        self.rank, self.world, self.device = rank, world, device
+
+    @classmethod
+    def start(cls, device: str) -> _Distributed:
+        chosen = _device(device)
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world == 1:
+            return cls(0, 1, chosen)
+        import torch.distributed as dist
+
+        backend = "nccl" if chosen.type == "cuda" else "gloo"
+        dist.init_process_group(backend)
+        if chosen.type == "cuda":
+            chosen = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(chosen)
+        return cls(dist.get_rank(), dist.get_world_size(), chosen)
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def columns(self, batch: int) -> slice:
+        return slice(self.rank * batch, (self.rank + 1) * batch)
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        if self.world == 1:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=ids)
+
+    def any(self, flag: bool) -> bool:
+        if self.world == 1:
+            return flag
+        import torch.distributed as dist
+
+        value = torch.tensor(
+            [int(flag)], device=self.device if self.device.type == "cuda" else "cpu"
+        )
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item())
+
+    def gather(self, tensor: torch.Tensor) -> list[torch.Tensor]:
+        if self.world == 1:
+            return [tensor]
+        import torch.distributed as dist
+
+        parts = [torch.empty_like(tensor) for _ in range(self.world)]
+        dist.all_gather(parts, tensor.contiguous())
+        return parts
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    def stop(self) -> None:
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise MidiError("--device cuda: no CUDA device here")
+    if name not in ("cpu", "cuda"):
+        raise MidiError(f"unknown device {name!r}; choose auto, cpu or cuda")
+    return torch.device(name)

@@ -1,0 +1,113 @@
+"""MODEL/ -> a trained model you can evaluate and ask for the next token.
+
+``midigen.load_model(folder)`` is the Python entry point; the `evaluate` and
+`predict` commands call it too.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .batches import Dataset, open_dataset
+from .checkpoint import build_model, load_config, load_weights
+from .errors import MidiError
+from .evaluate import Metrics, evaluate_split, next_token_ranking
+from .model import LanguageModel
+from .vocab import UNK_ID, Vocab
+
+EVAL_BPTT = 256
+EVAL_BATCH = 16
+
+
+class TrainedModel:
+    """A model folder loaded for use: weights, vocabulary, token scheme, recipe."""
+
+    def __init__(self, folder: Path, config: dict, network: LanguageModel, vocab: Vocab) -> None:
+        self.folder, self.config, self.network, self.vocab = folder, config, network, vocab
+        self.scheme: str = config["scheme"]
+
+    def evaluate(self, data: str | Path) -> Metrics:
+        """Score a dataset's validation split, or every file of a folder of MIDI or text.
+
+        Raises:
+            MidiError: the data cannot be read or holds another token scheme.
+        """
+        data = Path(data)
+        if (data / "meta.json").exists():
+            dataset = open_dataset(data)
+            if dataset.scheme != self.scheme:
+                raise MidiError(
+                    f"the dataset holds {dataset.scheme} tokens, the model reads {self.scheme}",
+                    path=data,
+                )
+            split = "valid" if len(dataset.pieces("valid")) else "train"
+            return self._score(_with_vocab(dataset, self.vocab), split)
+        from .dataset import PrepareConfig, prepare
+
+        with tempfile.TemporaryDirectory(prefix="midigen-eval-") as temporary:
+            folder = Path(temporary) / "data"
+            prepare(
+                [data],
+                folder,
+                PrepareConfig(scheme=self.scheme, valid_fraction=0),
+                vocab=self.vocab,
+            )
+            return self._score(open_dataset(folder), "train")
+
+    def _score(self, dataset: Dataset, split: str) -> Metrics:
+        return evaluate_split(self.network, dataset, split, EVAL_BPTT, EVAL_BATCH)
+
+    def predict(self, tokens: list[str], top: int = 10) -> list[tuple[str, float]]:
+        """The ``top`` most likely next tokens after ``tokens``, with probabilities."""
+        if not tokens:
+            raise MidiError("predict needs some tokens to continue (--tokens or --prime)")
+        return next_token_ranking(self.network, self.vocab, tokens, top)
+
+    def prime_tokens(self, path: str | Path) -> list[str]:
+        """A MIDI file as the tokens this model reads (without the final <eos>)."""
+        from .reader import read
+        from .tokens import tokenize
+
+        if self.scheme == "text":
+            raise MidiError("this model reads word text; use --tokens")
+        return tokenize(read(path), self.scheme)
+
+
+def load_model(folder: str | Path) -> TrainedModel:
+    """Load MODEL/ (config.json + model.safetensors); never runs code from the files.
+
+    Raises:
+        CheckpointError: the folder is missing, truncated or inconsistent.
+    """
+    folder = Path(folder)
+    config = load_config(folder)
+    network, vocab = build_model(config)
+    load_weights(network, folder / "model.safetensors")
+    network.eval()
+    return TrainedModel(folder, config, network, vocab)
+
+
+def _with_vocab(dataset: Dataset, vocab: Vocab) -> Dataset:
+    """The dataset re-indexed with the model's vocabulary (same object if they agree)."""
+    if dataset.vocab.tokens == vocab.tokens:
+        return dataset
+    table = np.array(
+        [vocab.ids.get(token, UNK_ID) for token in dataset.vocab.tokens], dtype=np.int64
+    )
+    remapped = _Remapped(dataset.folder, vocab, dataset.meta)
+    remapped.table = table
+    remapped.source = dataset
+    return remapped
+
+
+class _Remapped(Dataset):
+    """A Dataset whose ids pass through a table on the way out."""
+
+    table: np.ndarray
+    source: Dataset
+
+    def ids(self, split: str) -> np.ndarray:
+        return self.table[self.source.ids(split)].astype(self.vocab.dtype)

@@ -1,0 +1,237 @@
+"""Training: determinism, exact resume, learning, DDP, safe model folders, evaluate/predict."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from safetensors.torch import load_file
+
+import midigen
+from midigen.cli import main
+from midigen.dataset import PrepareConfig, prepare
+from midigen.train import TrainConfig, train
+
+DATA = Path(__file__).parent / "data"
+TINY = {"hidden": 24, "embed": 16, "layers": 2, "dropout": 0.1}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("data") / "data"
+    midi = sorted(p for p in DATA.glob("*.mid") if "smpte" not in p.name)
+    prepare(midi, folder, PrepareConfig(valid_fraction=0.3, transpose=(-1, 1)))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def words(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("words")
+    (folder / "cat.txt").write_text("the cat sat on the mat\n" * 40)
+    return folder
+
+
+def fast(**changes) -> TrainConfig:
+    values = {"bptt": 16, "batch_size": 4, "lr": 0.01, "warmup": 5, "eval_every": 1000}
+    return TrainConfig(**{**values, **changes})
+
+
+def weights(folder: Path, name: str = "optimizer.safetensors") -> dict[str, torch.Tensor]:
+    return {k: v for k, v in load_file(str(folder / name)).items() if k.startswith("model.")}
+
+
+def test_same_seed_same_weights(dataset, tmp_path):
+    for name in ("a", "b"):
+        train(dataset, tmp_path / name, fast(steps=8), TINY)
+    first, second = weights(tmp_path / "a"), weights(tmp_path / "b")
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    train(dataset, tmp_path / "c", fast(steps=8, seed=99), TINY)
+    other = weights(tmp_path / "c")
+    assert not all(torch.equal(first[k], other[k]) for k in first)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_resume_gives_the_weights_of_an_uninterrupted_run(dataset, tmp_path, cell):
+    architecture = {**TINY, "cell": cell}
+    train(dataset, tmp_path / "straight", fast(steps=12, eval_every=4), architecture)
+    train(dataset, tmp_path / "resumed", fast(steps=5, eval_every=4), architecture)
+    train(dataset, tmp_path / "resumed", fast(steps=12, eval_every=4), architecture, resume=True)
+    straight, resumed = weights(tmp_path / "straight"), weights(tmp_path / "resumed")
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+    state = json.loads((tmp_path / "resumed" / "state.json").read_text())
+    assert state["progress"]["step"] == 12
+
+
+def test_loss_falls_and_files_are_written(dataset, tmp_path):
+    folder = tmp_path / "model"
+    train(dataset, folder, fast(steps=40, eval_every=10), TINY)
+    rows = (folder / "log.csv").read_text().splitlines()
+    assert rows[0] == "step,seconds,train_loss,valid_loss,tokens_per_s"
+    trained = [float(row.split(",")[2]) for row in rows[1:]]
+    valid = [float(row.split(",")[3]) for row in rows[1:]]
+    assert trained[-1] < 0.8 * trained[0]
+    assert min(valid) < 0.8 * valid[0]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "config.json",
+        "log.csv",
+        "loss.png",
+        "model.safetensors",
+        "optimizer.safetensors",
+        "state.json",
+    ]
+    config = json.loads((folder / "config.json").read_text())
+    assert config["scheme"] == "event"
+    assert config["training"]["steps_done"] == 40
+    assert config["data"]["counts"]["train"]["pieces"] > 0
+
+
+def test_word_text_model_predicts_the_next_word(words, tmp_path):
+    folder = tmp_path / "model"
+    result = CliRunner().invoke(
+        main,
+        [
+            "train",
+            str(words),
+            "-o",
+            str(folder),
+            "--hidden",
+            "32",
+            "--embed",
+            "32",
+            "--steps",
+            "150",
+            "--bptt",
+            "16",
+            "--batch-size",
+            "4",
+            "--lr",
+            "0.01",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(main, ["predict", str(folder), "--tokens", "the cat sat on"])
+    assert result.exit_code == 0
+    assert result.output.split()[0] == "the"
+
+
+def test_evaluate_reports_bits_per_note(dataset, tmp_path):
+    folder = tmp_path / "model"
+    train(dataset, folder, fast(steps=10), TINY)
+    result = CliRunner().invoke(main, ["evaluate", str(folder), str(dataset), "--json"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.output)
+    assert set(metrics) == {"loss", "perplexity", "bits_per_note", "accuracy", "tokens", "notes"}
+    assert metrics["notes"] > 0 and metrics["bits_per_note"] > 0
+    on_files = midigen.load_model(folder).evaluate(DATA / "pymidi_mary.mid")
+    assert on_files.tokens > 0
+
+
+def test_predict_after_a_midi_prime(dataset, tmp_path):
+    folder = tmp_path / "model"
+    train(dataset, folder, fast(steps=5), TINY)
+    result = CliRunner().invoke(
+        main, ["predict", str(folder), "--prime", str(DATA / "pymidi_mary.mid"), "--top", "3"]
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == 3
+    probabilities = [float(line.split()[1]) for line in lines]
+    assert probabilities == sorted(probabilities, reverse=True)
+
+
+def test_model_folders_hold_no_pickles(dataset, tmp_path):
+    train(dataset, tmp_path / "model", fast(steps=3), TINY)
+    for path in (tmp_path / "model").iterdir():
+        assert path.suffix in {".json", ".safetensors", ".csv", ".png"}
+        assert not path.read_bytes().startswith(b"\x80")  # pickle protocol marker
+
+
+@pytest.mark.parametrize("damage", ["truncate", "edit_config", "no_config", "no_weights"])
+def test_damaged_model_folders_give_one_error_line(dataset, tmp_path, damage):
+    folder = tmp_path / "model"
+    train(dataset, folder, fast(steps=3), TINY)
+    if damage == "truncate":
+        data = (folder / "model.safetensors").read_bytes()
+        (folder / "model.safetensors").write_bytes(data[: len(data) // 2])
+    elif damage == "edit_config":
+        config = json.loads((folder / "config.json").read_text())
+        config["model"]["hidden"] = 48
+        (folder / "config.json").write_text(json.dumps(config))
+    elif damage == "no_config":
+        (folder / "config.json").unlink()
+    else:
+        (folder / "model.safetensors").unlink()
+    result = CliRunner().invoke(main, ["predict", str(folder), "--tokens", "EVENT_24"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ")
+    assert len(result.stderr.splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_training_into_an_existing_model_needs_resume(dataset, tmp_path):
+    train(dataset, tmp_path / "model", fast(steps=2), TINY)
+    with pytest.raises(midigen.MidiError, match="use --resume"):
+        train(dataset, tmp_path / "model", fast(steps=2), TINY)
+
+
+@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not installed")
+def test_data_parallel_with_two_cpu_processes(dataset, tmp_path):
+    folder = tmp_path / "ddp"
+    command = [
+        "torchrun",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "midigen",
+        "train",
+        str(dataset),
+        "-o",
+        str(folder),
+        "--hidden",
+        "24",
+        "--embed",
+        "16",
+        "--steps",
+        "6",
+        "--bptt",
+        "16",
+        "--batch-size",
+        "2",
+        "--device",
+        "cpu",
+    ]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    completed = subprocess.run(
+        command, capture_output=True, text=True, timeout=300, env=environment, check=False
+    )
+    assert completed.returncode == 0, completed.stderr[:3000] + completed.stderr[-2000:]
+    config = json.loads((folder / "config.json").read_text())
+    assert config["training"]["processes"] == 2
+    assert config["training"]["steps_done"] == 6
+    assert midigen.load_model(folder).predict(["EVENT_24"], top=1)
+
+
+def test_cli_train_refuses_two_targets(dataset, tmp_path):
+    result = CliRunner().invoke(
+        main, ["train", str(dataset), "-o", str(tmp_path / "m"), "--steps", "3", "--epochs", "1"]
+    )
+    assert result.exit_code == 1
+    assert result.stderr == "error: give one of --steps, --epochs and --time\n"
+
+
+def test_python_api_loads_without_the_cli(dataset, tmp_path):
+    train(dataset, tmp_path / "model", fast(steps=3), TINY)
+    model = midigen.load_model(tmp_path / "model")
+    ranking = model.predict(["EVENT_24"], top=5)
+    assert len(ranking) == 5
+    assert sum(p for _, p in ranking) <= 1.0 + 1e-6
+    assert sys.modules.get("torch") is not None
