@@ -36,7 +36,6 @@ chunk scheme to keep every byte.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections import defaultdict
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -97,11 +96,16 @@ def song_to_event_tokens(song: Song) -> list[str]:
         MidiError: the song has no usable time base (division 0 or a broken
             SMPTE rate), so beats cannot be known.
     """
-    to_step = _step_converter(song)
+    scale = _step_scale(song)
+    a, b, c = scale
+
+    def to_step(tick: int) -> int:
+        return (tick * a + b) // c
+
     events: list[tuple] = []  # (step, group, instrument, pitch, value, length)
     conductor: list[tuple[int, bytes]] = []  # (tick, data) of first-track tempo and signatures
     for index, track in enumerate(song.tracks):
-        _collect_track(track, to_step, events, conductor if index == 0 else None)
+        _collect_track(track, scale, events, conductor if index == 0 else None)
     signatures = {
         to_step(tick): _time_signature(data)
         for tick, data in conductor
@@ -167,14 +171,19 @@ class _Seconds:
         return self.seconds[k] + (tick - self.ticks[k]) * self.rates[k]
 
 
-def _step_converter(song: Song):
-    """A function from absolute ticks to grid steps (rounded half up)."""
+def _step_scale(song: Song) -> tuple[int, int, int]:
+    """(a, b, c) with step = (tick * a + b) // c: ticks to grid steps, rounded half up.
+
+    Integer arithmetic keeps the rounding exact; SMPTE ticks are absolute
+    time, read as beats at 120 bpm (29 fps is 29.97 drop-frame).
+    """
     if song.ticks_per_beat:
-        tpq2 = 2 * song.ticks_per_beat
-        return lambda tick: (tick * 2 * STEPS_PER_BEAT + song.ticks_per_beat) // tpq2
-    tempo_map = TempoMap(song)  # raises for a zero or broken division
-    steps_per_second = 2 * STEPS_PER_BEAT  # SMPTE: seconds at 120 bpm
-    return lambda tick: int(tempo_map.seconds(tick) * steps_per_second + 0.5)
+        return 2 * STEPS_PER_BEAT, song.ticks_per_beat, 2 * song.ticks_per_beat
+    TempoMap(song)  # raises for a zero division or an impossible SMPTE rate
+    fps, ticks_per_frame = song.smpte
+    per_second = (2997 if fps == 29 else 100 * fps) * ticks_per_frame  # ticks per 100 s
+    # steps = ticks / per_second * 100 s * 2 beats/s * STEPS_PER_BEAT
+    return 400 * STEPS_PER_BEAT, per_second, 2 * per_second
 
 
 # Sort groups within one step.
@@ -183,54 +192,82 @@ _CONDUCTOR = (SET_TEMPO, TIME_SIGNATURE)
 
 
 def _collect_track(
-    track: Track, to_step, events: list[tuple], conductor: list[tuple[int, bytes]] | None
+    track: Track,
+    scale: tuple[int, int, int],
+    events: list[tuple],
+    conductor: list[tuple[int, bytes]] | None,
 ) -> None:
-    """Append the track's musical events; one pass, flattened for speed."""
+    """Append the track's notes and pedal events; collect conductor events if asked.
+
+    Flattened for speed (scripts/bench_tokenize.py): a note-off that ends the
+    one note open on its key, nearly every note, is handled in the loop.
+    """
+    a, b, c = scale
     programs = [0] * 16
-    open_notes: dict[int, list[tuple[int, int]]] = defaultdict(list)  # key -> [(tick, vel)]
+    open_notes: dict[int, list[tuple[int, int]]] = {}  # channel << 7 | key -> [(tick, vel)]
     pedal_down = [False] * 16
     tick = 0
     add = events.append
-
-    def close(key: int, end: int, hanging: bool = False) -> None:
-        channel, pitch = key >> 7, key & 0x7F
-        kept = []
-        for start, velocity in open_notes[key]:
-            if start == end and not hanging:  # a note-on and note-off on one tick: keep it open
-                kept.append((start, velocity))
-                continue
-            instrument = DRUMS if channel == DRUM_CHANNEL else programs[channel]
-            on = to_step(start)
-            length = max(to_step(end) - on, 0)
-            add((on, _PLAYED, instrument, pitch, velocity, length))
-        open_notes[key] = kept
-
     for delta, status, data, _ in track.rows:
         tick += delta
-        kind = status & 0xF0
-        if kind == 0x90 and status < 0xF0:
+        kind = status & 0xF0  # meta and sysex give 0xF0
+        if kind == 0x90 and data[1]:
             key = (status & 0x0F) << 7 | data[0]
-            if data[1]:
-                open_notes[key].append((tick, data[1]))
-            elif open_notes.get(key):
-                close(key, tick)
-        elif kind == 0x80 and status < 0xF0:
+            waiting = open_notes.get(key)
+            if waiting is None:
+                open_notes[key] = [(tick, data[1])]
+            else:
+                waiting.append((tick, data[1]))
+        elif kind == 0x80 or kind == 0x90:
             key = (status & 0x0F) << 7 | data[0]
-            if open_notes.get(key):
-                close(key, tick)
-        elif kind == 0xC0 and status < 0xF0:
+            waiting = open_notes.get(key)
+            if not waiting:
+                continue
+            if len(waiting) == 1 and waiting[0][0] != tick:
+                start, velocity = waiting.pop()
+                channel = status & 0x0F
+                on = (start * a + b) // c
+                instrument = DRUMS if channel == DRUM_CHANNEL else programs[channel]
+                add((on, _PLAYED, instrument, data[0], velocity, max((tick * a + b) // c - on, 0)))
+            else:
+                _close(waiting, tick, status & 0x0F, data[0], programs, scale, add)
+        elif kind == 0xC0:
             programs[status & 0x0F] = data[0]
-        elif kind == 0xB0 and status < 0xF0 and data[0] == SUSTAIN:
+        elif kind == 0xB0 and data[0] == SUSTAIN:
             channel = status & 0x0F
             down = data[1] >= 64
             if down != pedal_down[channel] and channel != DRUM_CHANNEL:
                 pedal_down[channel] = down
-                add((to_step(tick), _PLAYED, programs[channel], -1, down, 0))
+                add(((tick * a + b) // c, _PLAYED, programs[channel], -1, down, 0))
         elif status == META and conductor is not None and data[0] in _CONDUCTOR:
             conductor.append((tick, data))
-    for key, notes in open_notes.items():
-        if notes:
-            close(key, tick, hanging=True)  # hanging notes end with their track
+    for key, waiting in open_notes.items():
+        if waiting:  # hanging notes end with their track
+            _close(waiting, tick, key >> 7, key & 0x7F, programs, scale, add, hanging=True)
+
+
+def _close(
+    waiting: list[tuple[int, int]],
+    end: int,
+    channel: int,
+    pitch: int,
+    programs: list[int],
+    scale: tuple[int, int, int],
+    add,
+    hanging: bool = False,
+) -> None:
+    """End the open notes of one key, as pretty_midi does: all of them, except those
+    begun on this very tick (a note-on and note-off on one tick keep the note open)."""
+    a, b, c = scale
+    instrument = DRUMS if channel == DRUM_CHANNEL else programs[channel]
+    kept = []
+    for start, velocity in waiting:
+        if start == end and not hanging:
+            kept.append((start, velocity))
+            continue
+        on = (start * a + b) // c
+        add((on, _PLAYED, instrument, pitch, velocity, max((end * a + b) // c - on, 0)))
+    waiting[:] = kept
 
 
 def _events_to_tokens(events: list[tuple]) -> list[str]:
@@ -256,7 +293,10 @@ def _events_to_tokens(events: list[tuple]) -> list[str]:
                 continue
             add(_DRUM[pitch] if instrument == DRUMS else _NOTE[pitch])
             add(_VELOCITY[value])
-            tokens += _duration_tokens(length)
+            if length <= MAX_SHIFT:
+                add(_DURATION[length])
+            else:
+                tokens += _duration_tokens(length)
         elif group == _TEMPO:
             if value != last_tempo:
                 tokens += tempo_tokens(value)

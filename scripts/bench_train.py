@@ -1,0 +1,126 @@
+"""How fast is midigen's training loop next to a bare PyTorch step of the same shape?
+
+The bare step is the least a training loop can do: an embedding, nn.LSTM,
+a Linear output layer, cross-entropy, backward and Adam, on random ids.
+midigen's loop adds everything a real run needs (data windows from the
+memory-mapped dataset, state carried and reset per piece, dropout, gradient
+clipping, the learning-rate schedule, progress reporting).  Both train the
+same shape (default E256 H512 L2, batch 32, bptt 128) for the same number of
+steps, alternating, several rounds; the table gives median tokens/s, counting
+batch x bptt tokens per step for both.
+
+    python scripts/bench_train.py [--data DATASET] [--steps 20] [--runs 3]
+
+Without --data it prepares ../shared/corpus/real into a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO.parent / "shared" / "corpus" / "real"
+WARMUP_STEPS = 3  # steps left out of the timing (allocator warm-up)
+
+
+def bare_tokens_per_second(vocab: int, args: argparse.Namespace) -> float:
+    torch.manual_seed(0)
+    embedding = nn.Embedding(vocab, args.embed)
+    lstm = nn.LSTM(args.embed, args.hidden, num_layers=args.layers, batch_first=True)
+    output = nn.Linear(args.hidden, vocab)
+    parameters = [*embedding.parameters(), *lstm.parameters(), *output.parameters()]
+    optimizer = torch.optim.Adam(parameters, lr=1e-3)
+    ids = torch.randint(0, vocab, (args.batch_size, args.bptt + 1))
+    started = None
+    for step in range(args.steps + WARMUP_STEPS):
+        if step == WARMUP_STEPS:
+            started = time.perf_counter()
+        hidden, _ = lstm(embedding(ids[:, :-1]))
+        logits = output(hidden)
+        loss = nn.functional.cross_entropy(logits.reshape(-1, vocab), ids[:, 1:].reshape(-1))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return args.steps * args.batch_size * args.bptt / (time.perf_counter() - started)
+
+
+def midigen_tokens_per_second(data: Path, args: argparse.Namespace) -> float:
+    from midigen.train import TrainConfig, train
+
+    stamps: list[float] = []
+    config = TrainConfig(
+        bptt=args.bptt,
+        batch_size=args.batch_size,
+        steps=args.steps + WARMUP_STEPS,
+        eval_every=10**9,
+        checkpoint_seconds=10**9,
+    )
+    architecture = {
+        "hidden": args.hidden,
+        "embed": args.embed,
+        "layers": args.layers,
+        "tie_weights": False,
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        train(
+            data,
+            Path(folder) / "model",
+            config,
+            architecture,
+            progress=lambda *_: stamps.append(time.perf_counter()),
+        )
+    elapsed = stamps[-1] - stamps[WARMUP_STEPS - 1]
+    return args.steps * args.batch_size * args.bptt / elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, help="a dataset folder from `midigen prepare`")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--embed", type=int, default=256)
+    parser.add_argument("--hidden", type=int, default=512)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--bptt", type=int, default=128)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        data = args.data
+        if data is None:
+            if not CORPUS.is_dir():
+                sys.exit(f"no --data and no corpus at {CORPUS}")
+            from midigen.dataset import PrepareConfig, prepare
+
+            data = Path(scratch) / "data"
+            prepare([CORPUS], data, PrepareConfig(), jobs=0)
+        from midigen.batches import open_dataset
+
+        vocab = len(open_dataset(data).vocab)
+        bare, ours = [], []
+        for _ in range(max(args.runs, 1)):
+            bare.append(bare_tokens_per_second(vocab, args))
+            ours.append(midigen_tokens_per_second(data, args))
+    shape = (
+        f"E{args.embed} H{args.hidden} L{args.layers}, batch {args.batch_size}, "
+        f"bptt {args.bptt}, vocab {vocab}, {torch.get_num_threads()} threads"
+    )
+    print(f"{shape}; {args.steps} timed steps, median of {len(bare)} runs")
+    print(f"{'loop':<28} {'tokens/s':>10}")
+    print(f"{'bare LSTM + Linear + Adam':<28} {statistics.median(bare):>10,.0f}")
+    print(f"{'midigen train':<28} {statistics.median(ours):>10,.0f}")
+    print(
+        f"midigen / bare: {statistics.median(ours) / statistics.median(bare):.3f} (target >= 0.9)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
