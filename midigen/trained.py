@@ -16,6 +16,8 @@ from .checkpoint import build_model, load_config, load_weights
 from .errors import MidiError
 from .evaluate import Metrics, evaluate_split, next_token_ranking
 from .model import LanguageModel
+from .song import Song
+from .tokens import event as event_scheme
 from .vocab import UNK_ID, Vocab
 
 EVAL_BPTT = 256
@@ -65,6 +67,68 @@ class TrainedModel:
         if not tokens:
             raise MidiError("predict needs some tokens to continue (--tokens or --prime)")
         return next_token_ranking(self.network, self.vocab, tokens, top)
+
+    def generate(
+        self,
+        length: str = "60s",
+        prime: str | Path | None = None,
+        prime_seconds: float = 10.0,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 0.95,
+        seed: int | None = None,
+    ) -> Song:
+        """Sample one piece; see ``generate_batch``."""
+        return self.generate_batch(
+            1, length, prime, prime_seconds, temperature, top_k, top_p, seed
+        )[0]
+
+    def generate_batch(
+        self,
+        num: int,
+        length: str = "60s",
+        prime: str | Path | None = None,
+        prime_seconds: float = 10.0,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 0.95,
+        seed: int | None = None,
+    ) -> list[Song]:
+        """Sample ``num`` different pieces at once, as playable songs.
+
+        ``length`` counts the whole piece, prime included: "60s", "16bars" or
+        "2000tokens".  With a ``prime`` MIDI file the pieces start with its
+        first ``prime_seconds`` (on the 1/24-beat grid) and continue it.  The
+        same ``seed`` gives the same songs.
+
+        Raises:
+            MidiError: the model does not read event tokens, or bad options.
+        """
+        from .sample import Length, Sampling, prime_tokens, sample_tokens
+        from .tokens import detokenize
+
+        if self.scheme != "event":
+            raise MidiError(
+                f"this model reads {self.scheme} tokens; generating music needs "
+                "an event-scheme model"
+            )
+        if num < 1:
+            raise MidiError("--num must be at least 1")
+        start = [event_scheme.HEADER]
+        if prime is not None:
+            if prime_seconds < 0:
+                raise MidiError("--prime-seconds must not be negative")
+            start = prime_tokens(self.prime_tokens(prime), prime_seconds)
+        streams = sample_tokens(
+            self.network,
+            self.vocab,
+            start,
+            Length.parse(length),
+            Sampling(temperature, top_k, top_p),
+            num,
+            seed,
+        )
+        return [detokenize(tokens) for tokens in streams]
 
     def prime_tokens(self, path: str | Path) -> list[str]:
         """A MIDI file as the tokens this model reads (without the final <eos>)."""

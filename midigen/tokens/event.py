@@ -524,20 +524,27 @@ def _score_to_song(score: _Score) -> Song:
     """A type-1 file: a conductor track, then one named track per instrument voice.
 
     Notes of one instrument that overlap on the same key go to separate voice
-    tracks (on separate channels where there are enough), so that no player
-    or reader pairs a note-off with the wrong note-on.
+    tracks on the instrument's channel, so that no reader pairs a note-off
+    with the wrong note-on.  Each instrument has a channel of its own (drums
+    on channel 10) up to 15 instruments; more than that share channels.
     """
     song = Song(format=1, division=OUTPUT_TPQ, tracks=[_conductor(score)])
     voices = _assign_voices(score.notes)
-    channels = iter(MELODIC_CHANNELS * (1 + len(voices) // len(MELODIC_CHANNELS)))
+    melodic = sorted({instrument for instrument, _ in voices if instrument != DRUMS})
+    channel_of = {
+        instrument: MELODIC_CHANNELS[k % len(MELODIC_CHANNELS)]
+        for k, instrument in enumerate(melodic)
+    }
+    channel_of[DRUMS] = DRUM_CHANNEL
     for (instrument, voice), notes in voices.items():
-        channel = DRUM_CHANNEL if instrument == DRUMS else next(channels)
         pedals = (
             []
             if instrument == DRUMS or voice
             else [(step, down) for step, program, down in score.pedals if program == instrument]
         )
-        song.tracks.append(_instrument_track(instrument, voice, channel, notes, pedals))
+        song.tracks.append(
+            _instrument_track(instrument, voice, channel_of[instrument], notes, pedals)
+        )
     return song
 
 
