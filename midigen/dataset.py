@@ -203,13 +203,18 @@ def count_notes(song: Song) -> int:
 # -- split and vocabulary ------------------------------------------------------------
 
 
+def split_position(sha256: str) -> float:
+    """Where a file's content hash falls in [0, 1): below the validation fraction is "valid"."""
+    return int(sha256[:16], 16) / 2**64
+
+
 def _split(pieces: list[Piece], valid_fraction: float) -> list[str]:
     """ "valid" for files whose content hash falls below the fraction, else "train".
 
     A corpus too small for the fraction to pick any file still gets one
     validation file (the lowest hash), so training can measure itself.
     """
-    positions = [int(piece.sha256[:16], 16) / 2**64 for piece in pieces]
+    positions = [split_position(piece.sha256) for piece in pieces]
     splits = ["valid" if x < valid_fraction else "train" for x in positions]
     if valid_fraction > 0 and "valid" not in splits and len(pieces) > 1:
         splits[positions.index(min(positions))] = "valid"

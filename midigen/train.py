@@ -429,6 +429,7 @@ class _Trainer:
             "scheme": meta["scheme"],
             "files": len(meta.get("files", [])),
             "transpose": meta.get("transpose"),
+            "valid_fraction": meta.get("valid_fraction"),
             "counts": meta.get("counts"),
         }
         training = {

@@ -1,0 +1,154 @@
+"""Which representation models music best? Held-out bits per note, same files, same budget.
+
+Three models learn from the same training files and are scored on the same
+held-out files (the dataset split, by content hash):
+
+  (a) midigen's LSTM on `event` tokens,
+  (b) the same LSTM on `chunk` tokens: raw SMF events, the approach midigen
+      grew out of (its vocabulary is cut at --chunk-min-count; rarer events
+      become <unk>, which only flatters it),
+  (c) an interpolated Kneser-Ney 5-gram on `event` tokens.
+
+Bits per note = all bits spent on a held-out piece / its notes, so schemes
+with more or fewer tokens per note compare fairly.  Both LSTMs train for the
+same wall-clock time.
+
+    python scripts/bench_model.py [--corpus DIR] [--seconds 120] [--hidden 256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from midigen.batches import open_dataset
+from midigen.dataset import PrepareConfig, prepare
+from midigen.train import TrainConfig, train
+from midigen.trained import load_model
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO.parent / "shared" / "corpus" / "real"
+ORDER = 5
+DISCOUNT = 0.75
+
+
+class KneserNey:
+    """Interpolated Kneser-Ney n-gram model (Chen & Goodman 1998), one fixed discount."""
+
+    def __init__(self, pieces: list[np.ndarray], vocab_size: int, order: int = ORDER) -> None:
+        self.order, self.vocab_size = order, vocab_size
+        top = Counter()
+        for piece in pieces:
+            tokens = tuple(int(t) for t in piece)
+            for end in range(1, len(tokens) + 1):
+                top[tokens[max(0, end - order) : end]] += 1
+        # Highest order counts; lower orders count distinct left contexts (continuation).
+        self.counts: list[Counter] = [Counter() for _ in range(order + 1)]
+        for gram, n in top.items():
+            if len(gram) == order:
+                self.counts[order][gram] += n
+                self.counts[order - 1][gram[1:]] += 1
+            else:  # a piece's first tokens: their short history is complete
+                self.counts[len(gram)][gram] += n
+        for size in range(order - 1, 1, -1):
+            for gram in list(self.counts[size]):
+                self.counts[size - 1][gram[1:]] += 1
+        self.totals: list[defaultdict] = [defaultdict(int) for _ in range(order + 1)]
+        self.types: list[defaultdict] = [defaultdict(int) for _ in range(order + 1)]
+        for size in range(1, order + 1):
+            for gram, n in self.counts[size].items():
+                self.totals[size][gram[:-1]] += n
+                self.types[size][gram[:-1]] += 1
+
+    def probability(self, history: tuple[int, ...], token: int) -> float:
+        p = 1.0 / self.vocab_size
+        for size in range(1, min(len(history) + 1, self.order) + 1):
+            context = history[len(history) - size + 1 :] if size > 1 else ()
+            total = self.totals[size].get(context, 0)
+            if not total:
+                continue
+            seen = self.counts[size].get((*context, token), 0)
+            backoff = DISCOUNT * self.types[size][context] / total
+            p = max(seen - DISCOUNT, 0) / total + backoff * p
+        return p
+
+    def bits(self, pieces: list[np.ndarray]) -> float:
+        total = 0.0
+        for piece in pieces:
+            tokens = [int(t) for t in piece]
+            for i in range(1, len(tokens)):
+                history = tuple(tokens[max(0, i - self.order + 1) : i])
+                total -= math.log2(self.probability(history, tokens[i]))
+        return total
+
+
+def split_pieces(dataset, split: str) -> list[np.ndarray]:
+    ids = dataset.ids(split)
+    return [np.asarray(ids[o : o + n]) for o, n, _ in dataset.pieces(split)]
+
+
+def lstm_bits_per_note(data: Path, folder: Path, args: argparse.Namespace) -> tuple[float, int]:
+    config = TrainConfig(time_seconds=args.seconds, eval_every=10**9, batch_size=16, bptt=128)
+    architecture = {"hidden": args.hidden, "embed": args.embed, "layers": 2}
+    progress = train(data, folder, config, architecture)
+    metrics = load_model(folder).evaluate(data)
+    return metrics.bits_per_note, progress.step
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--embed", type=int, default=128)
+    parser.add_argument("--valid-fraction", type=float, default=0.1)
+    parser.add_argument("--chunk-min-count", type=int, default=3)
+    args = parser.parse_args()
+    if not args.corpus.is_dir():
+        sys.exit(f"no corpus at {args.corpus}")
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        rows = []
+        for scheme, min_count in (("event", 1), ("chunk", args.chunk_min_count)):
+            prepare(
+                [args.corpus],
+                root / scheme,
+                PrepareConfig(
+                    scheme=scheme, valid_fraction=args.valid_fraction, min_count=min_count
+                ),
+                jobs=0,
+            )
+            vocab = len(open_dataset(root / scheme).vocab)
+            bits, steps = lstm_bits_per_note(root / scheme, root / f"model-{scheme}", args)
+            rows.append(
+                (
+                    f"LSTM H{args.hidden} on {scheme} tokens",
+                    vocab,
+                    f"{steps} steps, {args.seconds:.0f} s",
+                    bits,
+                )
+            )
+        event = open_dataset(root / "event")
+        notes = int(event.pieces("valid")[:, 2].sum())
+        ngram = KneserNey(split_pieces(event, "train"), len(event.vocab))
+        bits = ngram.bits(split_pieces(event, "valid")) / notes
+        rows.append(("Kneser-Ney 5-gram on event tokens", len(event.vocab), "counts", bits))
+        valid_files = sum(f["split"] == "valid" for f in event.meta["files"])
+    print(
+        f"corpus {args.corpus}: {len(event.meta['files'])} files, {valid_files} held out "
+        f"({notes} notes); bits per note on the held-out files (lower is better)"
+    )
+    print(f"{'model':<36} {'vocab':>7} {'training':>20} {'bits/note':>10}")
+    for name, vocab, budget, value in rows:
+        print(f"{name:<36} {vocab:>7} {budget:>20} {value:>10.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Reproduce the shipped default model, models/default, from scratch.
+
+Three steps, each a command you could type:
+
+    python scripts/build_corpus.py -o corpus/ --music21 bach,beethoven,haydn,...
+    midigen prepare corpus/ -o corpus-data/ --transpose -5..6
+    midigen train corpus-data/ -o models/default --hidden 384 --embed 256 --time 27m
+
+The corpus is the shared real MIDI files (pop, rock, game and piano music,
+many with drums) and music21's Bach chorales, string quartets and piano
+pieces, written as multi-instrument MIDI.  Training is CPU-only and takes
+the given time on 2 cores; a longer --time (or --resume) gives a better model.
+
+    python scripts/train_default.py [--work DIR] [--time 27m] [--output models/default]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+COLLECTIONS = (
+    "bach,beethoven,haydn,mozart,schumann_robert,schumann_clara,schubert,chopin,"
+    "joplin,handel,corelli"
+)
+RECIPE = [
+    "--hidden",
+    "384",
+    "--embed",
+    "256",
+    "--layers",
+    "2",
+    "--dropout",
+    "0.1",
+    "--bptt",
+    "128",
+    "--batch-size",
+    "32",
+    "--lr",
+    "2e-3",
+    "--warmup",
+    "100",
+    "--eval-every",
+    "500",
+    "--seed",
+    "1234",
+]
+
+
+def run(command: list[str]) -> None:
+    print("+", " ".join(command), flush=True)
+    subprocess.run(command, check=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, default=REPO / "build" / "default-model")
+    parser.add_argument("--time", default="27m", help="training time, e.g. 27m or 2h")
+    parser.add_argument("--output", type=Path, default=REPO / "models" / "default")
+    parser.add_argument("--jobs", default="2")
+    args = parser.parse_args()
+    corpus, data = args.work / "corpus", args.work / "data"
+    run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "build_corpus.py"),
+            "-o",
+            str(corpus),
+            "--music21",
+            COLLECTIONS,
+            "--jobs",
+            args.jobs,
+        ]
+    )
+    run(["midigen", "prepare", str(corpus), "-o", str(data), "--transpose", "-5..6"])
+    run(["midigen", "train", str(data), "-o", str(args.output), "--time", args.time, *RECIPE])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""Generation, rendering and compare: every note ends, seeds reproduce, primes stay."""
+
+from __future__ import annotations
+
+import io
+import json
+import wave
+from pathlib import Path
+
+import mido
+import numpy as np
+import pretty_midi
+import pytest
+from click.testing import CliRunner
+
+import midigen
+from midigen.cli import main
+from midigen.dataset import PrepareConfig, prepare
+from midigen.render import song_notes
+from midigen.sample import Length, Sampling, sample_tokens
+from midigen.train import TrainConfig, train
+
+DATA = Path(__file__).parent / "data"
+PRIME = DATA / "pymidi_mary.mid"
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("model")
+    midi = sorted(p for p in DATA.glob("*.mid") if "smpte" not in p.name)
+    prepare(midi, root / "data", PrepareConfig(valid_fraction=0.3))
+    train(
+        root / "data",
+        root / "model",
+        TrainConfig(steps=30, bptt=16, batch_size=4, lr=0.01, warmup=5),
+        {"hidden": 32, "embed": 16},
+    )
+    return root / "model"
+
+
+def run(*args: object):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def assert_every_note_ends(data: bytes) -> None:
+    song = midigen.read(data, strict=True)
+    sounding: dict[tuple[int, int], int] = {}
+    for track in song.tracks:
+        for event in track:
+            if event.is_note_on or event.is_note_off:
+                key = (event.channel, event.data[0])
+                sounding[key] = sounding.get(key, 0) + (1 if event.is_note_on else -1)
+    assert all(count == 0 for count in sounding.values())
+    mido.MidiFile(file=io.BytesIO(data))
+    pretty_midi.PrettyMIDI(io.BytesIO(data))
+    assert song.format == 1 and song.tracks[0].name == "midigen"
+
+
+@pytest.mark.parametrize("temperature", [0.05, 1.0, 8.0])
+def test_every_note_ends_at_any_temperature(model, temperature):
+    songs = midigen.load_model(model).generate_batch(3, "8s", temperature=temperature, seed=3)
+    for song in songs:
+        assert_every_note_ends(midigen.write(song))
+
+
+def test_random_weights_still_give_playable_files(model):
+    loaded = midigen.load_model(model)
+    for parameter in loaded.network.parameters():
+        parameter.data.normal_(0, 3.0)
+    for song in loaded.generate_batch(4, "200tokens", top_p=1.0, seed=11):
+        assert_every_note_ends(midigen.write(song))
+
+
+def test_drums_are_on_channel_ten_and_parts_are_named(model):
+    song = midigen.load_model(model).generate(length="20s", seed=5, temperature=1.5)
+    for track in song.tracks[1:]:
+        channels = {event.channel for event in track if event.channel is not None}
+        assert track.name
+        if track.name.startswith("Drums"):
+            assert channels == {9}
+        else:
+            assert 9 not in channels
+            assert any(event.status & 0xF0 == 0xC0 for event in track)
+
+
+def test_same_seed_same_bytes(model, tmp_path):
+    for name in ("a.mid", "b.mid", "c.mid"):
+        seed = 7 if name != "c.mid" else 8
+        result = run(
+            "generate", "-m", model, "-o", tmp_path / name, "--length", "10s", "--seed", seed
+        )
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "a.mid").read_bytes() == (tmp_path / "b.mid").read_bytes()
+    assert (tmp_path / "a.mid").read_bytes() != (tmp_path / "c.mid").read_bytes()
+
+
+def test_num_writes_different_pieces(model, tmp_path):
+    result = run(
+        "generate",
+        "-m",
+        model,
+        "-o",
+        tmp_path / "idea.mid",
+        "--num",
+        "3",
+        "--length",
+        "10s",
+        "--seed",
+        "1",
+    )
+    assert result.exit_code == 0, result.output
+    pieces = [(tmp_path / f"idea-{k}.mid").read_bytes() for k in (1, 2, 3)]
+    assert len(set(pieces)) == 3
+
+
+def test_length_in_seconds_and_tokens(model):
+    loaded = midigen.load_model(model)
+    notes = song_notes(loaded.generate(length="12s", seed=2))
+    assert notes and max(n.start for n in notes) < 12.0
+    (tokens,) = sample_tokens(
+        loaded.network, loaded.vocab, ["EVENT_24"], Length.parse("50tokens"), Sampling(), 1, seed=2
+    )
+    assert 50 <= len(tokens) <= 50 + 4  # a note under way gets its VEL and DUR
+
+
+def test_the_prime_is_kept(model, tmp_path):
+    out = tmp_path / "more.mid"
+    result = run(
+        "generate",
+        "-m",
+        model,
+        "-o",
+        out,
+        "--prime",
+        PRIME,
+        "--prime-seconds",
+        "3",
+        "--length",
+        "8s",
+        "--seed",
+        "4",
+    )
+    assert result.exit_code == 0, result.output
+    original = [n for n in song_notes(midigen.read(PRIME)) if n.start < 3 - 1e-6]
+    continued = [n for n in song_notes(midigen.read(out)) if n.start < 3 - 1e-6]
+    assert len(continued) == len(original)
+    for a, b in zip(
+        sorted(original, key=lambda n: (n.start, n.pitch)),
+        sorted(continued, key=lambda n: (n.start, n.pitch)),
+        strict=True,
+    ):
+        assert (a.pitch, a.instrument) == (b.pitch, b.instrument)
+        assert abs(a.start - b.start) < 0.02 and abs(a.velocity - b.velocity) <= 4
+
+
+def test_render_png_and_wav(model, tmp_path):
+    song_path = tmp_path / "song.mid"
+    run("generate", "-m", model, "-o", song_path, "--length", "4s", "--seed", "9")
+    result = run("render", song_path, "-o", tmp_path / "song.png")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "song.png").read_bytes().startswith(b"\x89PNG")
+    pytest.importorskip("tinysoundfont")
+    result = run("render", PRIME, "-o", tmp_path / "song.wav")
+    assert result.exit_code == 0, result.output
+    with wave.open(str(tmp_path / "song.wav")) as audio:
+        assert audio.getnchannels() == 2
+        frames = np.frombuffer(audio.readframes(audio.getnframes()), dtype="<i2")
+    assert np.abs(frames).max() > 1000
+
+
+def test_render_refuses_other_suffixes(tmp_path):
+    result = run("render", PRIME, "-o", tmp_path / "song.mp3")
+    assert result.exit_code == 2
+
+
+def test_compare_two_small_folders(tmp_path):
+    result = run("compare", DATA, "--reference", DATA, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert set(report["statistics"]) >= {"pitch_class_entropy", "polyphony", "velocity"}
+    assert report["mean_overlap"] > 0.95  # a set against itself
+    result = run("compare", PRIME, "--reference", DATA / "crafted_mixed_running_status.mid")
+    assert result.exit_code == 0
+    assert "mean overlap" in result.output
+
+
+def test_generate_needs_a_model(tmp_path):
+    result = run("generate", "-m", tmp_path / "none", "-o", tmp_path / "x.mid")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ") and "no config.json" in result.stderr
