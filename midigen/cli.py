@@ -22,7 +22,7 @@ import click
 
 from . import __version__
 from .errors import MidiError, count
-from .fileio import MIDI_SUFFIXES, TEXT_SUFFIXES, Job, find_inputs, write_atomic
+from .fileio import MIDI_SUFFIXES, TEXT_SUFFIXES, find_inputs, write_atomic
 
 
 class CommandError(click.ClickException):
@@ -269,11 +269,10 @@ def _plan(
         raise click.UsageError(f"-o {output}: not a folder")
     if not jobs:
         raise MidiError(f"no {'/'.join(suffixes)} files found", path=", ".join(inputs))
-    return [Task(job.source, root / _with_suffix(job, new_suffix), options, debug) for job in jobs]
-
-
-def _with_suffix(job: Job, suffix: str) -> Path:
-    return job.relative.with_suffix(suffix)
+    return [
+        Task(job.source, root / job.relative.with_suffix(new_suffix), options, debug)
+        for job in jobs
+    ]
 
 
 def _run(tasks: list[Task], work: Callable[[Task], Outcome], jobs: int, label: str) -> None:

@@ -223,12 +223,19 @@ class _Trainer:
         tensors = load_tensors(self.folder / "optimizer.safetensors")
         weights = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
         try:
-            model.load_state_dict(weights, strict=False)
+            missing, unexpected = model.load_state_dict(weights, strict=False)
         except RuntimeError as error:
             raise CheckpointError(
                 f"weights do not fit config.json: {error}",
                 path=self.folder / "optimizer.safetensors",
             ) from None
+        tied = {"output.weight"} if model.config.tie_weights else set()
+        if set(missing) - tied or unexpected:
+            names = ", ".join(sorted({*missing, *unexpected} - tied)[:3])
+            raise CheckpointError(
+                f"weights do not fit config.json ({names})",
+                path=self.folder / "optimizer.safetensors",
+            )
         return model, tensors
 
     def _restore(self) -> None:
@@ -260,6 +267,8 @@ class _Trainer:
         previous_handler = self._catch_interrupt()
         speed = None  # tokens per second, smoothed
         try:
+            if p.step == 0:
+                self._validate()  # the starting point of the curve
             while not self._done(started):
                 epoch = self._epoch(p.epoch)
                 while p.window < epoch.windows and not self._done(started):

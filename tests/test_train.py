@@ -75,7 +75,8 @@ def test_loss_falls_and_files_are_written(dataset, tmp_path):
     train(dataset, folder, fast(steps=40, eval_every=10), TINY)
     rows = (folder / "log.csv").read_text().splitlines()
     assert rows[0] == "step,seconds,train_loss,valid_loss,tokens_per_s"
-    trained = [float(row.split(",")[2]) for row in rows[1:]]
+    assert rows[1].split(",")[:3] == ["0", rows[1].split(",")[1], ""]  # before training
+    trained = [float(row.split(",")[2]) for row in rows[2:]]
     valid = [float(row.split(",")[3]) for row in rows[1:]]
     assert trained[-1] < 0.8 * trained[0]
     assert min(valid) < 0.8 * valid[0]
