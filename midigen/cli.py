@@ -768,7 +768,7 @@ def default_model() -> Path:
 @click.option(
     "--top-p",
     type=click.FloatRange(0, 1, min_open=True),
-    default=0.95,
+    default=1.0,
     show_default=True,
     help="Sample among the likeliest tokens covering P.",
 )

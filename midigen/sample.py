@@ -372,7 +372,11 @@ def _draw(
 
 
 def prime_tokens(tokens: list[str], seconds: float) -> list[str]:
-    """The event tokens of a piece up to ``seconds`` (what `--prime-seconds` keeps)."""
+    """The event tokens of a piece up to ``seconds`` (what `--prime-seconds` keeps).
+
+    When the piece goes on past ``seconds``, time is moved on to that point,
+    so what the model adds starts after the kept part.
+    """
     tempo_us, now = 500_000, 0.0
     digits: list[int] | None = None
     kept = [tokens[0]]
@@ -381,9 +385,12 @@ def prime_tokens(tokens: list[str], seconds: float) -> list[str]:
         if token == EOS:
             break
         if kind == "SHIFT":
-            now += int(value) / scheme.STEPS_PER_BEAT * tempo_us / MICROSECONDS
-            if now > seconds + 1e-9:
+            after = now + int(value) / scheme.STEPS_PER_BEAT * tempo_us / MICROSECONDS
+            if after > seconds + 1e-9:
+                steps = round((seconds - now) * MICROSECONDS / tempo_us * scheme.STEPS_PER_BEAT)
+                kept += _shifts(steps)
                 break
+            now = after
         elif kind == "TEMPO":
             digits = [int(value)]
         elif kind == "TFINE" and digits is not None:
@@ -392,6 +399,11 @@ def prime_tokens(tokens: list[str], seconds: float) -> list[str]:
                 tempo_us, digits = _tempo(digits), None
         kept.append(token)
     return kept
+
+
+def _shifts(steps: int) -> list[str]:
+    shifts = [f"SHIFT_{scheme.MAX_SHIFT}"] * (steps // scheme.MAX_SHIFT)
+    return shifts + ([f"SHIFT_{steps % scheme.MAX_SHIFT}"] if steps % scheme.MAX_SHIFT else [])
 
 
 def _tempo(digits: list[int]) -> int:

@@ -262,13 +262,13 @@ class _Trainer:
 
     def run(self, progress: Callable | None) -> Progress:
         config, p = self.config, self.progress
+        if p.step == 0:
+            self._validate()  # the starting point of the curve; not part of --time
         started = time.monotonic() - p.seconds
         last_checkpoint = time.monotonic()
         previous_handler = self._catch_interrupt()
         speed = None  # tokens per second, smoothed
         try:
-            if p.step == 0:
-                self._validate()  # the starting point of the curve
             while not self._done(started):
                 epoch = self._epoch(p.epoch)
                 while p.window < epoch.windows and not self._done(started):

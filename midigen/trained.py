@@ -20,8 +20,8 @@ from .song import Song
 from .tokens import event as event_scheme
 from .vocab import UNK_ID, Vocab
 
-EVAL_BPTT = 256
-EVAL_BATCH = 16
+EVAL_BPTT = 128
+EVAL_BATCH = 8  # logits are batch x bptt x vocabulary: keep large vocabularies in memory
 
 
 class TrainedModel:
@@ -75,7 +75,7 @@ class TrainedModel:
         prime_seconds: float = 10.0,
         temperature: float = 1.0,
         top_k: int = 0,
-        top_p: float = 0.95,
+        top_p: float = 1.0,
         seed: int | None = None,
     ) -> Song:
         """Sample one piece; see ``generate_batch``."""
@@ -91,7 +91,7 @@ class TrainedModel:
         prime_seconds: float = 10.0,
         temperature: float = 1.0,
         top_k: int = 0,
-        top_p: float = 0.95,
+        top_p: float = 1.0,
         seed: int | None = None,
     ) -> list[Song]:
         """Sample ``num`` different pieces at once, as playable songs.

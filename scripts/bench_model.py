@@ -108,7 +108,7 @@ def main() -> int:
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--embed", type=int, default=128)
     parser.add_argument("--valid-fraction", type=float, default=0.1)
-    parser.add_argument("--chunk-min-count", type=int, default=3)
+    parser.add_argument("--chunk-min-count", type=int, default=10)
     args = parser.parse_args()
     if not args.corpus.is_dir():
         sys.exit(f"no corpus at {args.corpus}")
