@@ -50,8 +50,9 @@ DEFAULT_CORPUS = REPO.parent / "shared/corpus/real"
 SYMUSIC_SKIP = {"dwm_ics_candyluv.mid"}
 # Data bytes after a channel status byte (SMF 1.0): two, except program change
 # (0xC0-0xCF) and channel pressure (0xD0-0xDF), which have one.
-DATA_LENGTH = [1 if 0xC0 <= status < 0xE0 else 2 if 0x80 <= status < 0xF0 else 0
-               for status in range(256)]
+DATA_LENGTH = [
+    1 if 0xC0 <= status < 0xE0 else 2 if 0x80 <= status < 0xF0 else 0 for status in range(256)
+]
 END_OF_TRACK = 0x2F
 
 
@@ -101,8 +102,8 @@ def walk_smf(data: bytes) -> int:
     pos = 8 + header_length
     events = 0
     while pos + 8 <= len(data):
-        length = int.from_bytes(data[pos + 4:pos + 8], "big")
-        if data[pos:pos + 4] == b"MTrk":
+        length = int.from_bytes(data[pos + 4 : pos + 8], "big")
+        if data[pos : pos + 4] == b"MTrk":
             events += walk_track(data, pos + 8)
         pos += 8 + length
     return events
@@ -185,8 +186,13 @@ def round_trip(name: str, data: bytes) -> MidiBytes:
         raise ValueError(f"walker decodes {walked} events, midigen {events}")
     out = io.BytesIO()
     mido_read(data).save(file=out)
-    return MidiBytes(name, data, events, midigen_exact=midigen.write(song) == data,
-                     mido_exact=out.getvalue() == data)
+    return MidiBytes(
+        name,
+        data,
+        events,
+        midigen_exact=midigen.write(song) == data,
+        mido_exact=out.getvalue() == data,
+    )
 
 
 # -- timing -------------------------------------------------------------------
@@ -222,8 +228,9 @@ def symusic_contender(files: list[MidiBytes]) -> Contender | None:
             continue
         loadable.append(file)
     blobs = [file.data for file in loadable]
-    return Contender("read", "symusic Score.from_midi", each(symusic.Score.from_midi, blobs),
-                     loadable)
+    return Contender(
+        "read", "symusic Score.from_midi", each(symusic.Score.from_midi, blobs), loadable
+    )
 
 
 def contenders(files: list[MidiBytes]) -> list[Contender]:
@@ -271,8 +278,9 @@ def find(table: list[Contender], tool: str) -> Contender:
     return next(c for c in table if c.tool == tool)
 
 
-def report(corpus_dir: Path, files: list[MidiBytes], skipped: list[str],
-           table: list[Contender], runs: int) -> dict:
+def report(
+    corpus_dir: Path, files: list[MidiBytes], skipped: list[str], table: list[Contender], runs: int
+) -> dict:
     walker_ratio = find(table, "midigen.read").median / find(table, "byte walker").median
     return {
         "corpus": str(corpus_dir),
@@ -287,10 +295,15 @@ def report(corpus_dir: Path, files: list[MidiBytes], skipped: list[str],
         },
         "results": [
             {
-                "op": c.op, "tool": c.tool, "files": len(c.files), "events": c.events,
+                "op": c.op,
+                "tool": c.tool,
+                "files": len(c.files),
+                "events": c.events,
                 "left_out": sorted({file.name for file in files} - {f.name for f in c.files}),
-                "median_s": c.median, "seconds": c.seconds,
-                "events_per_s": c.events_per_s, "vs_mido": vs_mido(table, c),
+                "median_s": c.median,
+                "seconds": c.seconds,
+                "events_per_s": c.events_per_s,
+                "vs_mido": vs_mido(table, c),
             }
             for c in table
         ],
@@ -300,18 +313,24 @@ def report(corpus_dir: Path, files: list[MidiBytes], skipped: list[str],
 
 def print_table(result: dict) -> None:
     files = result["files"]
-    print(f"corpus {result['corpus']}: {files} files, {result['bytes'] / 1e6:.2f} MB, "
-          f"{result['events']:,} events; median of {result['runs']} runs")
+    print(
+        f"corpus {result['corpus']}: {files} files, {result['bytes'] / 1e6:.2f} MB, "
+        f"{result['events']:,} events; median of {result['runs']} runs"
+    )
     for line in result["skipped"]:
         print(f"  left out {line}")
     identical = result["byte_identical_writes"]
-    print(f"write(read(b)) == b: midigen {identical['midigen']}/{files}, "
-          f"mido {identical['mido']}/{files}")
+    print(
+        f"write(read(b)) == b: midigen {identical['midigen']}/{files}, "
+        f"mido {identical['mido']}/{files}"
+    )
     print()
     print(f"{'op':<6}{'tool':<26}{'files':>6}{'median s':>10}{'events/s':>11}{'vs mido':>9}")
     for row in result["results"]:
-        print(f"{row['op']:<6}{row['tool']:<26}{row['files']:>6}{row['median_s']:>10.3f}"
-              f"{row['events_per_s'] / 1e6:>10.2f}M{row['vs_mido']:>8.1f}x")
+        print(
+            f"{row['op']:<6}{row['tool']:<26}{row['files']:>6}{row['median_s']:>10.3f}"
+            f"{row['events_per_s'] / 1e6:>10.2f}M{row['vs_mido']:>8.1f}x"
+        )
     for row in result["results"]:
         if row["left_out"]:
             print(f"  {row['tool']} left out {', '.join(row['left_out'])}")
@@ -319,14 +338,17 @@ def print_table(result: dict) -> None:
     rows = {row["tool"]: row for row in result["results"]}
     print(f"midigen read vs mido:  {rows['midigen.read']['vs_mido']:.1f}x faster (target >= 10x)")
     print(f"midigen write vs mido: {rows['midigen.write']['vs_mido']:.1f}x faster (target >= 10x)")
-    print(f"midigen read time / walker time: {result['midigen_read_vs_walker']:.2f} "
-          "(target <= 2)")
+    print(f"midigen read time / walker time: {result['midigen_read_vs_walker']:.2f} (target <= 2)")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS,
-                        help=f"folder of .mid files (default {DEFAULT_CORPUS})")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=DEFAULT_CORPUS,
+        help=f"folder of .mid files (default {DEFAULT_CORPUS})",
+    )
     parser.add_argument("--runs", type=int, default=5, help="timed runs, at least 3 (default 5)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)

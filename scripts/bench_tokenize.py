@@ -111,8 +111,9 @@ def token_total(tokenize: Callable[[bytes], list[str]], blobs: list[bytes]) -> C
 # -- corpus -----------------------------------------------------------------------
 
 
-def load_corpus(folder: Path, tools: dict[str, Callable[[bytes], list[str]]]
-                ) -> tuple[dict[str, bytes], dict[str, list[list[str]]], list[str]]:
+def load_corpus(
+    folder: Path, tools: dict[str, Callable[[bytes], list[str]]]
+) -> tuple[dict[str, bytes], dict[str, list[list[str]]], list[str]]:
     """Read every .mid file and tokenize it once with each tool.
 
     Returns the bytes of the files every tool handles, each tool's tokens
@@ -165,8 +166,9 @@ def time_runs(table: list[Contender], runs: int) -> None:
 # -- report -----------------------------------------------------------------------
 
 
-def report(corpus_dir: Path, blobs: dict[str, bytes], skipped: list[str],
-           table: list[Contender], runs: int) -> dict:
+def report(
+    corpus_dir: Path, blobs: dict[str, bytes], skipped: list[str], table: list[Contender], runs: int
+) -> dict:
     midigen_row, miditok_row = table
     return {
         "corpus": str(corpus_dir),
@@ -177,10 +179,15 @@ def report(corpus_dir: Path, blobs: dict[str, bytes], skipped: list[str],
         "miditok_config": MIDITOK_CONFIG,
         "results": [
             {
-                "tool": c.tool, "files": len(blobs), "notes": c.notes, "tokens": c.tokens,
-                "median_s": c.median, "seconds": c.seconds,
+                "tool": c.tool,
+                "files": len(blobs),
+                "notes": c.notes,
+                "tokens": c.tokens,
+                "median_s": c.median,
+                "seconds": c.seconds,
                 "files_per_s": len(blobs) / c.median,
-                "tokens_per_s": c.tokens / c.median, "notes_per_s": c.notes / c.median,
+                "tokens_per_s": c.tokens / c.median,
+                "notes_per_s": c.notes / c.median,
             }
             for c in table
         ],
@@ -189,26 +196,38 @@ def report(corpus_dir: Path, blobs: dict[str, bytes], skipped: list[str],
 
 
 def print_table(result: dict) -> None:
-    print(f"corpus {result['corpus']}: {result['files']} files, "
-          f"{result['bytes'] / 1e6:.2f} MB; median of {result['runs']} runs")
+    print(
+        f"corpus {result['corpus']}: {result['files']} files, "
+        f"{result['bytes'] / 1e6:.2f} MB; median of {result['runs']} runs"
+    )
     for line in result["skipped"]:
         print(f"  left out {line}")
     print()
-    print(f"{'tool':<34}{'files':>6}{'notes':>10}{'tokens':>11}{'median s':>10}"
-          f"{'files/s':>9}{'tokens/s':>10}{'notes/s':>10}")
+    print(
+        f"{'tool':<34}{'files':>6}{'notes':>10}{'tokens':>11}{'median s':>10}"
+        f"{'files/s':>9}{'tokens/s':>10}{'notes/s':>10}"
+    )
     for row in result["results"]:
-        print(f"{row['tool']:<34}{row['files']:>6}{row['notes']:>10,}{row['tokens']:>11,}"
-              f"{row['median_s']:>10.3f}{row['files_per_s']:>9.0f}"
-              f"{row['tokens_per_s'] / 1e6:>9.2f}M{row['notes_per_s'] / 1e6:>9.2f}M")
+        print(
+            f"{row['tool']:<34}{row['files']:>6}{row['notes']:>10,}{row['tokens']:>11,}"
+            f"{row['median_s']:>10.3f}{row['files_per_s']:>9.0f}"
+            f"{row['tokens_per_s'] / 1e6:>9.2f}M{row['notes_per_s'] / 1e6:>9.2f}M"
+        )
     print()
-    print(f"midigen vs MidiTok (same files, time): {result['midigen_vs_miditok']:.1f}x faster "
-          f"(target >= {TARGET}x, goal {GOAL}x)")
+    print(
+        f"midigen vs MidiTok (same files, time): {result['midigen_vs_miditok']:.1f}x faster "
+        f"(target >= {TARGET}x, goal {GOAL}x)"
+    )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS,
-                        help=f"folder of .mid files (default {DEFAULT_CORPUS})")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=DEFAULT_CORPUS,
+        help=f"folder of .mid files (default {DEFAULT_CORPUS})",
+    )
     parser.add_argument("--runs", type=int, default=5, help="timed runs, at least 3 (default 5)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
@@ -230,10 +249,15 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: no .mid files in {args.corpus} that both tools tokenize")
     data = list(blobs.values())
     table = [
-        Contender(tool, token_total(tokenize, data), sum(map(len, outputs[tool])),
-                  count_notes(outputs[tool], prefixes))
-        for (tool, tokenize), prefixes in zip(tools.items(), (MIDIGEN_NOTES, MIDITOK_NOTES),
-                                              strict=True)
+        Contender(
+            tool,
+            token_total(tokenize, data),
+            sum(map(len, outputs[tool])),
+            count_notes(outputs[tool], prefixes),
+        )
+        for (tool, tokenize), prefixes in zip(
+            tools.items(), (MIDIGEN_NOTES, MIDITOK_NOTES), strict=True
+        )
     ]
     del outputs
     time_runs(table, args.runs)

@@ -81,8 +81,11 @@ class Failure:
         For a hang, the innermost frame is the one the alarm interrupted.
         """
         lines = self.traceback.strip().splitlines()
-        frames = [line.strip() for line in lines
-                  if line.strip().startswith("File ") and not line.endswith(" in on_alarm")]
+        frames = [
+            line.strip()
+            for line in lines
+            if line.strip().startswith("File ") and not line.endswith(" in on_alarm")
+        ]
         return f"{self.kind}: {lines[-1]} at {frames[-1] if frames else '?'}"
 
 
@@ -135,7 +138,7 @@ def insert_run(rng: random.Random, data: bytearray) -> str:
 
 def delete_run(rng: random.Random, data: bytearray) -> str:
     at, size = position(rng, data), rng.randint(1, 16)
-    del data[at:at + size]
+    del data[at : at + size]
     return f"delete {size} bytes at {at}"
 
 
@@ -147,7 +150,7 @@ def truncate(rng: random.Random, data: bytearray) -> str:
 
 def duplicate_slice(rng: random.Random, data: bytearray) -> str:
     start, size, at = position(rng, data), rng.randint(1, 256), position(rng, data)
-    piece = data[start:start + size]
+    piece = data[start : start + size]
     data[at:at] = piece
     return f"copy {len(piece)} bytes from {start} to {at}"
 
@@ -157,14 +160,14 @@ def huge_length(rng: random.Random, data: bytearray) -> str:
     fields = [offset + 4 for chunk_id in CHUNK_IDS for offset in _find_all(data, chunk_id)]
     at = rng.choice(fields) if fields and rng.random() < 0.8 else position(rng, data)
     value = rng.choice((*HUGE_LENGTHS, len(data) + rng.randint(1, 64)))
-    data[at:at + 4] = value.to_bytes(4, rng.choice(("big", "little")))
+    data[at : at + 4] = value.to_bytes(4, rng.choice(("big", "little")))
     return f"length {value:#x} at {at}"
 
 
 def huge_vlq(rng: random.Random, data: bytearray) -> str:
     """Overwrite bytes with a huge or over-long VLQ, as a meta or sysex length would be."""
     at, vlq = position(rng, data), rng.choice(HUGE_VLQS)
-    data[at:at + len(vlq)] = vlq
+    data[at : at + len(vlq)] = vlq
     return f"vlq {vlq.hex()} at {at}"
 
 
@@ -178,8 +181,14 @@ def _find_all(data: bytearray, needle: bytes) -> list[int]:
 
 
 MUTATIONS: tuple[Callable[[random.Random, bytearray], str], ...] = (
-    flip_bit, overwrite_interesting, insert_run, delete_run, truncate, duplicate_slice,
-    huge_length, huge_vlq,
+    flip_bit,
+    overwrite_interesting,
+    insert_run,
+    delete_run,
+    truncate,
+    duplicate_slice,
+    huge_length,
+    huge_vlq,
 )
 
 
@@ -244,9 +253,12 @@ def run_one(data: bytes, stats: Stats) -> Failure | None:
 
 
 def load_seeds(folders: list[Path]) -> list[tuple[str, bytes]]:
-    return [(str(path), path.read_bytes())
-            for folder in folders if folder.is_dir()
-            for path in sorted(folder.glob("*.mid"))]
+    return [
+        (str(path), path.read_bytes())
+        for folder in folders
+        if folder.is_dir()
+        for path in sorted(folder.glob("*.mid"))
+    ]
 
 
 def save(folder: Path, data: bytes, failure: Failure, origin: str, steps: list[str]) -> Path:
@@ -262,8 +274,9 @@ def save(folder: Path, data: bytes, failure: Failure, origin: str, steps: list[s
     return path
 
 
-def fuzz(seeds: list[tuple[str, bytes]], rng: random.Random, seconds: float,
-         crashes: Path) -> Stats:
+def fuzz(
+    seeds: list[tuple[str, bytes]], rng: random.Random, seconds: float, crashes: Path
+) -> Stats:
     stats = Stats()
     deadline = time.monotonic() + seconds
     try:
@@ -290,8 +303,10 @@ def fuzz(seeds: list[tuple[str, bytes]], rng: random.Random, seconds: float,
 def print_summary(stats: Stats, seconds: float, seed: int, seed_files: int) -> None:
     print(f"seed {seed}, {seed_files} seed files, {seconds:.1f} s")
     print(f"inputs tried: {stats.inputs:,} ({stats.inputs / seconds:,.0f} inputs/s)")
-    print("reads (tolerant/strict): " + ", ".join(
-        f"{outcome} {count:,}" for outcome, count in stats.outcomes.most_common()))
+    print(
+        "reads (tolerant/strict): "
+        + ", ".join(f"{outcome} {count:,}" for outcome, count in stats.outcomes.most_common())
+    )
     print(f"crashes: {stats.kinds['crash']}, hangs: {stats.kinds['hang']}")
     for signature, count in stats.failures.most_common():
         print(f"  {count:,} x {signature}")
@@ -303,13 +318,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="how long to fuzz")
     parser.add_argument("--seed", type=int, help="random seed (default: a fresh one, printed)")
-    parser.add_argument("--corpus", type=Path, action="append",
-                        help="folder of .mid seed files; repeat for several "
-                             "(default: the shared real and malformed corpora and tests/data)")
-    parser.add_argument("--crashes", type=Path, default=Path("fuzz-crashes"),
-                        help="where failing inputs go (default ./fuzz-crashes)")
-    parser.add_argument("--replay", type=Path, nargs="+", metavar="FILE",
-                        help="instead of fuzzing, run the checks on these files")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        action="append",
+        help="folder of .mid seed files; repeat for several "
+        "(default: the shared real and malformed corpora and tests/data)",
+    )
+    parser.add_argument(
+        "--crashes",
+        type=Path,
+        default=Path("fuzz-crashes"),
+        help="where failing inputs go (default ./fuzz-crashes)",
+    )
+    parser.add_argument(
+        "--replay",
+        type=Path,
+        nargs="+",
+        metavar="FILE",
+        help="instead of fuzzing, run the checks on these files",
+    )
     return parser.parse_args(argv)
 
 
