@@ -346,7 +346,32 @@ def _sample(
         if all(clock.finished for clock in clocks):
             break
         logits = stepper.step(chosen, state)
-    return outputs
+    return [
+        _trim_tail(tokens, clock.steps + scheme.STEPS_PER_BEAT)
+        for tokens, clock in zip(outputs, clocks, strict=True)
+    ]
+
+
+def _trim_tail(tokens: list[str], end: int) -> list[str]:
+    """Shorten notes that would ring on more than a beat past the end of the piece."""
+    trimmed: list[str] = []
+    now, k = 0, 0
+    while k < len(tokens):
+        token = tokens[k]
+        kind, _, value = token.partition("_")
+        trimmed.append(token)
+        k += 1
+        if kind == "SHIFT":
+            now += int(value)
+        elif kind in ("NOTE", "DRUM") and k < len(tokens) and tokens[k].startswith("VEL_"):
+            trimmed.append(tokens[k])
+            k += 1
+            length = 0
+            while k < len(tokens) and tokens[k].startswith("DUR_"):
+                length += int(tokens[k][4:])
+                k += 1
+            trimmed += scheme.duration_tokens(min(length, max(end - now, 0)))
+    return trimmed
 
 
 def _draw(

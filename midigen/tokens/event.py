@@ -296,7 +296,7 @@ def _events_to_tokens(events: list[tuple]) -> list[str]:
             if length <= MAX_SHIFT:
                 add(_DURATION[length])
             else:
-                tokens += _duration_tokens(length)
+                tokens += duration_tokens(length)
         elif group == _TEMPO:
             if value != last_tempo:
                 tokens += tempo_tokens(value)
@@ -306,7 +306,7 @@ def _events_to_tokens(events: list[tuple]) -> list[str]:
     return tokens
 
 
-def _duration_tokens(steps: int) -> list[str]:
+def duration_tokens(steps: int) -> list[str]:
     """Greedy split: whole beats first (DUR_120 .. DUR_768), the rest exact (DUR_0 .. DUR_96)."""
     if steps <= MAX_SHIFT:
         return [_DURATION[steps]]
