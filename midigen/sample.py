@@ -299,57 +299,45 @@ def sample_tokens(
     """
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _sample(network, vocab, prime, length, sampling, streams, seed)
-
-
-def _sample(
-    network: LanguageModel,
-    vocab: Vocab,
-    prime: list[str],
-    length: Length,
-    sampling: Sampling,
-    streams: int,
-    seed: int | None,
-) -> list[list[str]]:
     if not prime or prime[0] != scheme.HEADER:
         raise MidiError(f"event tokens start with {scheme.HEADER}")
-    grammar = Grammar(vocab)
-    stepper = Stepper(network)
-    rng = np.random.default_rng(seed)
-    state = stepper.initial_state(streams)
-    clocks = [Clock() for _ in range(streams)]
-    outputs = [list(prime) for _ in range(streams)]
-    ids = np.array([vocab.ids[token] for token in prime])
-    for position, token_id in enumerate(ids):
-        logits = stepper.step(np.full(streams, token_id), state)
-        if position:
-            for clock in clocks:
-                clock.advance(prime[position], grammar, token_id)
-    budget = length.token_budget()
-    while not all(clock.finished for clock in clocks):
-        chosen = np.zeros(streams, dtype=np.int64)
-        for k, clock in enumerate(clocks):
-            if clock.finished:
-                continue
-            reached = length.reached(clock)
-            if (reached and clock.expect == "free") or clock.tokens >= budget:
-                clock.finished = True
-                continue
-            chosen[k] = _draw(logits[k], clock.allowed(grammar, reached), sampling, rng)
-            token = vocab.tokens[chosen[k]]
-            if token == EOS:
-                clock.finished = True
-                continue
-            outputs[k].append(token)
-            clock.advance(token, grammar, chosen[k])
-        if all(clock.finished for clock in clocks):
-            break
-        logits = stepper.step(chosen, state)
-    return [
-        _trim_tail(tokens, clock.steps + scheme.STEPS_PER_BEAT)
-        for tokens, clock in zip(outputs, clocks, strict=True)
-    ]
+    with threadpool_limits(limits=1, user_api="blas"):
+        grammar = Grammar(vocab)
+        stepper = Stepper(network)
+        rng = np.random.default_rng(seed)
+        state = stepper.initial_state(streams)
+        clocks = [Clock() for _ in range(streams)]
+        outputs = [list(prime) for _ in range(streams)]
+        ids = np.array([vocab.ids[token] for token in prime])
+        for position, token_id in enumerate(ids):
+            logits = stepper.step(np.full(streams, token_id), state)
+            if position:
+                for clock in clocks:
+                    clock.advance(prime[position], grammar, token_id)
+        budget = length.token_budget()
+        while not all(clock.finished for clock in clocks):
+            chosen = np.zeros(streams, dtype=np.int64)
+            for k, clock in enumerate(clocks):
+                if clock.finished:
+                    continue
+                reached = length.reached(clock)
+                if (reached and clock.expect == "free") or clock.tokens >= budget:
+                    clock.finished = True
+                    continue
+                chosen[k] = _draw(logits[k], clock.allowed(grammar, reached), sampling, rng)
+                token = vocab.tokens[chosen[k]]
+                if token == EOS:
+                    clock.finished = True
+                    continue
+                outputs[k].append(token)
+                clock.advance(token, grammar, chosen[k])
+            if all(clock.finished for clock in clocks):
+                break
+            logits = stepper.step(chosen, state)
+        return [
+            _trim_tail(tokens, clock.steps + scheme.STEPS_PER_BEAT)
+            for tokens, clock in zip(outputs, clocks, strict=True)
+        ]
 
 
 def _trim_tail(tokens: list[str], end: int) -> list[str]:
