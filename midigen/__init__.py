@@ -7,15 +7,15 @@ The public API: ``read`` and ``write`` (bytes <-> Song), ``tokenize`` and
 __version__ = "0.1.0"
 
 from .errors import MidiError, NotMidiError, TokenError
-from .reader import read
-from .song import Chunk, Event, Riff, Song, Track
+from .midi.reader import read
+from .midi.song import Chunk, Event, Riff, Song, Track
+from .midi.writer import write
 from .tokens import detokenize, tokenize
-from .writer import write
 
 
 def load_model(folder):
     """Load a trained model folder (imports torch on first use); see trained.py."""
-    from .trained import load_model as load
+    from .model.trained import load_model as load
 
     return load(folder)
 

@@ -92,8 +92,8 @@ def info(settings: dict, files: tuple[str, ...], as_json: bool, strict: bool) ->
       midigen info song.mid
       midigen info midi/ --json > summary.json
     """
-    from .reader import read
-    from .summary import summarize
+    from .midi.reader import read
+    from .views.summary import summarize
 
     results = []
     failed = False
@@ -319,7 +319,7 @@ def _outcomes(
 
 
 def _tokenize_task(task: Task) -> Outcome:
-    from .reader import read
+    from .midi.reader import read
     from .tokens import tokenize, tokens_to_text
 
     scheme, strict = task.options
@@ -334,8 +334,8 @@ def _tokenize_task(task: Task) -> Outcome:
 
 
 def _detokenize_task(task: Task) -> Outcome:
+    from .midi.writer import write
     from .tokens import detokenize
-    from .writer import write
 
     try:
         try:
@@ -434,8 +434,8 @@ def prepare(
     """
     from tqdm import tqdm
 
-    from .dataset import PrepareConfig
-    from .dataset import prepare as prepare_dataset
+    from .data.dataset import PrepareConfig
+    from .data.dataset import prepare as prepare_dataset
 
     config = PrepareConfig(scheme, valid_fraction, _transpose_range(transpose), min_count)
 
@@ -593,8 +593,8 @@ def train(
     """
     from tqdm import tqdm
 
-    from .train import TrainConfig
-    from .train import train as run_training
+    from .model.train import TrainConfig
+    from .model.train import train as run_training
 
     config = TrainConfig(
         bptt=bptt,
@@ -672,7 +672,7 @@ def evaluate(model_dir: str, data: str, as_json: bool) -> None:
       midigen evaluate models/default data/
       midigen evaluate models/default midi/ --json
     """
-    from .trained import load_model
+    from .model.trained import load_model
 
     metrics = load_model(model_dir).evaluate(data)
     if as_json:
@@ -699,7 +699,7 @@ def predict(model_dir: str, prime: str | None, text: str | None, top: int) -> No
       midigen predict models/words --tokens "the cat sat on"
       midigen predict models/default --prime samples/pop909_455.mid --top 5
     """
-    from .trained import load_model
+    from .model.trained import load_model
 
     if prime and text:
         raise click.UsageError("give --prime or --tokens, not both")
@@ -807,9 +807,9 @@ def generate(
     """
     import random
 
-    from .render import render_png, render_wav, song_notes
-    from .trained import load_model
-    from .writer import write
+    from .midi.writer import write
+    from .model.trained import load_model
+    from .views.render import render_png, render_wav, song_notes
 
     model = load_model(model_dir or default_model())
     if seed is None:
@@ -856,8 +856,8 @@ def render(file: str, output: str, soundfont: str | None) -> None:
       midigen render song.mid -o song.png
       midigen render song.mid -o song.wav --soundfont FluidR3_GM.sf2
     """
-    from .reader import read
-    from .render import render_png, render_wav
+    from .midi.reader import read
+    from .views.render import render_png, render_wav
 
     suffix = Path(output).suffix.lower()
     if suffix not in (".wav", ".png"):
@@ -897,7 +897,7 @@ def compare(generated: tuple[str, ...], reference: tuple[str, ...], as_json: boo
       midigen compare out/ --reference midi/
       midigen compare song-*.mid --reference real/ --json
     """
-    from .compare import compare as compare_sets
+    from .views.compare import compare as compare_sets
 
     ours = _load_notes(generated)
     theirs = _load_notes(reference)
@@ -921,8 +921,8 @@ def compare(generated: tuple[str, ...], reference: tuple[str, ...], as_json: boo
 
 
 def _load_notes(inputs: tuple[str, ...]) -> list:
-    from .reader import read
-    from .render import song_notes
+    from .midi.reader import read
+    from .views.render import song_notes
 
     pieces = []
     for job in find_inputs(inputs, MIDI_SUFFIXES):

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from midigen.sample import Length, Sampling, sample_tokens
-from midigen.trained import load_model
+from midigen.model.sample import Length, Sampling, sample_tokens
+from midigen.model.trained import load_model
 
 REPO = Path(__file__).resolve().parent.parent
 

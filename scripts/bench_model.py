@@ -27,11 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-from midigen.batches import open_dataset
-from midigen.dataset import PrepareConfig, prepare
-from midigen.train import TrainConfig, train
-from midigen.trained import load_model
-from midigen.vocab import UNK_ID
+from midigen.data.batches import open_dataset
+from midigen.data.dataset import PrepareConfig, prepare
+from midigen.model.train import TrainConfig, train
+from midigen.model.trained import load_model
+from midigen.tokens.vocab import UNK_ID
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus" / "real"

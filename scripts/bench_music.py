@@ -17,11 +17,11 @@ import random
 import sys
 from pathlib import Path
 
-from midigen.compare import STATISTICS, compare
-from midigen.dataset import split_position
-from midigen.reader import read
-from midigen.render import Note, song_notes
-from midigen.trained import load_model
+from midigen.data.dataset import split_position
+from midigen.midi.reader import read
+from midigen.model.trained import load_model
+from midigen.views.compare import STATISTICS, compare
+from midigen.views.render import Note, song_notes
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus" / "real"

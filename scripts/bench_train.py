@@ -53,7 +53,7 @@ def bare_tokens_per_second(vocab: int, args: argparse.Namespace) -> float:
 
 
 def midigen_tokens_per_second(data: Path, args: argparse.Namespace) -> float:
-    from midigen.train import TrainConfig, train
+    from midigen.model.train import TrainConfig, train
 
     stamps: list[float] = []
     config = TrainConfig(
@@ -97,11 +97,11 @@ def main() -> int:
         if data is None:
             if not CORPUS.is_dir():
                 sys.exit(f"no --data and no corpus at {CORPUS}")
-            from midigen.dataset import PrepareConfig, prepare
+            from midigen.data.dataset import PrepareConfig, prepare
 
             data = Path(scratch) / "data"
             prepare([CORPUS], data, PrepareConfig(), jobs=0)
-        from midigen.batches import open_dataset
+        from midigen.data.batches import open_dataset
 
         vocab = len(open_dataset(data).vocab)
         bare, ours = [], []

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from midigen.cli import main
-from midigen.dataset import PrepareConfig, prepare
+from midigen.data.dataset import PrepareConfig, prepare
 from midigen.errors import MidiError
-from midigen.vocab import EOS_ID, Vocab
+from midigen.tokens.vocab import EOS_ID, Vocab
 
 DATA = Path(__file__).parent / "data"
 MIDI_FILES = sorted(p for p in DATA.glob("*.mid") if "smpte" not in p.name)

@@ -15,10 +15,10 @@ from click.testing import CliRunner
 
 import midigen
 from midigen.cli import main
-from midigen.dataset import PrepareConfig, prepare
-from midigen.render import song_notes
-from midigen.sample import Length, Sampling, sample_tokens
-from midigen.train import TrainConfig, train
+from midigen.data.dataset import PrepareConfig, prepare
+from midigen.model.sample import Length, Sampling, sample_tokens
+from midigen.model.train import TrainConfig, train
+from midigen.views.render import song_notes
 
 DATA = Path(__file__).parent / "data"
 PRIME = DATA / "pymidi_mary.mid"

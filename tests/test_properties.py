@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from midigen import Chunk, MidiError, Song, Track, read, write
-from midigen.reader import META_LENGTHS
-from midigen.song import CHANNEL_DATA_LENGTH, END_OF_TRACK, META
-from midigen.vlq import MAX_VLQ, MAX_WIDTH, Wide, WideData, minimal_width
+from midigen.midi.reader import META_LENGTHS
+from midigen.midi.song import CHANNEL_DATA_LENGTH, END_OF_TRACK, META
+from midigen.midi.vlq import MAX_VLQ, MAX_WIDTH, Wide, WideData, minimal_width
 
 DATA = Path(__file__).parent / "data"
 FILES = sorted(DATA.rglob("*.mid"))

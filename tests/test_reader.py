@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from midigen import Chunk, MidiError, NotMidiError, read, write
-from midigen.vlq import MAX_VLQ, Wide, WideData
+from midigen.midi.vlq import MAX_VLQ, Wide, WideData
 
 DATA = Path(__file__).parent / "data"
 EOT = "00 FF 2F 00"

@@ -16,8 +16,8 @@ from safetensors.torch import load_file
 
 import midigen
 from midigen.cli import main
-from midigen.dataset import PrepareConfig, prepare
-from midigen.train import TrainConfig, train
+from midigen.data.dataset import PrepareConfig, prepare
+from midigen.model.train import TrainConfig, train
 
 DATA = Path(__file__).parent / "data"
 TINY = {"hidden": 24, "embed": 16, "layers": 2, "dropout": 0.1}

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from midigen.vlq import MAX_VLQ, MAX_WIDTH, Wide, WideData, encode_vlq, minimal_width
+from midigen.midi.vlq import MAX_VLQ, MAX_WIDTH, Wide, WideData, encode_vlq, minimal_width
 
 # The example table of SMF 1.0 ("Variable-Length Quantities"), value -> bytes.
 SPEC_EXAMPLES = [

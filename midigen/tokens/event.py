@@ -40,9 +40,9 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from ..errors import TokenError
-from ..gm import DRUM_CHANNEL, program_name
-from ..song import META, SET_TEMPO, TIME_SIGNATURE, Song, Track
-from ..timing import TempoMap
+from ..midi.gm import DRUM_CHANNEL, program_name
+from ..midi.song import META, SET_TEMPO, TIME_SIGNATURE, Song, Track
+from ..midi.timing import TempoMap
 
 STEPS_PER_BEAT = 24
 HEADER = f"EVENT_{STEPS_PER_BEAT}"

@@ -27,8 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import __version__
-from .batches import Dataset, Epoch, lay_out, open_dataset
+from .. import __version__
+from ..data.batches import Dataset, Epoch, lay_out, open_dataset
+from ..errors import MidiError
+from ..tokens.vocab import PAD_ID
 from .checkpoint import (
     MODEL_FORMAT,
     MODEL_VERSION,
@@ -44,11 +46,9 @@ from .checkpoint import (
     save_tensors,
     save_weights,
 )
-from .errors import MidiError
 from .evaluate import evaluate_split
-from .model import LanguageModel, ModelConfig, State, detach_state, reset_state
-from .report import append_log, plot_losses, read_log
-from .vocab import PAD_ID
+from .log import append_log, plot_losses, read_log
+from .network import LanguageModel, ModelConfig, State, detach_state, reset_state
 
 LOG_COLUMNS = ("step", "seconds", "train_loss", "valid_loss", "tokens_per_s")
 
@@ -146,7 +146,7 @@ class _dataset:
                     f"the dataset holds {dataset.scheme} tokens, not {self.scheme}", path=self.data
                 )
             return dataset
-        from .dataset import PrepareConfig, prepare
+        from ..data.dataset import PrepareConfig, prepare
 
         scheme = self.scheme or _guess_scheme(self.data)
         self.temporary = tempfile.TemporaryDirectory(prefix="midigen-data-")
@@ -163,7 +163,7 @@ class _dataset:
 
 def _guess_scheme(folder: Path) -> str:
     """MIDI files anywhere under the folder mean music; otherwise it is word text."""
-    from .fileio import MIDI_SUFFIXES
+    from ..fileio import MIDI_SUFFIXES
 
     candidates = [folder] if folder.is_file() else folder.rglob("*")
     if any(path.suffix.lower() in MIDI_SUFFIXES for path in candidates):

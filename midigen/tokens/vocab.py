@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import MidiError
+from ..errors import MidiError
 
 PAD, UNK, EOS = "<pad>", "<unk>", "<eos>"
 SPECIALS = (PAD, UNK, EOS)
@@ -63,7 +63,7 @@ class Vocab:
         return [tokens[i] for i in ids]
 
     def save(self, path: str | Path) -> None:
-        from .fileio import write_atomic
+        from ..fileio import write_atomic
 
         write_atomic(path, json.dumps({"tokens": self.tokens}, ensure_ascii=False, indent=0))
 

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .batches import Dataset, open_dataset
+from ..data.batches import Dataset, open_dataset
+from ..errors import MidiError
+from ..midi.song import Song
+from ..tokens import event as event_scheme
+from ..tokens.vocab import UNK_ID, Vocab
 from .checkpoint import build_model, load_config, load_weights
-from .errors import MidiError
 from .evaluate import Metrics, evaluate_split, next_token_ranking
-from .model import LanguageModel
-from .song import Song
-from .tokens import event as event_scheme
-from .vocab import UNK_ID, Vocab
+from .network import LanguageModel
 
 EVAL_BPTT = 128
 EVAL_BATCH = 8  # logits are batch x bptt x vocabulary: keep large vocabularies in memory
@@ -47,7 +47,7 @@ class TrainedModel:
                 )
             split = "valid" if len(dataset.pieces("valid")) else "train"
             return self._score(_with_vocab(dataset, self.vocab), split)
-        from .dataset import PrepareConfig, prepare
+        from ..data.dataset import PrepareConfig, prepare
 
         with tempfile.TemporaryDirectory(prefix="midigen-eval-") as temporary:
             folder = Path(temporary) / "data"
@@ -104,8 +104,8 @@ class TrainedModel:
         Raises:
             MidiError: the model does not read event tokens, or bad options.
         """
+        from ..tokens import detokenize
         from .sample import Length, Sampling, prime_tokens, sample_tokens
-        from .tokens import detokenize
 
         if self.scheme != "event":
             raise MidiError(
@@ -132,8 +132,8 @@ class TrainedModel:
 
     def prime_tokens(self, path: str | Path) -> list[str]:
         """A MIDI file as the tokens this model reads (without the final <eos>)."""
-        from .reader import read
-        from .tokens import tokenize
+        from ..midi.reader import read
+        from ..tokens import tokenize
 
         if self.scheme == "text":
             raise MidiError("this model reads word text; use --tokens")

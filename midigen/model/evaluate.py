@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
-from .batches import Dataset, lay_out
-from .model import LanguageModel, reset_state
-from .vocab import PAD_ID, UNK_ID, Vocab
+from ..data.batches import Dataset, lay_out
+from ..tokens.vocab import PAD_ID, UNK_ID, Vocab
+from .network import LanguageModel, reset_state
 
 
 @dataclass

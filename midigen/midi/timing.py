@@ -11,7 +11,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable
 
-from .errors import MidiError
+from ..errors import MidiError
 from .song import DEFAULT_TEMPO_US, META, SET_TEMPO, Song, Track
 
 SMPTE_FPS = {24: 24.0, 25: 25.0, 29: 29.97, 30: 30.0}

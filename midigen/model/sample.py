@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import MidiError
-from .model import LanguageModel
-from .tokens import event as scheme
-from .vocab import EOS, Vocab
+from ..errors import MidiError
+from ..tokens import event as scheme
+from ..tokens.vocab import EOS, Vocab
+from .network import LanguageModel
 
 MAX_ONSETS_PER_STEP = 12  # notes starting together; more is a model stuck in place
 MAX_PROGRAMS = 8  # instruments in one piece (drums aside): a band, not a channel sweep

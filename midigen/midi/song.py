@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from typing import NamedTuple, overload
 
-from .errors import MidiError
+from ..errors import MidiError
 
 META = 0xFF
 SYSEX = 0xF0

@@ -12,7 +12,7 @@ import io
 import struct
 from typing import TYPE_CHECKING
 
-from .errors import MidiError
+from ..errors import MidiError
 from .reader import read
 from .song import META, Song
 

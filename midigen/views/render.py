@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import MidiError
-from .fileio import write_atomic
-from .gm import DRUM_CHANNEL, program_name
-from .song import Song
-from .timing import TempoMap
+from ..errors import MidiError
+from ..fileio import write_atomic
+from ..midi.gm import DRUM_CHANNEL, program_name
+from ..midi.song import Song
+from ..midi.timing import TempoMap
 
 SAMPLE_RATE = 44_100
 TAIL_SECONDS = 1.5  # let the last notes ring out

@@ -31,12 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import MidiError
-from .fileio import MIDI_SUFFIXES, TEXT_SUFFIXES, find_inputs, umask
-from .song import Song
-from .tokens import event as event_scheme
-from .tokens import text_to_tokens, tokenize
-from .vocab import EOS, Vocab
+from ..errors import MidiError
+from ..fileio import MIDI_SUFFIXES, TEXT_SUFFIXES, find_inputs, umask
+from ..midi.song import Song
+from ..tokens import event as event_scheme
+from ..tokens import text_to_tokens, tokenize
+from ..tokens.vocab import EOS, Vocab
 
 SCHEMES = ("event", "chunk", "text")
 FORMAT = "midigen-dataset"
@@ -173,8 +173,8 @@ def _word_tokens(data: bytes, path: str) -> list[str]:
 
 def _song_tokens(data: bytes, path: str, scheme: str) -> tuple[Song, list[str]]:
     """MIDI bytes, or token text midigen wrote, as tokens of the scheme."""
-    from .reader import read
-    from .tokens import detokenize
+    from ..midi.reader import read
+    from ..tokens import detokenize
 
     head = data[:16]
     if head.startswith((b"MTHD_", event_scheme.HEADER.encode())):

@@ -16,7 +16,7 @@ import os
 import struct
 from pathlib import Path
 
-from .errors import MidiError, NotMidiError, count
+from ..errors import MidiError, NotMidiError, count
 from .song import CHANNEL_DATA_LENGTH, END_OF_TRACK, META, Chunk, Riff, Song, Track
 from .vlq import MAX_VLQ, MAX_WIDTH, Wide, WideData
 

@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..errors import MidiError
+from ..tokens.vocab import PAD_ID, Vocab
 from .dataset import FORMAT
-from .errors import MidiError
-from .vocab import PAD_ID, Vocab
 
 if TYPE_CHECKING:
     import torch

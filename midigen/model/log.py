@@ -6,7 +6,7 @@ import csv
 from collections.abc import Sequence
 from pathlib import Path
 
-from .fileio import write_atomic
+from ..fileio import write_atomic
 
 
 def append_log(path: Path, columns: Sequence[str], row: Sequence[object]) -> None:

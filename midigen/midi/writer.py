@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import struct
 
-from .errors import MidiError
+from ..errors import MidiError
 from .song import END_OF_TRACK, META, Song, Track
 from .vlq import Wide, WideData, encode_vlq
 

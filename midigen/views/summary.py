@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import MidiError
-from .gm import DRUM_CHANNEL, program_name
-from .song import Song
-from .timing import TempoMap, tempo_changes, track_length_ticks
+from ..errors import MidiError
+from ..midi.gm import DRUM_CHANNEL, program_name
+from ..midi.song import Song
+from ..midi.timing import TempoMap, tempo_changes, track_length_ticks
 
 
 def summarize(song: Song) -> dict[str, Any]:

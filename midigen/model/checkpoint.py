@@ -21,10 +21,10 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import MidiError
-from .fileio import umask, write_atomic
-from .model import LanguageModel, ModelConfig
-from .vocab import Vocab
+from ..errors import MidiError
+from ..fileio import umask, write_atomic
+from ..tokens.vocab import Vocab
+from .network import LanguageModel, ModelConfig
 
 if TYPE_CHECKING:
     import torch

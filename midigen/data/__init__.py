@@ -1,0 +1,1 @@
+"""corpus -> DATASET/ -> (x, y) windows: preparing token ids and batching them for training."""
