@@ -596,6 +596,8 @@ def train(
     from .model.train import TrainConfig
     from .model.train import train as run_training
 
+    if sum(target is not None for target in (steps, epochs, duration)) > 1:
+        raise click.UsageError("give one of --steps, --epochs and --time")
     config = TrainConfig(
         bptt=bptt,
         batch_size=batch_size,
@@ -700,26 +702,42 @@ def predict(model_dir: str, prime: str | None, text: str | None, top: int) -> No
       midigen predict models/default --prime samples/pop909_455.mid --top 5
     """
     from .model.trained import load_model
+    from .tokens.grammar import HEADER as EVENT_HEADER
 
     if prime and text:
         raise click.UsageError("give --prime or --tokens, not both")
     model = load_model(model_dir)
     tokens = model.prime_tokens(prime) if prime else (text or "").split()
     if not prime and not text and model.scheme == "event":
-        tokens = ["EVENT_24"]
-    width = max((len(token) for token, _ in model.predict(tokens, top)), default=0)
-    for token, probability in model.predict(tokens, top):
+        tokens = [EVENT_HEADER]
+    unknown = model.unknown_tokens(tokens)
+    if unknown:
+        shown = ", ".join(dict.fromkeys(unknown[:5]))
+        click.echo(
+            f"warning: {count(len(unknown), 'token')} not in the model's vocabulary, "
+            f"read as <unk>: {shown}",
+            err=True,
+        )
+    ranking = model.predict(tokens, top)
+    width = max((len(token) for token, _ in ranking), default=0)
+    for token, probability in ranking:
         click.echo(f"{token:<{width}}  {probability:.3f}")
 
 
 # -- generate / render / compare -------------------------------------------------------------
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-
-
 def default_model() -> Path:
-    """$MIDIGEN_MODEL, else models/default of this installation (from any directory)."""
-    return Path(os.environ.get("MIDIGEN_MODEL", PACKAGE_ROOT / "models" / "default"))
+    """$MIDIGEN_MODEL, else the shipped models/default, installed as package data.
+
+    pyproject.toml maps the repository's models/ folder to the package
+    ``midigen.models``, so a wheel, a plain ``pip install .`` and an editable
+    install all find it, from any working directory.
+    """
+    if "MIDIGEN_MODEL" in os.environ:
+        return Path(os.environ["MIDIGEN_MODEL"])
+    from importlib.resources import files
+
+    return Path(str(files("midigen.models") / "default"))
 
 
 @main.command()
@@ -808,14 +826,28 @@ def generate(
     import random
 
     from .midi.writer import write
+    from .model.sample import Length, Sampling
     from .model.trained import load_model
-    from .views.render import render_png, render_wav, song_notes
+    from .views.notes import song_notes
+    from .views.render import render_png, render_wav
 
+    try:
+        piece_length = Length.parse(length)
+    except MidiError as error:
+        raise click.BadParameter(str(error), param_hint="--length") from None
+    sampling = Sampling(temperature=temperature, top_k=top_k, top_p=top_p)
     model = load_model(model_dir or default_model())
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
         click.echo(f"seed {seed} (--seed {seed} makes this again)", err=True)
-    songs = model.generate_batch(num, length, prime, prime_seconds, temperature, top_k, top_p, seed)
+    songs = model.generate_batch(
+        num=num,
+        length=piece_length,
+        prime=prime,
+        prime_seconds=prime_seconds,
+        sampling=sampling,
+        seed=seed,
+    )
     target = Path(output)
     for index, song in enumerate(songs, start=1):
         path = target if num == 1 else target.with_name(f"{target.stem}-{index}{target.suffix}")
@@ -922,7 +954,7 @@ def compare(generated: tuple[str, ...], reference: tuple[str, ...], as_json: boo
 
 def _load_notes(inputs: tuple[str, ...]) -> list:
     from .midi.reader import read
-    from .views.render import song_notes
+    from .views.notes import song_notes
 
     pieces = []
     for job in find_inputs(inputs, MIDI_SUFFIXES):

@@ -40,12 +40,11 @@ def naive_tokens_per_second(network, tokens: int) -> float:
 def midigen_tokens_per_second(model, tokens: int) -> float:
     started = time.perf_counter()
     streams = sample_tokens(
-        model.network,
+        model.stepper,
         model.vocab,
         ["EVENT_24"],
-        Length(tokens, "tokens"),
-        Sampling(top_p=0.95),
-        1,
+        length=Length(tokens, "tokens"),
+        sampling=Sampling(top_p=0.95),
         seed=0,
     )
     return (len(streams[0]) - 1) / (time.perf_counter() - started)

@@ -27,8 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from midigen.data.batches import open_dataset
-from midigen.data.dataset import PrepareConfig, prepare
+from midigen.data.dataset import PrepareConfig, open_dataset, prepare
 from midigen.model.train import TrainConfig, train
 from midigen.model.trained import load_model
 from midigen.tokens.vocab import UNK_ID

@@ -19,9 +19,10 @@ from pathlib import Path
 
 from midigen.data.dataset import split_position
 from midigen.midi.reader import read
+from midigen.model.sample import Sampling
 from midigen.model.trained import load_model
 from midigen.views.compare import STATISTICS, compare
-from midigen.views.render import Note, song_notes
+from midigen.views.notes import Note, song_notes
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus" / "real"
@@ -84,7 +85,10 @@ def main() -> int:
     valid, train = held_out(args.corpus, fraction)
     reference = notes_of(valid)
     songs = model.generate_batch(
-        args.pieces, "32s", temperature=args.temperature, top_p=args.top_p, seed=args.seed
+        num=args.pieces,
+        length="32s",
+        sampling=Sampling(temperature=args.temperature, top_p=args.top_p),
+        seed=args.seed,
     )
     generated = [song_notes(song) for song in songs]
     rng = random.Random(args.seed)

@@ -101,7 +101,7 @@ def main() -> int:
 
             data = Path(scratch) / "data"
             prepare([CORPUS], data, PrepareConfig(), jobs=0)
-        from midigen.data.batches import open_dataset
+        from midigen.data.dataset import open_dataset
 
         vocab = len(open_dataset(data).vocab)
         bare, ours = [], []

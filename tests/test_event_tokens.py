@@ -12,7 +12,8 @@ import pytest
 
 import midigen
 from midigen import Song, Track
-from midigen.tokens.event import event_tokens_to_song, song_to_event_tokens, vocabulary
+from midigen.tokens.event import event_tokens_to_song, song_to_event_tokens
+from midigen.tokens.grammar import vocabulary
 
 DATA = Path(__file__).parent / "data"
 TPQ = 96  # ticks per quarter in the hand-made songs: 4 ticks per step

@@ -18,7 +18,7 @@ from midigen.cli import main
 from midigen.data.dataset import PrepareConfig, prepare
 from midigen.model.sample import Length, Sampling, sample_tokens
 from midigen.model.train import TrainConfig, train
-from midigen.views.render import song_notes
+from midigen.views.notes import song_notes
 
 DATA = Path(__file__).parent / "data"
 PRIME = DATA / "pymidi_mary.mid"
@@ -58,21 +58,26 @@ def assert_every_note_ends(data: bytes) -> None:
 
 @pytest.mark.parametrize("temperature", [0.05, 1.0, 8.0])
 def test_every_note_ends_at_any_temperature(model, temperature):
-    songs = midigen.load_model(model).generate_batch(3, "8s", temperature=temperature, seed=3)
+    songs = midigen.load_model(model).generate_batch(
+        num=3, length="8s", sampling=Sampling(temperature=temperature), seed=3
+    )
     for song in songs:
         assert_every_note_ends(midigen.write(song))
 
 
 def test_random_weights_still_give_playable_files(model):
     loaded = midigen.load_model(model)
-    for parameter in loaded.network.parameters():
-        parameter.data.normal_(0, 3.0)
-    for song in loaded.generate_batch(4, "200tokens", top_p=1.0, seed=11):
+    generator = np.random.default_rng(0)
+    for name, weights in loaded.weights.items():
+        loaded.weights[name] = generator.normal(0, 3.0, weights.shape).astype(np.float32)
+    for song in loaded.generate_batch(num=4, length="200tokens", seed=11):
         assert_every_note_ends(midigen.write(song))
 
 
 def test_drums_are_on_channel_ten_and_parts_are_named(model):
-    song = midigen.load_model(model).generate(length="20s", seed=5, temperature=1.5)
+    song = midigen.load_model(model).generate(
+        length="20s", seed=5, sampling=Sampling(temperature=1.5)
+    )
     for track in song.tracks[1:]:
         channels = {event.channel for event in track if event.channel is not None}
         assert track.name
@@ -118,7 +123,12 @@ def test_length_in_seconds_and_tokens(model):
     notes = song_notes(loaded.generate(length="12s", seed=2))
     assert notes and max(n.start for n in notes) < 12.0
     (tokens,) = sample_tokens(
-        loaded.network, loaded.vocab, ["EVENT_24"], Length.parse("50tokens"), Sampling(), 1, seed=2
+        loaded.stepper,
+        loaded.vocab,
+        ["EVENT_24"],
+        length=Length.parse("50tokens"),
+        sampling=Sampling(),
+        seed=2,
     )
     assert 50 <= len(tokens) <= 50 + 4  # a note under way gets its VEL and DUR
 

@@ -1,4 +1,4 @@
-"""ids -> (x, y) windows for stateful truncated BPTT, and the dataset folder they come from.
+"""ids -> (x, y) windows for stateful truncated BPTT.
 
 Pieces are laid out in ``columns`` parallel streams (the batch), the way
 pytorch/examples' batchify does, except that every piece starts at a window
@@ -19,56 +19,15 @@ from the seed, so a run is reproducible and a resumed run sees the same data.
 from __future__ import annotations
 
 import heapq
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import MidiError
-from ..tokens.vocab import PAD_ID, Vocab
-from .dataset import FORMAT
+from ..tokens.vocab import PAD_ID
 
 if TYPE_CHECKING:
     import torch
-
-
-@dataclass
-class Dataset:
-    """A prepared dataset folder, its arrays memory-mapped."""
-
-    folder: Path
-    vocab: Vocab
-    meta: dict
-
-    def ids(self, split: str) -> np.ndarray:
-        return np.load(self.folder / f"{split}.npy", mmap_mode="r")
-
-    def pieces(self, split: str) -> np.ndarray:
-        """(offset, length, notes) per piece."""
-        return np.load(self.folder / f"{split}_pieces.npy")
-
-    @property
-    def scheme(self) -> str:
-        return self.meta["scheme"]
-
-
-def open_dataset(folder: str | Path) -> Dataset:
-    """Raises MidiError naming the folder when it is not a complete dataset."""
-    folder = Path(folder)
-    try:
-        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-        if meta.get("format") != FORMAT:
-            raise MidiError("meta.json is not a midigen dataset's", path=folder)
-        dataset = Dataset(folder, Vocab.load(folder / "vocab.json"), meta)
-        for split in ("train", "valid"):
-            ids, pieces = dataset.ids(split), dataset.pieces(split)
-            if pieces.ndim != 2 or pieces.shape[1] != 3 or pieces[:, 1].sum() != len(ids):
-                raise MidiError(f"{split}_pieces.npy does not match {split}.npy", path=folder)
-    except (OSError, ValueError, KeyError) as error:
-        raise MidiError(f"not a complete dataset folder ({error})", path=folder) from None
-    return dataset
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""corpus -> DATASET/: token ids ready for training, split by file, augmented.
+"""corpus -> DATASET/: token ids ready for training, split by file, augmented; and back.
 
 A dataset folder holds::
 
@@ -26,6 +26,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -34,8 +35,7 @@ import numpy as np
 from ..errors import MidiError
 from ..fileio import MIDI_SUFFIXES, TEXT_SUFFIXES, find_inputs, umask
 from ..midi.song import Song
-from ..tokens import event as event_scheme
-from ..tokens import text_to_tokens, tokenize
+from ..tokens import grammar, text_to_tokens, tokenize
 from ..tokens.vocab import EOS, Vocab
 
 SCHEMES = ("event", "chunk", "text")
@@ -177,7 +177,7 @@ def _song_tokens(data: bytes, path: str, scheme: str) -> tuple[Song, list[str]]:
     from ..tokens import detokenize
 
     head = data[:16]
-    if head.startswith((b"MTHD_", event_scheme.HEADER.encode())):
+    if head.startswith((b"MTHD_", grammar.HEADER.encode())):
         try:
             tokens = text_to_tokens(data.decode("utf-8"))
         except UnicodeDecodeError:
@@ -223,7 +223,7 @@ def _split(pieces: list[Piece], valid_fraction: float) -> list[str]:
 
 def _vocabulary(config: PrepareConfig, train: list[Piece]) -> Vocab:
     if config.scheme == "event":
-        return Vocab.fixed(event_scheme.vocabulary())
+        return Vocab.fixed(grammar.vocabulary())
     counts: Counter[str] = Counter()
     for piece in train:
         counts.update(piece.tokens)
@@ -344,3 +344,83 @@ def _replace_folder(staging: Path, output: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         staging.rename(output)
+
+
+# -- reading --------------------------------------------------------------------------------
+
+
+@dataclass
+class Dataset:
+    """A prepared dataset folder, its arrays memory-mapped."""
+
+    folder: Path
+    vocab: Vocab
+    meta: dict
+
+    def ids(self, split: str) -> np.ndarray:
+        return np.load(self.folder / f"{split}.npy", mmap_mode="r")
+
+    def pieces(self, split: str) -> np.ndarray:
+        """(offset, length, notes) per piece."""
+        return np.load(self.folder / f"{split}_pieces.npy")
+
+    @property
+    def scheme(self) -> str:
+        return self.meta["scheme"]
+
+
+def open_dataset(folder: str | Path) -> Dataset:
+    """Raises MidiError naming the folder when it is not a complete dataset."""
+    folder = Path(folder)
+    try:
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        if meta.get("format") != FORMAT:
+            raise MidiError("meta.json is not a midigen dataset's", path=folder)
+        dataset = Dataset(folder, Vocab.load(folder / "vocab.json"), meta)
+        for split in ("train", "valid"):
+            ids, pieces = dataset.ids(split), dataset.pieces(split)
+            if pieces.ndim != 2 or pieces.shape[1] != 3 or pieces[:, 1].sum() != len(ids):
+                raise MidiError(f"{split}_pieces.npy does not match {split}.npy", path=folder)
+    except (OSError, ValueError, KeyError) as error:
+        raise MidiError(f"not a complete dataset folder ({error})", path=folder) from None
+    return dataset
+
+
+@contextmanager
+def dataset_from(
+    data: str | Path,
+    scheme: str | None = None,
+    vocab: Vocab | None = None,
+    valid_fraction: float = PrepareConfig.valid_fraction,
+) -> Iterator[Dataset]:
+    """A dataset folder as it is, or a folder of MIDI or text prepared into a temporary one.
+
+    ``scheme`` None guesses it from the files: MIDI anywhere means events,
+    otherwise word text.  ``vocab`` is passed on to ``prepare`` (to score
+    new files with a trained model's vocabulary).
+
+    Raises:
+        MidiError: the dataset holds another scheme, or the files cannot be prepared.
+    """
+    data = Path(data)
+    if (data / "meta.json").exists():
+        dataset = open_dataset(data)
+        if scheme and scheme != dataset.scheme:
+            raise MidiError(f"the dataset holds {dataset.scheme} tokens, not {scheme}", path=data)
+        yield dataset
+        return
+    with tempfile.TemporaryDirectory(prefix="midigen-data-") as temporary:
+        folder = Path(temporary) / "data"
+        config = PrepareConfig(scheme=scheme or guess_scheme(data), valid_fraction=valid_fraction)
+        prepare([data], folder, config, vocab=vocab)
+        dataset = open_dataset(folder)
+        dataset.meta["source"] = str(data)
+        yield dataset
+
+
+def guess_scheme(folder: Path) -> str:
+    """MIDI files anywhere under the folder mean music; otherwise it is word text."""
+    candidates = [folder] if folder.is_file() else folder.rglob("*")
+    if any(path.suffix.lower() in MIDI_SUFFIXES for path in candidates):
+        return "event"
+    return "text"

@@ -21,13 +21,17 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ..errors import MidiError
 from ..fileio import umask, write_atomic
 from ..tokens.vocab import Vocab
-from .network import LanguageModel, ModelConfig
+from .config import ModelConfig, weight_shapes
 
 if TYPE_CHECKING:
     import torch
+
+    from .network import LanguageModel
 
 MODEL_FORMAT = "midigen-model"
 MODEL_VERSION = 1
@@ -57,8 +61,12 @@ def load_config(folder: str | Path) -> dict[str, Any]:
     return config
 
 
-def build_model(config: dict[str, Any]) -> tuple[LanguageModel, Vocab]:
-    """The architecture and vocabulary a config.json describes, with fresh weights."""
+def read_architecture(config: dict[str, Any]) -> tuple[ModelConfig, Vocab]:
+    """The architecture and vocabulary a config.json describes.
+
+    Raises:
+        CheckpointError: they are malformed or disagree.
+    """
     try:
         vocab = Vocab(config["vocab"])
         model_config = ModelConfig.from_dict(config["model"])
@@ -66,30 +74,104 @@ def build_model(config: dict[str, Any]) -> tuple[LanguageModel, Vocab]:
         raise CheckpointError(f"config.json: {error}") from None
     if model_config.vocab_size != len(vocab):
         raise CheckpointError("config.json: vocabulary and model disagree on its size")
-    return LanguageModel(model_config), vocab
+    return model_config, vocab
 
 
-def save_weights(model: torch.nn.Module, path: Path) -> None:
-    """Safetensors, written atomically (save_model handles the tied output layer)."""
-    from safetensors.torch import save_model
+def build_network(model_config: ModelConfig) -> LanguageModel:
+    """A PyTorch network of this architecture with fresh weights (imports torch)."""
+    from .network import LanguageModel
 
-    with _staged(path) as temporary:
-        save_model(model, str(temporary))
+    return LanguageModel(model_config)
 
 
-def load_weights(model: torch.nn.Module, path: Path) -> None:
+def load_arrays(path: Path, model_config: ModelConfig) -> dict[str, np.ndarray]:
+    """model.safetensors as NumPy arrays, each checked against the architecture.
+
+    Raises:
+        CheckpointError: the file is missing or unreadable, or its tensors do
+            not match config.json by name or shape.
+    """
     from safetensors import SafetensorError
-    from safetensors.torch import load_model
+    from safetensors.numpy import load_file
 
     if not path.exists():
         raise CheckpointError("missing", path=path)
     try:
-        missing, unexpected = load_model(model, str(path), strict=False)
-    except (SafetensorError, RuntimeError, OSError, ValueError) as error:
+        arrays = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as error:
         raise CheckpointError(f"cannot load weights: {_first_line(error)}", path=path) from None
+    if model_config.tie_weights and "embedding.weight" not in arrays and "output.weight" in arrays:
+        arrays["embedding.weight"] = arrays.pop("output.weight")  # a tied pair, stored once
+    expected = weight_shapes(model_config)
+    wrong = sorted(
+        name
+        for name in {*expected, *arrays}
+        if name not in arrays or expected.get(name) != tuple(arrays[name].shape)
+    )
+    if wrong:
+        names = ", ".join(wrong[:3])
+        raise CheckpointError(f"weights do not match config.json ({names})", path=path)
+    if not all(np.isfinite(array).all() for array in arrays.values()):
+        raise CheckpointError("weights hold NaN or infinity", path=path)
+    return {name: arrays[name].astype(np.float32, copy=False) for name in expected}
+
+
+def config_json(
+    scheme: str,
+    architecture: ModelConfig,
+    vocab: Vocab,
+    training: dict[str, Any],
+    data: dict[str, Any],
+    metrics: dict[str, Any],
+) -> dict[str, Any]:
+    """What config.json holds, in the order it is written."""
+    return {
+        "format": MODEL_FORMAT,
+        "version": MODEL_VERSION,
+        "scheme": scheme,
+        "model": architecture.to_dict(),
+        "training": training,
+        "data": data,
+        "metrics": metrics,
+        "vocab": vocab.tokens,
+    }
+
+
+def network_tensors(network: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The network's weights by state_dict name, a tied output layer stored once.
+
+    With tied weights ``output.weight`` is ``embedding.weight``; safetensors
+    refuses shared tensors, and one copy is all loading needs.
+    """
+    tensors = {name: t.detach().cpu() for name, t in network.state_dict().items()}
+    if network.config.tie_weights:
+        del tensors["output.weight"]
+    return tensors
+
+
+def load_network_tensors(
+    network: torch.nn.Module, tensors: dict[str, torch.Tensor], path: Path
+) -> None:
+    """Put ``network_tensors`` back into a network of the same architecture.
+
+    Raises:
+        CheckpointError: names or shapes do not match the network.
+    """
+    tensors = dict(tensors)
+    if network.config.tie_weights and "embedding.weight" in tensors:
+        tensors["output.weight"] = tensors["embedding.weight"]
+    try:
+        missing, unexpected = network.load_state_dict(tensors, strict=False)
+    except RuntimeError as error:
+        raise CheckpointError(f"weights do not fit config.json: {error}", path=path) from None
     if missing or unexpected:
         names = ", ".join(sorted({*missing, *unexpected})[:3])
-        raise CheckpointError(f"weights do not match config.json ({names})", path=path)
+        raise CheckpointError(f"weights do not fit config.json ({names})", path=path)
+
+
+def save_weights(network: torch.nn.Module, path: Path) -> None:
+    """model.safetensors: the weights sampling loads (as NumPy arrays, see load_arrays)."""
+    save_tensors(network_tensors(network), path)
 
 
 def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
@@ -169,3 +251,39 @@ class _staged:
 
 def _first_line(error: BaseException) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def save_training(
+    folder: Path,
+    network: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    progress: dict[str, Any],
+    carried: dict[str, torch.Tensor],
+) -> None:
+    """What --resume needs: optimizer.safetensors (the latest weights, Adam's moments and
+    ``carried``: RNG states and the hidden state going into the next window), then state.json."""
+    tensors = {f"model.{name}": t for name, t in network_tensors(network).items()}
+    tensors.update(optimizer_tensors(optimizer))
+    tensors.update(carried)
+    save_tensors(tensors, folder / "optimizer.safetensors")
+    save_json(folder / "state.json", {"progress": progress})
+
+
+def load_training(
+    folder: Path, network: torch.nn.Module
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Load the latest weights into ``network``; return state.json's progress and the rest
+    of optimizer.safetensors (optimizer moments, RNG and hidden states) for the loop.
+
+    Raises:
+        CheckpointError: a file is missing, unreadable or does not fit the network.
+    """
+    path = folder / "optimizer.safetensors"
+    tensors = load_tensors(path)
+    weights = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+    load_network_tensors(network, weights, path)
+    saved = load_json(folder / "state.json")
+    if not isinstance(saved, dict) or not isinstance(saved.get("progress"), dict):
+        raise CheckpointError("state.json holds no progress", path=folder / "state.json")
+    rest = {k: v for k, v in tensors.items() if not k.startswith("model.")}
+    return saved["progress"], rest

@@ -1,4 +1,4 @@
-"""model + tokens -> numbers: loss, perplexity, bits per note, accuracy; next-token ranking.
+"""model + tokens -> numbers: loss, perplexity, bits per note, accuracy.
 
 Bits per note divide the total bits the model spends on a piece (every token,
 ``<eos>`` included) by the notes in it, so that token schemes that spend
@@ -13,8 +13,9 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
-from ..data.batches import Dataset, lay_out
-from ..tokens.vocab import PAD_ID, UNK_ID, Vocab
+from ..data.batches import lay_out
+from ..data.dataset import Dataset
+from ..tokens.vocab import PAD_ID
 from .network import LanguageModel, reset_state
 
 
@@ -69,17 +70,3 @@ def evaluate_split(
         tokens=tokens,
         notes=notes,
     )
-
-
-@torch.no_grad()
-def next_token_ranking(
-    model: LanguageModel, vocab: Vocab, tokens: list[str], top: int
-) -> list[tuple[str, float]]:
-    """The ``top`` most likely tokens after ``tokens`` (unknown words count as <unk>)."""
-    model.eval()
-    ids = torch.tensor([[vocab.ids.get(token, UNK_ID) for token in tokens]])
-    logits, _ = model(ids)
-    probabilities = torch.softmax(logits[0, -1], dim=-1)
-    probabilities[PAD_ID] = 0.0
-    values, indices = probabilities.topk(min(top, len(vocab)))
-    return [(vocab.tokens[i], float(v)) for v, i in zip(values, indices, strict=True)]

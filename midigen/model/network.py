@@ -7,49 +7,14 @@ and one helper that cuts the graph between truncated-BPTT windows.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any
-
 import torch
 from torch import nn
 
-from ..errors import MidiError
+from .config import ModelConfig
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """The architecture; ``config.json`` stores it under "model"."""
-
-    vocab_size: int
-    cell: str = "lstm"
-    layers: int = 2
-    hidden: int = 512
-    embed: int = 256
-    dropout: float = 0.1
-    tie_weights: bool = True
-
-    def __post_init__(self) -> None:
-        if self.cell not in CELLS:
-            raise MidiError(f"unknown cell {self.cell!r}; choose from {', '.join(CELLS)}")
-        if min(self.vocab_size, self.layers, self.hidden, self.embed) < 1:
-            raise MidiError("vocab_size, layers, hidden and embed must be positive")
-        if not 0 <= self.dropout < 1:
-            raise MidiError("dropout must be in [0, 1)")
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> ModelConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise MidiError(f"unknown model settings: {', '.join(sorted(unknown))}")
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class LanguageModel(nn.Module):
@@ -74,7 +39,7 @@ class LanguageModel(nn.Module):
         )
         width = config.hidden
         self.projection = None
-        if config.tie_weights and config.hidden != config.embed:
+        if config.has_projection:
             self.projection = nn.Linear(config.hidden, config.embed, bias=False)
             width = config.embed
         self.output = nn.Linear(width, config.vocab_size)

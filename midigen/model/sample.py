@@ -1,18 +1,13 @@
-"""model -> tokens: sampling event tokens that always decode to playable music.
+"""weights + prime -> event tokens: sampling streams that always decode to playable music.
 
-Two things make sampling fast and safe:
-
-- ``Stepper`` runs the trained network one token at a time in NumPy.  A
-  PyTorch call per token costs more in overhead than the arithmetic of a
-  512-unit LSTM; here the first layer's input projection is a table lookup
-  (embedding times input weights, computed once) and each step is a handful
-  of matrix products (scripts/bench_generate.py measures it against a plain
-  nn.LSTM loop).
-- ``Grammar`` masks the tokens that cannot come next: a NOTE is followed by
-  its VEL and a DUR, a TEMPO by its three TFINE digits, no header or padding
-  mid-piece, no ``<eos>`` before the requested length, no more than a
-  handful of notes on one step.  The decoder (tokens/event.py) then ends
-  every note and caps its length.
+The network runs in NumPy (model/stepper.py).  Before each draw the sampler
+masks the tokens that cannot come next: what the grammar allows after the
+last token (tokens/grammar.py: a NOTE is followed by its VEL and a DUR, a
+TEMPO by its TFINE digits), and a few limits of its own that keep a model
+from getting stuck (no more than a handful of notes on one step, no more
+than a band's worth of instruments, no ``<eos>`` before the requested
+length).  The decoder (tokens/event.py) then ends every note and caps its
+length.
 """
 
 from __future__ import annotations
@@ -22,202 +17,81 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import MidiError
-from ..tokens import event as scheme
+from ..tokens.grammar import (
+    DURATION,
+    FINE,
+    FOLLOWERS,
+    FREE,
+    HEADER,
+    VELOCITY,
+    Cursor,
+    parse_token,
+)
 from ..tokens.vocab import EOS, Vocab
-from .network import LanguageModel
+from .stepper import Stepper
 
 MAX_ONSETS_PER_STEP = 12  # notes starting together; more is a model stuck in place
 MAX_PROGRAMS = 8  # instruments in one piece (drums aside): a band, not a channel sweep
-MICROSECONDS = 1e6
 
 
-# -- the network, one step at a time ------------------------------------------------------
-
-
-class Stepper:
-    """The network's forward pass for a batch of streams, one token per call."""
-
-    def __init__(self, network: LanguageModel) -> None:
-        config = network.config
-        weights = {
-            k: v.detach().cpu().numpy().astype(np.float32) for k, v in network.state_dict().items()
-        }
-        self.cell, self.layers, self.hidden = config.cell, config.layers, config.hidden
-        self.input_weights = []
-        self.hidden_weights = []
-        self.input_bias = []
-        self.hidden_bias = []
-        for layer in range(config.layers):
-            self.input_weights.append(np.ascontiguousarray(weights[f"rnn.weight_ih_l{layer}"].T))
-            self.hidden_weights.append(np.ascontiguousarray(weights[f"rnn.weight_hh_l{layer}"].T))
-            self.input_bias.append(weights[f"rnn.bias_ih_l{layer}"])
-            self.hidden_bias.append(weights[f"rnn.bias_hh_l{layer}"])
-        # Layer 0's input projection for every token: one row lookup per step.
-        table = weights["embedding.weight"] @ self.input_weights[0] + self.input_bias[0]
-        if self.cell != "gru":  # a GRU keeps the hidden bias apart (it is gated by r)
-            table += self.hidden_bias[0]
-        self.first_layer_table = np.ascontiguousarray(table)
-        self.projection = (
-            np.ascontiguousarray(weights["projection.weight"].T)
-            if "projection.weight" in weights
-            else None
-        )
-        output = weights.get("output.weight", weights["embedding.weight"])
-        self.output_weights = np.ascontiguousarray(output.T)
-        self.output_bias = weights["output.bias"]
-
-    def initial_state(self, batch: int) -> list[np.ndarray]:
-        shape = (self.layers, batch, self.hidden)
-        state = [np.zeros(shape, np.float32)]
-        if self.cell == "lstm":
-            state.append(np.zeros(shape, np.float32))
-        return state
-
-    def step(self, ids: np.ndarray, state: list[np.ndarray]) -> np.ndarray:
-        """Advance every stream by its token ``ids`` (batch,); return logits (batch, vocab)."""
-        x = None
-        for layer in range(self.layers):
-            if layer == 0:
-                projected = self.first_layer_table[ids]
-            else:
-                projected = x @ self.input_weights[layer] + self.input_bias[layer]
-                if self.cell != "gru":
-                    projected += self.hidden_bias[layer]
-            x = self._cell(layer, projected, state)
-        if self.projection is not None:
-            x = x @ self.projection
-        return x @ self.output_weights + self.output_bias
-
-    def _cell(self, layer: int, projected: np.ndarray, state: list[np.ndarray]) -> np.ndarray:
-        h = state[0][layer]
-        recurrent = h @ self.hidden_weights[layer]
-        if self.cell == "lstm":
-            gates = projected + recurrent
-            i, f, g, o = np.split(gates, 4, axis=1)
-            c = _sigmoid(f) * state[1][layer] + _sigmoid(i) * np.tanh(g)
-            h = _sigmoid(o) * np.tanh(c)
-            state[1][layer] = c
-        elif self.cell == "gru":
-            recurrent += self.hidden_bias[layer]
-            r_in, z_in, n_in = np.split(projected, 3, axis=1)
-            r_h, z_h, n_h = np.split(recurrent, 3, axis=1)
-            r, z = _sigmoid(r_in + r_h), _sigmoid(z_in + z_h)
-            h = (1 - z) * np.tanh(n_in + r * n_h) + z * h
-        else:
-            h = np.tanh(projected + recurrent)
-        state[0][layer] = h
-        return h
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # one tanh: cheaper than exp and overflow-free
-
-
-# -- what may come next -------------------------------------------------------------------
-
-
-class Grammar:
-    """Token classes of the event vocabulary and the masks the sampler applies."""
+class Masks:
+    """The event grammar's FOLLOWERS as boolean masks over a vocabulary's ids."""
 
     def __init__(self, vocab: Vocab) -> None:
-        self.vocab = vocab
-        kinds = np.array([token.partition("_")[0] for token in vocab.tokens])
-        self.kind_of = kinds
-        size = len(vocab)
-
-        def mask(*names: str) -> np.ndarray:
-            return np.isin(kinds, names)
-
-        self.free = mask("SHIFT", "PROGRAM", "NOTE", "DRUM", "PEDAL", "TEMPO", "TIMESIG")
-        self.notes = mask("NOTE", "DRUM", "PROGRAM")
-        self.programs = mask("PROGRAM")
-        self.velocity = mask("VEL")
-        self.duration = mask("DUR")
-        self.fine = mask("TFINE")
-        self.eos = np.zeros(size, bool)
-        self.eos[vocab.ids[EOS]] = True
-        self.long_duration = np.array(
-            [t.startswith("DUR_") and int(t[4:]) > scheme.MAX_SHIFT for t in vocab.tokens]
-        )
-        self.values = np.array([_value(token) for token in vocab.tokens])
+        parsed = [_parsed(token) for token in vocab.tokens]
+        self.kinds = [kind for kind, _ in parsed]
+        self.values = [value for _, value in parsed]
+        kinds = np.array(self.kinds)
+        self.after = {expect: np.isin(kinds, names) for expect, names in FOLLOWERS.items()}
+        self.onsets = np.isin(kinds, ("NOTE", "DRUM", "PROGRAM"))
+        self.programs = kinds == "PROGRAM"
+        self.eos_id = vocab.ids[EOS]
+        self.eos = np.zeros(len(vocab), bool)
+        self.eos[self.eos_id] = True
 
 
-def _value(token: str) -> int:
-    tail = token.rpartition("_")[2]
-    return int(tail) if tail.isdigit() else 0
+def _parsed(token: str) -> tuple[str, object]:
+    try:
+        return parse_token(token)
+    except ValueError:  # <pad>, <unk>, <eos>
+        return token, None
 
 
 @dataclass
-class Clock:
-    """Where one stream stands in musical time, and what token kind it expects."""
+class Stream:
+    """One stream being sampled: where it stands in the music, and the sampler's counters."""
 
-    steps: int = 0
-    seconds: float = 0.0
-    tempo_us: int = 500_000
-    bar_steps: int = 4 * scheme.STEPS_PER_BEAT
-    bars: float = 0.0
-    onsets_here: int = 0
-    expect: str = "free"  # free, velocity, duration, more_duration, fine
-    tempo_digits: list[int] | None = None
-    tokens: int = 0
+    cursor: Cursor = field(default_factory=Cursor)
+    tokens: int = 0  # tokens after the header, prime included
+    onsets_here: int = 0  # notes begun on the current step
+    programs: set[int] = field(default_factory=set)  # ids of PROGRAM tokens used
     finished: bool = False
-    programs: set[int] = field(default_factory=set)
 
-    def advance(self, token: str, grammar: Grammar, token_id: int) -> None:
-        """Update time and expectations after ``token``."""
+    def advance(self, token_id: int, masks: Masks) -> None:
+        """Move on by one token of the vocabulary."""
         self.tokens += 1
-        kind = grammar.kind_of[token_id]
-        value = int(grammar.values[token_id])
-        if self.expect == "fine":
-            self.tempo_digits.append(value)
-            if len(self.tempo_digits) == scheme.TEMPO_DIGITS:
-                self.tempo_us = _tempo(self.tempo_digits)
-                self.expect = "free"
-            return
+        kind = masks.kinds[token_id]
         if kind == "SHIFT":
-            self.steps += value
-            beats = value / scheme.STEPS_PER_BEAT
-            self.seconds += beats * self.tempo_us / MICROSECONDS
-            self.bars += value / self.bar_steps
             self.onsets_here = 0
-            self.expect = "free"
-        elif kind in ("NOTE", "DRUM"):
+        elif kind == "NOTE" or kind == "DRUM":
             self.onsets_here += 1
-            self.expect = "velocity"
-        elif kind == "VEL":
-            self.expect = "duration"
-        elif kind == "DUR":
-            self.expect = "more_duration" if value > scheme.MAX_SHIFT else "free"
-        elif kind == "TEMPO":
-            self.tempo_digits = [value]
-            self.expect = "fine"
         elif kind == "PROGRAM":
             self.programs.add(token_id)
-            self.expect = "free"
-        elif kind == "TIMESIG":
-            numerator, denominator = (int(part) for part in token.split("_")[1:])
-            self.bar_steps = max(1, numerator * 4 * scheme.STEPS_PER_BEAT // denominator)
-            self.expect = "free"
-        else:
-            self.expect = "free"
+        self.cursor.feed(kind, masks.values[token_id])
 
-    def allowed(self, grammar: Grammar, length_reached: bool) -> np.ndarray:
-        if self.expect == "velocity":
-            return grammar.velocity
-        if self.expect == "duration":
-            return grammar.duration
-        if self.expect == "fine":
-            return grammar.fine
-        allowed = grammar.free.copy()
-        if self.expect == "more_duration":
-            allowed |= grammar.duration
+    def allowed(self, masks: Masks, length_reached: bool) -> np.ndarray:
+        """Which ids may come next: the grammar's, narrowed by the sampler's limits."""
+        expect = self.cursor.expect
+        if expect in (VELOCITY, DURATION, FINE):
+            return masks.after[expect]
+        allowed = masks.after[expect].copy()
         if self.onsets_here >= MAX_ONSETS_PER_STEP:
-            allowed &= ~grammar.notes
+            allowed &= ~masks.onsets
         if len(self.programs) >= MAX_PROGRAMS:  # only the programs already in use
-            allowed &= ~grammar.programs
+            allowed &= ~masks.programs
             allowed[list(self.programs)] = True
         if length_reached:
-            allowed |= grammar.eos
+            allowed |= masks.eos
         return allowed
 
 
@@ -233,7 +107,11 @@ class Length:
 
     @classmethod
     def parse(cls, text: str) -> Length:
-        """'60s', '60', '16bars', '2000tokens', '1.5m'."""
+        """'60s', '60', '16bars', '2000tokens', '1.5m'.
+
+        Raises:
+            MidiError: not a length, or not positive.
+        """
         cleaned = text.strip().lower()
         for suffix, unit, scale in (
             ("tokens", "tokens", 1),
@@ -251,12 +129,13 @@ class Length:
             amount = float(cleaned) * factor
         except ValueError:
             raise MidiError(f"length {text!r} is not like 60s, 16bars or 2000tokens") from None
-        if amount <= 0:
-            raise MidiError("the length must be positive")
+        if not amount > 0 or amount == float("inf"):
+            raise MidiError(f"length {text!r}: it must be positive and finite")
         return cls(amount, chosen)
 
-    def reached(self, clock: Clock) -> bool:
-        done = {"seconds": clock.seconds, "bars": clock.bars, "tokens": clock.tokens}
+    def reached(self, stream: Stream) -> bool:
+        cursor = stream.cursor
+        done = {"seconds": cursor.seconds, "bars": cursor.bars, "tokens": stream.tokens}
         return done[self.unit] >= self.amount
 
     def token_budget(self) -> int:
@@ -270,99 +149,76 @@ class Length:
 
 @dataclass(frozen=True)
 class Sampling:
+    """How to draw each token: temperature, then top-k, then top-p (nucleus)."""
+
     temperature: float = 1.0
     top_k: int = 0  # 0: no limit
     top_p: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.temperature <= 0:
+        if not self.temperature > 0:
             raise MidiError("temperature must be positive")
         if not 0 < self.top_p <= 1:
-            raise MidiError("top-p must be in (0, 1]")
+            raise MidiError("top_p must be in (0, 1]")
         if self.top_k < 0:
-            raise MidiError("top-k must be 0 (no limit) or more")
+            raise MidiError("top_k must be 0 (no limit) or more")
 
 
 def sample_tokens(
-    network: LanguageModel,
+    stepper: Stepper,
     vocab: Vocab,
     prime: list[str],
+    *,
     length: Length,
     sampling: Sampling,
-    streams: int,
-    seed: int | None,
+    streams: int = 1,
+    seed: int | None = None,
 ) -> list[list[str]]:
-    """Continue ``prime`` (event tokens) in ``streams`` independent streams.
+    """Continue ``prime`` (event tokens) in ``streams`` independent streams, sampled as one batch.
 
     BLAS runs on one thread here: a vector times a matrix is too small to
     share, and threads that wait for each other cost more than they give.
+
+    Raises:
+        MidiError: the prime does not start with the event header.
     """
     from threadpoolctl import threadpool_limits
 
-    if not prime or prime[0] != scheme.HEADER:
-        raise MidiError(f"event tokens start with {scheme.HEADER}")
+    if not prime or prime[0] != HEADER:
+        raise MidiError(f"event tokens start with {HEADER}")
     with threadpool_limits(limits=1, user_api="blas"):
-        grammar = Grammar(vocab)
-        stepper = Stepper(network)
+        masks = Masks(vocab)
         rng = np.random.default_rng(seed)
         state = stepper.initial_state(streams)
-        clocks = [Clock() for _ in range(streams)]
+        runs = [Stream() for _ in range(streams)]
         outputs = [list(prime) for _ in range(streams)]
-        ids = np.array([vocab.ids[token] for token in prime])
-        for position, token_id in enumerate(ids):
+        for position, token_id in enumerate(vocab.tokens_to_ids(prime)):
             logits = stepper.step(np.full(streams, token_id), state)
             if position:
-                for clock in clocks:
-                    clock.advance(prime[position], grammar, token_id)
+                for run in runs:
+                    run.advance(token_id, masks)
         budget = length.token_budget()
-        while not all(clock.finished for clock in clocks):
+        while True:
             chosen = np.zeros(streams, dtype=np.int64)
-            for k, clock in enumerate(clocks):
-                if clock.finished:
+            for k, run in enumerate(runs):
+                if run.finished:
                     continue
-                reached = length.reached(clock)
-                if (reached and clock.expect == "free") or clock.tokens >= budget:
-                    clock.finished = True
+                reached = length.reached(run)
+                if (reached and run.cursor.expect == FREE) or run.tokens >= budget:
+                    run.finished = True
                     continue
-                chosen[k] = _draw(logits[k], clock.allowed(grammar, reached), sampling, rng)
-                token = vocab.tokens[chosen[k]]
-                if token == EOS:
-                    clock.finished = True
+                chosen[k] = draw(logits[k], run.allowed(masks, reached), sampling, rng)
+                if chosen[k] == masks.eos_id:
+                    run.finished = True
                     continue
-                outputs[k].append(token)
-                clock.advance(token, grammar, chosen[k])
-            if all(clock.finished for clock in clocks):
-                break
+                outputs[k].append(vocab.tokens[chosen[k]])
+                run.advance(chosen[k], masks)
+            if all(run.finished for run in runs):
+                return outputs
             logits = stepper.step(chosen, state)
-        return [
-            _trim_tail(tokens, clock.steps + scheme.STEPS_PER_BEAT)
-            for tokens, clock in zip(outputs, clocks, strict=True)
-        ]
 
 
-def _trim_tail(tokens: list[str], end: int) -> list[str]:
-    """Shorten notes that would ring on more than a beat past the end of the piece."""
-    trimmed: list[str] = []
-    now, k = 0, 0
-    while k < len(tokens):
-        token = tokens[k]
-        kind, _, value = token.partition("_")
-        trimmed.append(token)
-        k += 1
-        if kind == "SHIFT":
-            now += int(value)
-        elif kind in ("NOTE", "DRUM") and k < len(tokens) and tokens[k].startswith("VEL_"):
-            trimmed.append(tokens[k])
-            k += 1
-            length = 0
-            while k < len(tokens) and tokens[k].startswith("DUR_"):
-                length += int(tokens[k][4:])
-                k += 1
-            trimmed += scheme.duration_tokens(min(length, max(end - now, 0)))
-    return trimmed
-
-
-def _draw(
+def draw(
     logits: np.ndarray, allowed: np.ndarray, sampling: Sampling, rng: np.random.Generator
 ) -> int:
     """Sample one id from the allowed tokens with temperature, top-k and top-p."""
@@ -382,46 +238,3 @@ def _draw(
         candidates, probabilities = candidates[order], probabilities[order]
         probabilities /= probabilities.sum()
     return int(candidates[rng.choice(len(candidates), p=probabilities)])
-
-
-def prime_tokens(tokens: list[str], seconds: float) -> list[str]:
-    """The event tokens of a piece up to ``seconds`` (what `--prime-seconds` keeps).
-
-    When the piece goes on past ``seconds``, time is moved on to that point,
-    so what the model adds starts after the kept part.
-    """
-    tempo_us, now = 500_000, 0.0
-    digits: list[int] | None = None
-    kept = [tokens[0]]
-    for token in tokens[1:]:
-        kind, _, value = token.partition("_")
-        if token == EOS:
-            break
-        if kind == "SHIFT":
-            after = now + int(value) / scheme.STEPS_PER_BEAT * tempo_us / MICROSECONDS
-            if after > seconds + 1e-9:
-                steps = round((seconds - now) * MICROSECONDS / tempo_us * scheme.STEPS_PER_BEAT)
-                kept += _shifts(steps)
-                break
-            now = after
-        elif kind == "TEMPO":
-            digits = [int(value)]
-        elif kind == "TFINE" and digits is not None:
-            digits.append(int(value))
-            if len(digits) == scheme.TEMPO_DIGITS:
-                tempo_us, digits = _tempo(digits), None
-        kept.append(token)
-    return kept
-
-
-def _shifts(steps: int) -> list[str]:
-    shifts = [f"SHIFT_{scheme.MAX_SHIFT}"] * (steps // scheme.MAX_SHIFT)
-    return shifts + ([f"SHIFT_{steps % scheme.MAX_SHIFT}"] if steps % scheme.MAX_SHIFT else [])
-
-
-def _tempo(digits: list[int]) -> int:
-    """Base-64 tempo digits (TEMPO_a TFINE_b TFINE_c TFINE_d) -> microseconds per beat."""
-    tempo = 0
-    for digit in digits:
-        tempo = tempo << 6 | digit
-    return max(tempo, 1)

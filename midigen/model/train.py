@@ -14,9 +14,7 @@ GPU); process 0 validates and writes the model folder.
 from __future__ import annotations
 
 import math
-import os
 import signal
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -28,27 +26,27 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import __version__
-from ..data.batches import Dataset, Epoch, lay_out, open_dataset
+from ..data.batches import Epoch, lay_out
+from ..data.dataset import Dataset, dataset_from
 from ..errors import MidiError
 from ..tokens.vocab import PAD_ID
 from .checkpoint import (
-    MODEL_FORMAT,
-    MODEL_VERSION,
     CheckpointError,
-    build_model,
+    build_network,
+    config_json,
     load_config,
-    load_json,
-    load_tensors,
-    optimizer_tensors,
+    load_training,
+    read_architecture,
     restore_optimizer,
     save_config,
-    save_json,
-    save_tensors,
+    save_training,
     save_weights,
 )
+from .config import ModelConfig
+from .distributed import Distributed
 from .evaluate import evaluate_split
 from .log import append_log, plot_losses, read_log
-from .network import LanguageModel, ModelConfig, State, detach_state, reset_state
+from .network import LanguageModel, State, detach_state, reset_state
 
 LOG_COLUMNS = ("step", "seconds", "train_loss", "valid_loss", "tokens_per_s")
 
@@ -77,7 +75,7 @@ class TrainConfig:
             raise MidiError("learning rate and clip must be positive")
         targets = [t for t in (self.steps, self.epochs, self.time_seconds) if t is not None]
         if len(targets) > 1:
-            raise MidiError("give one of --steps, --epochs and --time")
+            raise MidiError("give one training target: steps, epochs or time_seconds")
         if targets and targets[0] <= 0:
             raise MidiError("the training target must be positive")
 
@@ -121,54 +119,15 @@ def train(
     Raises:
         MidiError: unusable data, options or model folder.
     """
-    distributed = _Distributed.start(config.device)
+    distributed = Distributed.start(config.device)
     try:
-        with _dataset(data, scheme) as dataset:
+        with dataset_from(data, scheme) as dataset:
             trainer = _Trainer(
                 dataset, Path(model_dir), config, model_config or {}, resume, distributed
             )
             return trainer.run(progress)
     finally:
         distributed.stop()
-
-
-class _dataset:
-    """A dataset folder as is, or a folder of files prepared into a temporary one."""
-
-    def __init__(self, data: str | Path, scheme: str | None) -> None:
-        self.data, self.scheme, self.temporary = Path(data), scheme, None
-
-    def __enter__(self) -> Dataset:
-        if (self.data / "meta.json").exists():
-            dataset = open_dataset(self.data)
-            if self.scheme and self.scheme != dataset.scheme:
-                raise MidiError(
-                    f"the dataset holds {dataset.scheme} tokens, not {self.scheme}", path=self.data
-                )
-            return dataset
-        from ..data.dataset import PrepareConfig, prepare
-
-        scheme = self.scheme or _guess_scheme(self.data)
-        self.temporary = tempfile.TemporaryDirectory(prefix="midigen-data-")
-        folder = Path(self.temporary.name) / "data"
-        prepare([self.data], folder, PrepareConfig(scheme=scheme))
-        dataset = open_dataset(folder)
-        dataset.meta["source"] = str(self.data)
-        return dataset
-
-    def __exit__(self, *exc) -> None:
-        if self.temporary is not None:
-            self.temporary.cleanup()
-
-
-def _guess_scheme(folder: Path) -> str:
-    """MIDI files anywhere under the folder mean music; otherwise it is word text."""
-    from ..fileio import MIDI_SUFFIXES
-
-    candidates = [folder] if folder.is_file() else folder.rglob("*")
-    if any(path.suffix.lower() in MIDI_SUFFIXES for path in candidates):
-        return "event"
-    return "text"
 
 
 class _Trainer:
@@ -179,26 +138,27 @@ class _Trainer:
         config: TrainConfig,
         model_config: dict[str, Any],
         resume: bool,
-        distributed: _Distributed,
+        distributed: Distributed,
     ) -> None:
         self.dataset, self.folder, self.config = dataset, folder, config
         self.distributed = distributed
         self.device = distributed.device
         torch.manual_seed(config.seed + distributed.rank)
+        saved = None
         if resume:
-            self.model, self.saved = self._resumed_model()
+            self.network, *saved = self._resumed_network()
         else:
             self._check_new_folder()
             architecture = ModelConfig(vocab_size=len(dataset.vocab), **model_config)
-            self.model, self.saved = LanguageModel(architecture), None
-        self.model.to(self.device)
-        self.net = distributed.wrap(self.model)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+            self.network = build_network(architecture)
+        self.network.to(self.device)
+        self.wrapped = distributed.wrap(self.network)  # what the step runs: DDP or the network
+        self.optimizer = torch.optim.Adam(self.network.parameters(), lr=config.lr)
         self.progress = Progress()
         self.state: State = None
         self.stop_requested = False
-        if self.saved is not None:
-            self._restore()
+        if saved is not None:
+            self._restore(*saved)
         self.train_ids, self.train_pieces = dataset.ids("train"), dataset.pieces("train")
         if not len(self.train_pieces):
             raise MidiError("the training split is empty", path=dataset.folder)
@@ -212,51 +172,34 @@ class _Trainer:
                 path=self.folder,
             )
 
-    def _resumed_model(self) -> tuple[LanguageModel, dict[str, torch.Tensor]]:
-        config = load_config(self.folder)
-        model, vocab = build_model(config)
+    def _resumed_network(self) -> tuple[LanguageModel, dict[str, Any], dict[str, torch.Tensor]]:
+        architecture, vocab = read_architecture(load_config(self.folder))
         if vocab.tokens != self.dataset.vocab.tokens:
             raise MidiError(
                 "the data's vocabulary differs from the model's; resume needs the same data",
                 path=self.folder,
             )
-        tensors = load_tensors(self.folder / "optimizer.safetensors")
-        weights = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-        try:
-            missing, unexpected = model.load_state_dict(weights, strict=False)
-        except RuntimeError as error:
-            raise CheckpointError(
-                f"weights do not fit config.json: {error}",
-                path=self.folder / "optimizer.safetensors",
-            ) from None
-        tied = {"output.weight"} if model.config.tie_weights else set()
-        if set(missing) - tied or unexpected:
-            names = ", ".join(sorted({*missing, *unexpected} - tied)[:3])
-            raise CheckpointError(
-                f"weights do not fit config.json ({names})",
-                path=self.folder / "optimizer.safetensors",
-            )
-        return model, tensors
+        network = build_network(architecture)
+        progress, carried = load_training(self.folder, network)
+        return network, progress, carried
 
-    def _restore(self) -> None:
-        saved = load_json(self.folder / "state.json")
+    def _restore(self, progress: dict[str, Any], carried: dict[str, torch.Tensor]) -> None:
         try:
-            self.progress = Progress(**saved["progress"])
-        except (KeyError, TypeError) as error:
+            self.progress = Progress(**progress)
+        except TypeError as error:
             raise CheckpointError(f"state.json: {error}", path=self.folder) from None
-        restore_optimizer(self.optimizer, self.saved)
+        restore_optimizer(self.optimizer, carried)
         rank = self.distributed.rank
-        if f"rng.{rank}" in self.saved:
-            torch.set_rng_state(self.saved[f"rng.{rank}"])
-        if "state.h" in self.saved:
+        if f"rng.{rank}" in carried:
+            torch.set_rng_state(carried[f"rng.{rank}"])
+        if "state.h" in carried:
             columns = self.distributed.columns(self.config.batch_size)
-            if self.model.config.cell == "lstm":
-                self.state = (
-                    self.saved["state.h"][:, columns].to(self.device),
-                    self.saved["state.c"][:, columns].to(self.device),
-                )
-            else:
-                self.state = self.saved["state.h"][:, columns].to(self.device)
+            parts = [
+                carried[f"state.{name}"][:, columns].to(self.device)
+                for name in ("h", "c")
+                if f"state.{name}" in carried
+            ]
+            self.state = tuple(parts) if self.network.config.cell == "lstm" else parts[0]
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -314,9 +257,9 @@ class _Trainer:
     def _step(self, epoch: Epoch, window: int) -> tuple[float, int]:
         x, y, keep = epoch.window(window, self.distributed.columns(self.config.batch_size))
         x, y, keep = x.to(self.device), y.to(self.device), keep.to(self.device)
-        self.net.train()
+        self.wrapped.train()
         state = reset_state(detach_state(self.state), keep)
-        logits, self.state = self.net(x, state)
+        logits, self.state = self.wrapped(x, state)
         # logits: (batch, time, vocab); targets (batch, time) with <pad> ignored
         total = F.cross_entropy(
             logits.reshape(-1, logits.shape[-1]),
@@ -328,7 +271,7 @@ class _Trainer:
         loss = total / max(tokens, 1)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip)
+        nn.utils.clip_grad_norm_(self.network.parameters(), self.config.clip)
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(self.config, self.progress.step)
         self.optimizer.step()
@@ -371,7 +314,7 @@ class _Trainer:
         metrics = None
         if self.distributed.is_main and len(self.dataset.pieces("valid")):
             metrics = evaluate_split(
-                self.model,
+                self.network,
                 self.dataset,
                 "valid",
                 self.config.bptt,
@@ -401,33 +344,27 @@ class _Trainer:
                 p.best_valid_loss = valid_loss
                 p.last_metrics = metrics.to_dict()
             if improved or valid_loss is None:
-                save_weights(self.model, self.folder / "model.safetensors")
+                save_weights(self.network, self.folder / "model.safetensors")
                 if valid_loss is None:
                     p.last_metrics = {"train_loss": train_loss}
                 self._save_config()
         self.distributed.barrier()
 
     def _checkpoint(self) -> None:
-        tensors = {f"model.{k}": v.detach().cpu() for k, v in self.model.state_dict().items()}
-        tensors = {
-            k: v
-            for k, v in tensors.items()
-            if not k.startswith("model.output.weight") or not self.model.config.tie_weights
+        carried = {
+            f"rng.{rank}": rng
+            for rank, rng in enumerate(self.distributed.gather(torch.get_rng_state()))
         }
-        tensors.update(optimizer_tensors(self.optimizer))
-        for rank, rng in enumerate(self.distributed.gather(torch.get_rng_state())):
-            tensors[f"rng.{rank}"] = rng
         if self.state is not None:
             parts = self.state if isinstance(self.state, tuple) else (self.state,)
             for name, part in zip(("h", "c"), parts, strict=False):
                 gathered = self.distributed.gather(part.detach().cpu())
-                tensors[f"state.{name}"] = torch.cat(gathered, dim=1)
+                carried[f"state.{name}"] = torch.cat(gathered, dim=1)
         if not self.distributed.is_main:
             return
         if not (self.folder / "model.safetensors").exists():
-            save_weights(self.model, self.folder / "model.safetensors")
-        save_tensors(tensors, self.folder / "optimizer.safetensors")
-        save_json(self.folder / "state.json", {"progress": asdict(self.progress)})
+            save_weights(self.network, self.folder / "model.safetensors")
+        save_training(self.folder, self.network, self.optimizer, asdict(self.progress), carried)
         self._save_config()
         plot_losses(read_log(self.folder / "log.csv"), self.folder / "loss.png")
 
@@ -449,99 +386,16 @@ class _Trainer:
             "seconds": round(self.progress.seconds, 1),
             "midigen": __version__,
         }
-        save_config(
-            self.folder,
-            {
-                "format": MODEL_FORMAT,
-                "version": MODEL_VERSION,
-                "scheme": meta["scheme"],
-                "model": self.model.config.to_dict(),
-                "training": training,
-                "data": data_summary,
-                "metrics": self.progress.last_metrics,
-                "vocab": self.dataset.vocab.tokens,
-            },
+        config = config_json(
+            meta["scheme"],
+            self.network.config,
+            self.dataset.vocab,
+            training,
+            data_summary,
+            self.progress.last_metrics,
         )
+        save_config(self.folder, config)
 
 
 def _rounded(value: float | None) -> float | str:
     return "" if value is None else round(value, 5)
-
-
-class _Distributed:
-    """One process, or one of K under torchrun: columns, gathering, stopping together."""
-
-    def __init__(self, rank: int, world: int, device: torch.device) -> None:
-        self.rank, self.world, self.device = rank, world, device
-
-    @classmethod
-    def start(cls, device: str) -> _Distributed:
-        chosen = _device(device)
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        if world == 1:
-            return cls(0, 1, chosen)
-        import torch.distributed as dist
-
-        backend = "nccl" if chosen.type == "cuda" else "gloo"
-        dist.init_process_group(backend)
-        if chosen.type == "cuda":
-            chosen = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-            torch.cuda.set_device(chosen)
-        return cls(dist.get_rank(), dist.get_world_size(), chosen)
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    def columns(self, batch: int) -> slice:
-        return slice(self.rank * batch, (self.rank + 1) * batch)
-
-    def wrap(self, model: nn.Module) -> nn.Module:
-        if self.world == 1:
-            return model
-        from torch.nn.parallel import DistributedDataParallel
-
-        ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(model, device_ids=ids)
-
-    def any(self, flag: bool) -> bool:
-        if self.world == 1:
-            return flag
-        import torch.distributed as dist
-
-        value = torch.tensor(
-            [int(flag)], device=self.device if self.device.type == "cuda" else "cpu"
-        )
-        dist.all_reduce(value, op=dist.ReduceOp.MAX)
-        return bool(value.item())
-
-    def gather(self, tensor: torch.Tensor) -> list[torch.Tensor]:
-        if self.world == 1:
-            return [tensor]
-        import torch.distributed as dist
-
-        parts = [torch.empty_like(tensor) for _ in range(self.world)]
-        dist.all_gather(parts, tensor.contiguous())
-        return parts
-
-    def barrier(self) -> None:
-        if self.world > 1:
-            import torch.distributed as dist
-
-            dist.barrier()
-
-    def stop(self) -> None:
-        if self.world > 1:
-            import torch.distributed as dist
-
-            dist.destroy_process_group()
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise MidiError("--device cuda: no CUDA device here")
-    if name not in ("cpu", "cuda"):
-        raise MidiError(f"unknown device {name!r}; choose auto, cpu or cuda")
-    return torch.device(name)

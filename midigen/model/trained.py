@@ -1,24 +1,33 @@
-"""MODEL/ -> a trained model you can evaluate and ask for the next token.
+"""MODEL/ -> a trained model you can sample from, ask for the next token, or evaluate.
 
-``midigen.load_model(folder)`` is the Python entry point; the `evaluate` and
-`predict` commands call it too.
+``midigen.load_model(folder)`` is the Python entry point; the `generate`,
+`predict` and `evaluate` commands call it too.  Loading reads config.json
+and the weights as NumPy arrays: sampling and prediction run in NumPy
+(model/stepper.py), and only evaluation builds the PyTorch network, so
+generating music never imports torch.
 """
 
 from __future__ import annotations
 
-import tempfile
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..data.batches import Dataset, open_dataset
 from ..errors import MidiError
 from ..midi.song import Song
-from ..tokens import event as event_scheme
-from ..tokens.vocab import UNK_ID, Vocab
-from .checkpoint import build_model, load_config, load_weights
-from .evaluate import Metrics, evaluate_split, next_token_ranking
-from .network import LanguageModel
+from ..tokens.grammar import HEADER, STEPS_PER_BEAT
+from ..tokens.vocab import PAD_ID, UNK_ID, Vocab
+from .checkpoint import build_network, load_arrays, load_config, read_architecture
+from .config import ModelConfig
+from .sample import Length, Sampling, sample_tokens
+from .stepper import Stepper
+
+if TYPE_CHECKING:
+    from ..data.dataset import Dataset
+    from .evaluate import Metrics
+    from .network import LanguageModel
 
 EVAL_BPTT = 128
 EVAL_BATCH = 8  # logits are batch x bptt x vocabulary: keep large vocabularies in memory
@@ -27,9 +36,35 @@ EVAL_BATCH = 8  # logits are batch x bptt x vocabulary: keep large vocabularies 
 class TrainedModel:
     """A model folder loaded for use: weights, vocabulary, token scheme, recipe."""
 
-    def __init__(self, folder: Path, config: dict, network: LanguageModel, vocab: Vocab) -> None:
-        self.folder, self.config, self.network, self.vocab = folder, config, network, vocab
+    def __init__(
+        self,
+        folder: Path,
+        config: dict[str, Any],
+        architecture: ModelConfig,
+        vocab: Vocab,
+        weights: dict[str, np.ndarray],
+    ) -> None:
+        self.folder, self.config, self.architecture = folder, config, architecture
+        self.vocab, self.weights = vocab, weights
         self.scheme: str = config["scheme"]
+
+    @cached_property
+    def stepper(self) -> Stepper:
+        """The weights as a NumPy network that steps one token at a time."""
+        return Stepper(self.architecture, self.weights)
+
+    @cached_property
+    def network(self) -> LanguageModel:
+        """The weights in a PyTorch network, for evaluation (imports torch)."""
+        import torch
+
+        network = build_network(self.architecture)
+        tensors = {name: torch.tensor(array) for name, array in self.weights.items()}
+        if self.architecture.tie_weights:
+            tensors["output.weight"] = tensors["embedding.weight"]
+        network.load_state_dict(tensors)
+        network.eval()
+        return network
 
     def evaluate(self, data: str | Path) -> Metrics:
         """Score a dataset's validation split, or every file of a folder of MIDI or text.
@@ -37,75 +72,61 @@ class TrainedModel:
         Raises:
             MidiError: the data cannot be read or holds another token scheme.
         """
-        data = Path(data)
-        if (data / "meta.json").exists():
-            dataset = open_dataset(data)
-            if dataset.scheme != self.scheme:
-                raise MidiError(
-                    f"the dataset holds {dataset.scheme} tokens, the model reads {self.scheme}",
-                    path=data,
-                )
+        from ..data.dataset import dataset_from
+        from .evaluate import evaluate_split
+
+        with dataset_from(data, self.scheme, vocab=self.vocab, valid_fraction=0) as dataset:
             split = "valid" if len(dataset.pieces("valid")) else "train"
-            return self._score(_with_vocab(dataset, self.vocab), split)
-        from ..data.dataset import PrepareConfig, prepare
+            dataset = _with_vocab(dataset, self.vocab)
+            return evaluate_split(self.network, dataset, split, EVAL_BPTT, EVAL_BATCH)
 
-        with tempfile.TemporaryDirectory(prefix="midigen-eval-") as temporary:
-            folder = Path(temporary) / "data"
-            prepare(
-                [data],
-                folder,
-                PrepareConfig(scheme=self.scheme, valid_fraction=0),
-                vocab=self.vocab,
-            )
-            return self._score(open_dataset(folder), "train")
-
-    def _score(self, dataset: Dataset, split: str) -> Metrics:
-        return evaluate_split(self.network, dataset, split, EVAL_BPTT, EVAL_BATCH)
+    def unknown_tokens(self, tokens: list[str]) -> list[str]:
+        """The tokens this model's vocabulary lacks (it reads them as <unk>)."""
+        return [token for token in tokens if token not in self.vocab.ids]
 
     def predict(self, tokens: list[str], top: int = 10) -> list[tuple[str, float]]:
-        """The ``top`` most likely next tokens after ``tokens``, with probabilities."""
-        if not tokens:
-            raise MidiError("predict needs some tokens to continue (--tokens or --prime)")
-        return next_token_ranking(self.network, self.vocab, tokens, top)
+        """The ``top`` most likely next tokens after ``tokens``, with probabilities.
 
-    def generate(
-        self,
-        length: str = "60s",
-        prime: str | Path | None = None,
-        prime_seconds: float = 10.0,
-        temperature: float = 1.0,
-        top_k: int = 0,
-        top_p: float = 1.0,
-        seed: int | None = None,
-    ) -> Song:
-        """Sample one piece; see ``generate_batch``."""
-        return self.generate_batch(
-            1, length, prime, prime_seconds, temperature, top_k, top_p, seed
-        )[0]
+        Raises:
+            MidiError: no tokens to continue.
+        """
+        if not tokens:
+            raise MidiError("predict needs some tokens to continue")
+        state = self.stepper.initial_state(1)
+        for token_id in self.vocab.tokens_to_ids(tokens):
+            logits = self.stepper.step(np.array([token_id]), state)[0].astype(np.float64)
+        probabilities = np.exp(logits - logits.max())
+        probabilities /= probabilities.sum()
+        probabilities[PAD_ID] = 0.0
+        order = np.argsort(-probabilities, kind="stable")[: min(top, len(self.vocab))]
+        return [(self.vocab.tokens[i], float(probabilities[i])) for i in order]
+
+    def generate(self, **options: Any) -> Song:
+        """Sample one piece; takes the options of ``generate_batch``."""
+        return self.generate_batch(num=1, **options)[0]
 
     def generate_batch(
         self,
+        *,
         num: int,
-        length: str = "60s",
+        length: str | Length = "60s",
         prime: str | Path | None = None,
         prime_seconds: float = 10.0,
-        temperature: float = 1.0,
-        top_k: int = 0,
-        top_p: float = 1.0,
+        sampling: Sampling | None = None,
         seed: int | None = None,
     ) -> list[Song]:
         """Sample ``num`` different pieces at once, as playable songs.
 
-        ``length`` counts the whole piece, prime included: "60s", "16bars" or
-        "2000tokens".  With a ``prime`` MIDI file the pieces start with its
-        first ``prime_seconds`` (on the 1/24-beat grid) and continue it.  The
-        same ``seed`` gives the same songs.
+        ``length`` counts the whole piece, prime included: "60s", "16bars",
+        "2000tokens" or a Length.  With a ``prime`` MIDI file the pieces start
+        with its first ``prime_seconds`` (on the 1/24-beat grid) and continue
+        it.  ``sampling`` sets temperature, top-k and top-p (default: the
+        model as it learned).  The same ``seed`` gives the same songs.
 
         Raises:
             MidiError: the model does not read event tokens, or bad options.
         """
-        from ..tokens import detokenize
-        from .sample import Length, Sampling, prime_tokens, sample_tokens
+        from ..tokens.event import event_tokens_to_song, event_tokens_until
 
         if self.scheme != "event":
             raise MidiError(
@@ -113,30 +134,37 @@ class TrainedModel:
                 "an event-scheme model"
             )
         if num < 1:
-            raise MidiError("--num must be at least 1")
-        start = [event_scheme.HEADER]
+            raise MidiError("num must be at least 1")
+        if isinstance(length, str):
+            length = Length.parse(length)
+        start = [HEADER]
         if prime is not None:
-            if prime_seconds < 0:
-                raise MidiError("--prime-seconds must not be negative")
-            start = prime_tokens(self.prime_tokens(prime), prime_seconds)
+            if not prime_seconds >= 0:
+                raise MidiError("prime_seconds must not be negative")
+            start = event_tokens_until(self.prime_tokens(prime), prime_seconds)
         streams = sample_tokens(
-            self.network,
+            self.stepper,
             self.vocab,
             start,
-            Length.parse(length),
-            Sampling(temperature, top_k, top_p),
-            num,
-            seed,
+            length=length,
+            sampling=sampling or Sampling(),
+            streams=num,
+            seed=seed,
         )
-        return [detokenize(tokens) for tokens in streams]
+        # Notes ring on at most a beat past the last step, so pieces end near their length.
+        return [event_tokens_to_song(tokens, ring_steps=STEPS_PER_BEAT)[0] for tokens in streams]
 
     def prime_tokens(self, path: str | Path) -> list[str]:
-        """A MIDI file as the tokens this model reads (without the final <eos>)."""
+        """A MIDI file as the tokens this model reads (without the final <eos>).
+
+        Raises:
+            MidiError: the file cannot be read, or the model reads word text.
+        """
         from ..midi.reader import read
         from ..tokens import tokenize
 
         if self.scheme == "text":
-            raise MidiError("this model reads word text; use --tokens")
+            raise MidiError("this model reads word text, not MIDI")
         return tokenize(read(path), self.scheme)
 
 
@@ -148,10 +176,9 @@ def load_model(folder: str | Path) -> TrainedModel:
     """
     folder = Path(folder)
     config = load_config(folder)
-    network, vocab = build_model(config)
-    load_weights(network, folder / "model.safetensors")
-    network.eval()
-    return TrainedModel(folder, config, network, vocab)
+    architecture, vocab = read_architecture(config)
+    weights = load_arrays(folder / "model.safetensors", architecture)
+    return TrainedModel(folder, config, architecture, vocab, weights)
 
 
 def _with_vocab(dataset: Dataset, vocab: Vocab) -> Dataset:
@@ -161,17 +188,18 @@ def _with_vocab(dataset: Dataset, vocab: Vocab) -> Dataset:
     table = np.array(
         [vocab.ids.get(token, UNK_ID) for token in dataset.vocab.tokens], dtype=np.int64
     )
-    remapped = _Remapped(dataset.folder, vocab, dataset.meta)
-    remapped.table = table
-    remapped.source = dataset
-    return remapped
+    return _Remapped(dataset, vocab, table)
 
 
-class _Remapped(Dataset):
-    """A Dataset whose ids pass through a table on the way out."""
+class _Remapped:
+    """A dataset whose ids pass through a table on the way out."""
 
-    table: np.ndarray
-    source: Dataset
+    def __init__(self, source: Dataset, vocab: Vocab, table: np.ndarray) -> None:
+        self.source, self.vocab, self.table = source, vocab, table
+        self.folder, self.meta = source.folder, source.meta
 
     def ids(self, split: str) -> np.ndarray:
         return self.table[self.source.ids(split)].astype(self.vocab.dtype)
+
+    def pieces(self, split: str) -> np.ndarray:
+        return self.source.pieces(split)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from ..errors import TokenError
 from ..midi.song import Song
 from .chunk import LINE_STARTS, chunk_tokens_to_song, song_to_chunk_tokens
-from .event import HEADER as EVENT_HEADER
 from .event import event_tokens_to_song, song_to_event_tokens
+from .grammar import HEADER as EVENT_HEADER
 
 SCHEMES = ("chunk", "event")
 

@@ -1,30 +1,12 @@
 """Song <-> event tokens: the musical scheme models learn from, all tracks merged in time.
 
-A piece reads as a stream of musical events on a grid of 24 steps per beat
-(a quarter note), so 16ths (6 steps), 8th-note triplets (8 steps), 32nds and
-16th triplets are exact, and any onset lands within a quarter of a 1/12-beat
-step of where it was (half of a 1/24-beat step)::
-
-    EVENT_24 TEMPO_1 TFINE_58 TFINE_6 TFINE_32 TIMESIG_4_4
-    PROGRAM_0 NOTE_60 VEL_12 DUR_24 NOTE_64 VEL_12 DUR_24
-    DRUM_36 VEL_14 DUR_0 SHIFT_24 ...
-
-- ``EVENT_24``: the header; the scheme and its steps per beat.
-- ``SHIFT_n`` (n = 1..96): time moves on by n steps (longer rests chain).
-- ``NOTE_p`` / ``DRUM_p`` then ``VEL_v`` then one or more ``DUR_d``: a note
-  of the current program (or a drum hit on the GM drum channel), velocity bin
-  v (16 bins of 8), lasting the sum of the DUR tokens in steps (``DUR_0``:
-  shorter than half a step, typical of drums).  Durations carry each note's
-  own end, so overlapping notes of one pitch need no note-off matching.
-- ``PROGRAM_p``: the GM program of the following notes and pedal events.
-- ``PEDAL_ON`` / ``PEDAL_OFF``: the sustain pedal (CC 64) of the current
-  program, kept as tokens: note ends stay where the file put them.
-- ``TEMPO_a TFINE_b TFINE_c TFINE_d``: a tempo of exactly a, b, c, d as
-  base-64 digits of microseconds per quarter note (the 24-bit value of the
-  file), so seconds are recovered exactly.  Tempo events count only in the
-  first track, where SMF 1.0 puts a format 1 file's tempo map (pretty_midi
-  reads them the same way).
-- ``TIMESIG_n_d``: a time signature n/d.
+A piece is a stream of musical events on a grid of 24 steps per beat; what
+each token means, and what may follow it, is tokens/grammar.py's to say.
+Encoding pairs note-ons with note-offs per track, channel and key (as
+pretty_midi does), snaps onsets and ends to the grid (within half a step),
+and keeps tempo exactly: a tempo change between grid steps is re-timed so
+that it lands on its original second.  Tempo events count only in the first
+track, where SMF 1.0 puts a format 1 file's tempo map.
 
 Within one step events come in a fixed order: tempo, time signature, then
 pedal and notes grouped by instrument (programs ascending, drums last),
@@ -36,50 +18,37 @@ chunk scheme to keep every byte.
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass
 from itertools import pairwise
 
-from ..errors import TokenError
 from ..midi.gm import DRUM_CHANNEL, program_name
-from ..midi.song import META, SET_TEMPO, TIME_SIGNATURE, Song, Track
+from ..midi.song import DEFAULT_TEMPO_US, META, SET_TEMPO, TIME_SIGNATURE, Song, Track
 from ..midi.timing import TempoMap
+from .grammar import (
+    DRUMS,
+    HEADER,
+    MAX_SHIFT,
+    MICROSECONDS,
+    STEPS_PER_BEAT,
+    Cursor,
+    Note,
+    Score,
+    duration_tokens,
+    shift_tokens,
+    tempo_tokens,
+    velocity_bin,
+    walk,
+)
+from .vocab import EOS
 
-STEPS_PER_BEAT = 24
-HEADER = f"EVENT_{STEPS_PER_BEAT}"
-MAX_SHIFT = 4 * STEPS_PER_BEAT
-SHORT_DURATIONS = range(0, MAX_SHIFT + 1)  # DUR_0 .. DUR_96, exact
-LONG_DURATIONS = range(5 * STEPS_PER_BEAT, 33 * STEPS_PER_BEAT, STEPS_PER_BEAT)  # 5..32 beats
-MAX_NOTE_STEPS = 64 * STEPS_PER_BEAT  # decoding caps notes at 64 beats
-VELOCITY_BINS = 16
-TIME_SIGNATURE_DENOMINATORS = (1, 2, 4, 8, 16, 32)
-TEMPO_DIGITS = 4  # base-64 digits: 24 bits, the whole range of a tempo event
-DRUMS = 128  # instrument key for drums, after programs 0..127
 SUSTAIN = 64
 OUTPUT_TPQ = 480  # ticks per quarter of decoded files: 20 ticks per step
-
-
-def vocabulary() -> list[str]:
-    """Every event token, in a fixed order (ids are positions in this list)."""
-    tokens = [HEADER]
-    tokens += [f"SHIFT_{n}" for n in range(1, MAX_SHIFT + 1)]
-    tokens += [f"PROGRAM_{p}" for p in range(128)]
-    tokens += [f"NOTE_{p}" for p in range(128)]
-    tokens += [f"DRUM_{p}" for p in range(128)]
-    tokens += [f"VEL_{v}" for v in range(VELOCITY_BINS)]
-    tokens += [f"DUR_{d}" for d in (*SHORT_DURATIONS, *LONG_DURATIONS)]
-    tokens += ["PEDAL_ON", "PEDAL_OFF"]
-    tokens += [f"TEMPO_{d}" for d in range(64)]
-    tokens += [f"TFINE_{d}" for d in range(64)]
-    tokens += [f"TIMESIG_{n}_{d}" for n in range(1, 17) for d in TIME_SIGNATURE_DENOMINATORS]
-    return tokens
-
 
 _SHIFT = [f"SHIFT_{n}" for n in range(MAX_SHIFT + 1)]
 _PROGRAM = [f"PROGRAM_{p}" for p in range(128)]
 _NOTE = [f"NOTE_{p}" for p in range(128)]
 _DRUM = [f"DRUM_{p}" for p in range(128)]
-_VELOCITY = [f"VEL_{min(v >> 3, VELOCITY_BINS - 1)}" for v in range(128)]
-_DURATION = {d: f"DUR_{d}" for d in (*SHORT_DURATIONS, *LONG_DURATIONS)}
+_VELOCITY = [f"VEL_{velocity_bin(v)}" for v in range(128)]
+_DURATION = [f"DUR_{d}" for d in range(MAX_SHIFT + 1)]
 
 
 # -- encoding -------------------------------------------------------------------
@@ -279,10 +248,10 @@ def _events_to_tokens(events: list[tuple]) -> list[str]:
     for step, group, instrument, pitch, value, length in events:
         if step > now:
             gap = step - now
-            while gap > MAX_SHIFT:
-                add(_SHIFT[MAX_SHIFT])
-                gap -= MAX_SHIFT
-            add(_SHIFT[gap])
+            if gap <= MAX_SHIFT:
+                add(_SHIFT[gap])
+            else:
+                tokens += shift_tokens(gap)
             now = step
         if group == _PLAYED:
             if instrument != DRUMS and instrument != program:
@@ -306,212 +275,27 @@ def _events_to_tokens(events: list[tuple]) -> list[str]:
     return tokens
 
 
-def duration_tokens(steps: int) -> list[str]:
-    """Greedy split: whole beats first (DUR_120 .. DUR_768), the rest exact (DUR_0 .. DUR_96)."""
-    if steps <= MAX_SHIFT:
-        return [_DURATION[steps]]
-    parts = []
-    steps = min(steps, MAX_NOTE_STEPS)
-    while steps > MAX_SHIFT:
-        part = min(LONG_DURATIONS[-1], steps - steps % STEPS_PER_BEAT)
-        if part < LONG_DURATIONS[0]:
-            part = MAX_SHIFT
-        parts.append(_DURATION[part])
-        steps -= part
-    if steps:
-        parts.append(_DURATION[steps])
-    return parts
-
-
-def tempo_tokens(tempo_us: int) -> list[str]:
-    """Microseconds per quarter note (24 bits) as TEMPO_a TFINE_b TFINE_c TFINE_d."""
-    return [
-        f"TEMPO_{tempo_us >> 18 & 63}",
-        f"TFINE_{tempo_us >> 12 & 63}",
-        f"TFINE_{tempo_us >> 6 & 63}",
-        f"TFINE_{tempo_us & 63}",
-    ]
-
-
 # -- decoding -------------------------------------------------------------------
 
 
-@dataclass
-class _Note:
-    start: int  # steps
-    length: int  # steps
-    pitch: int
-    velocity: int
-    instrument: int  # program, or DRUMS
-
-
-@dataclass
-class _Score:
-    """What the tokens say, in steps, before it becomes MIDI."""
-
-    notes: list[_Note]
-    tempi: list[tuple[int, int]]  # (step, microseconds per quarter)
-    time_signatures: list[tuple[int, int, int]]  # (step, numerator, denominator)
-    pedals: list[tuple[int, int, bool]]  # (step, program, down)
-    skipped: list[TokenError]
-
-
-def event_tokens_to_song(tokens: list[str]) -> tuple[Song, int]:
+def event_tokens_to_song(tokens: list[str], ring_steps: int | None = None) -> tuple[Song, int]:
     """Decode any token sequence into a playable song; also return how many tokens were skipped.
 
     Tokens that make no sense where they stand (a VEL with no note before
     it, a TFINE without TEMPO, an unknown word...) are skipped and counted;
     each is also listed in ``song.warnings``.  Every note ends: a note
     without DUR lasts one beat, and no note lasts longer than 64 beats.
+    With ``ring_steps``, no note rings on more than that many steps past the
+    last time step of the tokens (generated pieces end near their length).
     """
-    score = _parse(tokens)
+    score = Score()
+    end = walk(tokens, score).step
+    if ring_steps is not None:
+        for note in score.notes:
+            note.length = min(note.length, max(end + ring_steps - note.start, 0))
     song = _score_to_song(score)
     song.warnings = list(score.skipped)
     return song, len(score.skipped)
-
-
-class _Parser:
-    """A small state machine over the tokens; one method per token kind."""
-
-    def __init__(self) -> None:
-        self.score = _Score([], [], [], [], [])
-        self.now = 0
-        self.program = 0
-        self.note: _Note | None = None  # the note waiting for VEL / DUR
-        self.stage = ""  # "", "pitch", "velocity", "duration"
-        self.tempo: list[int] | None = None  # bytes of a tempo being spelled
-        self.index = 0
-
-    def skip(self, token: str, why: str) -> None:
-        self.score.skipped.append(TokenError(f"skipped {token!r}: {why}", offset=self.index))
-
-    def finish_note(self) -> None:
-        note = self.note
-        if note is not None:
-            if self.stage != "duration":
-                note.length = STEPS_PER_BEAT
-            note.length = min(note.length, MAX_NOTE_STEPS)
-            self.score.notes.append(note)
-        self.note = None
-        self.stage = ""
-
-    def finish_tempo(self, token: str) -> None:
-        if self.tempo is not None:
-            tempo_us = 0
-            for digit in self.tempo + [32] * (TEMPO_DIGITS - len(self.tempo)):  # mid-bin
-                tempo_us = tempo_us << 6 | digit
-            if tempo_us:
-                self.score.tempi.append((self.now, tempo_us))
-            else:
-                self.skip(token, "a tempo of 0")
-        self.tempo = None
-
-    def feed(self, token: str) -> None:
-        kind, _, value = token.partition("_")
-        if kind == "TFINE":
-            return self.fine_tempo(token, value)
-        self.finish_tempo(token)
-        if kind in ("VEL", "DUR"):
-            return self.note_detail(token, kind, value)
-        self.finish_note()
-        handler = _HANDLERS.get(kind)
-        if handler is None:
-            return self.skip(token, "not an event token")
-        try:
-            handler(self, value)
-        except (ValueError, IndexError):
-            self.skip(token, "value out of range")
-
-    def fine_tempo(self, token: str, value: str) -> None:
-        if self.tempo is None or len(self.tempo) == TEMPO_DIGITS:
-            return self.skip(token, "TFINE without TEMPO")
-        try:
-            self.tempo.append(_byte(value, 10, 64))
-        except ValueError:
-            self.skip(token, "value out of range")
-
-    def note_detail(self, token: str, kind: str, value: str) -> None:
-        if self.note is None:
-            return self.skip(token, f"{kind} without a note before it")
-        try:
-            amount = int(value)
-        except ValueError:
-            return self.skip(token, "not a number")
-        if kind == "VEL":
-            if self.stage != "pitch" or not 0 <= amount < VELOCITY_BINS:
-                return self.skip(token, "velocity out of place or range")
-            self.note.velocity = min(amount * 8 + 4, 127)
-            self.stage = "velocity"
-        elif amount in _DURATION:
-            self.note.length = (self.note.length if self.stage == "duration" else 0) + amount
-            self.stage = "duration"
-        else:
-            self.skip(token, "no such duration")
-
-    def shift(self, value: str) -> None:
-        steps = int(value)
-        if not 1 <= steps <= MAX_SHIFT:
-            raise ValueError
-        self.now += steps
-
-    def program_change(self, value: str) -> None:
-        self.program = _byte(value, 10, 128)
-
-    def note_on(self, value: str, instrument: int | None = None) -> None:
-        pitch = _byte(value, 10, 128)
-        self.note = _Note(
-            self.now, 0, pitch, 64, self.program if instrument is None else instrument
-        )
-        self.stage = "pitch"
-
-    def drum(self, value: str) -> None:
-        self.note_on(value, DRUMS)
-
-    def pedal(self, value: str) -> None:
-        if value not in ("ON", "OFF"):
-            raise ValueError
-        self.score.pedals.append((self.now, self.program, value == "ON"))
-
-    def tempo_start(self, value: str) -> None:
-        self.tempo = [_byte(value, 10, 64)]
-
-    def time_signature(self, value: str) -> None:
-        numerator, denominator = map(int, value.split("_"))
-        if not 1 <= numerator <= 255 or denominator not in TIME_SIGNATURE_DENOMINATORS:
-            raise ValueError
-        self.score.time_signatures.append((self.now, numerator, denominator))
-
-    def header(self, value: str) -> None:
-        if value != str(STEPS_PER_BEAT):
-            raise ValueError
-
-
-_HANDLERS = {
-    "SHIFT": _Parser.shift,
-    "PROGRAM": _Parser.program_change,
-    "NOTE": _Parser.note_on,
-    "DRUM": _Parser.drum,
-    "PEDAL": _Parser.pedal,
-    "TEMPO": _Parser.tempo_start,
-    "TIMESIG": _Parser.time_signature,
-    "EVENT": _Parser.header,
-}
-
-
-def _byte(text: str, base: int, limit: int = 256) -> int:
-    value = int(text, base)
-    if not 0 <= value < limit:
-        raise ValueError(text)
-    return value
-
-
-def _parse(tokens: list[str]) -> _Score:
-    parser = _Parser()
-    for parser.index, token in enumerate(tokens):
-        parser.feed(token)
-    parser.finish_tempo("<end>")
-    parser.finish_note()
-    return parser.score
 
 
 # -- score -> MIDI ---------------------------------------------------------------
@@ -520,7 +304,7 @@ TICKS_PER_STEP = OUTPUT_TPQ // STEPS_PER_BEAT
 MELODIC_CHANNELS = [c for c in range(16) if c != DRUM_CHANNEL]
 
 
-def _score_to_song(score: _Score) -> Song:
+def _score_to_song(score: Score) -> Song:
     """A type-1 file: a conductor track, then one named track per instrument voice.
 
     Notes of one instrument that overlap on the same key go to separate voice
@@ -548,9 +332,9 @@ def _score_to_song(score: _Score) -> Song:
     return song
 
 
-def _assign_voices(notes: list[_Note]) -> dict[tuple[int, int], list[_Note]]:
+def _assign_voices(notes: list[Note]) -> dict[tuple[int, int], list[Note]]:
     """Group notes by instrument, opening a new voice only for same-key overlaps."""
-    voices: dict[tuple[int, int], list[_Note]] = {}
+    voices: dict[tuple[int, int], list[Note]] = {}
     busy_until: dict[tuple[int, int, int], int] = {}  # (instrument, voice, pitch) -> end step
     for note in sorted(notes, key=lambda n: (n.instrument, n.start, n.pitch)):
         voice = 0
@@ -561,7 +345,7 @@ def _assign_voices(notes: list[_Note]) -> dict[tuple[int, int], list[_Note]]:
     return dict(sorted(voices.items()))
 
 
-def _conductor(score: _Score) -> Track:
+def _conductor(score: Score) -> Track:
     timed = [
         (step * TICKS_PER_STEP, 0, bytes((META, SET_TEMPO)) + tempo_us.to_bytes(3, "big"))
         for step, tempo_us in score.tempi
@@ -570,13 +354,13 @@ def _conductor(score: _Score) -> Track:
         data = bytes((TIME_SIGNATURE, min(numerator, 255), denominator.bit_length() - 1, 24, 8))
         timed.append((step * TICKS_PER_STEP, 0, bytes((META,)) + data))
     if not score.tempi:
-        timed.append((0, 0, bytes((META, SET_TEMPO)) + (500_000).to_bytes(3, "big")))
+        timed.append((0, 0, bytes((META, SET_TEMPO)) + DEFAULT_TEMPO_US.to_bytes(3, "big")))
     timed.sort(key=lambda item: item[0])
     return Track(_delta_rows([(tick, META, data[1:]) for tick, _, data in timed], name="midigen"))
 
 
 def _instrument_track(
-    instrument: int, voice: int, channel: int, notes: list[_Note], pedals: list[tuple[int, bool]]
+    instrument: int, voice: int, channel: int, notes: list[Note], pedals: list[tuple[int, bool]]
 ) -> Track:
     name = program_name(0, DRUM_CHANNEL) if instrument == DRUMS else program_name(instrument)
     if voice:
@@ -605,3 +389,27 @@ def _delta_rows(timed: list[tuple[int, int, bytes]], name: str) -> list[tuple]:
         now = tick
     rows.append((0, META, b"\x2f", False))
     return rows
+
+
+def event_tokens_until(tokens: list[str], seconds: float) -> list[str]:
+    """The tokens of a piece up to ``seconds``, the header included (what a prime keeps).
+
+    When the piece goes on past ``seconds``, time is moved on to that point,
+    so whatever follows starts after the kept part.  ``<eos>`` ends the piece.
+    """
+    cursor = Cursor()
+    kept = tokens[:1]
+    for token in tokens[1:]:
+        if token == EOS:
+            break
+        shift = _SHIFT_STEPS.get(token)
+        if shift and cursor.seconds_after(shift) > seconds + 1e-9:
+            remaining = (seconds - cursor.seconds) * MICROSECONDS / cursor.tempo_us
+            kept += shift_tokens(round(remaining * STEPS_PER_BEAT))
+            break
+        cursor.feed_token(token)
+        kept.append(token)
+    return kept
+
+
+_SHIFT_STEPS = {f"SHIFT_{n}": n for n in range(1, MAX_SHIFT + 1)}

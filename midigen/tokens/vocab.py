@@ -13,10 +13,12 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ..errors import MidiError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 PAD, UNK, EOS = "<pad>", "<unk>", "<eos>"
 SPECIALS = (PAD, UNK, EOS)
@@ -52,9 +54,13 @@ class Vocab:
 
     @property
     def dtype(self) -> np.dtype:
+        import numpy as np  # here, so that token text needs no numpy (`midigen info` stays fast)
+
         return np.dtype(np.uint16 if len(self.tokens) <= 1 << 16 else np.uint32)
 
     def tokens_to_ids(self, tokens: Iterable[str]) -> np.ndarray:
+        import numpy as np
+
         get = self.ids.get
         return np.fromiter((get(token, UNK_ID) for token in tokens), dtype=self.dtype)
 

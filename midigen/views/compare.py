@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .render import Note
+from .notes import Note
 
 WINDOW_SECONDS = 30.0
 GRID_POINTS = 2048

@@ -17,9 +17,10 @@ import numpy as np
 
 from ..errors import MidiError
 from ..fileio import write_atomic
-from ..midi.gm import DRUM_CHANNEL, program_name
+from ..midi.gm import DRUM_CHANNEL
 from ..midi.song import Song
 from ..midi.timing import TempoMap
+from .notes import song_notes
 
 SAMPLE_RATE = 44_100
 TAIL_SECONDS = 1.5  # let the last notes ring out
@@ -160,27 +161,3 @@ def render_png(song: Song, path: str | Path, title: str | None = None) -> None:
     figure.savefig(buffer, format="png")
     plt.close(figure)
     write_atomic(path, buffer.getvalue())
-
-
-@dataclass(frozen=True)
-class Note:
-    start: float
-    end: float
-    pitch: int
-    velocity: int
-    instrument: str
-    is_drum: bool
-
-
-def song_notes(song: Song) -> list[Note]:
-    """Every note in seconds (pretty_midi's reading of the song)."""
-    midi = song.to_pretty_midi()
-    notes = []
-    for instrument in midi.instruments:
-        name = "Drums" if instrument.is_drum else program_name(instrument.program)
-        notes += [
-            Note(n.start, n.end, n.pitch, n.velocity, name, instrument.is_drum)
-            for n in instrument.notes
-        ]
-    notes.sort(key=lambda n: (n.start, n.pitch))
-    return notes

@@ -1,0 +1,37 @@
+"""Song -> notes in seconds: what the piano roll, compare and summaries measure.
+
+One reading of a song's notes for every view, so that a picture, a WAV and
+a statistic never disagree about where a note starts or ends: pretty_midi's
+(note-ons paired with note-offs per channel and key, tempo map applied).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..midi.gm import program_name
+from ..midi.song import Song
+
+
+@dataclass(frozen=True)
+class Note:
+    start: float
+    end: float
+    pitch: int
+    velocity: int
+    instrument: str
+    is_drum: bool
+
+
+def song_notes(song: Song) -> list[Note]:
+    """Every note in seconds (pretty_midi's reading of the song)."""
+    midi = song.to_pretty_midi()
+    notes = []
+    for instrument in midi.instruments:
+        name = "Drums" if instrument.is_drum else program_name(instrument.program)
+        notes += [
+            Note(n.start, n.end, n.pitch, n.velocity, name, instrument.is_drum)
+            for n in instrument.notes
+        ]
+    notes.sort(key=lambda n: (n.start, n.pitch))
+    return notes

@@ -1,0 +1,1 @@
+"""The shipped models, installed as the package ``midigen.models`` (see pyproject.toml)."""
