@@ -1,0 +1,217 @@
+"""model/sample.py: drawing a token, lengths, grammar masks, and sampling without torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import midigen
+from midigen.model.checkpoint import config_json, save_config, save_weights
+from midigen.model.config import ModelConfig
+from midigen.model.network import LanguageModel
+from midigen.model.sample import Length, Masks, Sampling, Stream, draw, sample_tokens
+from midigen.model.stepper import Stepper
+from midigen.tokens import grammar
+from midigen.tokens.vocab import Vocab
+
+VOCAB = Vocab.fixed(grammar.vocabulary())
+
+
+def draws(logits, allowed, sampling, n=4000, seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.array([draw(logits, allowed, sampling, rng) for _ in range(n)])
+
+
+def test_draw_never_leaves_the_allowed_tokens():
+    logits = np.array([10.0, 0.0, 5.0, -3.0, 9.0], np.float32)
+    allowed = np.array([False, True, False, True, False])
+    assert set(draws(logits, allowed, Sampling(temperature=5.0))) <= {1, 3}
+
+
+def test_draw_with_one_allowed_token_always_takes_it():
+    logits = np.array([1.0, 2.0, 3.0], np.float32)
+    assert set(draws(logits, np.array([False, False, True]), Sampling(), n=50)) == {2}
+
+
+def test_top_k_keeps_the_k_likeliest():
+    logits = np.array([0.0, 4.0, 3.0, 2.0, 1.0], np.float32)
+    chosen = draws(logits, np.ones(5, bool), Sampling(temperature=10.0, top_k=2))
+    assert set(chosen) == {1, 2}
+
+
+def test_top_k_larger_than_the_candidates_is_no_limit():
+    logits = np.zeros(3, np.float32)
+    assert set(draws(logits, np.ones(3, bool), Sampling(top_k=50), n=300)) == {0, 1, 2}
+
+
+def test_top_p_keeps_the_smallest_set_covering_p():
+    # probabilities 0.5, 0.25, 0.125, 0.125: p=0.7 needs the first two
+    logits = np.log(np.array([0.5, 0.25, 0.125, 0.125]))
+    assert set(draws(logits, np.ones(4, bool), Sampling(top_p=0.7))) == {0, 1}
+    assert set(draws(logits, np.ones(4, bool), Sampling(top_p=0.5))) == {0}
+
+
+def test_low_temperature_is_greedy_and_high_temperature_is_flat():
+    logits = np.array([1.0, 2.0, 1.5], np.float32)
+    assert set(draws(logits, np.ones(3, bool), Sampling(temperature=1e-3), n=200)) == {1}
+    counts = np.bincount(draws(logits, np.ones(3, bool), Sampling(temperature=1e3)), minlength=3)
+    assert counts.min() / counts.max() > 0.85
+
+
+def test_draw_follows_the_distribution():
+    logits = np.log(np.array([0.6, 0.3, 0.1]))
+    counts = np.bincount(draws(logits, np.ones(3, bool), Sampling(), n=20000), minlength=3)
+    np.testing.assert_allclose(counts / counts.sum(), [0.6, 0.3, 0.1], atol=0.015)
+
+
+def test_huge_logits_do_not_overflow():
+    logits = np.array([1e30, 1e30 - 1, -1e30], np.float32)
+    assert set(draws(logits, np.ones(3, bool), Sampling(), n=100)) <= {0, 1}
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"temperature": 0}, "temperature"),
+        ({"temperature": float("nan")}, "temperature"),
+        ({"top_p": 0}, "top_p"),
+        ({"top_p": 1.5}, "top_p"),
+        ({"top_k": -1}, "top_k"),
+    ],
+)
+def test_bad_sampling_options(options, message):
+    with pytest.raises(midigen.MidiError, match=message):
+        Sampling(**options)
+
+
+@pytest.mark.parametrize(
+    ("text", "amount", "unit"),
+    [
+        ("60s", 60, "seconds"),
+        ("60", 60, "seconds"),
+        (" 1.5m ", 90, "seconds"),
+        ("16bars", 16, "bars"),
+        ("1bar", 1, "bars"),
+        ("2000tokens", 2000, "tokens"),
+        ("2.5S", 2.5, "seconds"),
+    ],
+)
+def test_length_parse(text, amount, unit):
+    assert Length.parse(text) == Length(amount, unit)
+
+
+@pytest.mark.parametrize("text", ["", "s", "abc", "16 beats", "0", "-3s", "0bars", "inf", "nan"])
+def test_length_parse_refuses(text):
+    with pytest.raises(midigen.MidiError, match="length"):
+        Length.parse(text)
+
+
+def test_masks_are_the_grammar_followers():
+    masks = Masks(VOCAB)
+    for expect, kinds in grammar.FOLLOWERS.items():
+        allowed = {VOCAB.tokens[i].partition("_")[0] for i in np.flatnonzero(masks.after[expect])}
+        assert allowed == set(kinds)
+
+
+def test_a_stream_expects_what_the_grammar_says():
+    masks = Masks(VOCAB)
+    stream = Stream()
+    expected = []
+    for token in "TEMPO_1 TFINE_2 TFINE_3 TFINE_4 NOTE_60 VEL_3 DUR_120 DUR_5 SHIFT_24".split():
+        stream.advance(VOCAB.ids[token], masks)
+        expected.append(stream.cursor.expect)
+    assert expected == [
+        *("fine", "fine", "fine", "free"),
+        *("velocity", "duration", "more_duration", "free", "free"),
+    ]
+    assert stream.cursor.step == 24
+    assert stream.cursor.tempo_us == (1 << 18) + (2 << 12) + (3 << 6) + 4
+
+
+def test_the_onset_and_program_limits():
+    masks = Masks(VOCAB)
+    stream = Stream()
+    for _ in range(12):
+        for token in ("NOTE_60", "VEL_3", "DUR_4"):
+            stream.advance(VOCAB.ids[token], masks)
+    allowed = stream.allowed(masks, length_reached=False)
+    assert not allowed[VOCAB.ids["NOTE_61"]] and allowed[VOCAB.ids["SHIFT_1"]]
+    assert not allowed[VOCAB.ids["<eos>"]] and stream.allowed(masks, True)[VOCAB.ids["<eos>"]]
+
+
+def tiny_network(cell: str, tie: bool) -> LanguageModel:
+    torch.manual_seed(3)
+    config = ModelConfig(len(VOCAB), cell=cell, layers=2, hidden=24, embed=16, tie_weights=tie)
+    network = LanguageModel(config)
+    with torch.no_grad():
+        for parameter in network.parameters():
+            parameter.normal_(0, 0.2)
+    return network.eval()
+
+
+def save_model(network: LanguageModel, folder: Path) -> Path:
+    save_weights(network, folder / "model.safetensors")
+    save_config(folder, config_json("event", network.config, VOCAB, {}, {}, {}))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("cell", "tie"), [("lstm", True), ("lstm", False), ("gru", True), ("rnn", False)]
+)
+def test_loaded_model_samples_as_the_torch_network_does(tmp_path, cell, tie):
+    network = tiny_network(cell, tie)
+    from_torch = Stepper(network.config, {k: v.numpy() for k, v in network.state_dict().items()})
+    loaded = midigen.load_model(save_model(network, tmp_path))
+    options = {"length": Length(300, "tokens"), "sampling": Sampling(), "streams": 2, "seed": 5}
+    expected = sample_tokens(from_torch, VOCAB, ["EVENT_24"], **options)
+    assert sample_tokens(loaded.stepper, VOCAB, ["EVENT_24"], **options) == expected
+    assert len(expected[0]) > 250
+
+
+def test_batches_of_streams_are_independent_of_each_other_and_reproducible(tmp_path):
+    loaded = midigen.load_model(save_model(tiny_network("lstm", True), tmp_path))
+    first = loaded.generate_batch(num=3, length="40tokens", seed=9)
+    again = loaded.generate_batch(num=3, length="40tokens", seed=9)
+    assert [midigen.write(s) for s in first] == [midigen.write(s) for s in again]
+    assert len({midigen.write(s) for s in first}) == 3
+
+
+def test_generating_never_imports_torch(tmp_path):
+    folder = save_model(tiny_network("gru", True), tmp_path / "model")
+    code = (
+        "import sys, midigen\n"
+        "model = midigen.load_model(sys.argv[1])\n"
+        "song = model.generate(length='4s', seed=1)\n"
+        "assert midigen.write(song)\n"
+        "model.predict(['EVENT_24'], 3)\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code, str(folder)], capture_output=True, text=True, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+
+
+def test_the_generate_command_never_imports_torch(tmp_path):
+    folder = save_model(tiny_network("lstm", True), tmp_path / "model")
+    code = (
+        "import sys\nfrom midigen.cli import main\n"
+        "try: main(['generate', '-m', sys.argv[1], '-o', sys.argv[2], '--seed', '1',"
+        " '--length', '3s'])\n"
+        "except SystemExit as exit: assert not exit.code, exit.code\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    out = tmp_path / "x.mid"
+    completed = subprocess.run(
+        [sys.executable, "-c", code, str(folder), str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert midigen.read(out).tracks
