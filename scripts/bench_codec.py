@@ -40,11 +40,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import mido
+from shared_corpus import shared_corpus
 
 import midigen
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_CORPUS = REPO.parent / "shared/corpus/real"
+DEFAULT_CORPUS = shared_corpus("real")
 # symusic 0.6 rejects header lengths other than 6; ../shared/corpus/README.md asks
 # to leave this file out of symusic timings.
 SYMUSIC_SKIP = {"dwm_ics_candyluv.mid"}

@@ -26,14 +26,14 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
+from shared_corpus import shared_corpus
 
 from midigen.data.dataset import PrepareConfig, open_dataset, prepare
 from midigen.model.train import TrainConfig, train
 from midigen.model.trained import load_model
 from midigen.tokens.vocab import UNK_ID
 
-REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO.parent / "shared" / "corpus" / "real"
+CORPUS = shared_corpus("real")
 ORDER = 5
 DISCOUNT = 0.75
 

@@ -17,6 +17,8 @@ import random
 import sys
 from pathlib import Path
 
+from shared_corpus import shared_corpus
+
 from midigen.data.dataset import split_position
 from midigen.midi.reader import read
 from midigen.model.sample import Sampling
@@ -25,7 +27,7 @@ from midigen.views.compare import STATISTICS, compare
 from midigen.views.notes import Note, song_notes
 
 REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO.parent / "shared" / "corpus" / "real"
+CORPUS = shared_corpus("real")
 
 
 def held_out(corpus: Path, fraction: float) -> tuple[list[Path], list[Path]]:

@@ -45,11 +45,11 @@ from pathlib import Path
 
 import symusic
 from miditok import REMI, TokenizerConfig
+from shared_corpus import shared_corpus
 
 import midigen
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_CORPUS = REPO.parent / "shared/corpus/real"
+DEFAULT_CORPUS = shared_corpus("real")
 # symusic 0.6 rejects header lengths other than 6; ../shared/corpus/README.md asks
 # to leave this file out of symusic timings.
 SYMUSIC_SKIP = {"dwm_ics_candyluv.mid"}

@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 
 import torch
+from shared_corpus import shared_corpus
 from torch import nn
 
-REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO.parent / "shared" / "corpus" / "real"
+CORPUS = shared_corpus("real")
 WARMUP_STEPS = 3  # steps left out of the timing (allocator warm-up)
 
 

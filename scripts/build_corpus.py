@@ -52,6 +52,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared_corpus import shared_corpus
 from tqdm import tqdm
 
 try:
@@ -64,8 +65,7 @@ except ImportError:
     )
 
 SEED = "midigen-corpus-1"
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_SHARED = REPO.parent / "shared" / "corpus" / "real"
+DEFAULT_SHARED = shared_corpus("real")
 
 # Score formats music21 parses, in order of preference where one work is stored in several
 # (bach/bwv277 is both .mxl and .krn; trecento's PMFC_13_01 Kyrie both .mxl and .xml).

@@ -19,11 +19,11 @@ from collections import defaultdict
 from pathlib import Path
 
 import pretty_midi
+from shared_corpus import shared_corpus
 
 import midigen
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_CORPUS = REPO.parent / "shared" / "corpus" / "real"
+DEFAULT_CORPUS = shared_corpus("real")
 STEPS_PER_BEAT = 12
 SLACK_SECONDS = 1e-6  # float noise in pretty_midi's tick -> seconds
 

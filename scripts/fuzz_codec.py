@@ -39,12 +39,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared_corpus import shared_corpus
+
 import midigen
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CORPORA = [
-    REPO.parent / "shared/corpus/real",
-    REPO.parent / "shared/corpus/malformed",
+    shared_corpus("real"),
+    shared_corpus("malformed"),
     REPO / "tests/data",
 ]
 TIME_BUDGET_S = 2.0  # the largest corpus file round-trips in well under 0.1 s

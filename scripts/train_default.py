@@ -51,22 +51,23 @@ RECIPE = [
 
 
 def run(command: list[str]) -> None:
+    """Run from the repository root, so that the paths config.json records are relative."""
     print("+", " ".join(command), flush=True)
-    subprocess.run(command, check=True)
+    subprocess.run(command, check=True, cwd=REPO)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", type=Path, default=REPO / "build" / "default-model")
+    parser.add_argument("--work", type=Path, default=Path("build") / "default-model")
     parser.add_argument("--time", default="27m", help="training time, e.g. 27m or 2h")
-    parser.add_argument("--output", type=Path, default=REPO / "models" / "default")
+    parser.add_argument("--output", type=Path, default=Path("models") / "default")
     parser.add_argument("--jobs", default="2")
     args = parser.parse_args()
     corpus, data = args.work / "corpus", args.work / "data"
     run(
         [
             sys.executable,
-            str(REPO / "scripts" / "build_corpus.py"),
+            str(Path("scripts") / "build_corpus.py"),
             "-o",
             str(corpus),
             "--music21",
