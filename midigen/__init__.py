@@ -1,7 +1,8 @@
 """midigen: learn music from MIDI files and write new music as MIDI.
 
 The public API: ``read`` and ``write`` (bytes <-> Song), ``tokenize`` and
-``detokenize`` (Song <-> tokens), and the error family.
+``detokenize`` (Song <-> tokens), ``load_model`` (MODEL/ -> generate, predict,
+evaluate) with ``Sampling`` and ``Length``, and the error family.
 """
 
 __version__ = "0.1.0"
@@ -14,22 +15,35 @@ from .tokens import detokenize, tokenize
 
 
 def load_model(folder):
-    """Load a trained model folder (imports torch on first use); see trained.py."""
+    """Load a trained model folder to generate, predict or evaluate; see model/trained.py."""
     from .model.trained import load_model as load
 
     return load(folder)
 
 
+def __getattr__(name: str):
+    """``midigen.Sampling`` and ``midigen.Length``, imported on first use (they need NumPy,
+    which `import midigen` leaves out so that the codec starts fast)."""
+    if name in ("Length", "Sampling"):
+        from .model import sample
+
+        return getattr(sample, name)
+    raise AttributeError(f"module 'midigen' has no attribute {name!r}")
+
+
 __all__ = [
     "Chunk",
     "Event",
+    "Length",
     "MidiError",
     "NotMidiError",
     "Riff",
+    "Sampling",
     "Song",
     "TokenError",
     "Track",
     "detokenize",
+    "load_model",
     "read",
     "tokenize",
     "write",

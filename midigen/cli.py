@@ -155,8 +155,16 @@ class Task:
 
     source: Path
     destination: Path | None
-    options: tuple
-    debug: bool = False
+    options: Options
+
+
+@dataclass(frozen=True)
+class Options:
+    """What every task of one command shares."""
+
+    scheme: str = "chunk"  # tokenize: the token scheme
+    strict: bool = False  # tokenize: reject defects instead of repairing
+    debug: bool = False  # re-raise errors with their traceback
 
 
 @dataclass(frozen=True)
@@ -210,7 +218,8 @@ def tokenize(
       midigen tokenize midi/ -o tokens/ --jobs 0
       midigen tokenize song.mid --scheme event
     """
-    tasks = _plan(inputs, output, MIDI_SUFFIXES, ".txt", (scheme, strict), settings["debug"])
+    options = Options(scheme=scheme, strict=strict, debug=settings["debug"])
+    tasks = _plan(inputs, output, MIDI_SUFFIXES, ".txt", options)
     _run(tasks, _tokenize_task, jobs, "tokenize")
 
 
@@ -238,7 +247,7 @@ def detokenize(settings: dict, inputs: tuple[str, ...], output: str | None, jobs
       midigen detokenize song.txt -o song.mid
       midigen detokenize tokens/ -o midi/
     """
-    tasks = _plan(inputs, output, TEXT_SUFFIXES, ".mid", (), settings["debug"])
+    tasks = _plan(inputs, output, TEXT_SUFFIXES, ".mid", Options(debug=settings["debug"]))
     if tasks[0].destination is None and sys.stdout.isatty():
         raise click.UsageError("refusing to write MIDI bytes to a terminal; use -o FILE")
     _run(tasks, _detokenize_task, jobs, "detokenize")
@@ -249,8 +258,7 @@ def _plan(
     output: str | None,
     suffixes: tuple[str, ...],
     new_suffix: str,
-    options: tuple,
-    debug: bool,
+    options: Options,
 ) -> list[Task]:
     """Map inputs to outputs: one file to stdout or a file, anything else into a folder."""
     jobs = find_inputs(inputs, suffixes)
@@ -261,7 +269,7 @@ def _plan(
             destination = Path(output)
             if destination.is_dir():
                 destination = destination / Path(inputs[0]).with_suffix(new_suffix).name
-        return [Task(jobs[0].source, destination, options, debug)]
+        return [Task(jobs[0].source, destination, options)]
     if output is None:
         raise click.UsageError("a folder or several inputs need -o OUTPUT_FOLDER")
     root = Path(output)
@@ -270,7 +278,7 @@ def _plan(
     if not jobs:
         raise MidiError(f"no {'/'.join(suffixes)} files found", path=", ".join(inputs))
     return [
-        Task(job.source, root / job.relative.with_suffix(new_suffix), options, debug)
+        Task(job.source, root / job.relative.with_suffix(new_suffix), options)
         for job in jobs
     ]
 
@@ -322,13 +330,12 @@ def _tokenize_task(task: Task) -> Outcome:
     from .midi.reader import read
     from .tokens import tokenize, tokens_to_text
 
-    scheme, strict = task.options
     try:
-        song = read(task.source, strict=strict)
-        text = tokens_to_text(tokenize(song, scheme))
+        song = read(task.source, strict=task.options.strict)
+        text = tokens_to_text(tokenize(song, task.options.scheme))
         return _deliver(task, text.encode("utf-8"), tuple(map(str, song.warnings)))
     except MidiError as error:
-        if task.debug:
+        if task.options.debug:
             raise
         return Outcome(task.source, error=str(error))
 
@@ -350,7 +357,7 @@ def _detokenize_task(task: Task) -> Outcome:
             raise error.with_path(task.source) from None
         return _deliver(task, write(song), ())
     except MidiError as error:
-        if task.debug:
+        if task.options.debug:
             raise
         return Outcome(task.source, error=str(error))
 

@@ -1,4 +1,7 @@
-"""Song <-> mido.MidiFile, Song -> pretty_midi.PrettyMIDI, for use with other tools.
+"""Song -> mido.MidiFile and pretty_midi.PrettyMIDI, mido.MidiFile -> bytes: for other tools.
+
+This module never imports song.py (Song.to_mido imports it), so the two
+never import each other.
 
 mido cannot hold everything a Song can: a sysex packet with bytes >= 0x80 (an
 F7 escape may carry any byte) is skipped and its delta time carried to the
@@ -13,12 +16,13 @@ import struct
 from typing import TYPE_CHECKING
 
 from ..errors import MidiError
-from .reader import read
-from .song import META, Song
+from .smf import META
 
 if TYPE_CHECKING:
     import mido
     import pretty_midi
+
+    from .song import Song
 
 
 def song_to_mido(song: Song) -> mido.MidiFile:
@@ -57,14 +61,19 @@ def song_to_mido(song: Song) -> mido.MidiFile:
     return midi_file
 
 
-def song_from_mido(midi_file: mido.MidiFile) -> Song:
-    """The Song that mido would write (running status applied, as mido does)."""
+def mido_to_smf(midi_file: mido.MidiFile) -> bytes:
+    """The bytes mido writes for a MidiFile (running status applied, as mido does);
+    ``midigen.read`` reads a MidiFile through this.
+
+    Raises:
+        MidiError: mido cannot save the file.
+    """
     buffer = io.BytesIO()
     try:
         midi_file.save(file=buffer)
     except (ValueError, TypeError, struct.error) as error:
         raise MidiError(f"mido cannot save this file: {error}") from error
-    return read(buffer.getvalue())
+    return buffer.getvalue()
 
 
 def song_to_pretty_midi(song: Song) -> pretty_midi.PrettyMIDI:

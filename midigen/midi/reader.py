@@ -15,10 +15,15 @@ import gc
 import os
 import struct
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import MidiError, NotMidiError, count
-from .song import CHANNEL_DATA_LENGTH, END_OF_TRACK, META, Chunk, Riff, Song, Track
+from .smf import CHANNEL_DATA_LENGTH, END_OF_TRACK, META
+from .song import Chunk, Riff, Song, Track
 from .vlq import MAX_VLQ, MAX_WIDTH, Wide, WideData
+
+if TYPE_CHECKING:
+    import mido
 
 LEADING_JUNK_LIMIT = 1024  # MacBinary headers are 128 bytes; look a little further
 SMPTE_RATES = (24, 25, 29, 30)
@@ -42,9 +47,12 @@ class _StopTrack(Exception):
 
 
 def read(
-    source: str | os.PathLike[str] | bytes | bytearray | memoryview, *, strict: bool = False
+    source: str | os.PathLike[str] | bytes | bytearray | memoryview | mido.MidiFile,
+    *,
+    strict: bool = False,
 ) -> Song:
-    """Read a Standard MIDI File (or RIFF RMID) from a path or from bytes.
+    """Read a Standard MIDI File (or RIFF RMID) from a path, from bytes, or from a
+    mido.MidiFile (the Song of the bytes mido would write).
 
     Raises:
         NotMidiError: the input is not a MIDI file at all.
@@ -53,6 +61,10 @@ def read(
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
         return _read_bytes(bytes(source), strict)
+    if hasattr(source, "tracks") and hasattr(source, "save"):  # a mido.MidiFile
+        from .interop import mido_to_smf
+
+        return _read_bytes(mido_to_smf(source), strict)
     path = Path(source)
     try:
         data = path.read_bytes()

@@ -13,23 +13,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, MutableSequence
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import NamedTuple, overload
+from typing import TYPE_CHECKING, NamedTuple, overload
 
 from ..errors import MidiError
+from .smf import CHANNEL_DATA_LENGTH, ESCAPE, META, SYSEX
 
-META = 0xFF
-SYSEX = 0xF0
-ESCAPE = 0xF7  # sysex continuation packet or "escape" carrying arbitrary bytes
-END_OF_TRACK = 0x2F
-SET_TEMPO = 0x51
-TIME_SIGNATURE = 0x58
-DEFAULT_TEMPO_US = 500_000  # 120 bpm, SMF 1.0
+if TYPE_CHECKING:
+    import mido
+    import pretty_midi
 
-# Data bytes after a channel status, indexed by status byte (0 for non-channel).
-CHANNEL_DATA_LENGTH = [0] * 256
-for _status in range(0x80, 0xF0):
-    CHANNEL_DATA_LENGTH[_status] = 1 if 0xC0 <= _status < 0xE0 else 2
-del _status
 
 
 class Event(NamedTuple):
@@ -216,18 +208,15 @@ class Song:
             return None
         return 256 - (self.division >> 8), self.division & 0xFF
 
-    def to_mido(self):
+    def to_mido(self) -> mido.MidiFile:
+        """A mido.MidiFile with the same tracks and messages; see interop.py (mido back to a
+        Song: ``midigen.read(midi_file)``)."""
         from .interop import song_to_mido
 
         return song_to_mido(self)
 
-    @classmethod
-    def from_mido(cls, midi_file) -> Song:
-        from .interop import song_from_mido
-
-        return song_from_mido(midi_file)
-
-    def to_pretty_midi(self):
+    def to_pretty_midi(self) -> pretty_midi.PrettyMIDI:
+        """Notes, instruments, tempi and signatures as pretty_midi sees them; see interop.py."""
         from .interop import song_to_pretty_midi
 
         return song_to_pretty_midi(self)

@@ -12,7 +12,8 @@ from bisect import bisect_right
 from collections.abc import Iterable
 
 from ..errors import MidiError
-from .song import DEFAULT_TEMPO_US, META, SET_TEMPO, Song, Track
+from .smf import DEFAULT_TEMPO_US, META, SET_TEMPO
+from .song import Song, Track
 
 SMPTE_FPS = {24: 24.0, 25: 25.0, 29: 29.97, 30: 30.0}
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import struct
 
 from ..errors import MidiError
-from .song import END_OF_TRACK, META, Song, Track
+from .smf import END_OF_TRACK, META
+from .song import Song, Track
 from .vlq import Wide, WideData, encode_vlq
 
 END_OF_TRACK_EVENT = b"\x00\xff\x2f\x00"

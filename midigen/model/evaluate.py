@@ -36,7 +36,7 @@ class Metrics:
 
 @torch.no_grad()
 def evaluate_split(
-    model: LanguageModel,
+    network: LanguageModel,
     dataset: Dataset,
     split: str,
     bptt: int,
@@ -47,19 +47,19 @@ def evaluate_split(
     ids, pieces = dataset.ids(split), dataset.pieces(split)
     columns = max(1, min(batch, len(pieces)))
     epoch = lay_out(ids, pieces, columns, bptt, seed=None)
-    was_training = model.training
-    model.eval()
+    was_training = network.training
+    network.eval()
     total, tokens, correct = 0.0, 0, 0
     state = None
     for window in range(epoch.windows):
         x, y, keep = (t.to(device) for t in epoch.window(window))
-        logits, state = model(x, reset_state(state, keep))
+        logits, state = network(x, reset_state(state, keep))
         flat, targets = logits.reshape(-1, logits.shape[-1]), y.reshape(-1)
         total += float(F.cross_entropy(flat, targets, ignore_index=PAD_ID, reduction="sum"))
         scored = targets != PAD_ID
         tokens += int(scored.sum())
         correct += int((flat.argmax(-1) == targets)[scored].sum())
-    model.train(was_training)
+    network.train(was_training)
     notes = int(pieces[:, 2].sum())
     loss = total / max(tokens, 1)
     return Metrics(

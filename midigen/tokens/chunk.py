@@ -24,7 +24,8 @@ a meta or sysex length was written wider than needed, in the same notation.
 from __future__ import annotations
 
 from ..errors import TokenError
-from ..midi.song import CHANNEL_DATA_LENGTH, META, Chunk, Riff, Song, Track
+from ..midi.smf import CHANNEL_DATA_LENGTH, META
+from ..midi.song import Chunk, Riff, Song, Track
 from ..midi.vlq import MAX_VLQ, Wide, WideData, minimal_width
 
 HEADER = "MTHD"

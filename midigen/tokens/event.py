@@ -21,7 +21,8 @@ from bisect import bisect_right
 from itertools import pairwise
 
 from ..midi.gm import DRUM_CHANNEL, program_name
-from ..midi.song import DEFAULT_TEMPO_US, META, SET_TEMPO, TIME_SIGNATURE, Song, Track
+from ..midi.smf import DEFAULT_TEMPO_US, META, SET_TEMPO, TIME_SIGNATURE
+from ..midi.song import Song, Track
 from ..midi.timing import TempoMap
 from .grammar import (
     DRUMS,

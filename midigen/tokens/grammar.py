@@ -39,7 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import TokenError
-from ..midi.song import DEFAULT_TEMPO_US
+from ..midi.smf import DEFAULT_TEMPO_US
 
 STEPS_PER_BEAT = 24  # 16ths (6), 8th triplets (8), 32nds (3) and 16th triplets (4) are exact
 HEADER = f"EVENT_{STEPS_PER_BEAT}"
