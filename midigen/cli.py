@@ -277,10 +277,7 @@ def _plan(
         raise click.UsageError(f"-o {output}: not a folder")
     if not jobs:
         raise MidiError(f"no {'/'.join(suffixes)} files found", path=", ".join(inputs))
-    return [
-        Task(job.source, root / job.relative.with_suffix(new_suffix), options)
-        for job in jobs
-    ]
+    return [Task(job.source, root / job.relative.with_suffix(new_suffix), options) for job in jobs]
 
 
 def _run(tasks: list[Task], work: Callable[[Task], Outcome], jobs: int, label: str) -> None:
@@ -605,6 +602,10 @@ def train(
 
     if sum(target is not None for target in (steps, epochs, duration)) > 1:
         raise click.UsageError("give one of --steps, --epochs and --time")
+    if not resume and (Path(model_dir) / "config.json").exists():
+        raise MidiError(
+            "already holds a model; add --resume to continue it, or use another -o", path=model_dir
+        )
     config = TrainConfig(
         bptt=bptt,
         batch_size=batch_size,
@@ -733,6 +734,7 @@ def predict(model_dir: str, prime: str | None, text: str | None, top: int) -> No
 
 # -- generate / render / compare -------------------------------------------------------------
 
+
 def default_model() -> Path:
     """$MIDIGEN_MODEL, else the shipped models/default, installed as package data.
 
@@ -836,8 +838,13 @@ def generate(
     from .model.sample import Length, Sampling
     from .model.trained import load_model
     from .views.notes import song_notes
-    from .views.render import render_png, render_wav
+    from .views.render import render_audio, render_png
 
+    if Path(output).suffix.lower() not in (".mid", ".midi"):
+        raise click.BadParameter(
+            "must end in .mid or .midi (add --wav for audio, or use `midigen render`)",
+            param_hint="-o",
+        )
     try:
         piece_length = Length.parse(length)
     except MidiError as error:
@@ -867,7 +874,7 @@ def generate(
             f"{path}: {seconds:.1f} s, {count(len(notes), 'note')}, {count(parts, 'instrument')}"
         )
         if wav:
-            render_wav(song, path.with_suffix(".wav"))
+            render_audio(song, path.with_suffix(".wav"))
         if png:
             render_png(song, path.with_suffix(".png"), title=path.name)
 
@@ -879,7 +886,7 @@ def generate(
     "--output",
     required=True,
     type=click.Path(),
-    help="OUT.wav for audio, OUT.png for a piano roll.",
+    help="OUT.wav or OUT.opus for audio, OUT.png for a piano roll.",
 )
 @click.option(
     "--soundfont",
@@ -887,25 +894,26 @@ def generate(
     help="SoundFont for audio (default: pretty_midi's General MIDI font).",
 )
 def render(file: str, output: str, soundfont: str | None) -> None:
-    """Render a MIDI file as a WAV preview or a piano-roll picture.
+    """Render a MIDI file as audio (WAV, peak at -1 dBFS; or Opus) or a piano-roll picture.
 
     \b
     Examples:
       midigen render song.mid -o song.wav
+      midigen render song.mid -o song.opus
       midigen render song.mid -o song.png
       midigen render song.mid -o song.wav --soundfont FluidR3_GM.sf2
     """
     from .midi.reader import read
-    from .views.render import render_png, render_wav
+    from .views.render import AUDIO_SUFFIXES, render_audio, render_png
 
     suffix = Path(output).suffix.lower()
-    if suffix not in (".wav", ".png"):
-        raise click.UsageError("-o must end in .wav or .png")
+    if suffix not in (*AUDIO_SUFFIXES, ".png"):
+        raise click.UsageError("-o must end in .wav, .opus or .png")
     if Path(output).exists() and Path(output).resolve() == Path(file).resolve():
         raise MidiError("refusing to overwrite an input file", path=output)
     song = read(file)
-    if suffix == ".wav":
-        seconds = render_wav(song, output, soundfont)
+    if suffix in AUDIO_SUFFIXES:
+        seconds = render_audio(song, output, soundfont)
         click.echo(f"{output}: {seconds:.1f} s of audio")
     else:
         render_png(song, output, title=Path(file).name)

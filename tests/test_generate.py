@@ -163,19 +163,61 @@ def test_the_prime_is_kept(model, tmp_path):
         assert abs(a.start - b.start) < 0.02 and abs(a.velocity - b.velocity) <= 4
 
 
-def test_render_png_and_wav(model, tmp_path):
+def test_render_png_wav_and_opus(model, tmp_path):
     song_path = tmp_path / "song.mid"
     run("generate", "-m", model, "-o", song_path, "--length", "4s", "--seed", "9")
     result = run("render", song_path, "-o", tmp_path / "song.png")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "song.png").read_bytes().startswith(b"\x89PNG")
-    pytest.importorskip("tinysoundfont")
     result = run("render", PRIME, "-o", tmp_path / "song.wav")
     assert result.exit_code == 0, result.output
     with wave.open(str(tmp_path / "song.wav")) as audio:
         assert audio.getnchannels() == 2
+        seconds = audio.getnframes() / audio.getframerate()
+    assert abs(seconds - pretty_midi.PrettyMIDI(str(PRIME)).get_end_time()) < 3
+    assert peak_dbfs(tmp_path / "song.wav") == pytest.approx(-1.0, abs=0.05)
+    result = run("render", PRIME, "-o", tmp_path / "song.opus")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "song.opus").read_bytes()[:4] == b"OggS"
+    assert "s of audio" in result.output
+
+
+def peak_dbfs(path: Path) -> float:
+    with wave.open(str(path)) as audio:
         frames = np.frombuffer(audio.readframes(audio.getnframes()), dtype="<i2")
-    assert np.abs(frames).max() > 1000
+    return 20 * np.log10(np.abs(frames.astype(np.int32)).max() / 32767)
+
+
+def clipped_samples(path: Path) -> int:
+    with wave.open(str(path)) as audio:
+        frames = np.frombuffer(audio.readframes(audio.getnframes()), dtype="<i2")
+    return int((np.abs(frames.astype(np.int32)) >= 32767).sum())
+
+
+SAMPLES = sorted((Path(__file__).resolve().parents[1] / "samples").glob("*.mid"))
+
+
+def test_previews_never_clip(tmp_path):
+    """The shipped samples and 20 generated pieces of the shipped model: 0 clipped samples."""
+    shipped = midigen.load_model(Path(__file__).resolve().parents[1] / "models" / "default")
+    songs = shipped.generate_batch(num=20, length="20s", seed=1)
+    paths = []
+    for index, song in enumerate(songs):
+        paths.append(tmp_path / f"generated-{index}.mid")
+        paths[-1].write_bytes(midigen.write(song))
+    for source in [*SAMPLES, *paths]:
+        wav = tmp_path / (source.stem + ".wav")
+        result = run("render", source, "-o", wav)
+        assert result.exit_code == 0, result.output
+        assert clipped_samples(wav) == 0, source.name
+        assert peak_dbfs(wav) <= -0.95, source.name
+
+
+def test_generate_refuses_an_output_that_is_not_midi(model, tmp_path):
+    result = run("generate", "-m", model, "-o", tmp_path / "song.wav", "--seed", "1")
+    assert result.exit_code == 2
+    assert "must end in .mid or .midi" in result.stderr
+    assert not (tmp_path / "song.wav").exists()
 
 
 def test_render_refuses_other_suffixes(tmp_path):

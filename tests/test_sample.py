@@ -24,7 +24,7 @@ VOCAB = Vocab.fixed(grammar.vocabulary())
 
 def draws(logits, allowed, sampling, n=4000, seed=0) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    return np.array([draw(logits, allowed, sampling, rng) for _ in range(n)])
+    return np.array([draw(logits[None], allowed[None], sampling, rng)[0] for _ in range(n)])
 
 
 def test_draw_never_leaves_the_allowed_tokens():
@@ -67,6 +67,15 @@ def test_draw_follows_the_distribution():
     logits = np.log(np.array([0.6, 0.3, 0.1]))
     counts = np.bincount(draws(logits, np.ones(3, bool), Sampling(), n=20000), minlength=3)
     np.testing.assert_allclose(counts / counts.sum(), [0.6, 0.3, 0.1], atol=0.015)
+
+
+def test_a_batch_draws_each_row_from_its_own_tokens():
+    logits = np.zeros((3, 6), np.float32)
+    allowed = np.zeros((3, 6), bool)
+    allowed[0, 1] = allowed[1, [2, 3]] = allowed[2, 5] = True
+    rng = np.random.default_rng(4)
+    seen = {tuple(draw(logits, allowed, Sampling(top_p=0.9), rng)) for _ in range(200)}
+    assert seen == {(1, 2, 5), (1, 3, 5)}
 
 
 def test_huge_logits_do_not_overflow():

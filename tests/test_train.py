@@ -179,8 +179,14 @@ def test_damaged_model_folders_give_one_error_line(dataset, tmp_path, damage):
 
 def test_training_into_an_existing_model_needs_resume(dataset, tmp_path):
     train(dataset, tmp_path / "model", fast(steps=2), TINY)
-    with pytest.raises(midigen.MidiError, match="use --resume"):
+    with pytest.raises(midigen.MidiError, match="already holds a model; resume it"):
         train(dataset, tmp_path / "model", fast(steps=2), TINY)
+    result = CliRunner().invoke(main, ["train", str(dataset), "-o", str(tmp_path / "model")])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {tmp_path / 'model'}: already holds a model; "
+        "add --resume to continue it, or use another -o\n"
+    )
 
 
 @pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not installed")

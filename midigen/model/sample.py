@@ -32,6 +32,7 @@ from .stepper import Stepper
 
 MAX_ONSETS_PER_STEP = 12  # notes starting together; more is a model stuck in place
 MAX_PROGRAMS = 8  # instruments in one piece (drums aside): a band, not a channel sweep
+BATCH_FOR_TWO_THREADS = 4  # streams from which the matrix products use two BLAS threads
 
 
 class Masks:
@@ -176,8 +177,10 @@ def sample_tokens(
 ) -> list[list[str]]:
     """Continue ``prime`` (event tokens) in ``streams`` independent streams, sampled as one batch.
 
-    BLAS runs on one thread here: a vector times a matrix is too small to
-    share, and threads that wait for each other cost more than they give.
+    One stream runs BLAS on one thread: a vector times a matrix is too small
+    to share, and on a busy machine threads that wait for each other cost
+    more than they give.  Four streams or more make the products matrices,
+    which two threads share well (scripts/bench_generate.py).
 
     Raises:
         MidiError: the prime does not start with the event header.
@@ -186,7 +189,8 @@ def sample_tokens(
 
     if not prime or prime[0] != HEADER:
         raise MidiError(f"event tokens start with {HEADER}")
-    with threadpool_limits(limits=1, user_api="blas"):
+    threads = 1 if streams < BATCH_FOR_TWO_THREADS else 2
+    with threadpool_limits(limits=threads, user_api="blas"):
         masks = Masks(vocab)
         rng = np.random.default_rng(seed)
         state = stepper.initial_state(streams)
@@ -199,7 +203,7 @@ def sample_tokens(
                     run.advance(token_id, masks)
         budget = length.token_budget()
         while True:
-            chosen = np.zeros(streams, dtype=np.int64)
+            active, allowed = [], []
             for k, run in enumerate(runs):
                 if run.finished:
                     continue
@@ -207,12 +211,18 @@ def sample_tokens(
                 if (reached and run.cursor.expect == FREE) or run.tokens >= budget:
                     run.finished = True
                     continue
-                chosen[k] = draw(logits[k], run.allowed(masks, reached), sampling, rng)
+                active.append(k)
+                allowed.append(run.allowed(masks, reached))
+            if not active:
+                return outputs
+            chosen = np.zeros(streams, dtype=np.int64)
+            chosen[active] = draw(logits[active], np.array(allowed), sampling, rng)
+            for k in active:
                 if chosen[k] == masks.eos_id:
-                    run.finished = True
+                    runs[k].finished = True
                     continue
                 outputs[k].append(vocab.tokens[chosen[k]])
-                run.advance(chosen[k], masks)
+                runs[k].advance(chosen[k], masks)
             if all(run.finished for run in runs):
                 return outputs
             logits = stepper.step(chosen, state)
@@ -220,21 +230,36 @@ def sample_tokens(
 
 def draw(
     logits: np.ndarray, allowed: np.ndarray, sampling: Sampling, rng: np.random.Generator
-) -> int:
-    """Sample one id from the allowed tokens with temperature, top-k and top-p."""
-    candidates = np.flatnonzero(allowed)
-    scores = logits[candidates].astype(np.float64) / sampling.temperature
-    if sampling.top_k and sampling.top_k < len(candidates):
-        keep = np.argpartition(scores, -sampling.top_k)[-sampling.top_k :]
-        candidates, scores = candidates[keep], scores[keep]
-    scores -= scores.max()
+) -> np.ndarray:
+    """One id per stream from its allowed tokens, with temperature, top-k and top-p.
+
+    ``logits`` and ``allowed`` are (streams, vocab); every row needs at least
+    one allowed token.  The whole batch is drawn with a few array operations,
+    so sampling 16 streams costs little more Python than sampling one.  Each
+    stream takes one uniform number from ``rng``, in order, and picks the
+    first token whose cumulative probability exceeds it, as Generator.choice
+    does: by id, or from the likeliest down when top-p sorted them.  Tokens
+    tied at the k-th score all stay in the top k.
+    """
+    scores = np.where(allowed, logits.astype(np.float64) / sampling.temperature, -np.inf)
+    if sampling.top_k and sampling.top_k < scores.shape[1]:
+        kth = np.partition(scores, -sampling.top_k, axis=1)[:, -sampling.top_k, None]
+        scores[scores < kth] = -np.inf
+    scores -= scores.max(axis=1, keepdims=True)
     probabilities = np.exp(scores)
-    probabilities /= probabilities.sum()
-    if sampling.top_p < 1.0:
-        order = np.argsort(-probabilities, kind="stable")
-        cumulative = np.cumsum(probabilities[order])
-        cut = int(np.searchsorted(cumulative, sampling.top_p)) + 1
-        order = order[:cut]
-        candidates, probabilities = candidates[order], probabilities[order]
-        probabilities /= probabilities.sum()
-    return int(candidates[rng.choice(len(candidates), p=probabilities)])
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    order = None
+    if sampling.top_p < 1.0:  # the fewest likeliest tokens that cover top_p
+        order = np.argsort(-probabilities, axis=1, kind="stable")
+        probabilities = np.take_along_axis(probabilities, order, axis=1)
+        covered = np.cumsum(probabilities, axis=1)
+        kept = (covered < sampling.top_p).sum(axis=1, keepdims=True) + 1
+        probabilities[np.arange(probabilities.shape[1]) >= kept] = 0.0
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+    cumulative = np.cumsum(probabilities, axis=1)
+    cumulative /= cumulative[:, -1:]
+    uniform = rng.random(len(cumulative))
+    picked = (cumulative <= uniform[:, None]).sum(axis=1)
+    if order is None:
+        return picked
+    return order[np.arange(len(picked)), picked]

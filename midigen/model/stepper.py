@@ -38,9 +38,7 @@ class Stepper:
             table += self.hidden_bias[0]
         self.first_layer_table = np.ascontiguousarray(table)
         self.projection = (
-            np.ascontiguousarray(weights["projection.weight"].T)
-            if config.has_projection
-            else None
+            np.ascontiguousarray(weights["projection.weight"].T) if config.has_projection else None
         )
         output = weights["embedding.weight"] if config.tie_weights else weights["output.weight"]
         self.output_weights = np.ascontiguousarray(output.T)
@@ -72,16 +70,26 @@ class Stepper:
     def _cell(self, layer: int, projected: np.ndarray, state: list[np.ndarray]) -> np.ndarray:
         h = state[0][layer]
         recurrent = h @ self.hidden_weights[layer]
+        size = self.hidden  # gates are slices, not np.split: a view costs less than its call
         if self.cell == "lstm":
             gates = projected + recurrent
-            i, f, g, o = np.split(gates, 4, axis=1)
+            i, f = gates[:, :size], gates[:, size : 2 * size]
+            g, o = gates[:, 2 * size : 3 * size], gates[:, 3 * size :]
             c = _sigmoid(f) * state[1][layer] + _sigmoid(i) * np.tanh(g)
             h = _sigmoid(o) * np.tanh(c)
             state[1][layer] = c
         elif self.cell == "gru":
             recurrent += self.hidden_bias[layer]
-            r_in, z_in, n_in = np.split(projected, 3, axis=1)
-            r_h, z_h, n_h = np.split(recurrent, 3, axis=1)
+            r_in, z_in, n_in = (
+                projected[:, :size],
+                projected[:, size : 2 * size],
+                projected[:, 2 * size :],
+            )
+            r_h, z_h, n_h = (
+                recurrent[:, :size],
+                recurrent[:, size : 2 * size],
+                recurrent[:, 2 * size :],
+            )
             r, z = _sigmoid(r_in + r_h), _sigmoid(z_in + z_h)
             h = (1 - z) * np.tanh(n_in + r * n_h) + z * h
         else:

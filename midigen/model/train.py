@@ -168,7 +168,7 @@ class _Trainer:
     def _check_new_folder(self) -> None:
         if (self.folder / "config.json").exists():
             raise MidiError(
-                "already holds a model; use --resume to continue it, or another -o",
+                "already holds a model; resume it, or train into another folder",
                 path=self.folder,
             )
 

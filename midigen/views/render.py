@@ -1,55 +1,31 @@
-"""Song -> .wav (a SoundFont synthesizer) and .png (a piano roll) to audition a piece.
+"""Song -> .wav or .opus (a SoundFont synthesizer) and .png (a piano roll) to audition a piece.
 
-Audio comes from tinysoundfont, a pip-installed build of TinySoundFont, with
-the General MIDI SoundFont that pretty_midi ships (TimGM6mb.sf2) unless you
-name another, so no system package is needed.  The piano roll draws every
-note as a bar, one colour per instrument, drums in grey.
+Audio comes from midirenderer, a pip-installed SoundFont synthesizer (Rust,
+abi3 wheels, no dependencies), with the General MIDI SoundFont that
+pretty_midi ships (TimGM6mb.sf2) unless you name another: no system package
+and no extra install step.  A WAV preview is normalised so that its peak
+sits at -1 dBFS: never clipped, and about as loud as other renderers make it.
+The piano roll draws every note as a bar, one colour per instrument, drums
+in grey.
 """
 
 from __future__ import annotations
 
 import io
 import wave
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import MidiError
 from ..fileio import write_atomic
-from ..midi.gm import DRUM_CHANNEL
 from ..midi.song import Song
-from ..midi.timing import TempoMap
+from ..midi.writer import write
 from .notes import song_notes
 
-SAMPLE_RATE = 44_100
-TAIL_SECONDS = 1.5  # let the last notes ring out
-MAX_SECONDS = 60 * 60  # an hour: a safeguard against huge delta times
-
-
-@dataclass(frozen=True)
-class TimedEvent:
-    seconds: float
-    order: int  # note-offs before note-ons at one time
-    status: int
-    data: bytes
-
-
-def timed_channel_events(song: Song) -> list[TimedEvent]:
-    """Every channel message of every track, in seconds, in playing order."""
-    tempo_map = TempoMap(song)
-    events = []
-    for track in song.tracks:
-        tick = 0
-        for delta, status, data, _ in track.rows:
-            tick += delta
-            if status < 0xF0:
-                note_off = status & 0xF0 == 0x80 or (status & 0xF0 == 0x90 and not data[1])
-                events.append(
-                    TimedEvent(tempo_map.seconds(tick), 0 if note_off else 1, status, data)
-                )
-    events.sort(key=lambda e: (e.seconds, e.order))
-    return events
+AUDIO_SUFFIXES = (".wav", ".opus")
+PEAK_DBFS = -1.0
+FULL_SCALE = 32767
 
 
 def default_soundfont() -> Path:
@@ -58,78 +34,65 @@ def default_soundfont() -> Path:
     return Path(pretty_midi.__file__).with_name("TimGM6mb.sf2")
 
 
-def render_wav(song: Song, path: str | Path, soundfont: str | Path | None = None) -> float:
-    """Synthesize the song to a 16-bit stereo WAV file; return its length in seconds.
+def render_audio(song: Song, path: str | Path, soundfont: str | Path | None = None) -> float:
+    """Synthesize the song to a WAV (16-bit stereo, peak -1 dBFS) or Opus file, by the
+    suffix of ``path``; return the audio's length in seconds.
 
     Raises:
-        MidiError: tinysoundfont is missing, the SoundFont cannot be loaded, or
-            the song has no time base.
+        MidiError: the suffix is not .wav or .opus, or the SoundFont cannot be read or used.
     """
+    import midirenderer
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in AUDIO_SUFFIXES:
+        raise MidiError(f"audio files end in {' or '.join(AUDIO_SUFFIXES)}", path=path)
+    font_path = Path(soundfont) if soundfont else default_soundfont()
     try:
-        import tinysoundfont
-    except ImportError:
-        raise MidiError(
-            "WAV previews need tinysoundfont: pip install --no-deps tinysoundfont "
-            "(its pyaudio dependency is only for live playback)"
-        ) from None
-    soundfont = Path(soundfont) if soundfont else default_soundfont()
-    synth = tinysoundfont.Synth(samplerate=SAMPLE_RATE)
+        font = font_path.read_bytes()
+    except OSError as error:
+        reason = error.strerror or error
+        raise MidiError(f"cannot read SoundFont: {reason}", path=font_path) from None
+    midi = write(song)
     try:
-        font = synth.sfload(str(soundfont))
-    except Exception as error:  # tinysoundfont raises its own SoundFontException or OSError
-        raise MidiError(f"cannot load SoundFont: {error}", path=soundfont) from None
-    for channel in range(16):
-        synth.program_select(
-            channel,
-            font,
-            128 if channel == DRUM_CHANNEL else 0,
-            0,
-            is_drums=channel == DRUM_CHANNEL,
-        )
-    events = timed_channel_events(song)
-    end = min((events[-1].seconds if events else 0.0) + TAIL_SECONDS, MAX_SECONDS)
-    chunks, rendered = [], 0
-    for event in events:
-        target = min(int(event.seconds * SAMPLE_RATE), int(end * SAMPLE_RATE))
-        if target > rendered:
-            chunks.append(np.frombuffer(synth.generate(target - rendered), np.float32).copy())
-            rendered = target
-        _send(synth, font, event)
-    total = int(end * SAMPLE_RATE)
-    if total > rendered:
-        chunks.append(np.frombuffer(synth.generate(total - rendered), np.float32).copy())
-    audio = np.concatenate(chunks) if chunks else np.zeros(2, np.float32)
-    write_atomic(path, _wav_bytes(audio))
-    return total / SAMPLE_RATE
+        if suffix == ".opus":
+            data = midirenderer.render_opus_from(font, midi)
+            seconds = _opus_seconds(data)
+        else:
+            data, seconds = _normalised_wav(midirenderer.render_wave_from(font, midi))
+    except RuntimeError as error:  # midirenderer's one error type: SoundFont or MIDI trouble
+        raise MidiError(f"cannot render: {error}", path=font_path) from None
+    write_atomic(path, data)
+    return seconds
 
 
-def _send(synth, font: int, event: TimedEvent) -> None:
-    channel, kind, data = event.status & 0x0F, event.status & 0xF0, event.data
-    if kind == 0x90 and data[1]:
-        synth.noteon(channel, data[0], data[1])
-    elif kind in (0x80, 0x90):
-        synth.noteoff(channel, data[0])
-    elif kind == 0xC0:
-        drums = channel == DRUM_CHANNEL
-        try:
-            synth.program_select(channel, font, 128 if drums else 0, data[0], is_drums=drums)
-        except Exception:  # a preset the SoundFont lacks: keep the previous one
-            pass
-    elif kind == 0xB0:
-        synth.control_change(channel, data[0], data[1])
-    elif kind == 0xE0:
-        synth.pitchbend(channel, data[0] | data[1] << 7)
-
-
-def _wav_bytes(stereo: np.ndarray) -> bytes:
-    pcm = (np.clip(stereo, -1.0, 1.0) * 32767).astype("<i2")
+def _normalised_wav(data: bytes) -> tuple[bytes, float]:
+    """The WAV scaled so that its loudest sample sits at PEAK_DBFS; and its seconds."""
+    with wave.open(io.BytesIO(data)) as source:
+        channels, rate = source.getnchannels(), source.getframerate()
+        samples = np.frombuffer(source.readframes(source.getnframes()), "<i2")
+    peak = int(np.abs(samples.astype(np.int32)).max()) if samples.size else 0
+    if peak:
+        target = FULL_SCALE * 10 ** (PEAK_DBFS / 20)
+        samples = np.round(samples * (target / peak)).astype("<i2")
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as out:
-        out.setnchannels(2)
+        out.setnchannels(channels)
         out.setsampwidth(2)
-        out.setframerate(SAMPLE_RATE)
-        out.writeframes(pcm.tobytes())
-    return buffer.getvalue()
+        out.setframerate(rate)
+        out.writeframes(samples.tobytes())
+    return buffer.getvalue(), len(samples) / channels / rate
+
+
+def _opus_seconds(data: bytes) -> float:
+    """Length of an Ogg Opus stream: the last page's granule position at 48 kHz, less pre-skip."""
+    last = data.rfind(b"OggS")
+    head = data.find(b"OpusHead")
+    if last < 0 or head < 0:
+        return 0.0
+    granule = int.from_bytes(data[last + 6 : last + 14], "little")
+    pre_skip = int.from_bytes(data[head + 10 : head + 12], "little")
+    return max(granule - pre_skip, 0) / 48_000
 
 
 def render_png(song: Song, path: str | Path, title: str | None = None) -> None:
