@@ -88,7 +88,7 @@ def midigen_tokens_per_second(model, tokens: int, streams: int) -> float:
         model.vocab,
         ["EVENT_24"],
         length=Length(tokens, "tokens"),
-        sampling=Sampling(top_p=0.95),
+        sampling=Sampling(),  # the defaults of `midigen generate`
         streams=streams,
         seed=0,
     )
