@@ -180,12 +180,41 @@ def test_long_notes_and_rests_chain_tokens():
     ]
 
 
+OVERLAP = note(0, 4 * TPQ, 60) + [(TPQ, 0x91, b"\x3c\x50"), (2 * TPQ, 0x81, b"\x3c\x00")]
+
+
 def test_overlapping_notes_of_one_key_survive():
-    events = note(0, 4 * TPQ, 60) + [(TPQ, 0x91, b"\x3c\x50"), (2 * TPQ, 0x81, b"\x3c\x00")]
-    decoded = midigen.detokenize(song_to_event_tokens(song(events)))
+    decoded = midigen.detokenize(song_to_event_tokens(song(OVERLAP)))
     midi = pretty_midi.PrettyMIDI(io.BytesIO(midigen.write(decoded)))
     notes = sorted((n.start, n.end) for i in midi.instruments for n in i.notes)
     assert notes == [(0.0, 2.0), (0.5, 1.0)]
+
+
+def pieces_notes(song_: midigen.Song) -> list[tuple[float, float, int]]:
+    midi = pretty_midi.PrettyMIDI(io.BytesIO(midigen.write(song_)))
+    return sorted((n.start, n.end, n.pitch) for i in midi.instruments for n in i.notes)
+
+
+def test_restrike_ends_the_note_a_key_interrupts_on_one_track():
+    decoded, _ = event_tokens_to_song(song_to_event_tokens(song(OVERLAP)), restrike=True)
+    assert [track.name for track in decoded.tracks] == ["midigen", "Acoustic Grand Piano"]
+    assert pieces_notes(decoded) == [(0.0, 0.5, 60), (0.5, 1.0, 60)]
+
+
+def test_restrike_makes_unison_duplicates_one_note_the_longest():
+    tokens = ["EVENT_24", "NOTE_60", "VEL_8", "DUR_12", "NOTE_60", "VEL_9", "DUR_48", "NOTE_64"]
+    decoded, _ = event_tokens_to_song(tokens, restrike=True)
+    assert pieces_notes(decoded) == [(0.0, 0.5, 64), (0.0, 1.0, 60)]
+
+
+def test_every_decoded_file_states_its_meter_at_tick_zero():
+    for tokens in (
+        ["EVENT_24", "NOTE_60", "VEL_8", "DUR_12"],
+        ["EVENT_24", "SHIFT_5", "TIMESIG_3_4"],
+    ):
+        decoded = midigen.detokenize(tokens)
+        first = [(e.delta, e.data[:3]) for e in decoded.tracks[0] if e.meta_type == 0x58]
+        assert first[0] == (0, b"\x58\x04\x02")
 
 
 def test_hanging_notes_end_with_their_track():

@@ -197,15 +197,46 @@ def clipped_samples(path: Path) -> int:
 SAMPLES = sorted((Path(__file__).resolve().parents[1] / "samples").glob("*.mid"))
 
 
-def test_previews_never_clip(tmp_path):
-    """The shipped samples and 20 generated pieces of the shipped model: 0 clipped samples."""
+@pytest.fixture(scope="module")
+def shipped_pieces(tmp_path_factory) -> list[Path]:
+    """20 pieces of 20 s from the shipped model, written as files."""
+    folder = tmp_path_factory.mktemp("shipped")
     shipped = midigen.load_model(Path(__file__).resolve().parents[1] / "models" / "default")
-    songs = shipped.generate_batch(num=20, length="20s", seed=1)
     paths = []
-    for index, song in enumerate(songs):
-        paths.append(tmp_path / f"generated-{index}.mid")
+    for index, song in enumerate(shipped.generate_batch(num=20, length="20s", seed=1)):
+        paths.append(folder / f"generated-{index}.mid")
         paths[-1].write_bytes(midigen.write(song))
-    for source in [*SAMPLES, *paths]:
+    return paths
+
+
+def test_generated_pieces_are_tidy_parts(shipped_pieces):
+    """One track per instrument, notes in the instrument's range, a meter at tick 0, and the
+    first note within the first beat."""
+    from midigen.midi.gm import PROGRAM_RANGES
+
+    for path in shipped_pieces:
+        song = midigen.read(path, strict=True)
+        signatures = [e for e in song.tracks[0] if e.meta_type == 0x58]
+        assert signatures and signatures[0].delta == 0
+        programs = []
+        for track in song.tracks[1:]:
+            changes = [
+                e.data[0] for e in track if e.channel is not None and e.status & 0xF0 == 0xC0
+            ]
+            drums = any(e.channel == 9 for e in track)
+            programs.append("drums" if drums else changes[0])
+            if not drums:
+                low, high = PROGRAM_RANGES[changes[0]]
+                assert all(low <= e.data[0] <= high for e in track if e.is_note_on), path.name
+        assert len(programs) == len(set(programs)), path.name
+        midi = pretty_midi.PrettyMIDI(str(path))
+        first = min(n.start for i in midi.instruments for n in i.notes)
+        assert first < 60 / midi.get_tempo_changes()[1][0] + 1e-6, path.name
+
+
+def test_previews_never_clip(shipped_pieces, tmp_path):
+    """The shipped samples and 20 generated pieces of the shipped model: 0 clipped samples."""
+    for source in [*SAMPLES, *shipped_pieces]:
         wav = tmp_path / (source.stem + ".wav")
         result = run("render", source, "-o", wav)
         assert result.exit_code == 0, result.output

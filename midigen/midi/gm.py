@@ -142,3 +142,35 @@ PROGRAM_NAMES = (
 def program_name(program: int, channel: int = 0) -> str:
     """Instrument name for a program change, or "Drums" on the GM drum channel."""
     return "Drums" if channel == DRUM_CHANNEL else PROGRAM_NAMES[program & 0x7F]
+
+
+# Playable range (lowest, highest MIDI key) of each GM program, from the usual
+# orchestration references (e.g. Adler, "The Study of Orchestration"), a few
+# semitones wider where players and samplers commonly go; keyboards, synths
+# and sound effects take the piano's range.  Generation keeps notes inside them.
+_PIANO = (21, 108)
+_RANGES_BY_PROGRAM = {
+    8: (60, 108), 9: (72, 108), 10: (60, 96), 11: (53, 89),  # celesta, glockenspiel, box, vibes
+    12: (45, 96), 13: (65, 108), 14: (60, 77), 15: (48, 96),  # marimba, xylophone, bells, dulcimer
+    16: (36, 96), 17: (36, 96), 18: (36, 96), 19: (24, 96),  # organs
+    20: (36, 96), 21: (53, 89), 22: (60, 84), 23: (53, 89),  # reed organ, accordions, harmonica
+    24: (40, 83), 25: (40, 84), 26: (40, 86), 27: (40, 86),  # guitars
+    28: (40, 86), 29: (40, 88), 30: (40, 88), 31: (40, 88),
+    32: (28, 55), 33: (28, 67), 34: (28, 67), 35: (28, 67),  # basses
+    36: (28, 67), 37: (28, 67), 38: (24, 72), 39: (24, 72),
+    40: (55, 103), 41: (48, 91), 42: (36, 76), 43: (28, 67),  # violin, viola, cello, contrabass
+    44: (28, 103), 45: (28, 103), 46: (23, 103), 47: (38, 60),  # tremolo, pizzicato, harp, timpani
+    48: (28, 103), 49: (28, 103), 50: (28, 103), 51: (28, 103),  # string ensembles
+    52: (40, 84), 53: (40, 84), 54: (40, 88), 55: (36, 96),  # choir, voice, synth voice, hit
+    56: (52, 84), 57: (40, 74), 58: (26, 58), 59: (52, 84),  # trumpet, trombone, tuba, muted
+    60: (34, 77), 61: (34, 84), 62: (34, 96), 63: (34, 96),  # horn, brass section, synth brass
+    64: (56, 88), 65: (49, 81), 66: (44, 76), 67: (36, 69),  # saxophones
+    68: (58, 93), 69: (52, 83), 70: (34, 75), 71: (50, 94),  # oboe, english horn, bassoon, clarinet
+    72: (74, 108), 73: (59, 98), 74: (60, 98), 75: (60, 96),  # piccolo, flute, recorder, pan flute
+    76: (60, 88), 77: (55, 86), 78: (60, 96), 79: (60, 86),  # bottle, shakuhachi, whistle, ocarina
+    104: (48, 79), 105: (48, 84), 106: (50, 79), 107: (55, 91),  # sitar, banjo, shamisen, koto
+    108: (48, 84), 109: (55, 84), 110: (55, 100), 111: (60, 88),  # kalimba, bagpipe, fiddle, shanai
+    112: (72, 96), 113: (60, 84), 114: (52, 84), 115: (60, 84),  # bell, agogo, steel drums, block
+    116: (36, 72), 117: (36, 72), 118: (36, 72),  # taiko, melodic tom, synth drum
+}  # fmt: skip
+PROGRAM_RANGES = tuple(_RANGES_BY_PROGRAM.get(program, _PIANO) for program in range(128))

@@ -3,11 +3,12 @@
 The network runs in NumPy (model/stepper.py).  Before each draw the sampler
 masks the tokens that cannot come next: what the grammar allows after the
 last token (tokens/grammar.py: a NOTE is followed by its VEL and a DUR, a
-TEMPO by its TFINE digits), and a few limits of its own that keep a model
-from getting stuck (no more than a handful of notes on one step, no more
-than a band's worth of instruments, no ``<eos>`` before the requested
-length).  The decoder (tokens/event.py) then ends every note and caps its
-length.
+TEMPO by its TFINE digits), and a few limits of its own that keep the music
+playable and a model from getting stuck: notes inside their instrument's
+range (midi/gm.py), a first note within the first beat, no more than a
+handful of notes on one step, no more than a band's worth of instruments,
+no ``<eos>`` before the requested length.  The decoder (tokens/event.py)
+then ends every note and caps its length.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import MidiError
+from ..midi.gm import PROGRAM_RANGES
 from ..tokens.grammar import (
     DURATION,
     FINE,
     FOLLOWERS,
     FREE,
     HEADER,
+    STEPS_PER_BEAT,
     VELOCITY,
     Cursor,
     parse_token,
@@ -46,6 +49,15 @@ class Masks:
         self.after = {expect: np.isin(kinds, names) for expect, names in FOLLOWERS.items()}
         self.onsets = np.isin(kinds, ("NOTE", "DRUM", "PROGRAM"))
         self.programs = kinds == "PROGRAM"
+        notes = kinds == "NOTE"
+        pitches = np.array([value if kind == "NOTE" else -1 for kind, value in parsed])
+        # playable[program]: every token but the NOTEs outside that instrument's range
+        self.playable = np.array(
+            [~notes | ((low <= pitches) & (pitches <= high)) for low, high in PROGRAM_RANGES]
+        )
+        shifts = np.array([value if kind == "SHIFT" else 0 for kind, value in parsed])
+        # shorter_than[n]: every token but the SHIFTs of n steps or more
+        self.shorter_than = np.array([shifts < max(n, 1) for n in range(STEPS_PER_BEAT + 1)])
         self.eos_id = vocab.ids[EOS]
         self.eos = np.zeros(len(vocab), bool)
         self.eos[self.eos_id] = True
@@ -63,7 +75,9 @@ class Stream:
     """One stream being sampled: where it stands in the music, and the sampler's counters."""
 
     cursor: Cursor = field(default_factory=Cursor)
+    lead_in: bool = True  # the first note must start within the first beat (no prime)
     tokens: int = 0  # tokens after the header, prime included
+    sounded: bool = False  # a note has begun
     onsets_here: int = 0  # notes begun on the current step
     programs: set[int] = field(default_factory=set)  # ids of PROGRAM tokens used
     finished: bool = False
@@ -76,6 +90,7 @@ class Stream:
             self.onsets_here = 0
         elif kind == "NOTE" or kind == "DRUM":
             self.onsets_here += 1
+            self.sounded = True
         elif kind == "PROGRAM":
             self.programs.add(token_id)
         self.cursor.feed(kind, masks.values[token_id])
@@ -85,7 +100,9 @@ class Stream:
         expect = self.cursor.expect
         if expect in (VELOCITY, DURATION, FINE):
             return masks.after[expect]
-        allowed = masks.after[expect].copy()
+        allowed = masks.after[expect] & masks.playable[self.cursor.program]
+        if self.lead_in and not self.sounded:  # no silent lead-in: start within the first beat
+            allowed &= masks.shorter_than[max(STEPS_PER_BEAT - self.cursor.step, 0)]
         if self.onsets_here >= MAX_ONSETS_PER_STEP:
             allowed &= ~masks.onsets
         if len(self.programs) >= MAX_PROGRAMS:  # only the programs already in use
@@ -194,7 +211,7 @@ def sample_tokens(
         masks = Masks(vocab)
         rng = np.random.default_rng(seed)
         state = stepper.initial_state(streams)
-        runs = [Stream() for _ in range(streams)]
+        runs = [Stream(lead_in=len(prime) == 1) for _ in range(streams)]
         outputs = [list(prime) for _ in range(streams)]
         for position, token_id in enumerate(vocab.tokens_to_ids(prime)):
             logits = stepper.step(np.full(streams, token_id), state)

@@ -151,8 +151,12 @@ class TrainedModel:
             streams=num,
             seed=seed,
         )
-        # Notes ring on at most a beat past the last step, so pieces end near their length.
-        return [event_tokens_to_song(tokens, ring_steps=STEPS_PER_BEAT)[0] for tokens in streams]
+        # Notes ring on at most a beat past the last step, so pieces end near their length,
+        # and a key struck again ends its note, so that each instrument is one track.
+        return [
+            event_tokens_to_song(tokens, ring_steps=STEPS_PER_BEAT, restrike=True)[0]
+            for tokens in streams
+        ]
 
     def prime_tokens(self, path: str | Path) -> list[str]:
         """A MIDI file as the tokens this model reads (without the final <eos>).

@@ -279,22 +279,28 @@ def _events_to_tokens(events: list[tuple]) -> list[str]:
 # -- decoding -------------------------------------------------------------------
 
 
-def event_tokens_to_song(tokens: list[str], ring_steps: int | None = None) -> tuple[Song, int]:
+def event_tokens_to_song(
+    tokens: list[str], ring_steps: int | None = None, restrike: bool = False
+) -> tuple[Song, int]:
     """Decode any token sequence into a playable song; also return how many tokens were skipped.
 
     Tokens that make no sense where they stand (a VEL with no note before
     it, a TFINE without TEMPO, an unknown word...) are skipped and counted;
     each is also listed in ``song.warnings``.  Every note ends: a note
     without DUR lasts one beat, and no note lasts longer than 64 beats.
-    With ``ring_steps``, no note rings on more than that many steps past the
-    last time step of the tokens (generated pieces end near their length).
+    Overlapping notes of one key of one instrument are all kept, on extra
+    voice tracks.  Two options tidy generated pieces: with ``ring_steps`` no
+    note rings on more than that many steps past the last time step (pieces
+    end near their length); with ``restrike`` a key struck again ends the
+    note it interrupts, and notes of one key that start together are one,
+    so every instrument is one track in a DAW.
     """
     score = Score()
     end = walk(tokens, score).step
     if ring_steps is not None:
         for note in score.notes:
             note.length = min(note.length, max(end + ring_steps - note.start, 0))
-    song = _score_to_song(score)
+    song = _score_to_song(score, restrike)
     song.warnings = list(score.skipped)
     return song, len(score.skipped)
 
@@ -305,23 +311,21 @@ TICKS_PER_STEP = OUTPUT_TPQ // STEPS_PER_BEAT
 MELODIC_CHANNELS = [c for c in range(16) if c != DRUM_CHANNEL]
 
 
-def _score_to_song(score: Score) -> Song:
+def _score_to_song(score: Score, restrike: bool) -> Song:
     """A type-1 file: a conductor track, then one named track per instrument voice.
 
-    Notes of one instrument that overlap on the same key go to separate voice
-    tracks on the instrument's channel, so that no reader pairs a note-off
-    with the wrong note-on.  Each instrument has a channel of its own (drums
-    on channel 10) up to 15 instruments; more than that share channels.
+    Each instrument has a channel of its own (drums on channel 10) up to 15
+    instruments; more than that share channels.
     """
     song = Song(format=1, division=OUTPUT_TPQ, tracks=[_conductor(score)])
-    voices = _assign_voices(score.notes)
+    voices = _restruck(score.notes) if restrike else _voices(score.notes)
     melodic = sorted({instrument for instrument, _ in voices if instrument != DRUMS})
     channel_of = {
         instrument: MELODIC_CHANNELS[k % len(MELODIC_CHANNELS)]
         for k, instrument in enumerate(melodic)
     }
     channel_of[DRUMS] = DRUM_CHANNEL
-    for (instrument, voice), notes in voices.items():
+    for (instrument, voice), notes in sorted(voices.items()):
         pedals = (
             []
             if instrument == DRUMS or voice
@@ -333,8 +337,12 @@ def _score_to_song(score: Score) -> Song:
     return song
 
 
-def _assign_voices(notes: list[Note]) -> dict[tuple[int, int], list[Note]]:
-    """Group notes by instrument, opening a new voice only for same-key overlaps."""
+def _voices(notes: list[Note]) -> dict[tuple[int, int], list[Note]]:
+    """Every note kept: notes by instrument, a new voice (track) only for same-key overlaps.
+
+    One key of one channel sounds once at a time (a note-off would end both
+    copies), so an overlapping note of the same key goes to another track.
+    """
     voices: dict[tuple[int, int], list[Note]] = {}
     busy_until: dict[tuple[int, int, int], int] = {}  # (instrument, voice, pitch) -> end step
     for note in sorted(notes, key=lambda n: (n.instrument, n.start, n.pitch)):
@@ -343,7 +351,27 @@ def _assign_voices(notes: list[Note]) -> dict[tuple[int, int], list[Note]]:
             voice += 1
         busy_until[(note.instrument, voice, note.pitch)] = note.start + max(note.length, 1)
         voices.setdefault((note.instrument, voice), []).append(note)
-    return dict(sorted(voices.items()))
+    return voices
+
+
+def _restruck(notes: list[Note]) -> dict[tuple[int, int], list[Note]]:
+    """One voice per instrument: a key struck again ends the note it interrupts.
+
+    A note that starts while the same key still sounds ends the earlier note
+    there, as a player restrikes a key, and notes of one key that start
+    together are one note, the longest.
+    """
+    voices: dict[tuple[int, int], list[Note]] = {}
+    sounding: dict[tuple[int, int], Note] = {}  # (instrument, pitch) -> its latest note
+    for note in sorted(notes, key=lambda n: (n.instrument, n.start, n.pitch, -n.length)):
+        earlier = sounding.get((note.instrument, note.pitch))
+        if earlier is not None:
+            if earlier.start == note.start:
+                continue
+            earlier.length = min(earlier.length, note.start - earlier.start)
+        sounding[(note.instrument, note.pitch)] = note
+        voices.setdefault((note.instrument, 0), []).append(note)
+    return voices
 
 
 def _conductor(score: Score) -> Track:
@@ -356,6 +384,9 @@ def _conductor(score: Score) -> Track:
         timed.append((step * TICKS_PER_STEP, 0, bytes((META,)) + data))
     if not score.tempi:
         timed.append((0, 0, bytes((META, SET_TEMPO)) + DEFAULT_TEMPO_US.to_bytes(3, "big")))
+    if not any(step == 0 for step, _, _ in score.time_signatures):
+        # With no meter, notation programs guess one; say 4/4, as SMF 1.0 assumes.
+        timed.append((0, 0, bytes((META, TIME_SIGNATURE, 4, 2, 24, 8))))
     timed.sort(key=lambda item: item[0])
     return Track(_delta_rows([(tick, META, data[1:]) for tick, _, data in timed], name="midigen"))
 
