@@ -97,7 +97,10 @@ def info(settings: dict, files: tuple[str, ...], as_json: bool, strict: bool) ->
 
     results = []
     failed = False
-    for job in find_inputs(files, MIDI_SUFFIXES):
+    jobs = find_inputs(files, MIDI_SUFFIXES)
+    if not jobs:
+        raise MidiError(f"no {'/'.join(MIDI_SUFFIXES)} files found", path=", ".join(files))
+    for job in jobs:
         try:
             summary = summarize(read(job.source, strict=strict))
         except MidiError as error:
@@ -649,15 +652,25 @@ def train(
             refresh=False,
         )
 
+    def notify(message: str) -> None:
+        (bar.write if bar is not None else click.echo)(f"warning: {message}", file=sys.stderr)
+
     try:
         result = run_training(
-            data, model_dir, config, architecture, resume=resume, scheme=scheme, progress=progress
+            data,
+            model_dir,
+            config,
+            architecture,
+            resume=resume,
+            scheme=scheme,
+            progress=progress,
+            notify=notify,
         )
     finally:
         if bar is not None:
             bar.close()
     best = (
-        f", best validation loss {result.best_valid_loss:.4f}"
+        f", best validation loss {result.best_valid_loss:.4f} at step {result.best_step}"
         if (result.best_valid_loss is not None)
         else ""
     )
@@ -665,6 +678,13 @@ def train(
         f"{model_dir}: {result.step} steps, {result.epoch} epochs, {result.seconds:.0f} s{best}",
         err=True,
     )
+    if result.interrupted:
+        click.echo(
+            f"interrupted: saved at step {result.step}; to go on, run the same command "
+            "with --resume (and the same or a larger target)",
+            err=True,
+        )
+        sys.exit(130)
 
 
 @main.command()
@@ -851,9 +871,9 @@ def generate(
         raise click.BadParameter(str(error), param_hint="--length") from None
     sampling = Sampling(temperature=temperature, top_k=top_k, top_p=top_p)
     model = load_model(model_dir or default_model())
-    if seed is None:
+    drawn = seed is None
+    if drawn:
         seed = random.SystemRandom().randrange(2**31)
-        click.echo(f"seed {seed} (--seed {seed} makes this again)", err=True)
     songs = model.generate_batch(
         num=num,
         length=piece_length,
@@ -862,6 +882,8 @@ def generate(
         sampling=sampling,
         seed=seed,
     )
+    if drawn:
+        click.echo(f"seed {seed} (--seed {seed} makes this again)", err=True)
     target = Path(output)
     for index, song in enumerate(songs, start=1):
         path = target if num == 1 else target.with_name(f"{target.stem}-{index}{target.suffix}")

@@ -155,3 +155,10 @@ def test_debug_shows_the_exception(tmp_path):
     result = run("--debug", "info", empty)
     assert result.exit_code == 1
     assert type(result.exception).__name__ == "NotMidiError"
+
+
+def test_info_on_a_folder_without_midi_is_an_error(tmp_path):
+    (tmp_path / "notes.txt").write_text("no music here")
+    result = run("info", tmp_path)
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {tmp_path}: no .mid/.midi/.rmi/.kar/.smf files found\n"

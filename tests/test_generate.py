@@ -271,3 +271,31 @@ def test_generate_needs_a_model(tmp_path):
     result = run("generate", "-m", tmp_path / "none", "-o", tmp_path / "x.mid")
     assert result.exit_code == 1
     assert result.stderr.startswith("error: ") and "no config.json" in result.stderr
+
+
+def test_a_prime_that_already_fills_the_length_is_one_error(model, tmp_path):
+    out = tmp_path / "x.mid"
+    result = run("generate", "-m", model, "-o", out, "--prime", PRIME, "--prime-seconds", "500",
+                 "--length", "2s", "--seed", "1")  # fmt: skip
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {PRIME}: the prime's first 500 s already fill the length (2 seconds): "
+        "ask for more, or keep less prime\n"
+    )
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("length", ["0", "-1s", "soon"])
+def test_a_bad_length_is_a_usage_error_before_anything_is_said(model, tmp_path, length):
+    result = run("generate", "-m", model, "-o", tmp_path / "x.mid", "--length", length)
+    assert result.exit_code == 2
+    assert "seed" not in result.stderr and "--length" in result.stderr
+
+
+def test_predict_names_the_tokens_it_does_not_know(model):
+    result = run("predict", model, "--tokens", "EVENT_24 hello NOTE_60 world", "--top", "2")
+    assert result.exit_code == 0
+    assert result.stderr == (
+        "warning: 2 tokens not in the model's vocabulary, read as <unk>: hello, world\n"
+    )
+    assert len(result.stdout.splitlines()) == 2

@@ -242,3 +242,59 @@ def test_python_api_loads_without_the_cli(dataset, tmp_path):
     assert len(ranking) == 5
     assert sum(p for _, p in ranking) <= 1.0 + 1e-6
     assert sys.modules.get("torch") is not None
+
+
+def test_ctrl_c_saves_says_how_to_resume_and_exits_130(dataset, tmp_path):
+    import signal
+    import time
+
+    folder = tmp_path / "model"
+    command = [sys.executable, "-m", "midigen", "train", str(dataset), "-o", str(folder)]
+    options = ["--steps", "100000", "--hidden", "24", "--embed", "16", "--bptt", "16"]
+    training = subprocess.Popen(
+        [*command, *options, "--batch-size", "4"], stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 60
+    while not (folder / "log.csv").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)  # some steps past the first validation
+    training.send_signal(signal.SIGINT)
+    _, stderr = training.communicate(timeout=60)
+    assert training.returncode == 130, stderr
+    assert "interrupted: saved at step" in stderr and "--resume" in stderr
+    resumed = CliRunner().invoke(
+        main, ["train", str(dataset), "-o", str(folder), "--resume", "--steps", "1"]
+    )
+    assert resumed.exit_code == 0, resumed.output  # the saved checkpoint is already past 1
+
+
+def test_a_tiny_or_missing_validation_split_is_reported(tmp_path):
+    one = tmp_path / "one"
+    one.mkdir()
+    shutil.copy(DATA / "pymidi_mary.mid", one)
+    result = CliRunner().invoke(
+        main,
+        ["train", str(one), "-o", str(tmp_path / "m"), "--steps", "2", "--hidden", "8",
+         "--embed", "8", "--bptt", "8", "--batch-size", "2"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "warning: no validation split" in result.stderr
+
+
+def test_a_model_that_never_beats_step_zero_says_so(dataset, tmp_path):
+    messages: list[str] = []
+    train(
+        dataset, tmp_path / "m", fast(steps=2, lr=1e-9, eval_every=1), TINY, notify=messages.append
+    )
+    assert any("never beat the untrained model" in message for message in messages)
+
+
+def test_long_word_texts_train_every_batch_column(tmp_path):
+    books = tmp_path / "books"
+    books.mkdir()
+    lines = [" ".join(f"w{(k * 7 + j) % 50}" for j in range(9)) for k in range(600)]
+    (books / "book.txt").write_text("\n".join(lines) + "\n\n" + "a short last paragraph\n")
+    report = prepare([books], tmp_path / "data", PrepareConfig(scheme="text", valid_fraction=0))
+    pieces = report.counts["train"]["pieces"]
+    assert pieces == -(-600 * 10 // 1024) + 1  # 1,024-token parts, and the last paragraph
+    assert report.counts["train"]["tokens"] == 600 * 10 + 5

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,7 @@ from ..tokens import grammar, text_to_tokens, tokenize
 from ..tokens.vocab import EOS, Vocab
 
 SCHEMES = ("event", "chunk", "text")
+TEXT_PIECE_TOKENS = 1024  # a long text breaks into pieces of about this many tokens
 FORMAT = "midigen-dataset"
 FORMAT_VERSION = 1
 
@@ -60,6 +62,7 @@ class Piece:
     path: str
     sha256: str = ""
     tokens: list[str] = field(default_factory=list)
+    breaks: list[int] = field(default_factory=list)  # token offsets where a new piece starts
     notes: int = 0
     error: str | None = None
 
@@ -146,7 +149,7 @@ def _load_piece(work: tuple[str, str]) -> Piece:
             raise MidiError(f"cannot read: {error.strerror or error}", path=path) from None
         piece.sha256 = hashlib.sha256(data).hexdigest()
         if scheme == "text":
-            piece.tokens = _word_tokens(data, path)
+            piece.tokens, piece.breaks = _word_tokens(data, path)
         else:
             song, tokens = _song_tokens(data, path, scheme)
             piece.tokens = tokens + [EOS]
@@ -156,19 +159,30 @@ def _load_piece(work: tuple[str, str]) -> Piece:
     return piece
 
 
-def _word_tokens(data: bytes, path: str) -> list[str]:
-    """Whitespace-separated words, ``<eos>`` after every non-empty line."""
+def _word_tokens(data: bytes, path: str) -> tuple[list[str], list[int]]:
+    """Whitespace-separated words, ``<eos>`` after every non-empty line; and where pieces break.
+
+    A book is one file but should not be one piece: a piece fills one batch
+    column, so a single long text would train one column in 32.  Pieces
+    break at paragraphs (blank lines), and at the first line end once a
+    piece holds TEXT_PIECE_TOKENS.
+    """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise MidiError(f"not UTF-8 text (byte {error.start})", path=path) from None
     tokens: list[str] = []
+    breaks: list[int] = []
+    start = 0  # where the current piece began
     for line in text.splitlines():
         words = line.split()
         if words:
             tokens += words
             tokens.append(EOS)
-    return tokens
+        if len(tokens) > start and (not words or len(tokens) - start >= TEXT_PIECE_TOKENS):
+            breaks.append(len(tokens))
+            start = len(tokens)
+    return tokens, [b for b in breaks if b < len(tokens)]
 
 
 def _song_tokens(data: bytes, path: str, scheme: str) -> tuple[Song, list[str]]:
@@ -267,7 +281,7 @@ def _write(
         for split in ("train", "valid"):
             members = [k for k, s in enumerate(splits) if s == split]
             copies = _copies(members, ids, pieces, vocab, shifts if split == "train" else [])
-            counts[split] = _write_split(staging, split, copies, ids, vocab.dtype)
+            counts[split] = _write_split(staging, split, copies, ids, pieces, vocab.dtype)
         vocab.save(staging / "vocab.json")
         meta = _meta(config, vocab, pieces, splits, counts)
         (staging / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False))
@@ -290,23 +304,27 @@ def _copies(
 
 
 def _write_split(
-    folder: Path, split: str, copies: list, ids: list[np.ndarray], dtype: np.dtype
+    folder: Path, split: str, copies: list, ids: list[np.ndarray], pieces: list[Piece], dtype
 ) -> dict[str, int]:
+    """One row per piece: a file, or each part of a long text file (see ``_word_tokens``)."""
     total = sum(len(ids[k]) for k, _, _ in copies)
     stream = np.lib.format.open_memmap(
         folder / f"{split}.npy", mode="w+", dtype=dtype, shape=(total,)
     )
-    table_rows = np.zeros((len(copies), 3), dtype=np.int64)  # offset, length, notes
+    rows = []  # offset, length, notes
     offset = 0
-    for row, (k, table, notes) in enumerate(copies):
+    for k, table, notes in copies:
         piece = ids[k] if table is None else table[ids[k]].astype(dtype)
         stream[offset : offset + len(piece)] = piece
-        table_rows[row] = (offset, len(piece), notes)
+        bounds = [0, *pieces[k].breaks, len(piece)]
+        for part, (start, end) in enumerate(pairwise(bounds)):
+            rows.append((offset + start, end - start, notes if part == 0 else 0))
         offset += len(piece)
     stream.flush()
     del stream
+    table_rows = np.array(rows, dtype=np.int64).reshape(-1, 3)
     np.save(folder / f"{split}_pieces.npy", table_rows)
-    return {"pieces": len(copies), "tokens": total, "notes": int(table_rows[:, 2].sum())}
+    return {"pieces": len(rows), "tokens": total, "notes": int(table_rows[:, 2].sum())}
 
 
 def _meta(

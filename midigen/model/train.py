@@ -28,7 +28,7 @@ from torch import nn
 from .. import __version__
 from ..data.batches import Epoch, lay_out
 from ..data.dataset import Dataset, dataset_from
-from ..errors import MidiError
+from ..errors import MidiError, count
 from ..tokens.vocab import PAD_ID
 from .checkpoint import (
     CheckpointError,
@@ -48,6 +48,8 @@ from .evaluate import evaluate_split
 from .log import append_log, plot_losses, read_log
 from .network import LanguageModel, State, detach_state, reset_state
 
+MIN_VALID_PIECES = 3
+MIN_VALID_SHARE = 0.005  # of the training tokens
 LOG_COLUMNS = ("step", "seconds", "train_loss", "valid_loss", "tokens_per_s")
 
 
@@ -90,9 +92,11 @@ class Progress:
     seconds: float = 0.0
     tokens: int = 0
     best_valid_loss: float | None = None
+    best_step: int | None = None  # the step whose weights model.safetensors holds
     train_loss_sum: float = 0.0
     train_loss_steps: int = 0
     last_metrics: dict[str, Any] = field(default_factory=dict)
+    interrupted: bool = False  # this run stopped at Ctrl-C, before its target
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
@@ -109,12 +113,15 @@ def train(
     resume: bool = False,
     scheme: str | None = None,
     progress: Callable | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> Progress:
     """Train (or resume) a model on a dataset folder or a folder of MIDI / word text.
 
     ``model_config`` holds ModelConfig fields other than the vocabulary size.
     ``progress`` is called after each step with (progress, loss, tokens/s,
-    target) for a progress bar.  Returns where training stopped.
+    target) for a progress bar; ``notify`` with each warning about the run
+    (a validation split too small to pick the best model, a model that never
+    beat its untrained self).  Returns where training stopped.
 
     Raises:
         MidiError: unusable data, options or model folder.
@@ -125,7 +132,17 @@ def train(
             trainer = _Trainer(
                 dataset, Path(model_dir), config, model_config or {}, resume, distributed
             )
-            return trainer.run(progress)
+            warn = notify if notify and distributed.is_main else lambda message: None
+            for warning in trainer.validation_warnings():
+                warn(warning)
+            result = trainer.run(progress)
+            if result.best_step == 0 and result.step:
+                warn(
+                    "the validation loss never beat the untrained model's, so "
+                    "model.safetensors holds the step-0 weights: train longer, on more data, "
+                    "or with a lower learning rate"
+                )
+            return result
     finally:
         distributed.stop()
 
@@ -159,9 +176,32 @@ class _Trainer:
         self.stop_requested = False
         if saved is not None:
             self._restore(*saved)
+            self.progress.interrupted = False
         self.train_ids, self.train_pieces = dataset.ids("train"), dataset.pieces("train")
         if not len(self.train_pieces):
             raise MidiError("the training split is empty", path=dataset.folder)
+
+    def validation_warnings(self) -> list[str]:
+        """What makes the validation split a poor judge of the best model."""
+        valid, train = self.dataset.pieces("valid"), self.train_pieces
+        if not len(valid):
+            return [
+                "no validation split: model.safetensors will hold the last weights, "
+                "not the best by validation loss (prepare more files, or --valid-fraction)"
+            ]
+        warnings = []
+        tokens = int(valid[:, 1].sum())
+        if len(valid) < MIN_VALID_PIECES or tokens < MIN_VALID_SHARE * int(train[:, 1].sum()):
+            warnings.append(
+                f"the validation split is tiny ({count(len(valid), 'piece')}, "
+                f"{count(tokens, 'token')}): its loss is a noisy guide to the best model"
+            )
+        if train[:, 2].sum() and not valid[:, 2].sum():
+            warnings.append(
+                "the validation split holds no notes, the training split does: "
+                "it is not like the training data"
+            )
+        return warnings
 
     # -- setup -------------------------------------------------------------------
 
@@ -238,6 +278,7 @@ class _Trainer:
                     self.state = None
             if p.train_loss_steps or not p.last_metrics:
                 self._validate()
+            p.interrupted = self.stop_requested
             self._checkpoint()
         finally:
             signal.signal(signal.SIGINT, previous_handler)
@@ -342,6 +383,7 @@ class _Trainer:
             )
             if improved:
                 p.best_valid_loss = valid_loss
+                p.best_step = p.step
                 p.last_metrics = metrics.to_dict()
             if improved or valid_loss is None:
                 save_weights(self.network, self.folder / "model.safetensors")

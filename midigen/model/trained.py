@@ -17,11 +17,11 @@ import numpy as np
 
 from ..errors import MidiError
 from ..midi.song import Song
-from ..tokens.grammar import HEADER, STEPS_PER_BEAT
+from ..tokens.grammar import HEADER, STEPS_PER_BEAT, walk
 from ..tokens.vocab import PAD_ID, UNK_ID, Vocab
 from .checkpoint import build_network, load_arrays, load_config, read_architecture
 from .config import ModelConfig
-from .sample import Length, Sampling, sample_tokens
+from .sample import Length, Sampling, Stream, sample_tokens
 from .stepper import Stepper
 
 if TYPE_CHECKING:
@@ -142,6 +142,12 @@ class TrainedModel:
             if not prime_seconds >= 0:
                 raise MidiError("prime_seconds must not be negative")
             start = event_tokens_until(self.prime_tokens(prime), prime_seconds)
+            if length.reached(Stream(walk(start), tokens=len(start) - 1)):
+                raise MidiError(
+                    f"the prime's first {prime_seconds:g} s already fill the length "
+                    f"({length.amount:g} {length.unit}): ask for more, or keep less prime",
+                    path=prime,
+                )
         streams = sample_tokens(
             self.stepper,
             self.vocab,
