@@ -827,6 +827,16 @@ def default_model() -> Path:
     help="Pieces to write, each different (sampled as one batch).",
 )
 @click.option("--seed", type=int, help="The same seed gives the same bytes.")
+@click.option("--style", help="A style the model learned (`midigen model MODEL` lists them).")
+@click.option("--key", help="Keep pitched notes in this key: C, Am, F#m, Bb...")
+@click.option("--density", help="Notes per second: low, medium, high, or a number.")
+@click.option(
+    "--instruments",
+    help="Only these play: GM names, families (piano, bass, strings...), program numbers "
+    "0-127, drums; comma-separated.",
+)
+@click.option("--no-drums", is_flag=True, help="No drum kit.")
+@click.option("--free", is_flag=True, help="With --prime: let instruments and tempo change freely.")
 @click.option("--wav", is_flag=True, help="Also render OUT.wav (SoundFont preview).")
 @click.option("--png", is_flag=True, help="Also draw OUT.png (piano roll).")
 def generate(
@@ -840,23 +850,36 @@ def generate(
     top_p: float,
     num: int,
     seed: int | None,
+    style: str | None,
+    key: str | None,
+    density: str | None,
+    instruments: str | None,
+    no_drums: bool,
+    free: bool,
     wav: bool,
     png: bool,
 ) -> None:
     """Write new music as MIDI, from scratch or continuing a prime.
 
+    A continuation keeps its prime's instruments and tempo, unless
+    --instruments names others or --free lets them change.
+
     \b
     Examples:
       midigen generate -o song.mid
       midigen generate -o song.mid --length 16bars --temperature 0.9 --seed 7
+      midigen generate -o song.mid --key Am --density low --instruments piano,strings
       midigen generate -o ideas.mid --num 4 --png
       midigen generate -o more.mid --prime samples/pop909_455.mid --prime-seconds 15
     """
     import random
 
+    from .midi.gm import Instruments
+    from .midi.keys import Key
     from .midi.writer import write
     from .model.sample import Length, Sampling
     from .model.trained import load_model
+    from .model.trained import notes_per_second as _density
     from .views.notes import song_notes
     from .views.render import render_audio, render_png
 
@@ -870,7 +893,16 @@ def generate(
     except MidiError as error:
         raise click.BadParameter(str(error), param_hint="--length") from None
     sampling = Sampling(temperature=temperature, top_k=top_k, top_p=top_p)
+    steering = {
+        "key": Key.parse(key) if key else None,
+        "density": density if density is None else _density(density),
+        "instruments": Instruments.parse(instruments) if instruments else None,
+        "drums": not no_drums,
+        "free": free,
+    }
     model = load_model(model_dir or default_model())
+    if style is not None:
+        model.style_token(style)  # an unknown style fails before anything is written
     drawn = seed is None
     if drawn:
         seed = random.SystemRandom().randrange(2**31)
@@ -881,6 +913,8 @@ def generate(
         prime_seconds=prime_seconds,
         sampling=sampling,
         seed=seed,
+        style=style,
+        **steering,
     )
     if drawn:
         click.echo(f"seed {seed} (--seed {seed} makes this again)", err=True)

@@ -1,9 +1,16 @@
-"""General MIDI level 1 names: program numbers and drum channel.
+"""General MIDI level 1: program names and families, playable ranges, the drum channel.
 
 The table is the GM 1 sound set (MIDI Manufacturers Association, 1991), the
 same names pretty_midi uses; kept here so ``midigen info`` need not import
 pretty_midi (and numpy) to print them.
 """
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+from ..errors import MidiError
 
 DRUM_CHANNEL = 9  # channel 10, counted from 1
 
@@ -174,3 +181,81 @@ _RANGES_BY_PROGRAM = {
     116: (36, 72), 117: (36, 72), 118: (36, 72),  # taiko, melodic tom, synth drum
 }  # fmt: skip
 PROGRAM_RANGES = tuple(_RANGES_BY_PROGRAM.get(program, _PIANO) for program in range(128))
+
+# Names a musician types for groups of programs: the GM 1 families, with the
+# string family split the way players mean it (timpani and harp apart, the
+# string ensembles in).
+FAMILIES = {
+    "piano": range(0, 8),
+    "chromatic percussion": range(8, 16),
+    "mallets": range(8, 16),
+    "organ": range(16, 24),
+    "guitar": range(24, 32),
+    "bass": range(32, 40),
+    "strings": (*range(40, 46), *range(48, 52)),
+    "harp": (46,),
+    "timpani": (47,),
+    "ensemble": range(48, 56),
+    "choir": range(52, 55),
+    "brass": range(56, 64),
+    "reed": range(64, 72),
+    "sax": range(64, 68),
+    "woodwinds": (*range(64, 80),),
+    "pipe": range(72, 80),
+    "flute": (72, 73, 74, 75),
+    "synth lead": range(80, 88),
+    "synth pad": range(88, 96),
+    "synth effects": range(96, 104),
+    "ethnic": range(104, 112),
+    "percussive": range(112, 120),
+    "sound effects": range(120, 128),
+}
+DRUMS_NAME = "drums"
+
+
+@dataclass(frozen=True)
+class Instruments:
+    """Which instruments may play: GM programs, and whether the drum kit may."""
+
+    programs: frozenset[int]
+    drums: bool
+
+    @classmethod
+    def parse(cls, text: str) -> Instruments:
+        """'piano,bass,strings', 'drums', '0,33', 'Acoustic Grand Piano, Flute'.
+
+        Items are GM program names, family names (FAMILIES), program numbers
+        0..127, or ``drums``; case and spacing do not matter.
+
+        Raises:
+            MidiError: an item names no instrument; the message suggests the nearest.
+        """
+        programs: set[int] = set()
+        drums = False
+        for item in (part.strip() for part in text.split(",")):
+            key = " ".join(item.lower().split())
+            if not key:
+                continue
+            if key in (DRUMS_NAME, "drum", "drum kit", "percussion kit"):
+                drums = True
+            elif key.isdigit() and int(key) < 128:
+                programs.add(int(key))
+            elif key in FAMILIES:
+                programs.update(FAMILIES[key])
+            elif key in _PROGRAM_BY_NAME:
+                programs.add(_PROGRAM_BY_NAME[key])
+            else:
+                names = [*FAMILIES, DRUMS_NAME, *_PROGRAM_BY_NAME]
+                nearest = difflib.get_close_matches(key, names, n=3, cutoff=0.5)
+                hint = f"; did you mean {', '.join(nearest)}?" if nearest else ""
+                raise MidiError(f"{item!r} is not a General MIDI instrument{hint}")
+        if not programs and not drums:
+            raise MidiError("name at least one instrument")
+        return cls(frozenset(programs), drums)
+
+    def describe(self) -> str:
+        names = [program_name(program) for program in sorted(self.programs)]
+        return ", ".join(names + ([DRUMS_NAME] if self.drums else []))
+
+
+_PROGRAM_BY_NAME = {name.lower(): program for program, name in enumerate(PROGRAM_NAMES)}

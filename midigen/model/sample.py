@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import MidiError
-from ..midi.gm import PROGRAM_RANGES
+from ..midi.gm import PROGRAM_RANGES, Instruments
+from ..midi.keys import Key
 from ..tokens.grammar import (
     DURATION,
     FINE,
@@ -35,13 +36,38 @@ from .stepper import Stepper
 
 MAX_ONSETS_PER_STEP = 12  # notes starting together; more is a model stuck in place
 MAX_PROGRAMS = 8  # instruments in one piece (drums aside): a band, not a channel sweep
+TONIC_LEAN = 1.5  # logit bias for the tonic's notes when a key is asked
+TRIAD_LEAN = 0.75  # and for its third and fifth
+MAX_DENSITY = 64.0  # notes per second: more is a drum roll, not a density
+DENSITY_GAIN = 5.0  # logit bias per unit of log(asked / measured notes per second)
+DENSITY_PRIOR_SECONDS = 2.0  # the measured rate starts at the asked one, for this long
 BATCH_FOR_TWO_THREADS = 4  # streams from which the matrix products use two BLAS threads
 
 
-class Masks:
-    """The event grammar's FOLLOWERS as boolean masks over a vocabulary's ids."""
+@dataclass(frozen=True)
+class Steering:
+    """What the musician asks of the music, beyond the model's own taste.
 
-    def __init__(self, vocab: Vocab) -> None:
+    ``key``: pitched notes stay in its scale.  ``instruments``: only these
+    play.  ``density``: notes per second to aim for.  ``keep_tempo``: no
+    tempo changes (a continuation keeps its prime's tempo).
+    """
+
+    key: Key | None = None
+    instruments: Instruments | None = None
+    density: float | None = None
+    keep_tempo: bool = False
+
+    def __post_init__(self) -> None:
+        if self.density is not None and not 0 < self.density <= MAX_DENSITY:
+            raise MidiError(f"density must be between 0 and {MAX_DENSITY:g} notes per second")
+
+
+class Masks:
+    """Boolean masks over a vocabulary's ids: the grammar's FOLLOWERS, the sampler's limits
+    and the musician's steering."""
+
+    def __init__(self, vocab: Vocab, steering: Steering = Steering()) -> None:
         parsed = [_parsed(token) for token in vocab.tokens]
         self.kinds = [kind for kind, _ in parsed]
         self.values = [value for _, value in parsed]
@@ -51,11 +77,43 @@ class Masks:
         self.programs = kinds == "PROGRAM"
         notes = kinds == "NOTE"
         pitches = np.array([value if kind == "NOTE" else -1 for kind, value in parsed])
-        # playable[program]: every token but the NOTEs outside that instrument's range
+        in_key = np.ones(len(vocab), bool)
+        # bias: added to the logits; the tonic triad leans a little, so that the music
+        # sounds in the asked key and not in its relative major or minor
+        self.bias = np.zeros(len(vocab), np.float32)
+        if steering.key is not None:
+            in_key = ~notes | np.isin(pitches % 12, sorted(steering.key.scale))
+            third = 3 if steering.key.minor else 4
+            for interval, lean in ((0, TONIC_LEAN), (third, TRIAD_LEAN), (7, TRIAD_LEAN)):
+                self.bias[notes & (pitches % 12 == (steering.key.tonic + interval) % 12)] = lean
+        chosen = steering.instruments
+        # playable[program]: every token but the NOTEs this program may not play: outside
+        # its range, outside the key, or any NOTE of a program the musician left out
         self.playable = np.array(
-            [~notes | ((low <= pitches) & (pitches <= high)) for low, high in PROGRAM_RANGES]
+            [
+                in_key & (~notes | ((low <= pitches) & (pitches <= high)))
+                if chosen is None or program in chosen.programs
+                else ~notes
+                for program, (low, high) in enumerate(PROGRAM_RANGES)
+            ]
         )
+        # steered: every token but the programs, drums and tempi the musician ruled out
+        self.steered = np.ones(len(vocab), bool)
+        if chosen is not None:
+            values = np.array([value if kind == "PROGRAM" else -1 for kind, value in parsed])
+            self.steered &= ~self.programs | np.isin(values, sorted(chosen.programs))
+            if not chosen.drums:
+                self.steered &= kinds != "DRUM"
+        if steering.keep_tempo:
+            self.steered &= kinds != "TEMPO"
         shifts = np.array([value if kind == "SHIFT" else 0 for kind, value in parsed])
+        # density_lean: how a density bias moves each token: notes by one unit, and rests
+        # the other way by their length (a 16th is neutral, a whole note two units), so
+        # that sparser music both starts fewer notes and waits longer between them
+        rests = np.log2(np.maximum(shifts, 1) / (STEPS_PER_BEAT / 4)) / 2
+        self.density_lean = (np.isin(kinds, ("NOTE", "DRUM")) - (shifts > 0) * rests).astype(
+            np.float32
+        )
         # shorter_than[n]: every token but the SHIFTs of n steps or more
         self.shorter_than = np.array([shifts < max(n, 1) for n in range(STEPS_PER_BEAT + 1)])
         self.eos_id = vocab.ids[EOS]
@@ -78,6 +136,7 @@ class Stream:
     lead_in: bool = True  # the first note must start within the first beat (no prime)
     tokens: int = 0  # tokens after the header, prime included
     sounded: bool = False  # a note has begun
+    notes: int = 0  # notes begun so far
     onsets_here: int = 0  # notes begun on the current step
     programs: set[int] = field(default_factory=set)  # ids of PROGRAM tokens used
     finished: bool = False
@@ -90,10 +149,21 @@ class Stream:
             self.onsets_here = 0
         elif kind == "NOTE" or kind == "DRUM":
             self.onsets_here += 1
+            self.notes += 1
             self.sounded = True
         elif kind == "PROGRAM":
             self.programs.add(token_id)
         self.cursor.feed(kind, masks.values[token_id])
+
+    def density_bias(self, asked: float) -> float:
+        """A logit bias for note tokens that steers the notes per second towards ``asked``.
+
+        The measured rate starts at the asked one (a prior of a few seconds) so
+        that the first notes are not pushed about, then follows the piece.
+        """
+        prior = DENSITY_PRIOR_SECONDS
+        rate = (self.notes + asked * prior) / (self.cursor.seconds + prior)
+        return float(np.clip(DENSITY_GAIN * np.log(asked / rate), -4.0, 4.0))
 
     def allowed(self, masks: Masks, length_reached: bool) -> np.ndarray:
         """Which ids may come next: the grammar's, narrowed by the sampler's limits."""
@@ -108,6 +178,7 @@ class Stream:
         if len(self.programs) >= MAX_PROGRAMS:  # only the programs already in use
             allowed &= ~masks.programs
             allowed[list(self.programs)] = True
+        allowed &= masks.steered
         if length_reached:
             allowed |= masks.eos
         return allowed
@@ -189,6 +260,7 @@ def sample_tokens(
     *,
     length: Length,
     sampling: Sampling,
+    steering: Steering = Steering(),
     streams: int = 1,
     seed: int | None = None,
 ) -> list[list[str]]:
@@ -208,7 +280,7 @@ def sample_tokens(
         raise MidiError(f"event tokens start with {HEADER}")
     threads = 1 if streams < BATCH_FOR_TWO_THREADS else 2
     with threadpool_limits(limits=threads, user_api="blas"):
-        masks = Masks(vocab)
+        masks = Masks(vocab, steering)
         rng = np.random.default_rng(seed)
         state = stepper.initial_state(streams)
         runs = [Stream(lead_in=len(prime) == 1) for _ in range(streams)]
@@ -232,8 +304,12 @@ def sample_tokens(
                 allowed.append(run.allowed(masks, reached))
             if not active:
                 return outputs
+            scores = logits[active] + masks.bias
+            if steering.density is not None:
+                bias = [runs[k].density_bias(steering.density) for k in active]
+                scores = scores + np.outer(bias, masks.density_lean).astype(scores.dtype)
             chosen = np.zeros(streams, dtype=np.int64)
-            chosen[active] = draw(logits[active], np.array(allowed), sampling, rng)
+            chosen[active] = draw(scores, np.array(allowed), sampling, rng)
             for k in active:
                 if chosen[k] == masks.eos_id:
                     runs[k].finished = True

@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import MidiError
+from ..midi.gm import Instruments
+from ..midi.keys import Key
 from ..midi.song import Song
-from ..tokens.grammar import HEADER, STEPS_PER_BEAT, walk
+from ..tokens.grammar import DRUMS, HEADER, STEPS_PER_BEAT, STYLE_PREFIX, Score, walk
 from ..tokens.vocab import PAD_ID, UNK_ID, Vocab
 from .checkpoint import build_network, load_arrays, load_config, read_architecture
 from .config import ModelConfig
-from .sample import Length, Sampling, Stream, sample_tokens
+from .sample import Length, Sampling, Steering, Stream, sample_tokens
 from .stepper import Stepper
 
 if TYPE_CHECKING:
@@ -114,14 +116,26 @@ class TrainedModel:
         prime_seconds: float = 10.0,
         sampling: Sampling | None = None,
         seed: int | None = None,
+        style: str | None = None,
+        key: str | Key | None = None,
+        density: str | float | None = None,
+        instruments: str | Instruments | None = None,
+        drums: bool = True,
+        free: bool = False,
     ) -> list[Song]:
         """Sample ``num`` different pieces at once, as playable songs.
 
         ``length`` counts the whole piece, prime included: "60s", "16bars",
         "2000tokens" or a Length.  With a ``prime`` MIDI file the pieces start
         with its first ``prime_seconds`` (on the 1/24-beat grid) and continue
-        it.  ``sampling`` sets temperature, top-k and top-p (default: the
-        model as it learned).  The same ``seed`` gives the same songs.
+        it, with its instruments and tempo unless ``instruments`` names others
+        or ``free`` is set.  ``sampling`` sets temperature, top-k and top-p
+        (default: the model as it learned).  The same ``seed`` gives the same
+        songs.  Steering: ``style`` (one the model learned, see ``styles``),
+        ``key`` ("C", "Am", "F#m": pitched notes stay in its scale),
+        ``density`` ("low", "medium", "high" or notes per second),
+        ``instruments`` ("piano,bass,strings": GM names, families, program
+        numbers, "drums"), ``drums=False`` (no drum kit).
 
         Raises:
             MidiError: the model does not read event tokens, or bad options.
@@ -148,12 +162,30 @@ class TrainedModel:
                     f"({length.amount:g} {length.unit}): ask for more, or keep less prime",
                     path=prime,
                 )
+        if isinstance(instruments, str):
+            instruments = Instruments.parse(instruments)
+        if instruments is None and prime is not None and not free:
+            instruments = _instruments_of(start)
+        if not drums:
+            everything = instruments or Instruments(frozenset(range(128)), False)
+            instruments = Instruments(everything.programs, False)
+            if not instruments.programs:
+                raise MidiError("no instruments left to play: drums were the only ones asked")
+        if style is not None:
+            start.insert(1, self.style_token(style))
+        steering = Steering(
+            key=Key.parse(key) if isinstance(key, str) else key,
+            instruments=instruments,
+            density=notes_per_second(density),
+            keep_tempo=prime is not None and not free,
+        )
         streams = sample_tokens(
             self.stepper,
             self.vocab,
             start,
             length=length,
             sampling=sampling or Sampling(),
+            steering=steering,
             streams=num,
             seed=seed,
         )
@@ -163,6 +195,23 @@ class TrainedModel:
             event_tokens_to_song(tokens, ring_steps=STEPS_PER_BEAT, restrike=True)[0]
             for tokens in streams
         ]
+
+    @property
+    def styles(self) -> list[str]:
+        """The styles this model learned (the names of its STYLE_ tokens)."""
+        return [
+            token[len(STYLE_PREFIX) :]
+            for token in self.vocab.tokens
+            if token.startswith(STYLE_PREFIX)
+        ]
+
+    def style_token(self, style: str) -> str:
+        """Raises MidiError naming the model's styles when it did not learn ``style``."""
+        token = STYLE_PREFIX + style
+        if token not in self.vocab.ids:
+            known = ", ".join(self.styles) or "none (prepare its data with --styles)"
+            raise MidiError(f"this model knows no style {style!r}; its styles: {known}")
+        return token
 
     def prime_tokens(self, path: str | Path) -> list[str]:
         """A MIDI file as the tokens this model reads (without the final <eos>).
@@ -213,3 +262,34 @@ class _Remapped:
 
     def pieces(self, split: str) -> np.ndarray:
         return self.source.pieces(split)
+
+
+DENSITIES = {"low": 2.5, "medium": 5.0, "high": 12.0}  # notes per second
+
+
+def notes_per_second(density: str | float | None) -> float | None:
+    """'low', 'medium', 'high' or a number of notes per second (checked by Steering).
+
+    Raises:
+        MidiError: anything else.
+    """
+    if density is None or isinstance(density, (int, float)):
+        return density
+    if density.lower() in DENSITIES:
+        return DENSITIES[density.lower()]
+    try:
+        return float(density)
+    except ValueError:
+        raise MidiError(
+            f"density {density!r} is not low, medium, high or a number of notes per second"
+        ) from None
+
+
+def _instruments_of(tokens: list[str]) -> Instruments | None:
+    """The instruments that play in event tokens (None when nothing plays)."""
+    score = Score()
+    walk(tokens, score)
+    played = {note.instrument for note in score.notes}
+    if not played:
+        return None
+    return Instruments(frozenset(played - {DRUMS}), DRUMS in played)

@@ -32,6 +32,8 @@ A piece reads::
   base-64 digits of microseconds per quarter note (the 24-bit value of a
   tempo event), so seconds are recovered exactly.
 - ``TIMESIG_n_d``: a time signature n/d.
+- ``STYLE_name``: right after the header, the style the piece is in (the
+  folder it came from when the dataset was prepared with ``--styles``).
 """
 
 from __future__ import annotations
@@ -73,6 +75,11 @@ KINDS: dict[str, tuple] = {
     ),
 }
 
+# Conditioning tokens name what a piece is, not what it plays; they follow the header
+# and their values are names, not numbers: STYLE_pop (a style learned from a folder).
+STYLE_PREFIX = "STYLE_"
+NAMED_KINDS = ("STYLE",)
+
 # What a stream expects next, and the token kinds that may then come.
 FREE, VELOCITY, DURATION, MORE_DURATION, FINE = (
     "free",
@@ -112,6 +119,10 @@ def parse_token(token: str) -> tuple[str, object]:
             message says which.
     """
     kind, _, text = token.partition("_")
+    if kind in NAMED_KINDS:
+        if not text:
+            raise ValueError("no name")
+        return kind, text
     if kind not in KINDS:
         raise ValueError("not an event token")
     try:

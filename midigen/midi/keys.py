@@ -1,0 +1,85 @@
+"""key names <-> keys, scales, and a piece's key estimated from its pitch classes.
+
+A key is a tonic pitch class (0 = C) and a mode, major or minor.  Names are
+the ones musicians type: ``C``, ``F#``, ``Bb``, ``Am``, ``C#m``, ``Ebminor``.
+Scales are the major and the natural minor scale, the ones compare.py's
+scale consistency measures against.  ``estimate_key`` is the Krumhansl-
+Schmuckler algorithm: the key whose profile correlates best with the
+duration-weighted pitch-class histogram (Krumhansl & Kessler 1982 profiles).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..errors import MidiError
+
+NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+_LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_ACCIDENTALS = {"": 0, "#": 1, "b": -1}
+MAJOR_STEPS = (0, 2, 4, 5, 7, 9, 11)
+MINOR_STEPS = (0, 2, 3, 5, 7, 8, 10)  # natural minor
+# Krumhansl & Kessler (1982), probe-tone ratings for C major and C minor.
+MAJOR_PROFILE = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
+MINOR_PROFILE = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
+
+
+@dataclass(frozen=True)
+class Key:
+    """A tonic pitch class (0 = C .. 11 = B) and a mode."""
+
+    tonic: int
+    minor: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> Key:
+        """'C', 'F#', 'Bb', 'Am', 'C#m', 'Ebmin', 'G minor', 'D major'.
+
+        Raises:
+            MidiError: not a key name.
+        """
+        cleaned = text.strip().replace(" ", "")
+        letter, rest = cleaned[:1].upper(), cleaned[1:]
+        accidental = rest[:1] if rest[:1] in ("#", "b") else ""
+        mode = rest[len(accidental) :].lower()
+        if letter not in _LETTERS or mode not in ("", "m", "min", "minor", "maj", "major"):
+            raise MidiError(f"key {text!r} is not like C, F#, Bb, Am or C#m")
+        tonic = (_LETTERS[letter] + _ACCIDENTALS[accidental]) % 12
+        return cls(tonic, mode in ("m", "min", "minor"))
+
+    @property
+    def scale(self) -> frozenset[int]:
+        """The pitch classes of the key's scale (natural minor for minor keys)."""
+        steps = MINOR_STEPS if self.minor else MAJOR_STEPS
+        return frozenset((self.tonic + step) % 12 for step in steps)
+
+    @property
+    def name(self) -> str:
+        return NOTE_NAMES[self.tonic] + ("m" if self.minor else "")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+ALL_KEYS = tuple(Key(tonic, minor) for minor in (False, True) for tonic in range(12))
+
+
+def estimate_key(weights: Sequence[float]) -> Key:
+    """The key whose Krumhansl-Kessler profile best matches 12 pitch-class weights."""
+    best, best_score = ALL_KEYS[0], float("-inf")
+    for key in ALL_KEYS:
+        profile = MINOR_PROFILE if key.minor else MAJOR_PROFILE
+        rotated = [profile[(pc - key.tonic) % 12] for pc in range(12)]
+        score = _correlation(weights, rotated)
+        if score > best_score:
+            best, best_score = key, score
+    return best
+
+
+def _correlation(a: Sequence[float], b: Sequence[float]) -> float:
+    mean_a, mean_b = sum(a) / len(a), sum(b) / len(b)
+    covariance = sum((x - mean_a) * (y - mean_b) for x, y in zip(a, b, strict=True))
+    spread_a = sum((x - mean_a) ** 2 for x in a) ** 0.5
+    spread_b = sum((y - mean_b) ** 2 for y in b) ** 0.5
+    return covariance / (spread_a * spread_b) if spread_a and spread_b else float("-inf")
