@@ -418,6 +418,12 @@ def _transpose_range(value: str) -> tuple[int, int]:
     show_default=True,
     help="Worker processes (0 = one per CPU).",
 )
+@click.option(
+    "--styles",
+    is_flag=True,
+    help="Each first-level folder of CORPUS names a style (CORPUS/pop/a.mid is pop); "
+    "the model learns them, and `generate --style` asks for one.",
+)
 def prepare(
     corpus: tuple[str, ...],
     output: str,
@@ -426,6 +432,7 @@ def prepare(
     transpose: str,
     min_count: int,
     jobs: int,
+    styles: bool,
 ) -> None:
     """Turn folders of MIDI files (or token text, or word text) into a training dataset.
 
@@ -437,6 +444,7 @@ def prepare(
     Examples:
       midigen prepare midi/ -o data/
       midigen prepare midi/ more_midi/ -o data/ --transpose -5..6
+      midigen prepare corpus/ -o data/ --styles      # corpus/pop/, corpus/folk/, ...
       midigen prepare books/ -o words/ --scheme text --min-count 3
     """
     from tqdm import tqdm
@@ -444,7 +452,9 @@ def prepare(
     from .data.dataset import PrepareConfig
     from .data.dataset import prepare as prepare_dataset
 
-    config = PrepareConfig(scheme, valid_fraction, _transpose_range(transpose), min_count)
+    config = PrepareConfig(
+        scheme, valid_fraction, _transpose_range(transpose), min_count, styles=styles
+    )
 
     def progress(iterator, total):
         return tqdm(
@@ -750,6 +760,55 @@ def predict(model_dir: str, prime: str | None, text: str | None, top: int) -> No
     width = max((len(token) for token, _ in ranking), default=0)
     for token, probability in ranking:
         click.echo(f"{token:<{width}}  {probability:.3f}")
+
+
+@main.command("model")
+@click.argument("model_dir", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print config.json's summary as JSON.")
+def model_command(model_dir: str, as_json: bool) -> None:
+    """Show what a model folder holds: styles, vocabulary, size, training data and metrics.
+
+    \b
+    Examples:
+      midigen model models/default
+      midigen model models/mine --json
+    """
+    from .model.trained import load_model
+
+    model = load_model(model_dir)
+    summary = model.summary()
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    architecture, data, training = summary["model"], summary["data"], summary["training"]
+    metrics = summary["metrics"]
+    styles = ", ".join(
+        f"{name} ({count(files, 'file')})" if files else name
+        for name, files in data["styles"].items()
+    )
+    lines = [
+        model_dir,
+        f"  {summary['scheme']} tokens, vocabulary {summary['vocabulary']}, "
+        f"styles: {styles or 'none'}",
+        f"  {architecture['cell']}, {architecture['layers']} layers, hidden "
+        f"{architecture['hidden']}, embedding {architecture['embed']}"
+        f"{', tied' if architecture['tie_weights'] else ''}; "
+        f"{summary['parameters'] / 1e6:.2f} M parameters ({summary['megabytes']:.1f} MB)",
+    ]
+    if training:
+        lines.append(
+            f"  trained {training.get('steps_done', '?')} steps in "
+            f"{training.get('seconds', 0) / 60:.0f} min on {data.get('files', '?')} files"
+            f" ({(data.get('counts') or {}).get('train', {}).get('tokens', '?')} tokens)"
+        )
+    if metrics.get("loss") is not None:
+        bits = metrics.get("bits_per_note")
+        lines.append(
+            f"  validation: loss {metrics['loss']:.3f}, perplexity {metrics['perplexity']:.2f}, "
+            f"bits per note {'n/a' if bits is None else f'{bits:.2f}'}, "
+            f"accuracy {metrics['accuracy']:.3f}"
+        )
+    click.echo("\n".join(lines))
 
 
 # -- generate / render / compare -------------------------------------------------------------

@@ -37,6 +37,7 @@ from ..errors import MidiError
 from ..fileio import MIDI_SUFFIXES, TEXT_SUFFIXES, find_inputs, umask
 from ..midi.song import Song
 from ..tokens import grammar, text_to_tokens, tokenize
+from ..tokens.grammar import STYLE_PREFIX
 from ..tokens.vocab import EOS, Vocab
 
 SCHEMES = ("event", "chunk", "text")
@@ -53,6 +54,7 @@ class PrepareConfig:
     valid_fraction: float = 0.05
     transpose: tuple[int, int] = (0, 0)
     min_count: int = 1
+    styles: bool = False  # a file's first-level folder names its style (event scheme)
 
 
 @dataclass
@@ -60,6 +62,7 @@ class Piece:
     """One input file, tokenized (or the reason it could not be)."""
 
     path: str
+    style: str | None = None
     sha256: str = ""
     tokens: list[str] = field(default_factory=list)
     breaks: list[int] = field(default_factory=list)  # token offsets where a new piece starts
@@ -101,7 +104,8 @@ def prepare(
     if not jobs_found:
         raise MidiError(f"no input files found in {', '.join(map(str, inputs))}")
     paths = [str(job.source) for job in jobs_found]
-    pieces = list(_load_all(paths, config.scheme, jobs, progress))
+    styles = [_style(job.relative) if config.styles else None for job in jobs_found]
+    pieces = list(_load_all(paths, styles, config.scheme, jobs, progress))
     good = [piece for piece in pieces if piece.error is None]
     if not good:
         first = next(p for p in pieces if p.error)
@@ -123,14 +127,25 @@ def _check_config(config: PrepareConfig) -> None:
         raise MidiError("transposition must be LO..HI with -24 <= LO <= 0 <= HI <= 24")
     if (low, high) != (0, 0) and config.scheme != "event":
         raise MidiError("transposition needs the event scheme (it moves NOTE_ tokens)")
+    if config.styles and config.scheme != "event":
+        raise MidiError("styles need the event scheme (they are STYLE_ tokens after its header)")
 
 
 # -- reading ---------------------------------------------------------------------
 
 
-def _load_all(paths: list[str], scheme: str, jobs: int, progress) -> Iterator[Piece]:
+def _style(relative: Path) -> str | None:
+    """The style of a file: its first-level folder under the corpus (None directly in it)."""
+    if len(relative.parts) < 2:
+        return None
+    return "-".join(relative.parts[0].split())  # a token holds no spaces
+
+
+def _load_all(
+    paths: list[str], styles: list[str | None], scheme: str, jobs: int, progress
+) -> Iterator[Piece]:
     wrap = progress or (lambda iterator, total: iterator)
-    work = [(path, scheme) for path in paths]
+    work = [(path, style, scheme) for path, style in zip(paths, styles, strict=True)]
     if jobs == 1 or len(paths) == 1:
         yield from wrap(map(_load_piece, work), len(paths))
         return
@@ -138,10 +153,13 @@ def _load_all(paths: list[str], scheme: str, jobs: int, progress) -> Iterator[Pi
         yield from wrap(pool.map(_load_piece, work, chunksize=4), len(paths))
 
 
-def _load_piece(work: tuple[str, str]) -> Piece:
-    """Read one file into tokens: MIDI, token text of the scheme, or word text."""
-    path, scheme = work
-    piece = Piece(path)
+def _load_piece(work: tuple[str, str | None, str]) -> Piece:
+    """Read one file into tokens: MIDI, token text of the scheme, or word text.
+
+    A style becomes a STYLE_ token right after the event header.
+    """
+    path, style, scheme = work
+    piece = Piece(path, style=style)
     try:
         try:
             data = Path(path).read_bytes()
@@ -152,6 +170,8 @@ def _load_piece(work: tuple[str, str]) -> Piece:
             piece.tokens, piece.breaks = _word_tokens(data, path)
         else:
             song, tokens = _song_tokens(data, path, scheme)
+            if style is not None:
+                tokens.insert(1, STYLE_PREFIX + style)
             piece.tokens = tokens + [EOS]
             piece.notes = count_notes(song)
     except MidiError as error:
@@ -237,7 +257,8 @@ def _split(pieces: list[Piece], valid_fraction: float) -> list[str]:
 
 def _vocabulary(config: PrepareConfig, train: list[Piece]) -> Vocab:
     if config.scheme == "event":
-        return Vocab.fixed(grammar.vocabulary())
+        styles = sorted({STYLE_PREFIX + p.style for p in train if p.style is not None})
+        return Vocab.fixed([*grammar.vocabulary(), *styles])
     counts: Counter[str] = Counter()
     for piece in train:
         counts.update(piece.tokens)
@@ -344,6 +365,7 @@ def _meta(
                 "split": split,
                 "tokens": len(piece.tokens),
                 "notes": piece.notes,
+                **({"style": piece.style} if piece.style is not None else {}),
             }
             for piece, split in zip(pieces, splits, strict=True)
         ],

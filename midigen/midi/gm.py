@@ -202,7 +202,7 @@ FAMILIES = {
     "sax": range(64, 68),
     "woodwinds": (*range(64, 80),),
     "pipe": range(72, 80),
-    "flute": (72, 73, 74, 75),
+    "flutes": (72, 73, 74, 75),
     "synth lead": range(80, 88),
     "synth pad": range(88, 96),
     "synth effects": range(96, 104),
@@ -240,10 +240,10 @@ class Instruments:
                 drums = True
             elif key.isdigit() and int(key) < 128:
                 programs.add(int(key))
+            elif key in _PROGRAM_BY_NAME:  # a program's own name wins over a family's
+                programs.add(_PROGRAM_BY_NAME[key])
             elif key in FAMILIES:
                 programs.update(FAMILIES[key])
-            elif key in _PROGRAM_BY_NAME:
-                programs.add(_PROGRAM_BY_NAME[key])
             else:
                 names = [*FAMILIES, DRUMS_NAME, *_PROGRAM_BY_NAME]
                 nearest = difflib.get_close_matches(key, names, n=3, cutoff=0.5)

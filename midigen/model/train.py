@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -419,6 +420,9 @@ class _Trainer:
             "transpose": meta.get("transpose"),
             "valid_fraction": meta.get("valid_fraction"),
             "counts": meta.get("counts"),
+            "styles": dict(
+                sorted(Counter(f["style"] for f in meta.get("files", []) if "style" in f).items())
+            ),
         }
         training = {
             **asdict(self.config),

@@ -196,6 +196,23 @@ class TrainedModel:
             for tokens in streams
         ]
 
+    def summary(self) -> dict[str, Any]:
+        """What `midigen model` shows: scheme, vocabulary, styles, size, recipe, data, metrics."""
+        parameters = sum(array.size for array in self.weights.values())
+        data = dict(self.config.get("data") or {})
+        data.setdefault("styles", {style: None for style in self.styles})
+        return {
+            "scheme": self.scheme,
+            "vocabulary": len(self.vocab),
+            "styles": self.styles,
+            "model": self.architecture.to_dict(),
+            "parameters": int(parameters),
+            "megabytes": round(parameters * 4 / 2**20, 2),
+            "training": self.config.get("training") or {},
+            "data": data,
+            "metrics": self.config.get("metrics") or {},
+        }
+
     @property
     def styles(self) -> list[str]:
         """The styles this model learned (the names of its STYLE_ tokens)."""

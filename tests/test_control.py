@@ -1,0 +1,172 @@
+"""Steering: styles learned from folders, key, density, instruments, and their error lines."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import pytest
+from click.testing import CliRunner
+
+import midigen
+from midigen.cli import main
+from midigen.data.dataset import PrepareConfig, open_dataset, prepare
+from midigen.midi.gm import Instruments
+from midigen.midi.keys import Key, estimate_key
+from midigen.model.train import TrainConfig, train
+
+DATA = Path(__file__).parent / "data"
+PRIME = DATA / "pymidi_mary.mid"
+STYLE_FILES = {
+    "folk": ["pymidi_mary.mid", "crafted_mixed_running_status.mid"],
+    "jazz": ["jazzsoft_test-2-tracks-type-2.mid", "jazzsoft_test-gs-doggy-01-00-7b.mid"],
+}
+
+
+def run(*args: object):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def styled(tmp_path_factory) -> tuple[Path, Path]:
+    """(dataset, model) prepared with --styles from two style folders, trained a little."""
+    root = tmp_path_factory.mktemp("styled")
+    for style, names in STYLE_FILES.items():
+        (root / "corpus" / style).mkdir(parents=True)
+        for name in names:
+            shutil.copy(DATA / name, root / "corpus" / style / name)
+    shutil.copy(DATA / "jazzsoft_test-vlq-4-byte.mid", root / "corpus")  # no style
+    prepare([root / "corpus"], root / "data", PrepareConfig(valid_fraction=0, styles=True))
+    train(
+        root / "data",
+        root / "model",
+        TrainConfig(steps=40, bptt=16, batch_size=4, lr=0.01, warmup=5),
+        {"hidden": 32, "embed": 16},
+    )
+    return root / "data", root / "model"
+
+
+def pretty(song: midigen.Song) -> pretty_midi.PrettyMIDI:
+    return pretty_midi.PrettyMIDI(io.BytesIO(midigen.write(song)))
+
+
+def test_styles_are_read_from_first_level_folders(styled):
+    data, _ = styled
+    dataset = open_dataset(data)
+    assert dataset.vocab.tokens[-2:] == ["STYLE_folk", "STYLE_jazz"]
+    by_file = {Path(f["path"]).name: f.get("style") for f in dataset.meta["files"]}
+    assert by_file["pymidi_mary.mid"] == "folk" and by_file["jazzsoft_test-vlq-4-byte.mid"] is None
+    ids = dataset.ids("train")
+    starts = dataset.pieces("train")[:, 0]
+    firsts = {dataset.vocab.tokens[ids[offset + 1]] for offset in starts}
+    assert {"STYLE_folk", "STYLE_jazz"} <= firsts
+
+
+def test_style_tokens_decode_without_complaint():
+    decoded = midigen.detokenize(["EVENT_24", "STYLE_folk", "NOTE_60", "VEL_8", "DUR_24"])
+    assert not decoded.warnings
+
+
+def test_generate_in_a_style_and_an_unknown_style_lists_them(styled, tmp_path):
+    _, model = styled
+    out = tmp_path / "folk.mid"
+    result = run(
+        "generate", "-m", model, "-o", out, "--style", "folk", "--length", "3s", "--seed", "1"
+    )
+    assert result.exit_code == 0, result.output
+    assert midigen.read(out).tracks
+    result = run("generate", "-m", model, "-o", tmp_path / "x.mid", "--style", "polka")
+    assert result.exit_code == 1
+    assert result.stderr == "error: this model knows no style 'polka'; its styles: folk, jazz\n"
+    assert not (tmp_path / "x.mid").exists()
+
+
+def test_the_model_command_shows_styles_and_size(styled):
+    _, model = styled
+    result = run("model", model)
+    assert result.exit_code == 0
+    assert "styles: folk (2 files), jazz (2 files)" in result.output
+    summary = json.loads(run("model", model, "--json").output)
+    assert summary["styles"] == ["folk", "jazz"] and summary["parameters"] > 1000
+
+
+@pytest.mark.parametrize("name", ["F#m", "Eb", "C"])
+def test_a_key_keeps_every_pitched_note_in_its_scale(styled, name):
+    _, model = styled
+    key = Key.parse(name)
+    for song in midigen.load_model(model).generate_batch(num=3, length="6s", seed=2, key=name):
+        notes = [n for i in pretty(song).instruments if not i.is_drum for n in i.notes]
+        assert notes and all(n.pitch % 12 in key.scale for n in notes)
+
+
+def test_instruments_never_play_another_program(styled):
+    _, model = styled
+    asked = Instruments.parse("flute,drums")
+    for song in midigen.load_model(model).generate_batch(
+        num=3, length="6s", seed=3, instruments=asked
+    ):
+        for instrument in pretty(song).instruments:
+            assert instrument.is_drum or instrument.program == 73
+    for song in midigen.load_model(model).generate_batch(num=3, length="6s", seed=3, drums=False):
+        assert not any(i.is_drum for i in pretty(song).instruments)
+
+
+def test_a_continuation_keeps_its_primes_instruments_and_tempo(styled):
+    _, model = styled
+    loaded = midigen.load_model(model)
+    prime = pretty_midi.PrettyMIDI(str(PRIME))
+    programs = {(i.is_drum, i.program) for i in prime.instruments}
+    for song in loaded.generate_batch(num=3, length="8s", seed=4, prime=PRIME, prime_seconds=2):
+        midi = pretty(song)
+        assert {(i.is_drum, i.program) for i in midi.instruments} <= programs
+        assert set(midi.get_tempo_changes()[1].round(3)) == set(
+            prime.get_tempo_changes()[1].round(3)
+        )
+
+
+def test_density_orders_notes_per_second(styled):
+    _, model = styled
+    loaded = midigen.load_model(model)
+
+    def rate(density: str) -> float:
+        songs = loaded.generate_batch(num=4, length="10s", seed=5, density=density)
+        return float(
+            np.median(
+                [len([n for i in pretty(s).instruments for n in i.notes]) / 10 for s in songs]
+            )
+        )
+
+    assert rate("low") < rate("high")
+
+
+def test_key_estimation_finds_a_scale_played_with_its_tonic_chord():
+    weights = [0.0] * 12
+    for pitch_class, seconds in [(9, 4), (0, 2), (4, 3), (2, 1), (5, 1), (7, 1), (11, 1)]:
+        weights[pitch_class] = seconds
+    assert estimate_key(weights) == Key.parse("Am")
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--key", "H", "error: key 'H' is not like C, F#, Bb, Am or C#m\n"),
+        ("--density", "0", "error: density must be between 0 and 64 notes per second\n"),
+        ("--density", "busy",
+         "error: density 'busy' is not low, medium, high or a number of notes per second\n"),
+        ("--instruments", "kazoo",
+         "error: 'kazoo' is not a General MIDI instrument; did you mean koto, agogo, bassoon?\n"),
+    ],
+)  # fmt: skip
+def test_bad_steering_is_one_error_line_and_writes_nothing(
+    styled, tmp_path, option, value, message
+):
+    _, model = styled
+    out = tmp_path / "x.mid"
+    result = run("generate", "-m", model, "-o", out, option, value, "--seed", "1")
+    assert result.exit_code == 1
+    assert result.stderr == message
+    assert not out.exists()
