@@ -995,6 +995,81 @@ def generate(
 
 
 @main.command()
+@click.argument("song", type=click.Path())
+@click.option("--bars", help="Bars to regenerate, 1-based, both included: 5-8.")
+@click.option("--seconds", help="Or seconds: 10-20.")
+@click.option("-o", "--output", required=True, type=click.Path(), help="MIDI file to write.")
+@click.option(
+    "-m", "--model", "model_dir", type=click.Path(), help="Model folder (default: the shipped one)."
+)
+@click.option(
+    "--candidates",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Spans to sample; the one that leads best into what follows is kept.",
+)
+@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=1.0)
+@click.option("--seed", type=int, help="The same seed gives the same bytes.")
+@click.option("--png", is_flag=True, help="Also draw OUT.png: before and after, the span shaded.")
+def infill(
+    song: str,
+    bars: str | None,
+    seconds: str | None,
+    output: str,
+    model_dir: str | None,
+    candidates: int,
+    temperature: float,
+    seed: int | None,
+    png: bool,
+) -> None:
+    """Regenerate the notes that start inside a span of SONG; keep everything else as it was.
+
+    Every note outside the span (pitch, start, end, velocity, instrument),
+    every tempo and time signature stays; notes that start before the span
+    and ring into it stay too.  K candidate spans are sampled from what
+    comes before, and the one under which the model finds what follows
+    likeliest is kept (K times the work of one).
+
+    \b
+    Examples:
+      midigen infill song.mid --bars 5-8 -o song-new.mid
+      midigen infill song.mid --seconds 10-20 -o song-new.mid --candidates 16 --seed 3
+    """
+    from .midi.reader import read
+    from .midi.writer import write
+    from .model.infill import Span
+    from .model.sample import Sampling
+    from .model.trained import load_model
+    from .views.render import render_png
+
+    if (bars is None) == (seconds is None):
+        raise click.UsageError("give the span with --bars A-B or --seconds A-B")
+    if Path(output).suffix.lower() not in (".mid", ".midi"):
+        raise click.BadParameter("must end in .mid or .midi", param_hint="-o")
+    span = Span.parse(bars or seconds, "bars" if bars else "seconds")
+    original = read(song)
+    model = load_model(model_dir or default_model())
+    edited = model.infill(
+        original,
+        **{span.unit: (span.first, span.last)},
+        candidates=candidates,
+        sampling=Sampling(temperature=temperature),
+        seed=seed,
+    )
+    write_atomic(output, write(edited), inputs=[Path(song)])
+    click.echo(f"{output}: {span.unit} {bars or seconds} regenerated ({candidates} candidates)")
+    if png:
+        from .midi.timing import TempoMap
+        from .model.infill import span_ticks
+
+        tempo_map = TempoMap(original)
+        first, last = (tempo_map.seconds(tick) for tick in span_ticks(original, span))
+        picture = Path(output).with_suffix(".png")
+        render_png(edited, picture, title=Path(output).name, before=original, shade=(first, last))
+
+
+@main.command()
 @click.argument("file", type=click.Path())
 @click.option(
     "-o",

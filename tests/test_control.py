@@ -170,3 +170,60 @@ def test_bad_steering_is_one_error_line_and_writes_nothing(
     assert result.exit_code == 1
     assert result.stderr == message
     assert not out.exists()
+
+
+def note_list(data: bytes) -> list[tuple]:
+    midi = pretty_midi.PrettyMIDI(io.BytesIO(data))
+    return sorted(
+        (n.start, n.end, n.pitch, n.velocity, i.program, i.is_drum)
+        for i in midi.instruments
+        for n in i.notes
+    )
+
+
+@pytest.mark.parametrize(("option", "span"), [("--bars", "3-4"), ("--seconds", "4-8")])
+def test_infill_keeps_everything_outside_the_span(styled, tmp_path, option, span):
+    _, model = styled
+    song = PRIME
+    out = tmp_path / "new.mid"
+    result = run("infill", song, option, span, "-o", out, "-m", model, "--seed", "4")
+    assert result.exit_code == 0, result.output
+    original = pretty_midi.PrettyMIDI(str(song))
+    if option == "--bars":
+        first, last = original.get_downbeats()[2], original.get_downbeats()[4]
+    else:
+        first, last = 4.0, 8.0
+    before, after = note_list(song.read_bytes()), note_list(out.read_bytes())
+
+    def outside(notes):
+        return [n for n in notes if not first - 1e-6 <= n[0] < last - 1e-6]
+
+    def inside(notes):
+        return [n for n in notes if first - 1e-6 <= n[0] < last - 1e-6]
+
+    assert outside(after) == outside(before)
+    assert inside(after) != inside(before)
+    written = pretty_midi.PrettyMIDI(str(out))
+    assert np.array_equal(written.get_tempo_changes()[1], original.get_tempo_changes()[1])
+    assert [(s.numerator, s.denominator, s.time) for s in written.time_signature_changes] == [
+        (s.numerator, s.denominator, s.time) for s in original.time_signature_changes
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--bars", "8-5"], 1, "error: span '8-5' runs backwards or is empty\n"),
+        (["--bars", "40-41"], 1, "error: the song has 10 bars; bars 40-41 run past its end\n"),
+        (["--bars", "0-2"], 1, "error: bars '0-2': bars are whole numbers from 1\n"),
+        (["--seconds", "x"], 1, "error: span 'x' is not like 5-8\n"),
+    ],
+)
+def test_bad_infill_spans_are_one_error_line(styled, tmp_path, args, code, message):
+    _, model = styled
+    out = tmp_path / "new.mid"
+    song = PRIME
+    result = run("infill", song, *args, "-o", out, "-m", model)
+    assert result.exit_code == code
+    assert result.stderr == message
+    assert not out.exists()

@@ -45,7 +45,8 @@ def test_the_readme_has_examples_to_run():
 
 @pytest.mark.skipif(shutil.which("midigen") is None, reason="the midigen command is not installed")
 def test_every_example_runs_as_written(tmp_path):
-    (tmp_path / "samples").symlink_to(REPO / "samples")
+    for folder in ("samples", "models"):  # the examples run from the repository root
+        (tmp_path / folder).symlink_to(REPO / folder)
     environment = {k: v for k, v in os.environ.items() if k != "MIDIGEN_MODEL"}
     for command in [*quick_start_commands(), *example_commands()]:
         done = subprocess.run(

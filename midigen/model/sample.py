@@ -50,7 +50,7 @@ class Steering:
 
     ``key``: pitched notes stay in its scale.  ``instruments``: only these
     play.  ``density``: notes per second to aim for.  ``keep_tempo``: no
-    tempo changes (a continuation keeps its prime's tempo).
+    tempo or time-signature changes (a continuation keeps its prime's).
     """
 
     key: Key | None = None
@@ -105,7 +105,7 @@ class Masks:
             if not chosen.drums:
                 self.steered &= kinds != "DRUM"
         if steering.keep_tempo:
-            self.steered &= kinds != "TEMPO"
+            self.steered &= ~np.isin(kinds, ("TEMPO", "TIMESIG"))
         shifts = np.array([value if kind == "SHIFT" else 0 for kind, value in parsed])
         # density_lean: how a density bias moves each token: notes by one unit, and rests
         # the other way by their length (a 16th is neutral, a whole note two units), so
@@ -192,7 +192,7 @@ class Length:
     """How long a piece should be: seconds, bars or tokens (the prime included)."""
 
     amount: float
-    unit: str  # "seconds", "bars" or "tokens"
+    unit: str  # "seconds", "bars" or "tokens"; "steps" (of the event grid) for infill
 
     @classmethod
     def parse(cls, text: str) -> Length:
@@ -224,12 +224,17 @@ class Length:
 
     def reached(self, stream: Stream) -> bool:
         cursor = stream.cursor
-        done = {"seconds": cursor.seconds, "bars": cursor.bars, "tokens": stream.tokens}
+        done = {
+            "seconds": cursor.seconds,
+            "bars": cursor.bars,
+            "tokens": stream.tokens,
+            "steps": cursor.step,
+        }
         return done[self.unit] >= self.amount
 
     def token_budget(self) -> int:
         """A hard stop for a model that never moves time on."""
-        per_unit = {"seconds": 120, "bars": 240, "tokens": 1}[self.unit]
+        per_unit = {"seconds": 120, "bars": 240, "tokens": 1, "steps": 3}[self.unit]
         return int(self.amount * per_unit) + 512
 
 

@@ -196,6 +196,41 @@ class TrainedModel:
             for tokens in streams
         ]
 
+    def infill(
+        self,
+        song: Song | str | Path,
+        *,
+        bars: tuple[int, int] | None = None,
+        seconds: tuple[float, float] | None = None,
+        candidates: int = 8,
+        sampling: Sampling | None = None,
+        seed: int | None = None,
+    ) -> Song:
+        """The song with the notes that start in ``bars`` (1-based, both included) or
+        ``seconds`` regenerated, everything else kept as it was (model/infill.py).
+
+        Raises:
+            MidiError: not one span, a span outside the song, or a song without ticks.
+        """
+        from ..midi.reader import read
+        from .infill import Span, infill
+
+        if (bars is None) == (seconds is None):
+            raise MidiError("give the span as bars or as seconds")
+        text = "-".join(f"{value:g}" for value in (bars or seconds))
+        span = Span.parse(text, "bars" if bars else "seconds")
+        if not isinstance(song, Song):
+            song = read(song)
+        return infill(
+            self.stepper,
+            self.vocab,
+            song,
+            span,
+            candidates=candidates,
+            sampling=sampling,
+            seed=seed,
+        )
+
     def summary(self) -> dict[str, Any]:
         """What `midigen model` shows: scheme, vocabulary, styles, size, recipe, data, metrics."""
         parameters = sum(array.size for array in self.weights.values())

@@ -445,3 +445,32 @@ def event_tokens_until(tokens: list[str], seconds: float) -> list[str]:
 
 
 _SHIFT_STEPS = {f"SHIFT_{n}": n for n in range(1, MAX_SHIFT + 1)}
+
+
+def split_event_tokens(tokens: list[str], step: int) -> tuple[list[str], list[str]]:
+    """A piece cut at a time step: (the header and everything before ``step``, the rest).
+
+    The first part ends with time moved on to ``step``; the rest holds what
+    sounds from ``step`` on, starting with what is left of a rest that
+    crossed it, so the two parts follow each other as the whole piece did.
+    """
+    if step <= 0:
+        return tokens[:1], tokens[1:]
+    cursor = Cursor()
+    for index in range(1, len(tokens)):
+        token = tokens[index]
+        if token == EOS:
+            break
+        shift = _SHIFT_STEPS.get(token)
+        if shift and cursor.step + shift >= step:
+            after = shift_tokens(cursor.step + shift - step) + tokens[index + 1 :]
+            return tokens[:index] + shift_tokens(step - cursor.step), after
+        cursor.feed_token(token)
+    else:
+        index = len(tokens)
+    return tokens[:index] + shift_tokens(max(step - cursor.step, 0)), []
+
+
+def event_seconds(tokens: list[str]) -> float:
+    """How long event tokens last, to their last time step."""
+    return walk(tokens).seconds

@@ -95,16 +95,44 @@ def _opus_seconds(data: bytes) -> float:
     return max(granule - pre_skip, 0) / 48_000
 
 
-def render_png(song: Song, path: str | Path, title: str | None = None) -> None:
-    """A piano roll: time in seconds across, pitch up, one colour per instrument."""
+def render_png(
+    song: Song,
+    path: str | Path,
+    title: str | None = None,
+    before: Song | None = None,
+    shade: tuple[float, float] | None = None,
+) -> None:
+    """A piano roll: time in seconds across, pitch up, one colour per instrument.
+
+    With ``before``, two rolls one above the other (that song first, then
+    this one), for an edit; ``shade`` marks a span of seconds on each.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    notes = song_notes(song)
-    figure, axes = plt.subplots(figsize=(12, 5), dpi=100)
-    palette = plt.get_cmap("tab10")
+    panels = [("before", before), (title or "after", song)] if before is not None else [
+        (title or "piano roll", song)
+    ]
+    figure, rows = plt.subplots(
+        len(panels), 1, figsize=(12, 5 * len(panels)), dpi=100, sharex=True, squeeze=False
+    )
+    for axes, (heading, shown) in zip(rows[:, 0], panels, strict=True):
+        _draw_roll(axes, song_notes(shown), heading, plt.get_cmap("tab10"))
+        if shade is not None:  # the span, and as much again on either side
+            axes.axvspan(*shade, color="0.85", zorder=0)
+            width = shade[1] - shade[0]
+            axes.set_xlim(max(shade[0] - width, 0), shade[1] + width)
+    rows[-1, 0].set_xlabel("time (s)")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    write_atomic(path, buffer.getvalue())
+
+
+def _draw_roll(axes, notes: list, title: str, palette) -> None:
     names = sorted({note.instrument for note in notes}, key=lambda n: (n == "Drums", n))
     for index, name in enumerate(names):
         bars = [(n.start, max(n.end - n.start, 0.02)) for n in notes if n.instrument == name]
@@ -113,14 +141,8 @@ def render_png(song: Song, path: str | Path, title: str | None = None) -> None:
         for (start, width), pitch in zip(bars, pitches, strict=True):
             axes.broken_barh([(start, width)], (pitch - 0.4, 0.8), facecolors=colour)
         axes.plot([], [], color=colour, linewidth=6, label=name)
-    axes.set_xlabel("time (s)")
     axes.set_ylabel("MIDI pitch")
-    axes.set_title(title or "piano roll")
+    axes.set_title(title)
     axes.grid(alpha=0.25)
     if names:
         axes.legend(loc="upper right", fontsize="small", ncol=min(len(names), 4))
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    plt.close(figure)
-    write_atomic(path, buffer.getvalue())

@@ -1,0 +1,347 @@
+"""song + span -> the same song with the notes that start inside the span written anew.
+
+A unidirectional LSTM cannot read what comes after a gap, so infilling
+samples and then listens ahead (the "generate, then rerank" recipe):
+
+1. The song becomes event tokens, cut where the span starts.  Everything
+   before is the prompt.
+2. K candidates continue the prompt up to the end of the span, in the
+   song's instruments, tempo and meter.
+3. Each candidate is followed by the song's real tokens after the span, and
+   the model scores them: the candidate under which what follows is most
+   likely is the one that leads into it best.  K costs K times the
+   sampling of the span and the scoring of the next SCORED_TOKENS tokens.
+4. The output is the original file, edited: the notes that start inside the
+   span are taken out (note-on and note-off), the chosen candidate's notes
+   put in.  Every other event of every track keeps its time and bytes, so
+   the music outside the span is exactly as it was, and notes that start
+   before the span and ring into it stay.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import MidiError, count
+from ..midi.gm import DRUM_CHANNEL, Instruments, program_name
+from ..midi.smf import END_OF_TRACK, META
+from ..midi.song import Song, Track
+from ..tokens import tokenize
+from ..tokens.event import event_seconds, event_tokens_until, split_event_tokens
+from ..tokens.grammar import DRUMS, STEPS_PER_BEAT, Note, Score, bar_steps, walk
+from .sample import Length, Sampling, Steering, sample_tokens
+from .stepper import Stepper
+
+SCORED_TOKENS = 256  # how much of what follows the span judges a candidate
+MAX_CANDIDATES = 64
+
+
+@dataclass(frozen=True)
+class Span:
+    """The part of a song to regenerate: bars (1-based, both included) or seconds."""
+
+    first: float
+    last: float
+    unit: str  # "bars" or "seconds"
+
+    @classmethod
+    def parse(cls, text: str, unit: str) -> Span:
+        """'5-8' (bars 5 to 8) or '10-20' (seconds), or a single bar '5'.
+
+        Raises:
+            MidiError: not a span, or it runs backwards.
+        """
+        low, _, high = text.partition("-")
+        try:
+            first, last = float(low), float(high or low)
+        except ValueError:
+            raise MidiError(f"span {text!r} is not like 5-8") from None
+        if unit == "bars" and (first != int(first) or last != int(last) or first < 1):
+            raise MidiError(f"bars {text!r}: bars are whole numbers from 1")
+        if first > last or (unit == "seconds" and (first < 0 or first == last)):
+            raise MidiError(f"span {text!r} runs backwards or is empty")
+        return cls(first, last, unit)
+
+    def steps(self, tokens: list[str], score: Score, end: int) -> tuple[int, int]:
+        """[start, stop) in steps of the event grid of these tokens.
+
+        Raises:
+            MidiError: the span starts past the end of the song.
+        """
+        if self.unit == "bars":
+            starts = _bar_starts(score, end)  # bar k spans starts[k - 1] to starts[k]
+            if self.last > len(starts) - 1:
+                raise MidiError(
+                    f"the song has {count(len(starts) - 1, 'bar')}; "
+                    f"bars {self.first:g}-{self.last:g} run past its end"
+                )
+            return starts[int(self.first) - 1], starts[int(self.last)]
+        start = walk(event_tokens_until(tokens, self.first)).step
+        stop = walk(event_tokens_until(tokens, self.last)).step
+        if start >= end or event_seconds(tokens) < self.last:
+            raise MidiError(f"the song is {event_seconds(tokens):.1f} s long; {self.first:g}-"
+                            f"{self.last:g} s runs past its end")  # fmt: skip
+        return start, max(stop, start + 1)
+
+
+def infill(
+    stepper: Stepper,
+    vocab,
+    song: Song,
+    span: Span,
+    *,
+    candidates: int = 8,
+    sampling: Sampling | None = None,
+    seed: int | None = None,
+) -> Song:
+    """The song with the notes that start inside ``span`` regenerated (see the module text).
+
+    Raises:
+        MidiError: the song has no ticks-per-quarter time base, the span is
+            outside it, or ``candidates`` is out of range.
+    """
+    if not 1 <= candidates <= MAX_CANDIDATES:
+        raise MidiError(f"candidates must be between 1 and {MAX_CANDIDATES}")
+    tokens, score, start, stop = _located(song, span)
+    prompt, _ = split_event_tokens(tokens, start)
+    _, after = split_event_tokens(tokens, stop)
+    played = {note.instrument for note in score.notes}
+    steering = Steering(
+        instruments=Instruments(frozenset(played - {DRUMS}), DRUMS in played) if played else None,
+        keep_tempo=True,
+    )
+    streams = sample_tokens(
+        stepper,
+        vocab,
+        prompt,
+        length=Length(stop, "steps"),
+        sampling=sampling or Sampling(),
+        steering=steering,
+        streams=candidates,
+        seed=seed,
+    )
+    middles = [split_event_tokens(stream, stop)[0][len(prompt) :] for stream in streams]
+    best = _best(stepper, vocab, prompt, middles, after[:SCORED_TOKENS])
+    new_notes = Score()
+    walk(prompt + middles[best], new_notes)
+    notes = [note for note in new_notes.notes if start <= note.start < stop]
+    for note in notes:  # end by the span's end: what follows it is the song's own
+        note.length = min(note.length, stop - note.start)
+    return _edited(song, start, stop, notes)
+
+
+def span_ticks(song: Song, span: Span) -> tuple[int, int]:
+    """[first, last) ticks of the span in the song.
+
+    Raises:
+        MidiError: as ``infill`` does for a span outside the song.
+    """
+    _, _, start, stop = _located(song, span)
+    return _tick(song, start), _tick(song, stop)
+
+
+def _located(song: Song, span: Span) -> tuple[list[str], Score, int, int]:
+    """The song's event tokens, what they say, and the span's [start, stop) steps."""
+    if not song.ticks_per_beat:
+        raise MidiError("infill needs a time base in ticks per quarter note, not SMPTE")
+    tokens = tokenize(song, "event")
+    score = Score()
+    end = walk(tokens, score).step
+    end = max([end, *(note.start + note.length for note in score.notes)])
+    start, stop = span.steps(tokens, score, end)
+    return tokens, score, start, stop
+
+
+def _tick(song: Song, step: int) -> int:
+    return round(step * song.ticks_per_beat / STEPS_PER_BEAT)
+
+
+def _best(stepper: Stepper, vocab, prompt: list[str], middles: list[list[str]], after) -> int:
+    """The candidate under which the model finds the real continuation likeliest."""
+    if not after or len(middles) == 1:
+        return 0
+    state = stepper.initial_state(1)
+    for token_id in vocab.tokens_to_ids(prompt[:-1]):
+        stepper.step(np.array([token_id]), state)
+    after_ids = vocab.tokens_to_ids(after)
+    scores = []
+    for middle in middles:
+        branch = [part.copy() for part in state]
+        logits = None
+        for token_id in vocab.tokens_to_ids([prompt[-1], *middle]):
+            logits = stepper.step(np.array([token_id]), branch)
+        total = 0.0
+        for token_id in after_ids:
+            row = logits[0].astype(np.float64)
+            total += row[token_id] - row.max() - np.log(np.exp(row - row.max()).sum())
+            logits = stepper.step(np.array([token_id]), branch)
+        scores.append(total)
+    return int(np.argmax(scores))
+
+
+def _bar_starts(score: Score, end: int) -> list[int]:
+    """The step where each bar begins under the song's time signatures, bar 1 at step 0,
+    up to the start of the bar after the last one that sounds."""
+    signatures = {step: (n, d) for step, n, d in score.time_signatures}
+    starts, step, meter = [], 0, signatures.get(0, (4, 4))
+    while step < end or len(starts) < 2:
+        starts.append(step)
+        length = bar_steps(*meter)
+        changes = [at for at in signatures if step < at < step + length]
+        step = changes[0] if changes else step + length
+        meter = signatures.get(step, meter)
+    starts.append(step)
+    return starts
+
+
+def _edited(song: Song, start: int, stop: int, notes: list[Note]) -> Song:
+    """The song without its notes starting in [start, stop) steps, and with ``notes`` added."""
+    def tick(step: int) -> int:
+        return _tick(song, step)
+
+    first, last = tick(start), tick(stop)
+    tracks = [_without_notes(track, first, last) for track in song.tracks]
+    homes = _homes(tracks)
+    added: dict[int, list[tuple[int, int, bytes]]] = defaultdict(
+        list
+    )  # track -> (tick, status, data)
+    busy = _sounding(tracks)
+    for note in notes:
+        home = homes.get(note.instrument)
+        if home is None:
+            home = homes[note.instrument] = _new_home(tracks, note.instrument)
+        index, channel = home
+        on = tick(note.start)
+        off = max(tick(note.start + note.length), on + 1)
+        # one key of one channel sounds once: a kept note of that key wins
+        kept = busy[(index, channel, note.pitch)]
+        if any(start <= on < end for start, end in kept):
+            continue
+        off = min([off, *(start for start, _ in kept if on < start)])
+        kept.append((on, off))
+        added[index].append((on, 0x90 | channel, bytes((note.pitch, note.velocity))))
+        added[index].append((off, 0x80 | channel, bytes((note.pitch, 0))))
+    for index, events in added.items():
+        tracks[index] = _with_events(tracks[index], events)
+    edited = Song(
+        format=song.format if song.format != 0 or len(tracks) == 1 else 1,
+        division=song.division,
+        tracks=tracks,
+        header_extra=song.header_extra,
+        chunks=song.chunks,
+        trailing=song.trailing,
+        riff=song.riff,
+    )
+    return edited
+
+
+def _absolute(track: Track) -> list[tuple[int, tuple]]:
+    now, timed = 0, []
+    for row in track.rows:
+        now += row[0]
+        timed.append((now, row))
+    return timed
+
+
+def _rows(timed: list[tuple[int, tuple]]) -> list[tuple]:
+    rows, now = [], 0
+    for at, (_, status, data, running) in timed:
+        rows.append((at - now, status, data, running))
+        now = at
+    return rows
+
+
+def _without_notes(track: Track, first: int, last: int) -> Track:
+    """The track without the notes whose note-on falls in [first, last) ticks, nor their note-offs.
+
+    Note-offs pair with note-ons first in, first out per channel and key.
+    """
+    sounding: dict[tuple[int, int], deque[bool]] = defaultdict(deque)  # -> removed?
+    kept = []
+    for at, row in _absolute(track):
+        _, status, data, _ = row
+        kind = status & 0xF0 if status < 0xF0 else 0
+        if kind == 0x90 and data[1]:
+            removed = first <= at < last
+            sounding[(status & 0x0F, data[0])].append(removed)
+            if removed:
+                continue
+        elif kind in (0x80, 0x90):
+            queue = sounding[(status & 0x0F, data[0])]
+            if queue and queue.popleft():
+                continue
+        kept.append((at, row))
+    return Track(_rows(kept), track.trailing)
+
+
+def _sounding(tracks: list[Track]) -> defaultdict[tuple[int, int, int], list[tuple[int, int]]]:
+    """(track, channel, key) -> the [on, off) ticks of its notes, paired first in, first out."""
+    intervals: defaultdict[tuple[int, int, int], list[tuple[int, int]]] = defaultdict(list)
+    for index, track in enumerate(tracks):
+        open_notes: dict[tuple[int, int], deque[int]] = defaultdict(deque)
+        for at, (_, status, data, _) in _absolute(track):
+            kind = status & 0xF0 if status < 0xF0 else 0
+            key = (status & 0x0F, data[0]) if kind in (0x80, 0x90) else None
+            if kind == 0x90 and data[1]:
+                open_notes[key].append(at)
+            elif key is not None and open_notes[key]:
+                intervals[(index, *key)].append((open_notes[key].popleft(), at))
+    return intervals
+
+
+def _homes(tracks: list[Track]) -> dict[int, tuple[int, int]]:
+    """Where each instrument already plays: instrument -> (track index, channel)."""
+    homes: dict[int, tuple[int, int]] = {}
+    for index, track in enumerate(tracks):
+        programs = [0] * 16
+        for _, status, data, _ in track.rows:
+            if status >= 0xF0:
+                continue
+            channel = status & 0x0F
+            if status & 0xF0 == 0xC0:
+                programs[channel] = data[0]
+            elif status & 0xF0 == 0x90:
+                instrument = DRUMS if channel == DRUM_CHANNEL else programs[channel]
+                homes.setdefault(instrument, (index, channel))
+    return homes
+
+
+def _new_home(tracks: list[Track], instrument: int) -> tuple[int, int]:
+    """A new named track for an instrument the song lacks, on a channel it does not use."""
+    used = {status & 0x0F for track in tracks for _, status, _, _ in track.rows if status < 0xF0}
+    if instrument == DRUMS:
+        channel = DRUM_CHANNEL
+    else:
+        free = [c for c in range(16) if c != DRUM_CHANNEL and c not in used]
+        channel = free[0] if free else 0
+    name = program_name(0, DRUM_CHANNEL) if instrument == DRUMS else program_name(instrument)
+    rows = [(0, META, b"\x03" + name.encode("latin-1", "replace"), False)]
+    if instrument != DRUMS:
+        rows.append((0, 0xC0 | channel, bytes((instrument,)), False))
+    rows.append((0, META, bytes((END_OF_TRACK,)), False))
+    tracks.append(Track(rows))
+    return len(tracks) - 1, channel
+
+
+def _with_events(track: Track, events: list[tuple[int, int, bytes]]) -> Track:
+    """The track with channel events added at their ticks, after what is already there,
+    and End of Track moved on if the new notes sound past it."""
+    timed = _absolute(track)
+    end = None
+    if timed and timed[-1][1][1] == META and timed[-1][1][2][:1] == bytes((END_OF_TRACK,)):
+        end = timed.pop()
+    # note-offs before note-ons at one tick, so that a restruck key is not cut off
+    new = sorted(events, key=lambda event: (event[0], event[1] & 0xF0 == 0x90))
+    merged = sorted(
+        [(at, 0, k, row) for k, (at, row) in enumerate(timed)]
+        + [(at, 1, k, (0, status, data, False)) for k, (at, status, data) in enumerate(new)],
+        key=lambda item: item[:3],
+    )
+    timed = [(at, row) for at, _, _, row in merged]
+    if end is not None:
+        last = timed[-1][0] if timed else 0
+        timed.append((max(end[0], last), end[1]))
+    return Track(_rows(timed), track.trailing)
