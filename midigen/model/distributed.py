@@ -79,9 +79,12 @@ class Distributed:
             dist.barrier()
 
     def stop(self) -> None:
+        """Leave together: a process that tears its group down while the main one is still
+        saving makes gloo abort the other ("terminate called without an active exception")."""
         if self.world > 1:
             import torch.distributed as dist
 
+            dist.barrier()
             dist.destroy_process_group()
 
 
