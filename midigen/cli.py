@@ -280,7 +280,22 @@ def _plan(
         raise click.UsageError(f"-o {output}: not a folder")
     if not jobs:
         raise MidiError(f"no {'/'.join(suffixes)} files found", path=", ".join(inputs))
-    return [Task(job.source, root / job.relative.with_suffix(new_suffix), options) for job in jobs]
+    for item in map(Path, inputs):
+        if item.is_dir() and root.resolve().is_relative_to(item.resolve()):
+            raise MidiError(
+                "the output folder is the input folder or inside it; choose another -o",
+                path=output,
+            )
+    tasks = [Task(job.source, root / job.relative.with_suffix(new_suffix), options) for job in jobs]
+    taken: dict[str, Path] = {}
+    for task in tasks:  # case folded: song.mid and song.MIDI collide on macOS and Windows
+        other = taken.setdefault(str(task.destination).casefold(), task.source)
+        if other != task.source:
+            raise MidiError(
+                f"{other} and {task.source} would both be written to {task.destination}; "
+                "rename one, or convert them apart"
+            )
+    return tasks
 
 
 def _run(tasks: list[Task], work: Callable[[Task], Outcome], jobs: int, label: str) -> None:

@@ -8,6 +8,7 @@ that would replace one of the inputs is refused.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -85,3 +86,29 @@ def umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes.
+
+    A FIFO, a device (a symlink to /dev/zero) or a folder is refused before
+    it is opened: reading one can block forever or never end.  The size is
+    checked before reading, and the read stops at the limit in case the file
+    grows meanwhile.
+
+    Raises:
+        MidiError: the file is missing, not a regular file, or too large.
+    """
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise MidiError("not a regular file", path=path)
+        if info.st_size > limit:
+            raise MidiError(f"{info.st_size:,} bytes: larger than the {limit:,} allowed", path=path)
+        with open(path, "rb") as stream:
+            data = stream.read(limit + 1)
+    except OSError as error:
+        raise MidiError(f"cannot read: {error.strerror or error}", path=path) from error
+    if len(data) > limit:
+        raise MidiError(f"larger than the {limit:,} bytes allowed", path=path)
+    return data

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import MidiError, NotMidiError, count
+from ..fileio import read_regular
 from .smf import CHANNEL_DATA_LENGTH, END_OF_TRACK, META
 from .song import Chunk, Riff, Song, Track
 from .vlq import MAX_VLQ, MAX_WIDTH, Wide, WideData
@@ -25,6 +26,7 @@ from .vlq import MAX_VLQ, MAX_WIDTH, Wide, WideData
 if TYPE_CHECKING:
     import mido
 
+MAX_FILE_BYTES = 256 * 2**20  # far above any real MIDI file (the largest are a few MB)
 LEADING_JUNK_LIMIT = 1024  # MacBinary headers are 128 bytes; look a little further
 SMPTE_RATES = (24, 25, 29, 30)
 # Meta types whose payload has a fixed size (SMF 1.0 "Meta-Events"); 0x00 may also be empty.
@@ -66,10 +68,7 @@ def read(
 
         return _read_bytes(mido_to_smf(source), strict)
     path = Path(source)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise MidiError(f"cannot read: {error.strerror or error}", path=path) from error
+    data = read_regular(path, MAX_FILE_BYTES)
     try:
         song = _read_bytes(data, strict)
     except MidiError as error:

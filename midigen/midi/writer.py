@@ -19,6 +19,7 @@ from .vlq import Wide, WideData, encode_vlq
 
 END_OF_TRACK_EVENT = b"\x00\xff\x2f\x00"
 MAX_RIFF_SIZE = 0xFFFFFFFF
+MAX_HEADER_FIELD = 0xFFFF  # MThd's format, track count and division are 16-bit
 _BYTE = [bytes((value,)) for value in range(256)]
 
 
@@ -28,6 +29,14 @@ def write(song: Song) -> bytes:
     Raises:
         MidiError: an event holds a value no MIDI file can store.
     """
+    for name, value in (("format", song.format), ("division", song.division)):
+        if not 0 <= value <= MAX_HEADER_FIELD:
+            raise MidiError(f"the {name} must be a 16-bit number, not {value}")
+    if len(song.tracks) > MAX_HEADER_FIELD:
+        raise MidiError(
+            f"a MIDI file holds at most {MAX_HEADER_FIELD:,} tracks; this song has "
+            f"{len(song.tracks):,}"
+        )
     out = bytearray(b"MThd")
     out += struct.pack(
         ">IHHH", 6 + len(song.header_extra), song.format, len(song.tracks), song.division

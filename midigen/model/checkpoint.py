@@ -16,6 +16,7 @@ CheckpointError naming the file.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import MidiError
-from ..fileio import umask, write_atomic
+from ..fileio import read_regular, umask, write_atomic
 from ..tokens.vocab import Vocab
 from .config import ModelConfig, weight_shapes
 
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 
 MODEL_FORMAT = "midigen-model"
 MODEL_VERSION = 1
+MAX_CONFIG_BYTES = 64 * 2**20  # a vocabulary of a million words is about 20 MB
+MAX_SAFETENSORS_HEADER = 2**20
 
 
 class CheckpointError(MidiError):
@@ -47,11 +50,13 @@ def save_config(folder: Path, config: dict[str, Any]) -> None:
 
 def load_config(folder: str | Path) -> dict[str, Any]:
     path = Path(folder) / "config.json"
+    if not path.exists():
+        raise CheckpointError("not a model folder (no config.json)", path=folder)
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CheckpointError("not a model folder (no config.json)", path=folder) from None
-    except (OSError, ValueError) as error:
+        config = json.loads(read_regular(path, MAX_CONFIG_BYTES).decode("utf-8"))
+    except MidiError as error:
+        raise CheckpointError(error.what, path=path) from None
+    except ValueError as error:
         raise CheckpointError(f"unreadable config.json: {error}", path=path) from None
     if not isinstance(config, dict) or config.get("format") != MODEL_FORMAT:
         raise CheckpointError("config.json is not a midigen model's", path=path)
@@ -96,13 +101,21 @@ def load_arrays(path: Path, model_config: ModelConfig) -> dict[str, np.ndarray]:
 
     if not path.exists():
         raise CheckpointError("missing", path=path)
+    if not path.is_file():  # a FIFO or a device: safetensors would block or read forever
+        raise CheckpointError("not a regular file", path=path)
+    expected = weight_shapes(model_config)
+    most = 4 * sum(math.prod(shape) for shape in expected.values()) + MAX_SAFETENSORS_HEADER
+    if path.stat().st_size > most:
+        raise CheckpointError(
+            f"{path.stat().st_size:,} bytes: larger than the weights config.json describes",
+            path=path,
+        )
     try:
         arrays = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as error:
         raise CheckpointError(f"cannot load weights: {_first_line(error)}", path=path) from None
     if model_config.tie_weights and "embedding.weight" not in arrays and "output.weight" in arrays:
         arrays["embedding.weight"] = arrays.pop("output.weight")  # a tied pair, stored once
-    expected = weight_shapes(model_config)
     wrong = sorted(
         name
         for name in {*expected, *arrays}

@@ -17,9 +17,12 @@ chunk scheme to keep every byte.
 
 from __future__ import annotations
 
+import heapq
 from bisect import bisect_right
+from collections import defaultdict
 from itertools import pairwise
 
+from ..errors import MidiError, count
 from ..midi.gm import DRUM_CHANNEL, program_name
 from ..midi.smf import DEFAULT_TEMPO_US, META, SET_TEMPO, TIME_SIGNATURE
 from ..midi.song import Song, Track
@@ -42,6 +45,8 @@ from .grammar import (
 from .vocab import EOS
 
 SUSTAIN = 64
+MAX_VOICES_PER_KEY = 16  # notes of one key of one instrument sounding at once
+MAX_REST_STEPS = 256 * STEPS_PER_BEAT  # longer silences are cut to 64 bars of 4/4
 OUTPUT_TPQ = 480  # ticks per quarter of decoded files: 20 ticks per step
 
 _SHIFT = [f"SHIFT_{n}" for n in range(MAX_SHIFT + 1)]
@@ -61,6 +66,10 @@ def song_to_event_tokens(song: Song) -> list[str]:
     Notes are paired per track, channel and key the way pretty_midi does it:
     a note-off ends every open note of its key begun at an earlier tick.
     Notes still open at the end of their track end there.
+
+    A silence of more than MAX_REST_STEPS (64 bars of 4/4) is cut to that
+    length, so that a crafted delta time cannot make millions of tokens; each
+    cut is added to ``song.warnings`` as a repair.
 
     Raises:
         MidiError: the song has no usable time base (division 0 or a broken
@@ -91,7 +100,17 @@ def song_to_event_tokens(song: Song) -> list[str]:
         grid = _grid_tempi(tempi, song.ticks_per_beat, to_step)
         events += [(step, _TEMPO, 0, 0, tempo_us, 0) for step, tempo_us in grid.items()]
     events.sort()
-    return _events_to_tokens(events)
+    rests: list[int] = []
+    tokens = _events_to_tokens(events, rests)
+    if rests:
+        longest = max(rests) / STEPS_PER_BEAT
+        song.warnings.append(
+            MidiError(
+                f"{count(len(rests), 'silence')} of up to {longest:,.0f} beats shortened to "
+                f"{MAX_REST_STEPS // STEPS_PER_BEAT} beats in the event tokens"
+            )
+        )
+    return tokens
 
 
 def _time_signature(data: bytes) -> tuple[int, int]:
@@ -240,7 +259,9 @@ def _close(
     waiting[:] = kept
 
 
-def _events_to_tokens(events: list[tuple]) -> list[str]:
+def _events_to_tokens(events: list[tuple], rests: list[int]) -> list[str]:
+    """The sorted events as tokens; silences longer than MAX_REST_STEPS are cut to it and
+    listed in ``rests`` (in steps), so that tokens grow with the notes, not with the time."""
     tokens = [HEADER]
     add = tokens.append
     now = 0
@@ -252,7 +273,9 @@ def _events_to_tokens(events: list[tuple]) -> list[str]:
             if gap <= MAX_SHIFT:
                 add(_SHIFT[gap])
             else:
-                tokens += shift_tokens(gap)
+                if gap > MAX_REST_STEPS:
+                    rests.append(gap)
+                tokens += shift_tokens(min(gap, MAX_REST_STEPS))
             now = step
         if group == _PLAYED:
             if instrument != DRUMS and instrument != program:
@@ -301,7 +324,7 @@ def event_tokens_to_song(
         for note in score.notes:
             note.length = min(note.length, max(end + ring_steps - note.start, 0))
     song = _score_to_song(score, restrike)
-    song.warnings = list(score.skipped)
+    song.warnings = [*score.skipped, *song.warnings]
     return song, len(score.skipped)
 
 
@@ -318,7 +341,15 @@ def _score_to_song(score: Score, restrike: bool) -> Song:
     instruments; more than that share channels.
     """
     song = Song(format=1, division=OUTPUT_TPQ, tracks=[_conductor(score)])
-    voices = _restruck(score.notes) if restrike else _voices(score.notes)
+    dropped: list[Note] = []
+    voices = _restruck(score.notes) if restrike else _voices(score.notes, dropped)
+    if dropped:
+        song.warnings.append(
+            MidiError(
+                f"{count(len(dropped), 'note')} left out: more than {MAX_VOICES_PER_KEY} "
+                "of one key of one instrument sounding at once"
+            )
+        )
     melodic = sorted({instrument for instrument, _ in voices if instrument != DRUMS})
     channel_of = {
         instrument: MELODIC_CHANNELS[k % len(MELODIC_CHANNELS)]
@@ -337,19 +368,31 @@ def _score_to_song(score: Score, restrike: bool) -> Song:
     return song
 
 
-def _voices(notes: list[Note]) -> dict[tuple[int, int], list[Note]]:
+def _voices(notes: list[Note], dropped: list[Note]) -> dict[tuple[int, int], list[Note]]:
     """Every note kept: notes by instrument, a new voice (track) only for same-key overlaps.
 
     One key of one channel sounds once at a time (a note-off would end both
-    copies), so an overlapping note of the same key goes to another track.
+    copies), so an overlapping note of the same key goes to the lowest voice
+    free at its start.  Heaps keep this linear in the notes (times a log),
+    however many notes pile up on one key; a note that would need more than
+    MAX_VOICES_PER_KEY voices goes to ``dropped`` instead.
     """
     voices: dict[tuple[int, int], list[Note]] = {}
-    busy_until: dict[tuple[int, int, int], int] = {}  # (instrument, voice, pitch) -> end step
+    free: dict[tuple[int, int], list[int]] = defaultdict(list)  # (instrument, pitch) -> voices
+    busy: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)  # -> (end, voice)
+    opened: dict[tuple[int, int], int] = defaultdict(int)
     for note in sorted(notes, key=lambda n: (n.instrument, n.start, n.pitch)):
-        voice = 0
-        while busy_until.get((note.instrument, voice, note.pitch), -1) > note.start:
-            voice += 1
-        busy_until[(note.instrument, voice, note.pitch)] = note.start + max(note.length, 1)
+        key = (note.instrument, note.pitch)
+        while busy[key] and busy[key][0][0] <= note.start:
+            heapq.heappush(free[key], heapq.heappop(busy[key])[1])
+        if free[key]:
+            voice = heapq.heappop(free[key])
+        elif opened[key] < MAX_VOICES_PER_KEY:
+            voice, opened[key] = opened[key], opened[key] + 1
+        else:
+            dropped.append(note)
+            continue
+        heapq.heappush(busy[key], (note.start + max(note.length, 1), voice))
         voices.setdefault((note.instrument, voice), []).append(note)
     return voices
 

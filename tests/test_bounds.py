@@ -1,0 +1,135 @@
+"""Time and memory bounded by the input: crafted files, token text and model folders that
+once took minutes or gigabytes now give a sane result or one clear error, quickly."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import midigen
+from midigen.cli import main
+
+DATA = Path(__file__).parent / "data"
+
+
+def smf(track: bytes, division: int = 1, tracks: int = 1, smf_format: int = 0) -> bytes:
+    header = smf_format.to_bytes(2, "big") + tracks.to_bytes(2, "big") + division.to_bytes(2, "big")
+    return (
+        b"MThd" + (6).to_bytes(4, "big") + header + b"MTrk" + len(track).to_bytes(4, "big") + track
+    )
+
+
+def run(*args: object):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+class Budget:
+    """A loose bound on time and on memory growth, not a benchmark."""
+
+    def __init__(self, seconds: float, megabytes: float) -> None:
+        self.seconds, self.megabytes = seconds, megabytes
+
+    def __enter__(self) -> Budget:
+        self.started = time.monotonic()
+        self.peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return self
+
+    def __exit__(self, *exc) -> None:
+        assert time.monotonic() - self.started < self.seconds
+        grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - self.peak) / 1024
+        assert grown < self.megabytes
+
+
+def test_a_huge_silence_makes_few_tokens_and_says_so():
+    track = bytes([0x00, 0x90, 60, 64, 0x81, 0x00, 0x80, 60, 0])  # one note
+    track += bytes([0xFF, 0xFF, 0xFF, 0x7F, 0x90, 62, 64, 0x10, 0x80, 62, 0, 0x00, 0xFF, 0x2F, 0])
+    song = midigen.read(smf(track))
+    with Budget(seconds=2, megabytes=50):
+        tokens = midigen.tokenize(song, "event")
+    assert len(tokens) < 100
+    assert "silence of up to 268,435,583 beats shortened to 256 beats" in str(song.warnings[-1])
+    decoded = midigen.detokenize(tokens)
+    assert len(decoded.tracks) == 2  # the conductor and the piano, both notes there
+
+
+def test_many_notes_on_one_key_and_step_decode_quickly_into_few_tracks():
+    tokens = ["EVENT_24"] + ["NOTE_60", "VEL_8", "DUR_24"] * 20_000
+    with Budget(seconds=2, megabytes=150):
+        song = midigen.detokenize(tokens)
+        data = midigen.write(song)
+    assert len(song.tracks) == 17  # the conductor and 16 voices
+    assert str(song.warnings[-1]).startswith("19984 notes left out: more than 16 of one key")
+    assert midigen.read(data, strict=True)
+
+
+def test_writing_more_tracks_than_a_file_can_hold_is_a_midi_error():
+    song = midigen.Song(format=1, division=96, tracks=[midigen.Track() for _ in range(70_000)])
+    with pytest.raises(midigen.MidiError, match="at most 65,535 tracks; this song has 70,000"):
+        midigen.write(song)
+
+
+def test_a_fifo_is_refused_not_waited_on(tmp_path):
+    fifo = tmp_path / "song.mid"
+    os.mkfifo(fifo)
+    with Budget(seconds=2, megabytes=50):
+        result = run("info", fifo)
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {fifo}: not a regular file\n"
+
+
+@pytest.mark.parametrize("name", ["config.json", "model.safetensors"])
+def test_model_files_that_are_devices_or_fifos_are_refused(tmp_path, name):
+    model = tmp_path / "model"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "models" / "default", model)
+    (model / name).unlink()
+    if name == "config.json":
+        (model / name).symlink_to("/dev/zero")
+    else:
+        os.mkfifo(model / name)
+    with Budget(seconds=2, megabytes=50):
+        result = run("generate", "-m", model, "-o", tmp_path / "x.mid")
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {model / name}: not a regular file\n"
+
+
+def test_a_config_that_promises_huge_weights_fails_before_allocating(tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "models" / "default", model)
+    config = json.loads((model / "config.json").read_text())
+    config["model"]["hidden"] = 8000
+    (model / "config.json").write_text(json.dumps(config))
+    with Budget(seconds=2, megabytes=150):
+        result = run("generate", "-m", model, "-o", tmp_path / "x.mid")
+    assert result.exit_code == 1
+    assert "weights do not match config.json" in result.stderr
+
+
+def test_outputs_that_would_collide_are_refused_before_writing(tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(DATA / "pymidi_mary.mid", tmp_path / folder / "y.mid")
+    result = run(
+        "tokenize", tmp_path / "a" / "y.mid", tmp_path / "b" / "y.mid", "-o", tmp_path / "out"
+    )
+    assert result.exit_code == 1
+    assert "would both be written to" in result.stderr
+    assert not (tmp_path / "out").exists()
+    shutil.copy(DATA / "pymidi_mary.mid", tmp_path / "a" / "y.MIDI")
+    result = run("tokenize", tmp_path / "a", "-o", tmp_path / "out")
+    assert result.exit_code == 1 and not (tmp_path / "out").exists()
+
+
+def test_an_output_folder_inside_the_input_folder_is_refused(tmp_path):
+    shutil.copy(DATA / "pymidi_mary.mid", tmp_path / "song.mid")
+    for output in (tmp_path, tmp_path / "tokens"):
+        result = run("tokenize", tmp_path, "-o", output)
+        assert result.exit_code == 1
+        assert "the output folder is the input folder or inside it" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["song.mid"]
