@@ -133,3 +133,11 @@ def test_an_output_folder_inside_the_input_folder_is_refused(tmp_path):
         assert result.exit_code == 1
         assert "the output folder is the input folder or inside it" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["song.mid"]
+
+
+def test_many_truncated_tracks_read_in_linear_time():
+    track = b"MTrk\xff\xff\xff\xff\x00\xff\x2f\x00"  # declares 4 GB, holds End of Track
+    header = b"MThd" + (6).to_bytes(4, "big") + bytes([0, 1, 0, 1, 0, 96])
+    with Budget(seconds=2, megabytes=200):
+        song = midigen.read(header + track * 150_000)  # 1.8 MB
+    assert len(song.tracks) == 150_000

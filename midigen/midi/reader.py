@@ -260,7 +260,10 @@ class _Reader:
         chunk_end = body + length
         if chunk_end > end:
             self.warn(f"MTrk declares {count(length, 'byte')}, only {end - body} remain", pos + 4)
-            chunk_end = end
+            # The track cannot run past the next track: reading only up to it keeps a file
+            # of many truncated tracks linear instead of copying the rest of it per track.
+            next_track = self.data.find(b"MTrk", body, end)
+            chunk_end = end if next_track < 0 else next_track
         chunk = self.data[body:chunk_end]
         rows, stop = self.read_events(chunk, body)
         trailing = chunk[stop:]
