@@ -24,6 +24,7 @@ import argparse
 import io
 import statistics
 import sys
+import time
 from pathlib import Path
 
 import pretty_midi
@@ -57,6 +58,17 @@ def key_figures(songs: list[midigen.Song], key: Key) -> tuple[float, float]:
             weights[note.pitch % 12] += note.end - note.start
         matches += estimate_key(weights) == key
     return statistics.median(consistency), matches / len(songs)
+
+
+def ensemble_size(midi: pretty_midi.PrettyMIDI) -> float:
+    """Median over the first 30 s of the instruments with a note sounding in each bar."""
+    bars = [t for t in midi.get_downbeats() if t < 30.0]
+    ends = [*bars[1:], bars[-1] + (bars[-1] - bars[-2] if len(bars) > 1 else 2.0)] if bars else []
+    sizes = [
+        sum(any(n.start < end and n.end > start for n in i.notes) for i in midi.instruments)
+        for start, end in zip(bars, ends, strict=True)
+    ]
+    return statistics.median(sizes) if sizes else 0.0
 
 
 def notes_per_second(song: midigen.Song) -> float:
@@ -97,6 +109,18 @@ def main() -> int:
           f"{len(reference)} held-out real pieces")  # fmt: skip
     print(f"no control: mean OA {base:.3f}, {statistics.median(map(notes_per_second, plain)):.2f} "
           "notes/s")  # fmt: skip
+    real = [pretty_midi.PrettyMIDI(str(path)) for path in held_out(args.corpus, fraction)[0]]
+    print(f"instruments sounding together in a bar, median: generated "
+          f"{statistics.median(ensemble_size(pretty(song)) for song in plain):g}, held-out real "
+          f"{statistics.median(ensemble_size(midi) for midi in real):g}")  # fmt: skip
+    started = time.perf_counter()
+    steered = model.generate_batch(
+        num=1, length="2000tokens", seed=args.seed, key="Am", density="medium",
+        instruments="piano,bass,strings",
+    )  # fmt: skip
+    print(f"sampling with key, density and instruments: "
+          f"{2000 / (time.perf_counter() - started):,.0f} tokens/s (one stream)")  # fmt: skip
+    del steered
     print(f"\n{'--key':<10} {'in scale':>9} {'key found':>10} {'mean OA':>8}")
     found = []
     for name in KEYS:
