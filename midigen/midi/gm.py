@@ -253,9 +253,5 @@ class Instruments:
             raise MidiError("name at least one instrument")
         return cls(frozenset(programs), drums)
 
-    def describe(self) -> str:
-        names = [program_name(program) for program in sorted(self.programs)]
-        return ", ".join(names + ([DRUMS_NAME] if self.drums else []))
-
 
 _PROGRAM_BY_NAME = {name.lower(): program for program, name in enumerate(PROGRAM_NAMES)}

@@ -33,6 +33,8 @@ from .grammar import (
     MAX_SHIFT,
     MICROSECONDS,
     STEPS_PER_BEAT,
+    TIME_SIGNATURE_DENOMINATORS,
+    TIME_SIGNATURE_NUMERATORS,
     Cursor,
     Note,
     Score,
@@ -114,7 +116,9 @@ def song_to_event_tokens(song: Song) -> list[str]:
 
 
 def _time_signature(data: bytes) -> tuple[int, int]:
-    return min(max(data[1], 1), 16), 1 << min(data[2], 5)
+    """A time signature meta event's n/d, clamped to the ones the vocabulary has."""
+    numerator = min(max(data[1], 1), TIME_SIGNATURE_NUMERATORS[-1])
+    return numerator, min(1 << data[2], TIME_SIGNATURE_DENOMINATORS[-1])
 
 
 def _grid_tempi(tempi: list[tuple[int, int]], tpq: int, to_step) -> dict[int, int]:
