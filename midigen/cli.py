@@ -580,6 +580,13 @@ def _duration_seconds(value: str | None) -> float | None:
 )
 @click.option("--seed", type=int, default=1234, show_default=True)
 @click.option(
+    "--precision",
+    type=click.Choice(["auto", "fp32", "bf16"]),
+    default="auto",
+    show_default=True,
+    help="bf16 autocast, weights and optimizer in fp32; auto: bf16 where the CPU or GPU has it.",
+)
+@click.option(
     "--scheme",
     type=click.Choice(["event", "chunk", "text"]),
     help="Token scheme when DATA is a folder of files (default: event for MIDI, "
@@ -606,6 +613,7 @@ def train(
     resume: bool,
     device: str,
     seed: int,
+    precision: str,
     scheme: str | None,
 ) -> None:
     """Train a recurrent model on DATA: a dataset from `prepare`, or a folder of
@@ -646,6 +654,7 @@ def train(
         eval_every=eval_every,
         seed=seed,
         device=device,
+        precision=precision,
     )
     architecture = {
         "cell": cell,

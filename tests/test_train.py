@@ -298,3 +298,21 @@ def test_long_word_texts_train_every_batch_column(tmp_path):
     pieces = report.counts["train"]["pieces"]
     assert pieces == -(-600 * 10 // 1024) + 1  # 1,024-token parts, and the last paragraph
     assert report.counts["train"]["tokens"] == 600 * 10 + 5
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_both_precisions_learn_and_are_recorded(dataset, tmp_path, precision):
+    if precision == "bf16" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        pytest.skip("this CPU has no bfloat16")
+    result = train(dataset, tmp_path / "m", fast(steps=40, precision=precision), TINY)
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["training"]["precision"] == precision
+    assert config["training"]["precision_used"] == precision
+    log = (tmp_path / "m" / "log.csv").read_text().splitlines()
+    first, last = (float(line.split(",")[3]) for line in (log[1], log[-1]))
+    assert last < first and result.best_valid_loss == pytest.approx(min(first, last))
+
+
+def test_an_unknown_precision_is_refused():
+    with pytest.raises(midigen.MidiError, match="unknown precision 'fp8'"):
+        fast(precision="fp8")

@@ -49,6 +49,7 @@ from .evaluate import evaluate_split
 from .log import append_log, plot_losses, read_log
 from .network import LanguageModel, State, detach_state, reset_state
 
+PRECISIONS = ("auto", "fp32", "bf16")
 MIN_VALID_PIECES = 3
 MIN_VALID_SHARE = 0.005  # of the training tokens
 LOG_COLUMNS = ("step", "seconds", "train_loss", "valid_loss", "tokens_per_s")
@@ -70,6 +71,7 @@ class TrainConfig:
     checkpoint_seconds: float = 300.0
     seed: int = 1234
     device: str = "auto"
+    precision: str = "auto"  # auto, fp32 or bf16 (autocast; weights and Adam stay fp32)
 
     def __post_init__(self) -> None:
         if min(self.bptt, self.batch_size, self.warmup, self.eval_every) < 1:
@@ -81,6 +83,10 @@ class TrainConfig:
             raise MidiError("give one training target: steps, epochs or time_seconds")
         if targets and targets[0] <= 0:
             raise MidiError("the training target must be positive")
+        if self.precision not in PRECISIONS:
+            raise MidiError(
+                f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}"
+            )
 
 
 @dataclass
@@ -161,6 +167,7 @@ class _Trainer:
         self.dataset, self.folder, self.config = dataset, folder, config
         self.distributed = distributed
         self.device = distributed.device
+        self.bf16 = _uses_bf16(config.precision, self.device)
         torch.manual_seed(config.seed + distributed.rank)
         saved = None
         if resume:
@@ -301,14 +308,16 @@ class _Trainer:
         x, y, keep = x.to(self.device), y.to(self.device), keep.to(self.device)
         self.wrapped.train()
         state = reset_state(detach_state(self.state), keep)
-        logits, self.state = self.wrapped(x, state)
-        # logits: (batch, time, vocab); targets (batch, time) with <pad> ignored
-        total = F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]),
-            y.reshape(-1),
-            ignore_index=PAD_ID,
-            reduction="sum",
-        )
+        # bf16 autocast runs the matrix products in bfloat16; the loss stays fp32
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            logits, self.state = self.wrapped(x, state)
+            # logits: (batch, time, vocab); targets (batch, time) with <pad> ignored
+            total = F.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]).float(),
+                y.reshape(-1),
+                ignore_index=PAD_ID,
+                reduction="sum",
+            )
         tokens = int((y != PAD_ID).sum())
         loss = total / max(tokens, 1)
         self.optimizer.zero_grad(set_to_none=True)
@@ -426,6 +435,7 @@ class _Trainer:
         }
         training = {
             **asdict(self.config),
+            "precision_used": "bf16" if self.bf16 else "fp32",
             "processes": self.distributed.world,
             "steps_done": self.progress.step,
             "epochs_done": self.progress.epoch,
@@ -445,3 +455,18 @@ class _Trainer:
 
 def _rounded(value: float | None) -> float | str:
     return "" if value is None else round(value, 5)
+
+
+def _uses_bf16(precision: str, device: torch.device) -> bool:
+    """Whether to train in bf16 autocast: asked for, or "auto" where the hardware has it.
+
+    Raises:
+        MidiError: bf16 was asked for on a device without it.
+    """
+    if device.type == "cuda":
+        supported = torch.cuda.is_bf16_supported()
+    else:
+        supported = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    if precision == "bf16" and not supported:
+        raise MidiError(f"precision bf16: this {device.type.upper()} has no bfloat16 support")
+    return precision == "bf16" or (precision == "auto" and supported)
