@@ -576,6 +576,12 @@ def _duration_seconds(value: str | None) -> float | None:
 )
 @click.option("--resume", is_flag=True, help="Continue MODEL to the new target.")
 @click.option(
+    "--checkpoint-every",
+    default="5m",
+    show_default=True,
+    help="Save what --resume needs this often: 90s, 5m, 1h.",
+)
+@click.option(
     "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
 )
 @click.option("--seed", type=int, default=1234, show_default=True)
@@ -611,6 +617,7 @@ def train(
     duration: str | None,
     eval_every: int,
     resume: bool,
+    checkpoint_every: str,
     device: str,
     seed: int,
     precision: str,
@@ -652,6 +659,7 @@ def train(
         epochs=epochs,
         time_seconds=_duration_seconds(duration),
         eval_every=eval_every,
+        checkpoint_seconds=_duration_seconds(checkpoint_every),
         seed=seed,
         device=device,
         precision=precision,

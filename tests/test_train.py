@@ -316,3 +316,84 @@ def test_both_precisions_learn_and_are_recorded(dataset, tmp_path, precision):
 def test_an_unknown_precision_is_refused():
     with pytest.raises(midigen.MidiError, match="unknown precision 'fp8'"):
         fast(precision="fp8")
+
+
+class Killed(BaseException):
+    """What a kill -9 looks like from inside: the process stops where it stands."""
+
+
+def kill_at_replace(monkeypatch, when: int) -> None:
+    """Make the ``when``-th file rename from now on stop the process (it never happens)."""
+    real = os.replace
+    calls = {"n": 0}
+
+    def replace(source, target):
+        calls["n"] += 1
+        if calls["n"] == when:
+            raise Killed
+        return real(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+
+
+def saved_steps(folder: Path) -> tuple[int, int]:
+    from safetensors import safe_open
+
+    state = json.loads((folder / "state.json").read_text())["progress"]["step"]
+    with safe_open(str(folder / "optimizer.safetensors"), "pt") as stream:
+        return state, int(stream.metadata()["step"])
+
+
+@pytest.fixture(scope="module")
+def checkpoints(dataset, tmp_path_factory) -> tuple[Path, Path]:
+    """(a run of 6 steps, a run of 3 steps to resume to 6)."""
+    root = tmp_path_factory.mktemp("checkpoints")
+    train(dataset, root / "whole", fast(steps=6), TINY)
+    train(dataset, root / "base", fast(steps=3), TINY)
+    return root / "whole", root / "base"
+
+
+@pytest.mark.parametrize("when", range(1, 7))  # a resumed run renames 6 files
+def test_a_kill_at_any_write_of_a_checkpoint_still_resumes_exactly(
+    dataset, checkpoints, tmp_path, when
+):
+    whole, base = checkpoints
+    killed = tmp_path / "killed"
+    shutil.copytree(base, killed)
+    with monkeypatch_context() as patch:
+        kill_at_replace(patch, when)
+        with pytest.raises(Killed):
+            train(dataset, killed, fast(steps=6), TINY, resume=True)
+    train(dataset, killed, fast(steps=6), TINY, resume=True)
+    assert saved_steps(killed) == (6, 6)
+    assert not list(killed.glob(".*.*"))  # no temporary files left
+    for name, value in weights(whole).items():
+        assert torch.equal(value, weights(killed)[name]), name
+
+
+@pytest.mark.parametrize("when", range(1, 5))
+def test_a_kill_during_the_first_checkpoint_restarts_cleanly(dataset, tmp_path, when):
+    folder = tmp_path / "model"
+    with monkeypatch_context() as patch:
+        kill_at_replace(patch, when)
+        with pytest.raises(Killed):
+            train(dataset, folder, fast(steps=3), TINY)
+    messages: list[str] = []
+    train(dataset, folder, fast(steps=3), TINY, resume=True, notify=messages.append)
+    assert saved_steps(folder) == (3, 3)
+    assert any("nothing to resume" in m for m in messages) or (folder / "state.json").exists()
+
+
+def test_a_second_training_into_the_same_folder_is_refused(dataset, tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / ".train.lock").write_text(str(os.getppid()))  # a live process holds it
+    with pytest.raises(midigen.MidiError, match=r"another training \(process \d+\) is writing"):
+        train(dataset, folder, fast(steps=2), TINY)
+    (folder / ".train.lock").write_text("999999999")  # a process that is gone
+    train(dataset, folder, fast(steps=2), TINY)
+    assert not (folder / ".train.lock").exists()
+
+
+def monkeypatch_context():
+    return pytest.MonkeyPatch.context()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,13 @@ if TYPE_CHECKING:
 
 MODEL_FORMAT = "midigen-model"
 MODEL_VERSION = 1
+OPTIMIZER_FILE = "optimizer.safetensors"
+PREVIOUS_OPTIMIZER_FILE = "optimizer.previous.safetensors"
+STATE_FILE = "state.json"
+LOCK_FILE = ".train.lock"
+MODEL_FILES = (
+    "config.json", "model.safetensors", OPTIMIZER_FILE, STATE_FILE, "log.csv", "loss.png"
+)  # fmt: skip
 MAX_CONFIG_BYTES = 64 * 2**20  # a vocabulary of a million words is about 20 MB
 MAX_SAFETENSORS_HEADER = 2**20
 
@@ -187,11 +195,14 @@ def save_weights(network: torch.nn.Module, path: Path) -> None:
     save_tensors(network_tensors(network), path)
 
 
-def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
+def save_tensors(
+    tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None
+) -> None:
     from safetensors.torch import save_file
 
     with _staged(path) as temporary:
-        save_file({name: t.contiguous() for name, t in tensors.items()}, str(temporary))
+        contiguous = {name: t.contiguous() for name, t in tensors.items()}
+        save_file(contiguous, str(temporary), metadata=metadata)
 
 
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:
@@ -274,29 +285,73 @@ def save_training(
     carried: dict[str, torch.Tensor],
 ) -> None:
     """What --resume needs: optimizer.safetensors (the latest weights, Adam's moments and
-    ``carried``: RNG states and the hidden state going into the next window), then state.json."""
+    ``carried``: RNG states and the hidden state going into the next window), then state.json.
+
+    Written so that a kill at any moment leaves a complete checkpoint: the
+    optimizer file records its step, and the one it replaces stays beside it
+    (optimizer.previous.safetensors, a hard link) until state.json names the
+    new step.  ``load_training`` takes the pair whose steps agree.
+    """
+    current, previous = folder / OPTIMIZER_FILE, folder / PREVIOUS_OPTIMIZER_FILE
     tensors = {f"model.{name}": t for name, t in network_tensors(network).items()}
     tensors.update(optimizer_tensors(optimizer))
     tensors.update(carried)
-    save_tensors(tensors, folder / "optimizer.safetensors")
-    save_json(folder / "state.json", {"progress": progress})
+    previous.unlink(missing_ok=True)
+    if current.exists():
+        try:
+            os.link(current, previous)
+        except OSError:  # a file system without hard links
+            shutil.copyfile(current, previous)
+    save_tensors(tensors, current, metadata={"step": str(progress["step"])})
+    save_json(folder / STATE_FILE, {"progress": progress})
+    previous.unlink(missing_ok=True)
 
 
 def load_training(
     folder: Path, network: torch.nn.Module
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """Load the latest weights into ``network``; return state.json's progress and the rest
-    of optimizer.safetensors (optimizer moments, RNG and hidden states) for the loop.
+    """Load the latest complete checkpoint's weights into ``network``; return state.json's
+    progress and the rest of its optimizer file (moments, RNG and hidden states).
 
     Raises:
-        CheckpointError: a file is missing, unreadable or does not fit the network.
+        CheckpointError: nothing complete to resume, or files that do not fit the network.
     """
-    path = folder / "optimizer.safetensors"
+    saved = load_json(folder / STATE_FILE)
+    if not isinstance(saved, dict) or not isinstance(saved.get("progress"), dict):
+        raise CheckpointError("state.json holds no progress", path=folder / STATE_FILE)
+    step = saved["progress"].get("step")
+    for path in (folder / OPTIMIZER_FILE, folder / PREVIOUS_OPTIMIZER_FILE):
+        if path.is_file() and _saved_step(path) in (str(step), None):
+            break
+    else:
+        raise CheckpointError(
+            f"no optimizer file holds step {step}, the step state.json names "
+            "(nothing complete to resume)",
+            path=folder,
+        )
     tensors = load_tensors(path)
     weights = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
     load_network_tensors(network, weights, path)
-    saved = load_json(folder / "state.json")
-    if not isinstance(saved, dict) or not isinstance(saved.get("progress"), dict):
-        raise CheckpointError("state.json holds no progress", path=folder / "state.json")
     rest = {k: v for k, v in tensors.items() if not k.startswith("model.")}
     return saved["progress"], rest
+
+
+def _saved_step(path: Path) -> str | None:
+    """The step an optimizer file records (None for files from before steps were recorded)."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), "pt") as stream:
+            return (stream.metadata() or {}).get("step")
+    except (SafetensorError, OSError):
+        return "unreadable"
+
+
+def remove_leftovers(folder: Path) -> None:
+    """Delete the temporary files a killed run left in a model folder (call with the lock).
+
+    Atomic writes stage ``.<name>.<random>`` beside ``<name>``; nothing else is touched.
+    """
+    for name in (*MODEL_FILES, PREVIOUS_OPTIMIZER_FILE):
+        for leftover in folder.glob(f".{name}.*"):
+            leftover.unlink(missing_ok=True)

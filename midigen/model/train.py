@@ -14,10 +14,12 @@ GPU); process 0 validates and writes the model folder.
 from __future__ import annotations
 
 import math
+import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,12 +34,15 @@ from ..data.dataset import Dataset, dataset_from
 from ..errors import MidiError, count
 from ..tokens.vocab import PAD_ID
 from .checkpoint import (
+    LOCK_FILE,
+    STATE_FILE,
     CheckpointError,
     build_network,
     config_json,
     load_config,
     load_training,
     read_architecture,
+    remove_leftovers,
     restore_optimizer,
     save_config,
     save_training,
@@ -52,6 +57,7 @@ from .network import LanguageModel, State, detach_state, reset_state
 PRECISIONS = ("auto", "fp32", "bf16")
 MIN_VALID_PIECES = 3
 MIN_VALID_SHARE = 0.005  # of the training tokens
+LOG_FILE = "log.csv"
 LOG_COLUMNS = ("step", "seconds", "train_loss", "valid_loss", "tokens_per_s")
 
 
@@ -78,6 +84,8 @@ class TrainConfig:
             raise MidiError("bptt, batch size, warm-up and eval interval must be positive")
         if self.lr <= 0 or self.clip <= 0:
             raise MidiError("learning rate and clip must be positive")
+        if not self.checkpoint_seconds > 0:
+            raise MidiError("the checkpoint interval must be positive")
         targets = [t for t in (self.steps, self.epochs, self.time_seconds) if t is not None]
         if len(targets) > 1:
             raise MidiError("give one training target: steps, epochs or time_seconds")
@@ -134,24 +142,78 @@ def train(
         MidiError: unusable data, options or model folder.
     """
     distributed = Distributed.start(config.device)
+    warn = notify if notify and distributed.is_main else lambda message: None
+    folder = Path(model_dir)
     try:
-        with dataset_from(data, scheme) as dataset:
-            trainer = _Trainer(
-                dataset, Path(model_dir), config, model_config or {}, resume, distributed
-            )
-            warn = notify if notify and distributed.is_main else lambda message: None
-            for warning in trainer.validation_warnings():
-                warn(warning)
-            result = trainer.run(progress)
-            if result.best_step == 0 and result.step:
-                warn(
-                    "the validation loss never beat the untrained model's, so "
-                    "model.safetensors holds the step-0 weights: train longer, on more data, "
-                    "or with a lower learning rate"
+        with _training_lock(folder) if distributed.is_main else nullcontext():
+            if distributed.is_main:
+                remove_leftovers(folder)
+            restart = resume and not (folder / STATE_FILE).exists()
+            if restart:  # a run killed before its first checkpoint: nothing to continue
+                warn("nothing to resume (no complete checkpoint): training from the start")
+                (folder / LOG_FILE).unlink(missing_ok=True)
+            with dataset_from(data, scheme) as dataset:
+                trainer = _Trainer(
+                    dataset, folder, config, model_config or {}, resume, restart, distributed
                 )
-            return result
+                for warning in trainer.validation_warnings():
+                    warn(warning)
+                result = trainer.run(progress)
+        if result.best_step == 0 and result.step:
+            warn(
+                "the validation loss never beat the untrained model's, so "
+                "model.safetensors holds the step-0 weights: train longer, on more data, "
+                "or with a lower learning rate"
+            )
+        return result
     finally:
         distributed.stop()
+
+
+@contextmanager
+def _training_lock(folder: Path) -> Iterator[None]:
+    """One training per model folder: a lock file holding the writer's process id.
+
+    A lock whose process is gone (killed) is taken over.
+
+    Raises:
+        MidiError: another live process trains into the folder.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / LOCK_FILE
+    while True:
+        try:
+            handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            break
+        except FileExistsError:
+            owner = _lock_owner(lock)
+            if owner is not None:
+                raise MidiError(
+                    f"another training (process {owner}) is writing this folder; "
+                    "wait for it to finish, or train into another folder",
+                    path=folder,
+                ) from None
+            lock.unlink(missing_ok=True)
+        except OSError as error:
+            raise MidiError(f"cannot write: {error.strerror or error}", path=folder) from None
+    with os.fdopen(handle, "w") as stream:
+        stream.write(str(os.getpid()))
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _lock_owner(lock: Path) -> int | None:
+    """The live process that holds a lock file, or None when it is gone."""
+    try:
+        pid = int(lock.read_text().strip() or 0)
+        if pid <= 0 or pid == os.getpid():
+            return None
+        os.kill(pid, 0)
+    except (OSError, ValueError) as error:
+        return pid if isinstance(error, PermissionError) else None
+    return pid
 
 
 class _Trainer:
@@ -162,6 +224,7 @@ class _Trainer:
         config: TrainConfig,
         model_config: dict[str, Any],
         resume: bool,
+        restart: bool,
         distributed: Distributed,
     ) -> None:
         self.dataset, self.folder, self.config = dataset, folder, config
@@ -170,10 +233,11 @@ class _Trainer:
         self.bf16 = _uses_bf16(config.precision, self.device)
         torch.manual_seed(config.seed + distributed.rank)
         saved = None
-        if resume:
+        if resume and not restart:
             self.network, *saved = self._resumed_network()
         else:
-            self._check_new_folder()
+            if not restart:
+                self._check_new_folder()
             architecture = ModelConfig(vocab_size=len(dataset.vocab), **model_config)
             self.network = build_network(architecture)
         self.network.to(self.device)
@@ -378,7 +442,7 @@ class _Trainer:
             valid_loss = metrics.loss if metrics else None
             speed = p.tokens / p.seconds if p.seconds else 0.0
             append_log(
-                self.folder / "log.csv",
+                self.folder / LOG_FILE,
                 LOG_COLUMNS,
                 (
                     p.step,
@@ -418,7 +482,7 @@ class _Trainer:
             save_weights(self.network, self.folder / "model.safetensors")
         save_training(self.folder, self.network, self.optimizer, asdict(self.progress), carried)
         self._save_config()
-        plot_losses(read_log(self.folder / "log.csv"), self.folder / "loss.png")
+        plot_losses(read_log(self.folder / LOG_FILE), self.folder / "loss.png")
 
     def _save_config(self) -> None:
         meta = self.dataset.meta
