@@ -271,9 +271,12 @@ class _Reader:
         if trailing:
             overlap = trailing.find(b"MTrk")
             # A length that overruns into the next chunk leaves its end mid-chunk;
-            # when the declared end is a chunk boundary, the bytes are padding.
-            declared_end = self.data[chunk_end : chunk_end + 4]
-            if overlap >= 0 and not _looks_like_chunk_id(declared_end):
+            # when the declared end is a chunk boundary, the bytes are padding.  The
+            # end of the SMF data is one: what follows it (a RIFF chunk) is not ours.
+            at_boundary = chunk_end >= end or _looks_like_chunk_id(
+                self.data[chunk_end : chunk_end + 4]
+            )
+            if overlap >= 0 and not at_boundary:
                 self.warn("MTrk length overlaps the next chunk", pos + 4)
                 next_pos = body + stop + overlap
                 trailing = trailing[:overlap]
