@@ -490,9 +490,9 @@ def test_rmid_with_a_repaired_track_and_a_list_chunk_round_trips_stably():
     # after End of Track, "x" and a whole MTrk chunk; then a LIST chunk.  The end of the
     # SMF data is a chunk boundary: the reader must not look past it into the RIFF.
     data = bytes.fromhex(
-        "52494646480000005249 4d4964617461300000004d546864000000060000000100604d54726b"
+        "5249464648000000524d494464617461300000004d546864000000060000000100604d54726b"
         "0000001a00903c401060803c0000ff2f00784d54726b0000000400ff2f004c49535404000000"
-        "494e464f".replace(" ", "")
+        "494e464f"
     )
     first = write(read(data))
     assert write(read(first)) == first
