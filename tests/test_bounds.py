@@ -141,3 +141,76 @@ def test_many_truncated_tracks_read_in_linear_time():
     with Budget(seconds=2, megabytes=200):
         song = midigen.read(header + track * 150_000)  # 1.8 MB
     assert len(song.tracks) == 150_000
+
+
+def shipped_copy(tmp_path: Path) -> Path:
+    model = tmp_path / "model"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "models" / "default", model)
+    return model
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"hidden": 384.5}, "hidden must be a whole number, not 384.5"),
+        ({"tie_weights": "yes"}, "tie_weights must be true or false, not 'yes'"),
+        ({"dropout": "a lot"}, "dropout must be a number, not 'a lot'"),
+    ],
+)
+def test_odd_model_settings_are_one_error_line(tmp_path, change, message):
+    model = shipped_copy(tmp_path)
+    config = json.loads((model / "config.json").read_text())
+    config["model"].update(change)
+    (model / "config.json").write_text(json.dumps(config))
+    result = run("generate", "-m", model, "-o", tmp_path / "x.mid")
+    assert result.exit_code == 1
+    assert result.stderr == f"error: config.json: {message}\n"
+
+
+def test_an_event_model_without_the_event_tokens_is_refused(tmp_path):
+    model = shipped_copy(tmp_path)
+    config = json.loads((model / "config.json").read_text())
+    config["vocab"][3] = "HELLO"  # where EVENT_24 was
+    (model / "config.json").write_text(json.dumps(config))
+    result = run("generate", "-m", model, "-o", tmp_path / "x.mid")
+    assert result.exit_code == 1
+    assert "an event model's vocabulary lacks 1 event token (EVENT_24...)" in result.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into read-only folders")
+def test_read_only_output_folders_are_one_error_line(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        result = run("prepare", DATA, "-o", locked / "data", "--jobs", "1")
+        assert result.exit_code == 1 and "cannot write" in result.stderr
+        result = run("train", DATA, "-o", locked / "model", "--steps", "1")
+        assert result.exit_code == 1 and "cannot write" in result.stderr
+    finally:
+        locked.chmod(0o700)
+
+
+def disk_full(*args, **kwargs):
+    raise OSError(28, "No space left on device")
+
+
+def test_a_full_disk_while_preparing_is_one_error_line_and_leaves_nothing(tmp_path, monkeypatch):
+    import numpy as np
+
+    monkeypatch.setattr(np, "save", disk_full)
+    result = run("prepare", DATA, "-o", tmp_path / "data", "--jobs", "1")
+    assert result.exit_code == 1
+    assert f"error: {tmp_path / 'data'}: cannot write: No space left on device\n" in result.stderr
+    assert list(tmp_path.iterdir()) == []  # no staging folder left behind
+
+
+def test_a_full_disk_while_checkpointing_is_one_error_line(tmp_path, monkeypatch):
+    import safetensors.torch
+
+    monkeypatch.setattr(safetensors.torch, "save_file", disk_full)
+    result = run("train", DATA, "-o", tmp_path / "model", "--steps", "1", "--hidden", "8",
+                 "--embed", "8", "--bptt", "8", "--batch-size", "2")  # fmt: skip
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1].endswith("cannot write: No space left on device")
+    assert not [p for p in (tmp_path / "model").iterdir() if p.name.startswith(".")]

@@ -288,9 +288,12 @@ def _write(
     output: str | Path, config: PrepareConfig, vocab: Vocab, pieces: list[Piece], splits: list[str]
 ) -> dict[str, dict[str, int]]:
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}."))
-    os.chmod(staging, 0o777 & ~umask())
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}."))
+        os.chmod(staging, 0o777 & ~umask())
+    except OSError as error:
+        raise MidiError(f"cannot write: {error.strerror or error}", path=output) from error
     try:
         ids = [vocab.tokens_to_ids(piece.tokens) for piece in pieces]
         shifts = (
@@ -307,6 +310,9 @@ def _write(
         meta = _meta(config, vocab, pieces, splits, counts)
         (staging / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False))
         _replace_folder(staging, output)
+    except OSError as error:  # a full disk or a folder we may not write: nothing half-written
+        shutil.rmtree(staging, ignore_errors=True)
+        raise MidiError(f"cannot write: {error.strerror or error}", path=output) from error
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -328,10 +334,10 @@ def _write_split(
     folder: Path, split: str, copies: list, ids: list[np.ndarray], pieces: list[Piece], dtype
 ) -> dict[str, int]:
     """One row per piece: a file, or each part of a long text file (see ``_word_tokens``)."""
+    # Built in memory and written with write(): a memory-mapped output dies of SIGBUS
+    # when the disk fills up, where write() raises an error we can report.
     total = sum(len(ids[k]) for k, _, _ in copies)
-    stream = np.lib.format.open_memmap(
-        folder / f"{split}.npy", mode="w+", dtype=dtype, shape=(total,)
-    )
+    stream = np.empty(total, dtype=dtype)
     rows = []  # offset, length, notes
     offset = 0
     for k, table, notes in copies:
@@ -341,8 +347,7 @@ def _write_split(
         for part, (start, end) in enumerate(pairwise(bounds)):
             rows.append((offset + start, end - start, notes if part == 0 else 0))
         offset += len(piece)
-    stream.flush()
-    del stream
+    np.save(folder / f"{split}.npy", stream)
     table_rows = np.array(rows, dtype=np.int64).reshape(-1, 3)
     np.save(folder / f"{split}_pieces.npy", table_rows)
     return {"pieces": len(rows), "tokens": total, "notes": int(table_rows[:, 2].sum())}

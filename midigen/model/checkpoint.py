@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import MidiError
+from ..errors import MidiError, count
 from ..fileio import read_regular, umask, write_atomic
+from ..tokens import grammar
 from ..tokens.vocab import Vocab
 from .config import ModelConfig, weight_shapes
 
@@ -87,6 +88,13 @@ def read_architecture(config: dict[str, Any]) -> tuple[ModelConfig, Vocab]:
         raise CheckpointError(f"config.json: {error}") from None
     if model_config.vocab_size != len(vocab):
         raise CheckpointError("config.json: vocabulary and model disagree on its size")
+    if config.get("scheme") == "event":
+        missing = [token for token in grammar.vocabulary() if token not in vocab.ids]
+        if missing:
+            raise CheckpointError(
+                f"config.json: an event model's vocabulary lacks "
+                f"{count(len(missing), 'event token')} ({', '.join(missing[:3])}...)"
+            )
     return model_config, vocab
 
 
@@ -259,18 +267,32 @@ class _staged:
         self.path = path
 
     def __enter__(self) -> Path:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+        except OSError as error:
+            raise CheckpointError(
+                f"cannot write: {error.strerror or error}", path=self.path
+            ) from error
         os.close(handle)
         self.temporary = Path(name)
         return self.temporary
 
     def __exit__(self, kind, error, trace) -> None:
         if kind is None:
-            os.chmod(self.temporary, 0o666 & ~umask())
-            os.replace(self.temporary, self.path)
-        else:
-            self.temporary.unlink(missing_ok=True)
+            try:
+                os.chmod(self.temporary, 0o666 & ~umask())
+                os.replace(self.temporary, self.path)
+                return
+            except OSError as failure:
+                self.temporary.unlink(missing_ok=True)
+                reason = failure.strerror or failure
+                raise CheckpointError(f"cannot write: {reason}", path=self.path) from failure
+        self.temporary.unlink(missing_ok=True)
+        if isinstance(error, OSError):  # a full disk while the tensors were written
+            raise CheckpointError(
+                f"cannot write: {error.strerror or error}", path=self.path
+            ) from error
 
 
 def _first_line(error: BaseException) -> str:

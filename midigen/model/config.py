@@ -27,6 +27,14 @@ class ModelConfig:
     tie_weights: bool = True
 
     def __post_init__(self) -> None:
+        for name in ("vocab_size", "layers", "hidden", "embed"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise MidiError(f"{name} must be a whole number, not {value!r}")
+        if not isinstance(self.tie_weights, bool):
+            raise MidiError(f"tie_weights must be true or false, not {self.tie_weights!r}")
+        if not isinstance(self.dropout, (int, float)) or isinstance(self.dropout, bool):
+            raise MidiError(f"dropout must be a number, not {self.dropout!r}")
         if self.cell not in CELLS:
             raise MidiError(f"unknown cell {self.cell!r}; choose from {', '.join(CELLS)}")
         if min(self.vocab_size, self.layers, self.hidden, self.embed) < 1:
