@@ -1,4 +1,16 @@
-"""Mutation fuzzer for the codec: damaged MIDI bytes must never crash or hang the reader.
+"""Mutation fuzzer: damaged MIDI bytes and token text must never crash or hang midigen.
+
+Three targets (``--target``):
+
+- ``codec`` (the default): the reader and writer, as below.
+- ``tokenize``: damaged MIDI bytes, read tolerantly, then event-tokenized and
+  decoded back: tokenizing gives tokens or a MidiError, decoding always gives
+  a song that writes and reads back strictly.
+- ``detokenize``: the event tokens of the seed files, damaged token by token
+  (replaced, inserted, deleted, repeated, with any vocabulary token, garbage
+  or out-of-range values): decoding always gives a song that writes and reads
+  back strictly.
+
 
 Takes real files (../shared/corpus/real, ../shared/corpus/malformed and
 tests/data/*.mid by default), damages each copy with one to four random
@@ -20,8 +32,9 @@ of swapping.  Failing inputs go to ``--crashes DIR`` (created on the first
 failure), each with a text file beside it holding the traceback and how the
 input was made.  The exit status is 1 when anything failed.
 
-    python scripts/fuzz_codec.py --seconds 60 [--seed S] [--corpus DIR ...] [--crashes DIR]
-    python scripts/fuzz_codec.py --replay fuzz-crashes/crash-*.mid
+    python scripts/fuzz_codec.py --seconds 60 [--target codec|tokenize|detokenize] [--seed S]
+                                 [--corpus DIR ...] [--crashes DIR]
+    python scripts/fuzz_codec.py --replay fuzz-crashes/crash-*.mid [--target ...]
 """
 
 from __future__ import annotations
@@ -203,6 +216,65 @@ def mutate(rng: random.Random, original: bytes) -> tuple[bytes, list[str]]:
 # -- the checks ---------------------------------------------------------------
 
 
+def check_tokenize(data: bytes) -> str:
+    try:
+        song = midigen.read(data)
+    except midigen.MidiError:
+        return "MidiError"
+    try:
+        tokens = midigen.tokenize(song, "event")
+    except midigen.MidiError:
+        return "Song/MidiError"
+    check_decoded(tokens)
+    return "Song/tokens"
+
+
+def check_detokenize(data: bytes) -> str:
+    tokens = data.decode("utf-8").split()
+    if tokens[:1] != ["EVENT_24"]:  # no longer event token text: a TokenError is the answer
+        try:
+            midigen.detokenize(tokens)
+        except midigen.MidiError:
+            return "not event tokens"
+    check_decoded(tokens)
+    return "tokens"
+
+
+def check_decoded(tokens: list[str]) -> None:
+    song = midigen.detokenize(tokens)
+    written = midigen.write(song)
+    midigen.read(written, strict=True)
+
+
+def mutate_tokens(rng: random.Random, original: bytes) -> tuple[bytes, list[str]]:
+    tokens = original.decode("utf-8").split()
+    steps = []
+    for _ in range(rng.randint(1, MAX_MUTATIONS * 4)):
+        where = rng.randrange(len(tokens) + 1)
+        word = rng.choice(
+            [rng.choice(VOCABULARY), rng.choice(ODD_TOKENS), tokens[where - 1] if where else "X"]
+        )
+        action = rng.choice(("replace", "insert", "delete", "repeat"))
+        if action == "replace" and where < len(tokens):
+            tokens[where] = word
+        elif action == "insert":
+            tokens.insert(where, word)
+        elif action == "delete" and where < len(tokens):
+            del tokens[where]
+        elif action == "repeat" and where < len(tokens):
+            tokens[where:where] = [tokens[where]] * rng.choice((2, 10, 1000))
+        steps.append(f"{action} {word!r} at {where}")
+    return " ".join(tokens).encode("utf-8"), steps
+
+
+VOCABULARY = __import__("midigen.tokens.grammar", fromlist=["vocabulary"]).vocabulary()
+ODD_TOKENS = (
+    "SHIFT_0", "SHIFT_99999", "DUR_1536", "DUR_-1", "NOTE_128", "VEL_16", "TFINE_64",
+    "TEMPO_0", "TIMESIG_255_1", "TIMESIG_0_0", "PROGRAM_200", "EVENT_24", "STYLE_",
+    "STYLE_pop", "PEDAL_UP", "<eos>", "<unk>", "MTHD_0001_0060", "", "_", "NOTE_", "x" * 500,
+)  # fmt: skip
+
+
 def check(data: bytes) -> str:
     """Check the codec's promises on one input; return what the two reads gave.
 
@@ -237,11 +309,14 @@ def on_alarm(signum: int, frame: object) -> None:
     raise Hang(f"no answer within {TIME_BUDGET_S} s")
 
 
-def run_one(data: bytes, stats: Stats) -> Failure | None:
+TARGETS = {"codec": check, "tokenize": check_tokenize, "detokenize": check_detokenize}
+
+
+def run_one(data: bytes, stats: Stats, target: str = "codec") -> Failure | None:
     """Check one input within the time budget; return the failure, if any."""
     signal.setitimer(signal.ITIMER_REAL, TIME_BUDGET_S)
     try:
-        stats.outcomes[check(data)] += 1
+        stats.outcomes[TARGETS[target](data)] += 1
     except Hang:
         return Failure("hang", traceback.format_exc())
     except Exception:
@@ -263,6 +338,18 @@ def load_seeds(folders: list[Path]) -> list[tuple[str, bytes]]:
     ]
 
 
+def token_seeds(seeds: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """The event tokens of every seed file midigen can read, as UTF-8 text."""
+    texts = []
+    for origin, data in seeds:
+        try:
+            tokens = midigen.tokenize(midigen.read(data), "event")
+        except midigen.MidiError:
+            continue
+        texts.append((origin, " ".join(tokens).encode("utf-8")))
+    return texts
+
+
 def save(folder: Path, data: bytes, failure: Failure, origin: str, steps: list[str]) -> Path:
     """Write the input and, beside it, a .txt with the traceback and how it was made."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -277,16 +364,21 @@ def save(folder: Path, data: bytes, failure: Failure, origin: str, steps: list[s
 
 
 def fuzz(
-    seeds: list[tuple[str, bytes]], rng: random.Random, seconds: float, crashes: Path
+    seeds: list[tuple[str, bytes]],
+    rng: random.Random,
+    seconds: float,
+    crashes: Path,
+    target: str = "codec",
 ) -> Stats:
     stats = Stats()
     deadline = time.monotonic() + seconds
+    damage = mutate_tokens if target == "detokenize" else mutate
     try:
         while time.monotonic() < deadline:
             origin, original = rng.choice(seeds)
-            data, steps = mutate(rng, original)
+            data, steps = damage(rng, original)
             stats.inputs += 1
-            failure = run_one(data, stats)
+            failure = run_one(data, stats, target)
             if failure is None:
                 continue
             signature = failure.signature
@@ -319,6 +411,9 @@ def print_summary(stats: Stats, seconds: float, seed: int, seed_files: int) -> N
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="how long to fuzz")
+    parser.add_argument(
+        "--target", choices=sorted(TARGETS), default="codec", help="what to fuzz (default codec)"
+    )
     parser.add_argument("--seed", type=int, help="random seed (default: a fresh one, printed)")
     parser.add_argument(
         "--corpus",
@@ -350,11 +445,11 @@ def limit_memory() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, hard))
 
 
-def replay(paths: list[Path]) -> int:
+def replay(paths: list[Path], target: str) -> int:
     """Run the checks on saved inputs, printing each failure's traceback."""
     failed = 0
     for path in paths:
-        failure = run_one(path.read_bytes(), Stats())
+        failure = run_one(path.read_bytes(), Stats(), target)
         print(f"{path}: {failure.signature if failure else 'ok'}")
         if failure:
             print(failure.traceback)
@@ -367,13 +462,15 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGALRM, on_alarm)
     limit_memory()
     if args.replay:
-        return replay(args.replay)
+        return replay(args.replay, args.target)
     seeds = load_seeds(args.corpus or DEFAULT_CORPORA)
+    if args.target == "detokenize":
+        seeds = token_seeds(seeds)
     if not seeds:
         sys.exit("error: no .mid seed files found (pass --corpus DIR)")
     seed = args.seed if args.seed is not None else random.randrange(2**32)
     start = time.monotonic()
-    stats = fuzz(seeds, random.Random(seed), args.seconds, args.crashes)
+    stats = fuzz(seeds, random.Random(seed), args.seconds, args.crashes, args.target)
     print_summary(stats, time.monotonic() - start, seed, len(seeds))
     return 1 if stats.failures else 0
 

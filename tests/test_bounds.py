@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import midigen
 from midigen.cli import main
+from midigen.tokens.grammar import vocabulary
 
 DATA = Path(__file__).parent / "data"
 
@@ -214,3 +217,42 @@ def test_a_full_disk_while_checkpointing_is_one_error_line(tmp_path, monkeypatch
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-1].endswith("cannot write: No space left on device")
     assert not [p for p in (tmp_path / "model").iterdir() if p.name.startswith(".")]
+
+
+TOKENS = st.sampled_from(
+    [*vocabulary(), "SHIFT_0", "SHIFT_99999", "NOTE_128", "VEL_16", "TIMESIG_255_1", "x", "<eos>"]
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(TOKENS, st.sampled_from([1, 1, 2, 50, 3000])), max_size=40))
+def test_any_event_tokens_decode_fast_into_a_file_that_reads(runs):
+    tokens = ["EVENT_24"] + [token for token, times in runs for _ in range(times)]
+    with Budget(seconds=2, megabytes=200):
+        song = midigen.detokenize(tokens)
+        data = midigen.write(song)
+    assert midigen.read(data, strict=True).tracks
+
+
+def vlq(value: int) -> bytes:
+    out = [value & 0x7F]
+    value >>= 7
+    while value:
+        out.append(0x80 | (value & 0x7F))
+        value >>= 7
+    return bytes(reversed(out))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(0, 0x0FFFFFFF), min_size=1, max_size=30),
+    st.sampled_from([1, 24, 96, 480, 0x7FFF]),
+)
+def test_any_delta_times_tokenize_into_few_tokens(deltas, division):
+    track = b"".join(vlq(delta) + bytes([0x90, 60, 64]) for delta in deltas)
+    track += b"\x00\xff\x2f\x00"
+    song = midigen.read(smf(track, division=division))
+    with Budget(seconds=2, megabytes=200):
+        tokens = midigen.tokenize(song, "event")
+    # every silence costs at most the 64 bars a long rest is cut to
+    assert len(tokens) <= 16 + len(deltas) * (256 // 4 + 8)
