@@ -22,7 +22,7 @@ import click
 
 from . import __version__
 from .errors import MidiError, count
-from .fileio import MIDI_SUFFIXES, TEXT_SUFFIXES, find_inputs, write_atomic
+from .fileio import MIDI_SUFFIXES, TEXT_SUFFIXES, find_inputs, read_regular, write_atomic
 
 
 class CommandError(click.ClickException):
@@ -357,15 +357,13 @@ def _tokenize_task(task: Task) -> Outcome:
 
 def _detokenize_task(task: Task) -> Outcome:
     from .midi.writer import write
-    from .tokens import detokenize
+    from .tokens import MAX_TOKEN_TEXT_BYTES, detokenize
 
     try:
         try:
-            text = task.source.read_text(encoding="utf-8")
+            text = read_regular(task.source, MAX_TOKEN_TEXT_BYTES).decode("utf-8")
         except UnicodeDecodeError:
             raise MidiError("not UTF-8 token text", path=task.source) from None
-        except OSError as error:
-            raise MidiError(f"cannot read: {error.strerror}", path=task.source) from None
         try:
             song = detokenize(text)
         except MidiError as error:

@@ -256,3 +256,13 @@ def test_any_delta_times_tokenize_into_few_tokens(deltas, division):
         tokens = midigen.tokenize(song, "event")
     # every silence costs at most the 64 bars a long rest is cut to
     assert len(tokens) <= 16 + len(deltas) * (256 // 4 + 8)
+
+
+def test_token_text_larger_than_the_limit_is_refused_before_it_is_read(tmp_path):
+    huge = tmp_path / "huge.txt"
+    with huge.open("wb") as stream:  # 50 MB, sparse: only the size is looked at
+        stream.truncate(50 * 2**20)
+    with Budget(seconds=2, megabytes=50):
+        result = run("detokenize", huge, "-o", tmp_path / "huge.mid")
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {huge}: 52,428,800 bytes: larger than the 33,554,432 allowed\n"

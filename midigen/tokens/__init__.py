@@ -13,6 +13,9 @@ from .event import event_tokens_to_song, song_to_event_tokens
 from .grammar import HEADER as EVENT_HEADER
 
 SCHEMES = ("chunk", "event")
+# Token text of the largest real MIDI files is a few MB; decoding runs at about a
+# million tokens a second, so larger files are refused rather than waited on.
+MAX_TOKEN_TEXT_BYTES = 32 * 2**20
 
 
 def tokenize(song: Song, scheme: str = "chunk") -> list[str]:
