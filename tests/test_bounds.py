@@ -266,3 +266,16 @@ def test_token_text_larger_than_the_limit_is_refused_before_it_is_read(tmp_path)
         result = run("detokenize", huge, "-o", tmp_path / "huge.mid")
     assert result.exit_code == 1
     assert result.stderr == f"error: {huge}: 52,428,800 bytes: larger than the 33,554,432 allowed\n"
+
+
+def test_weights_that_are_not_finite_are_refused_when_loading(tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    model = shipped_copy(tmp_path)
+    weights = load_file(str(model / "model.safetensors"))
+    weights["output.bias"][5] = float("nan")
+    save_file(weights, str(model / "model.safetensors"))
+    result = run("generate", "-m", model, "-o", tmp_path / "x.mid")
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {model / 'model.safetensors'}: weights hold NaN or infinity\n"
+    assert not (tmp_path / "x.mid").exists()
