@@ -77,15 +77,7 @@ class Masks:
         self.programs = kinds == "PROGRAM"
         notes = kinds == "NOTE"
         pitches = np.array([value if kind == "NOTE" else -1 for kind, value in parsed])
-        in_key = np.ones(len(vocab), bool)
-        # bias: added to the logits; the tonic triad leans a little, so that the music
-        # sounds in the asked key and not in its relative major or minor
-        self.bias = np.zeros(len(vocab), np.float32)
-        if steering.key is not None:
-            in_key = ~notes | np.isin(pitches % 12, sorted(steering.key.scale))
-            third = 3 if steering.key.minor else 4
-            for interval, lean in ((0, TONIC_LEAN), (third, TRIAD_LEAN), (7, TRIAD_LEAN)):
-                self.bias[notes & (pitches % 12 == (steering.key.tonic + interval) % 12)] = lean
+        in_key, self.bias = _key_masks(steering.key, notes, pitches)
         chosen = steering.instruments
         # playable[program]: every token but the NOTEs this program may not play: outside
         # its range, outside the key, or any NOTE of a program the musician left out
@@ -97,15 +89,7 @@ class Masks:
                 for program, (low, high) in enumerate(PROGRAM_RANGES)
             ]
         )
-        # steered: every token but the programs, drums and tempi the musician ruled out
-        self.steered = np.ones(len(vocab), bool)
-        if chosen is not None:
-            values = np.array([value if kind == "PROGRAM" else -1 for kind, value in parsed])
-            self.steered &= ~self.programs | np.isin(values, sorted(chosen.programs))
-            if not chosen.drums:
-                self.steered &= kinds != "DRUM"
-        if steering.keep_tempo:
-            self.steered &= ~np.isin(kinds, ("TEMPO", "TIMESIG"))
+        self.steered = _steered(steering, parsed, kinds)
         shifts = np.array([value if kind == "SHIFT" else 0 for kind, value in parsed])
         # density_lean: how a density bias moves each token: notes by one unit, and rests
         # the other way by their length (a 16th is neutral, a whole note two units), so
@@ -119,6 +103,35 @@ class Masks:
         self.eos_id = vocab.ids[EOS]
         self.eos = np.zeros(len(vocab), bool)
         self.eos[self.eos_id] = True
+
+
+def _key_masks(key: Key | None, notes: np.ndarray, pitches: np.ndarray) -> tuple:
+    """(in_key: every token but the NOTEs outside the key's scale, bias: logits to add).
+
+    The tonic triad leans a little, so that the music sounds in the asked key
+    and not in its relative major or minor.
+    """
+    bias = np.zeros(len(notes), np.float32)
+    if key is None:
+        return np.ones(len(notes), bool), bias
+    third = 3 if key.minor else 4
+    for interval, lean in ((0, TONIC_LEAN), (third, TRIAD_LEAN), (7, TRIAD_LEAN)):
+        bias[notes & (pitches % 12 == (key.tonic + interval) % 12)] = lean
+    return ~notes | np.isin(pitches % 12, sorted(key.scale)), bias
+
+
+def _steered(steering: Steering, parsed: list, kinds: np.ndarray) -> np.ndarray:
+    """Every token but the programs, drums, tempi and meters the musician ruled out."""
+    steered = np.ones(len(kinds), bool)
+    chosen = steering.instruments
+    if chosen is not None:
+        programs = np.array([value if kind == "PROGRAM" else -1 for kind, value in parsed])
+        steered &= (kinds != "PROGRAM") | np.isin(programs, sorted(chosen.programs))
+        if not chosen.drums:
+            steered &= kinds != "DRUM"
+    if steering.keep_tempo:
+        steered &= ~np.isin(kinds, ("TEMPO", "TIMESIG"))
+    return steered
 
 
 def _parsed(token: str) -> tuple[str, object]:
