@@ -1149,20 +1149,34 @@ def render(file: str, output: str, soundfont: str | None) -> None:
     type=click.Path(),
     help="Real music to compare with (files or folders; repeat the option).",
 )
+@click.option(
+    "--train",
+    "training",
+    multiple=True,
+    type=click.Path(),
+    help="The model's training files (or folders): also report how much of each set is "
+    "copied from them.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
-def compare(generated: tuple[str, ...], reference: tuple[str, ...], as_json: bool) -> None:
+def compare(
+    generated: tuple[str, ...], reference: tuple[str, ...], training: tuple[str, ...], as_json: bool
+) -> None:
     """How much generated music resembles real music, statistic by statistic.
 
     For the first 30 s of every piece: pitch-class entropy, pitch range, mean
     pitch, notes per second, polyphony, inter-onset interval, note duration,
     velocity and scale consistency.  The overlap (0..1) says how much the
     spread of a statistic over GENERATED matches its spread over the
-    reference (Yang & Lerch 2020).
+    reference (Yang & Lerch 2020).  With --train, the share of 16-note runs
+    (pitch intervals and onset spacing, so transposed copies count) found in
+    the training files, and the longest copied run, for both sets: generated
+    music should copy no more than real music shares with the corpus.
 
     \b
     Examples:
       midigen compare out/ --reference midi/
       midigen compare song-*.mid --reference real/ --json
+      midigen compare out/ --reference held-out/ --train corpus/
     """
     from .views.compare import compare as compare_sets
 
@@ -1171,8 +1185,12 @@ def compare(generated: tuple[str, ...], reference: tuple[str, ...], as_json: boo
     if not ours or not theirs:
         raise MidiError("compare needs readable MIDI files on both sides")
     result = compare_sets(ours, theirs)
+    copied = _copying(training, ours, theirs) if training else None
     if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
+        report = result.to_dict()
+        if copied:
+            report["copying"] = {name: found.to_dict() for name, found in copied.items()}
+        click.echo(json.dumps(report, indent=2))
         return
     click.echo(f"{'statistic':<22} {'generated':>17} {'reference':>17} {'overlap':>8}")
     for name, row in result.rows.items():
@@ -1185,14 +1203,38 @@ def compare(generated: tuple[str, ...], reference: tuple[str, ...], as_json: boo
         f"mean overlap {result.mean_overlap:.3f} "
         f"({result.pieces[0]} generated, {result.pieces[1]} reference pieces)"
     )
+    if copied:
+        ours_copied, theirs_copied = copied["generated"], copied["reference"]
+        click.echo(
+            f"copied from the training files (16-note runs): generated "
+            f"{ours_copied.copied_share:.1%}, longest {ours_copied.longest_run} notes; "
+            f"reference {theirs_copied.copied_share:.1%}, longest {theirs_copied.longest_run} notes"
+        )
 
 
-def _load_notes(inputs: tuple[str, ...]) -> list:
+def _copying(training: tuple[str, ...], ours: list, theirs: list) -> dict:
+    from .views.copying import copying, corpus_runs
+
+    corpus = corpus_runs(_load_notes(training, progress="training files"))
+    return {"generated": copying(ours, corpus), "reference": copying(theirs, corpus)}
+
+
+def _load_notes(inputs: tuple[str, ...], progress: str | None = None) -> list:
+    """Every readable MIDI file's notes; an unreadable one is reported and left out.
+
+    ``progress`` names the files for a progress bar (a training corpus is large).
+    """
+    from tqdm import tqdm
+
     from .midi.reader import read
     from .views.notes import song_notes
 
     pieces = []
-    for job in find_inputs(inputs, MIDI_SUFFIXES):
+    jobs = find_inputs(inputs, MIDI_SUFFIXES)
+    bar = tqdm(
+        jobs, desc=progress, unit="file", disable=None if progress else True, file=sys.stderr
+    )
+    for job in bar:
         try:
             pieces.append(song_notes(read(job.source)))
         except MidiError as error:
