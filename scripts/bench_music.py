@@ -4,7 +4,10 @@ Generates pieces with a model and compares them with real pieces the model
 never trained on (the files its dataset split held out, by content hash),
 statistic by statistic over the first 30 s (midigen/compare.py, after Yang &
 Lerch's mgeval).  For scale it also compares real with real (two disjoint
-halves of the corpus) and random notes with real.
+halves of the corpus) and random notes with real.  Then the memorisation
+meter: how much of the generated and of the held-out pieces is found in the
+files the split trains on (views/copying.py); a better score means little
+if the generated music copies more than real music shares with the corpus.
 
     python scripts/bench_music.py [--model models/default] [--pieces 16] [--corpus DIR]
 """
@@ -24,6 +27,7 @@ from midigen.midi.reader import read
 from midigen.model.sample import Sampling
 from midigen.model.trained import load_model
 from midigen.views.compare import STATISTICS, compare
+from midigen.views.copying import copying, corpus_runs
 from midigen.views.notes import Note, song_notes
 
 REPO = Path(__file__).resolve().parent.parent
@@ -112,6 +116,13 @@ def main() -> int:
             + "".join(f"{r.rows[statistic]['overlap']:>24.2f}" for r in results.values())
         )
     print(f"{'mean':<22}" + "".join(f"{r.mean_overlap:>24.3f}" for r in results.values()))
+    corpus = corpus_runs(notes_of(train))  # the files the split trains on
+    for name, pieces in (("generated", generated), ("held-out real", reference)):
+        found = copying(pieces, corpus)
+        print(
+            f"copied from the training files, {name}: {found.copied_share:.1%} of 16-note runs, "
+            f"longest {found.longest_run} notes"
+        )
     return 0
 
 
