@@ -1179,15 +1179,22 @@ def compare(
       midigen compare out/ --reference held-out/ --train corpus/
     """
     from .views.compare import compare as compare_sets
+    from .views.notes import midi_notes
+    from .views.rhythm import medians, rhythm
 
-    ours = _load_notes(generated)
-    theirs = _load_notes(reference)
-    if not ours or not theirs:
+    our_midis, their_midis = _load_midis(generated), _load_midis(reference)
+    if not our_midis or not their_midis:
         raise MidiError("compare needs readable MIDI files on both sides")
+    ours = [midi_notes(midi) for midi in our_midis]
+    theirs = [midi_notes(midi) for midi in their_midis]
     result = compare_sets(ours, theirs)
+    rhythms = {
+        "generated": medians([rhythm(midi) for midi in our_midis]),
+        "reference": medians([rhythm(midi) for midi in their_midis]),
+    }
     copied = _copying(training, ours, theirs) if training else None
     if as_json:
-        report = result.to_dict()
+        report = {**result.to_dict(), "rhythm_medians": rhythms}
         if copied:
             report["copying"] = {name: found.to_dict() for name, found in copied.items()}
         click.echo(json.dumps(report, indent=2))
@@ -1203,6 +1210,10 @@ def compare(
         f"mean overlap {result.mean_overlap:.3f} "
         f"({result.pieces[0]} generated, {result.pieces[1]} reference pieces)"
     )
+    click.echo(f"{'rhythm (median)':<26} {'generated':>10} {'reference':>10}")
+    for name in rhythms["generated"]:
+        ours_value, theirs_value = rhythms["generated"][name], rhythms["reference"][name]
+        click.echo(f"{name:<26} {ours_value:>10.2f} {theirs_value:>10.2f}")
     if copied:
         ours_copied, theirs_copied = copied["generated"], copied["reference"]
         click.echo(
@@ -1214,31 +1225,33 @@ def compare(
 
 def _copying(training: tuple[str, ...], ours: list, theirs: list) -> dict:
     from .views.copying import copying, corpus_runs
+    from .views.notes import midi_notes
 
-    corpus = corpus_runs(_load_notes(training, progress="training files"))
+    midis = _load_midis(training, progress="training files")
+    corpus = corpus_runs(midi_notes(midi) for midi in midis)
     return {"generated": copying(ours, corpus), "reference": copying(theirs, corpus)}
 
 
-def _load_notes(inputs: tuple[str, ...], progress: str | None = None) -> list:
-    """Every readable MIDI file's notes; an unreadable one is reported and left out.
+def _load_midis(inputs: tuple[str, ...], progress: str | None = None) -> list:
+    """Every MIDI file as pretty_midi reads it (through midigen's tolerant reader); one that
+    cannot be read is reported and left out.
 
     ``progress`` names the files for a progress bar (a training corpus is large).
     """
     from tqdm import tqdm
 
     from .midi.reader import read
-    from .views.notes import song_notes
 
-    pieces = []
+    midis = []
     jobs = find_inputs(inputs, MIDI_SUFFIXES)
     bar = tqdm(
         jobs, desc=progress, unit="file", disable=None if progress else True, file=sys.stderr
     )
     for job in bar:
         try:
-            pieces.append(song_notes(read(job.source)))
+            midis.append(read(job.source).to_pretty_midi())
         except MidiError as error:
             click.echo(
                 f"error: {error.with_path(job.source) if error.path is None else error}", err=True
             )
-    return pieces
+    return midis

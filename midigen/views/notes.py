@@ -8,9 +8,13 @@ a statistic never disagree about where a note starts or ends: pretty_midi's
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..midi.gm import program_name
 from ..midi.song import Song
+
+if TYPE_CHECKING:
+    import pretty_midi
 
 
 @dataclass(frozen=True)
@@ -25,7 +29,11 @@ class Note:
 
 def song_notes(song: Song) -> list[Note]:
     """Every note in seconds (pretty_midi's reading of the song)."""
-    midi = song.to_pretty_midi()
+    return midi_notes(song.to_pretty_midi())
+
+
+def midi_notes(midi: pretty_midi.PrettyMIDI) -> list[Note]:
+    """Every note of a song pretty_midi has read, in seconds, by start and pitch."""
     notes = []
     for instrument in midi.instruments:
         name = "Drums" if instrument.is_drum else program_name(instrument.program)
