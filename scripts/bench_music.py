@@ -29,6 +29,7 @@ from midigen.model.trained import load_model
 from midigen.views.compare import STATISTICS, compare
 from midigen.views.copying import copying, corpus_runs
 from midigen.views.notes import Note, song_notes
+from midigen.views.rhythm import medians, rhythm
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = shared_corpus("real")
@@ -53,6 +54,14 @@ def notes_of(paths: list[Path]) -> list[list[Note]]:
         if notes:
             pieces.append(notes)
     return pieces
+
+
+def readable(path: Path) -> bool:
+    try:
+        read(path).to_pretty_midi()
+    except Exception:  # pretty_midi refuses a few files (SMPTE): leave them out
+        return False
+    return True
 
 
 def random_pieces(count: int, rng: random.Random) -> list[list[Note]]:
@@ -116,6 +125,11 @@ def main() -> int:
             + "".join(f"{r.rows[statistic]['overlap']:>24.2f}" for r in results.values())
         )
     print(f"{'mean':<22}" + "".join(f"{r.mean_overlap:>24.3f}" for r in results.values()))
+    real_rhythm = medians([rhythm(read(path).to_pretty_midi()) for path in valid if readable(path)])
+    ours_rhythm = medians([rhythm(song.to_pretty_midi()) for song in songs])
+    print(f"{'rhythm (median)':<26} {'generated':>10} {'held-out real':>14}")
+    for name, value in ours_rhythm.items():
+        print(f"{name:<26} {value:>10.2f} {real_rhythm[name]:>14.2f}")
     corpus = corpus_runs(notes_of(train))  # the files the split trains on
     for name, pieces in (("generated", generated), ("held-out real", reference)):
         found = copying(pieces, corpus)
