@@ -8,6 +8,7 @@ every method is a no-op, so the training loop reads the same either way.
 
 from __future__ import annotations
 
+import gc
 import os
 
 import torch
@@ -79,13 +80,21 @@ class Distributed:
             dist.barrier()
 
     def stop(self) -> None:
-        """Leave together: a process that tears its group down while the main one is still
-        saving makes gloo abort the other ("terminate called without an active exception")."""
+        """Leave together, and leave nothing of the group to the interpreter's exit.
+
+        A DistributedDataParallel wrapper still alive holds the gloo group; when
+        it is collected only while Python shuts down, its threads are torn down
+        unjoined and the process aborts ("terminate called without an active
+        exception"), although training finished.  So the wrappers are collected
+        first, and the processes meet before the group goes.
+        """
         if self.world > 1:
             import torch.distributed as dist
 
+            gc.collect()
             dist.barrier()
             dist.destroy_process_group()
+            gc.collect()
 
 
 def _device(name: str) -> torch.device:

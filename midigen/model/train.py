@@ -159,6 +159,7 @@ def train(
                 for warning in trainer.validation_warnings():
                     warn(warning)
                 result = trainer.run(progress)
+                del trainer  # and its DDP wrapper, before the process group goes (stop())
         if result.best_step == 0 and result.step:
             warn(
                 "the validation loss never beat the untrained model's, so "
