@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..errors import MidiError
 from .config import ModelConfig
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -88,3 +89,18 @@ def reset_state(state: State, keep: torch.Tensor) -> State:
     if isinstance(state, tuple):
         return tuple(part * mask for part in state)
     return state * mask
+
+
+def uses_bf16(precision: str, device: torch.device) -> bool:
+    """Whether to train in bf16 autocast: asked for, or "auto" where the hardware has it.
+
+    Raises:
+        MidiError: bf16 was asked for on a device without it.
+    """
+    if device.type == "cuda":
+        supported = torch.cuda.is_bf16_supported()
+    else:
+        supported = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    if precision == "bf16" and not supported:
+        raise MidiError(f"precision bf16: this {device.type.upper()} has no bfloat16 support")
+    return precision == "bf16" or (precision == "auto" and supported)

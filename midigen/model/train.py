@@ -52,7 +52,7 @@ from .config import ModelConfig
 from .distributed import Distributed
 from .evaluate import evaluate_split
 from .log import append_log, plot_losses, read_log
-from .network import LanguageModel, State, detach_state, reset_state
+from .network import LanguageModel, State, detach_state, reset_state, uses_bf16
 
 PRECISIONS = ("auto", "fp32", "bf16")
 MIN_VALID_PIECES = 3
@@ -231,7 +231,7 @@ class _Trainer:
         self.dataset, self.folder, self.config = dataset, folder, config
         self.distributed = distributed
         self.device = distributed.device
-        self.bf16 = _uses_bf16(config.precision, self.device)
+        self.bf16 = uses_bf16(config.precision, self.device)
         torch.manual_seed(config.seed + distributed.rank)
         saved = None
         if resume and not restart:
@@ -436,6 +436,7 @@ class _Trainer:
                 self.config.bptt,
                 self.config.batch_size,
                 self.device,
+                bf16=self.bf16,
             )
         train_loss = p.train_loss_sum / p.train_loss_steps if p.train_loss_steps else None
         p.train_loss_sum, p.train_loss_steps = 0.0, 0
@@ -520,18 +521,3 @@ class _Trainer:
 
 def _rounded(value: float | None) -> float | str:
     return "" if value is None else round(value, 5)
-
-
-def _uses_bf16(precision: str, device: torch.device) -> bool:
-    """Whether to train in bf16 autocast: asked for, or "auto" where the hardware has it.
-
-    Raises:
-        MidiError: bf16 was asked for on a device without it.
-    """
-    if device.type == "cuda":
-        supported = torch.cuda.is_bf16_supported()
-    else:
-        supported = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    if precision == "bf16" and not supported:
-        raise MidiError(f"precision bf16: this {device.type.upper()} has no bfloat16 support")
-    return precision == "bf16" or (precision == "auto" and supported)

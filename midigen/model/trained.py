@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from .network import LanguageModel
 
 EVAL_BPTT = 128
-EVAL_BATCH = 8  # logits are batch x bptt x vocabulary: keep large vocabularies in memory
+EVAL_BATCH = 32
+EVAL_LOGITS = 2**25  # batch x bptt x vocabulary floats at most: big vocabularies, fewer columns
 
 
 class TrainedModel:
@@ -74,13 +75,18 @@ class TrainedModel:
         Raises:
             MidiError: the data cannot be read or holds another token scheme.
         """
+        import torch
+
         from ..data.dataset import dataset_from
         from .evaluate import evaluate_split
+        from .network import uses_bf16
 
         with dataset_from(data, self.scheme, vocab=self.vocab, valid_fraction=0) as dataset:
             split = "valid" if len(dataset.pieces("valid")) else "train"
             dataset = _with_vocab(dataset, self.vocab)
-            return evaluate_split(self.network, dataset, split, EVAL_BPTT, EVAL_BATCH)
+            bf16 = uses_bf16("auto", torch.device("cpu"))  # as training does where it can
+            batch = max(1, min(EVAL_BATCH, EVAL_LOGITS // (EVAL_BPTT * len(self.vocab))))
+            return evaluate_split(self.network, dataset, split, EVAL_BPTT, batch, bf16=bf16)
 
     def unknown_tokens(self, tokens: list[str]) -> list[str]:
         """The tokens this model's vocabulary lacks (it reads them as <unk>)."""
