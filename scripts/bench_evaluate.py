@@ -74,14 +74,14 @@ def main() -> int:
     base = statistics.median(training)
     print(f"model {args.model}: {shape['cell']} H{shape['hidden']} L{shape['layers']}; "
           f"{'bf16' if bf16 else 'fp32'}; median of {args.runs} runs")  # fmt: skip
-    print(f"{'':<34} {'tokens/s':>10} {'vs training':>12}")
-    print(f"{'training (batch 32, bptt 128)':<34} {base:>10,.0f} {1:>11.2f}x")
+    print(f"{'':<46} {'tokens/s':>10} {'vs training':>12}")
+    print(f"{'training (batch 32, bptt 128)':<46} {base:>10,.0f} {1:>11.2f}x")
     for label, rates, tokens in (
         ("evaluate, validation split", valid, metrics.tokens),
         ("evaluate, training split", whole, scored.tokens),
     ):
         rate = statistics.median(rates)
-        print(f"{label + f' ({tokens:,} tokens)':<34} {rate:>10,.0f} {rate / base:>11.2f}x")
+        print(f"{label + f' ({tokens:,} tokens)':<46} {rate:>10,.0f} {rate / base:>11.2f}x")
     print("target: evaluation >= 3x training")
     return 0
 
