@@ -112,7 +112,7 @@ def main() -> int:
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--bptt", type=int, default=128)
-    parser.add_argument("--loss-steps", type=int, default=150)
+    parser.add_argument("--loss-steps", type=int, default=500)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         data = args.data
