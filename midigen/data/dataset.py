@@ -34,7 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MidiError
-from ..fileio import MIDI_SUFFIXES, TEXT_SUFFIXES, find_inputs, umask
+from ..fileio import MIDI_SUFFIXES, TEXT_SUFFIXES, find_inputs, read_regular, umask
+from ..midi.reader import MAX_FILE_BYTES, read
 from ..midi.song import Song
 from ..tokens import grammar, text_to_tokens, tokenize
 from ..tokens.grammar import STYLE_PREFIX
@@ -161,10 +162,7 @@ def _load_piece(work: tuple[str, str | None, str]) -> Piece:
     path, style, scheme = work
     piece = Piece(path, style=style)
     try:
-        try:
-            data = Path(path).read_bytes()
-        except OSError as error:
-            raise MidiError(f"cannot read: {error.strerror or error}", path=path) from None
+        data = read_regular(path, MAX_FILE_BYTES)  # never blocks on a FIFO, never reads forever
         piece.sha256 = hashlib.sha256(data).hexdigest()
         if scheme == "text":
             piece.tokens, piece.breaks = _word_tokens(data, path)
@@ -207,7 +205,6 @@ def _word_tokens(data: bytes, path: str) -> tuple[list[str], list[int]]:
 
 def _song_tokens(data: bytes, path: str, scheme: str) -> tuple[Song, list[str]]:
     """MIDI bytes, or token text midigen wrote, as tokens of the scheme."""
-    from ..midi.reader import read
     from ..tokens import detokenize
 
     head = data[:16]

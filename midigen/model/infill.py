@@ -47,6 +47,17 @@ class Span:
     last: float
     unit: str  # "bars" or "seconds"
 
+    def __post_init__(self) -> None:
+        text = f"{self.first:g}-{self.last:g}"
+        if self.unit == "bars" and (
+            self.first != int(self.first) or self.last != int(self.last) or self.first < 1
+        ):
+            raise MidiError(f"bars {text!r}: bars are whole numbers from 1")
+        if self.first > self.last or (
+            self.unit == "seconds" and (self.first < 0 or self.first == self.last)
+        ):
+            raise MidiError(f"span {text!r} runs backwards or is empty")
+
     @classmethod
     def parse(cls, text: str, unit: str) -> Span:
         """'5-8' (bars 5 to 8) or '10-20' (seconds), or a single bar '5'.
@@ -59,10 +70,6 @@ class Span:
             first, last = float(low), float(high or low)
         except ValueError:
             raise MidiError(f"span {text!r} is not like 5-8") from None
-        if unit == "bars" and (first != int(first) or last != int(last) or first < 1):
-            raise MidiError(f"bars {text!r}: bars are whole numbers from 1")
-        if first > last or (unit == "seconds" and (first < 0 or first == last)):
-            raise MidiError(f"span {text!r} runs backwards or is empty")
         return cls(first, last, unit)
 
     def steps(self, tokens: list[str], score: Score, end: int) -> tuple[int, int]:
@@ -79,11 +86,14 @@ class Span:
                     f"bars {self.first:g}-{self.last:g} run past its end"
                 )
             return starts[int(self.first) - 1], starts[int(self.last)]
+        seconds = event_seconds(tokens)
         start = walk(event_tokens_until(tokens, self.first)).step
+        if start >= end or seconds < self.last:
+            raise MidiError(
+                f"the song is {seconds:.1f} s long; "
+                f"{self.first:g}-{self.last:g} s runs past its end"
+            )
         stop = walk(event_tokens_until(tokens, self.last)).step
-        if start >= end or event_seconds(tokens) < self.last:
-            raise MidiError(f"the song is {event_seconds(tokens):.1f} s long; {self.first:g}-"
-                            f"{self.last:g} s runs past its end")  # fmt: skip
         return start, max(stop, start + 1)
 
 
@@ -199,10 +209,7 @@ def _bar_starts(score: Score, end: int) -> list[int]:
 
 def _edited(song: Song, start: int, stop: int, notes: list[Note]) -> Song:
     """The song without its notes starting in [start, stop) steps, and with ``notes`` added."""
-    def tick(step: int) -> int:
-        return _tick(song, step)
-
-    first, last = tick(start), tick(stop)
+    first, last = _tick(song, start), _tick(song, stop)
     tracks = [_without_notes(track, first, last) for track in song.tracks]
     homes = _homes(tracks)
     added: dict[int, list[tuple[int, int, bytes]]] = defaultdict(
@@ -214,8 +221,8 @@ def _edited(song: Song, start: int, stop: int, notes: list[Note]) -> Song:
         if home is None:
             home = homes[note.instrument] = _new_home(tracks, note.instrument)
         index, channel = home
-        on = tick(note.start)
-        off = max(tick(note.start + note.length), on + 1)
+        on = _tick(song, note.start)
+        off = max(_tick(song, note.start + note.length), on + 1)
         # one key of one channel sounds once: a kept note of that key wins
         kept = busy[(index, channel, note.pitch)]
         if any(start <= on < end for start, end in kept):

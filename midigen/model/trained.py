@@ -223,8 +223,7 @@ class TrainedModel:
 
         if (bars is None) == (seconds is None):
             raise MidiError("give the span as bars or as seconds")
-        text = "-".join(f"{value:g}" for value in (bars or seconds))
-        span = Span.parse(text, "bars" if bars else "seconds")
+        span = Span(*(bars or seconds), "bars" if bars else "seconds")
         if not isinstance(song, Song):
             song = read(song)
         return infill(

@@ -62,8 +62,7 @@ def rhythm(midi: pretty_midi.PrettyMIDI) -> Rhythm:
     on_beats = max(  # the beat falls on one of that pulse's two 8ths
         _share_on(positions, (best / PHASES + half) % 1.0, TOLERANCE_BEATS) for half in (0, 0.5)
     )
-    changes = midi.get_tempo_changes()[1]
-    times = midi.get_tempo_changes()[0]
+    times, changes = midi.get_tempo_changes()
     window_changes = sum(
         1
         for k in range(1, len(changes))
