@@ -925,7 +925,11 @@ def default_model() -> Path:
     "0-127, drums; comma-separated.",
 )
 @click.option("--no-drums", is_flag=True, help="No drum kit.")
-@click.option("--free", is_flag=True, help="With --prime: let instruments and tempo change freely.")
+@click.option(
+    "--free",
+    is_flag=True,
+    help="Let tempo and meter change mid-piece (and, with --prime, the instruments).",
+)
 @click.option("--wav", is_flag=True, help="Also render OUT.wav (SoundFont preview).")
 @click.option("--png", is_flag=True, help="Also draw OUT.png (piano roll).")
 def generate(

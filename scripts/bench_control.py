@@ -156,9 +156,10 @@ def main() -> int:
             any(i.is_drum for i in kept.instruments),
         )
         shares.append(share_played_by([song], allowed))
-        tempos.append(len(set(pretty(song).get_tempo_changes()[1].round(2))) <= len(
-            set(kept.get_tempo_changes()[1].round(2))
-        ))
+        tempos.append(
+            len(set(pretty(song).get_tempo_changes()[1].round(2)))
+            <= len(set(kept.get_tempo_changes()[1].round(2)))
+        )
     print(f"\n--prime ({len(shares)} held-out primes, 10 s kept, 30 s in all): "
           f"{statistics.mean(shares):.1%} of notes on the prime's instruments, "
           f"tempo kept in {statistics.mean(tempos):.0%}")  # fmt: skip

@@ -1,28 +1,39 @@
-"""Does generated music resemble real music?  Overlapping areas of nine statistics.
+"""Does generated music resemble real music?  Overlapping areas, rhythm, key and copying.
 
-Generates pieces with a model and compares them with real pieces the model
-never trained on (the files its dataset split held out, by content hash),
-statistic by statistic over the first 30 s (midigen/compare.py, after Yang &
-Lerch's mgeval).  For scale it also compares real with real (two disjoint
-halves of the corpus) and random notes with real.  Then the memorisation
-meter: how much of the generated and of the held-out pieces is found in the
-files the split trains on (views/copying.py); a better score means little
-if the generated music copies more than real music shares with the corpus.
+Generates pieces with a model and compares them with real pieces it never
+trained on, statistic by statistic over the first 30 s (views/compare.py,
+after Yang & Lerch's mgeval):
 
-    python scripts/bench_music.py [--model models/default] [--pieces 16] [--corpus DIR]
+- unprimed, default options, against all the held-out pieces; for scale,
+  real against real (two halves of the held-out pieces) and random notes;
+- each style the model knows, against that style's held-out pieces;
+- primed continuations: the first 10 s of held-out pieces continued to
+  40 s, the continuation against the real rest of the same pieces, and its
+  scale consistency in the prime's key (Krumhansl-Kessler estimate);
+- rhythm (views/rhythm.py) and notes per second, medians, against real;
+- the memorisation meter: how much of the generated and of the held-out
+  music is found in the files the model trained on (views/copying.py).
+
+Held-out pieces per style: POP909 songs and Nottingham tunes of the shared
+corpus for pop and folk (scripts/build_corpus.py never trains on them), and
+the validation split of the model's dataset (by content hash) for the other
+styles.  The dataset is the one the model's config.json names.
+
+    python scripts/bench_music.py [--model models/default] [--pieces 16] [--primes 12]
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import json
 import random
+import statistics
 import sys
 from pathlib import Path
 
 from shared_corpus import shared_corpus
 
-from midigen.data.dataset import split_position
+from midigen.midi.keys import estimate_key
 from midigen.midi.reader import read
 from midigen.model.sample import Sampling
 from midigen.model.trained import load_model
@@ -32,16 +43,29 @@ from midigen.views.notes import Note, song_notes
 from midigen.views.rhythm import medians, rhythm
 
 REPO = Path(__file__).resolve().parent.parent
-CORPUS = shared_corpus("real")
+SHARED_HELD_OUT = {"pop": "pop909_*.mid", "folk": "nott_*.mid"}  # in shared_corpus("real")
+PRIME_SECONDS = 10.0
+PIECE_SECONDS = 40.0
 
 
-def held_out(corpus: Path, fraction: float) -> tuple[list[Path], list[Path]]:
-    """(files the split keeps for validation, the others)."""
-    valid, train = [], []
-    for path in sorted(corpus.rglob("*.mid")):
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        (valid if split_position(digest) < fraction else train).append(path)
-    return valid, train
+def held_out_files(model, dataset: Path, shared: Path) -> dict[str, list[Path]]:
+    """Held-out real files per style the model knows."""
+    files: dict[str, list[Path]] = {style: [] for style in model.styles}
+    meta = dataset / "meta.json"
+    if meta.exists():
+        for entry in json.loads(meta.read_text())["files"]:
+            style = entry.get("style")
+            if entry["split"] == "valid" and style in files and style not in SHARED_HELD_OUT:
+                files[style].append(REPO / entry["path"])
+    for style, pattern in SHARED_HELD_OUT.items():
+        if style in files:
+            files[style] = sorted(shared.glob(pattern))
+    return {style: paths for style, paths in files.items() if paths}
+
+
+def training_files(dataset: Path) -> list[Path]:
+    meta = json.loads((dataset / "meta.json").read_text())
+    return [REPO / e["path"] for e in meta["files"] if e["split"] == "train"]
 
 
 def notes_of(paths: list[Path]) -> list[list[Note]]:
@@ -56,86 +80,144 @@ def notes_of(paths: list[Path]) -> list[list[Note]]:
     return pieces
 
 
-def readable(path: Path) -> bool:
-    try:
-        read(path).to_pretty_midi()
-    except Exception:  # pretty_midi refuses a few files (SMPTE): leave them out
-        return False
-    return True
-
-
 def random_pieces(count: int, rng: random.Random) -> list[list[Note]]:
     pieces = []
     for _ in range(count):
         notes, now = [], 0.0
         while now < 30:
             now += rng.uniform(0.05, 0.6)
-            notes.append(
-                Note(
-                    now,
-                    now + rng.uniform(0.05, 1.5),
-                    rng.randrange(21, 109),
-                    rng.randrange(1, 128),
-                    "random",
-                    False,
-                )
-            )
+            pitch, velocity = rng.randrange(21, 109), rng.randrange(1, 128)
+            notes.append(Note(now, now + rng.uniform(0.05, 1.5), pitch, velocity, "random", False))
         pieces.append(notes)
     return pieces
+
+
+def after(notes: list[Note], seconds: float) -> list[Note]:
+    """The notes that start at or after ``seconds``, moved to start at 0."""
+    return [
+        Note(n.start - seconds, n.end - seconds, n.pitch, n.velocity, n.instrument, n.is_drum)
+        for n in notes
+        if n.start >= seconds
+    ]
+
+
+def in_key_share(notes: list[Note], prime: list[Note]) -> float:
+    """Share of the pitched notes in the scale of the prime's key."""
+    weights = [0.0] * 12
+    for n in prime:
+        if not n.is_drum:
+            weights[n.pitch % 12] += n.end - n.start
+    scale = estimate_key(weights).scale
+    pitched = [n.pitch % 12 for n in notes if not n.is_drum]
+    return sum(p in scale for p in pitched) / len(pitched) if pitched else 0.0
+
+
+def overlap_table(results: dict) -> None:
+    print(f"{'statistic':<22}" + "".join(f"{name:>22}" for name in results))
+    for statistic in STATISTICS:
+        row = "".join(f"{r.rows[statistic]['overlap']:>22.2f}" for r in results.values())
+        print(f"{statistic:<22}{row}")
+    print(f"{'mean':<22}" + "".join(f"{r.mean_overlap:>22.3f}" for r in results.values()))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=REPO / "models" / "default")
-    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--data", type=Path, help="the model's dataset (default: config.json's)")
+    parser.add_argument("--shared", type=Path, default=shared_corpus("real"))
     parser.add_argument("--pieces", type=int, default=16)
-    parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--top-p", type=float, default=0.95)
+    parser.add_argument("--primes", type=int, default=12)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-copying", action="store_true", help="skip the memorisation meter")
     args = parser.parse_args()
-    if not args.corpus.is_dir():
-        sys.exit(f"no corpus at {args.corpus}")
     model = load_model(args.model)
-    fraction = model.config["data"].get("valid_fraction") or 0.05
-    valid, train = held_out(args.corpus, fraction)
-    reference = notes_of(valid)
-    songs = model.generate_batch(
-        num=args.pieces,
-        length="32s",
-        sampling=Sampling(temperature=args.temperature, top_p=args.top_p),
-        seed=args.seed,
-    )
-    generated = [song_notes(song) for song in songs]
+    dataset = args.data or REPO / model.config["data"]["source"]
+    held_out = held_out_files(model, dataset, args.shared)
+    if not held_out:
+        sys.exit(f"no held-out pieces: neither {dataset}/meta.json nor {args.shared} has any")
+    references = {style: notes_of(paths) for style, paths in held_out.items()}
+    everything = [piece for pieces in references.values() for piece in pieces]
     rng = random.Random(args.seed)
-    half = rng.sample(train, min(len(train), 2 * max(len(reference), 12)))
-    first, second = notes_of(half[::2]), notes_of(half[1::2])
-    results = {
-        "generated vs held-out": compare(generated, reference),
-        "real vs real": compare(first, second),
-        "random vs held-out": compare(random_pieces(args.pieces, rng), reference),
-    }
+    sampling = Sampling()  # the model as it learned: the default options
     print(
-        f"model {args.model}; {len(generated)} generated pieces, {len(reference)} held-out "
-        f"real pieces (first 30 s); overlapping area per statistic"
+        f"model {args.model}; held-out real pieces: "
+        + ", ".join(f"{style} {len(pieces)}" for style, pieces in references.items())
     )
-    print(f"{'statistic':<22}" + "".join(f"{name:>24}" for name in results))
-    for statistic in STATISTICS:
-        print(
-            f"{statistic:<22}"
-            + "".join(f"{r.rows[statistic]['overlap']:>24.2f}" for r in results.values())
-        )
-    print(f"{'mean':<22}" + "".join(f"{r.mean_overlap:>24.3f}" for r in results.values()))
-    real_rhythm = medians([rhythm(read(path).to_pretty_midi()) for path in valid if readable(path)])
+
+    songs = model.generate_batch(num=args.pieces, length="32s", sampling=sampling, seed=args.seed)
+    generated = [song_notes(song) for song in songs]
+    shuffled = rng.sample(everything, len(everything))
+    print(f"\n## unprimed, default options: {len(generated)} pieces of 32 s")
+    overlap_table(
+        {
+            "generated vs real": compare(generated, everything),
+            "real vs real": compare(shuffled[::2], shuffled[1::2]),
+            "random vs real": compare(random_pieces(args.pieces, rng), everything),
+        }
+    )
+    real_rhythm = medians(
+        [rhythm(read(p).to_pretty_midi()) for paths in held_out.values() for p in paths]
+    )
     ours_rhythm = medians([rhythm(song.to_pretty_midi()) for song in songs])
-    print(f"{'rhythm (median)':<26} {'generated':>10} {'held-out real':>14}")
+    print(f"\n{'median':<26} {'generated':>10} {'held-out real':>14}")
     for name, value in ours_rhythm.items():
         print(f"{name:<26} {value:>10.2f} {real_rhythm[name]:>14.2f}")
-    corpus = corpus_runs(notes_of(train))  # the files the split trains on
-    for name, pieces in (("generated", generated), ("held-out real", reference)):
+    per_second = STATISTICS["notes_per_second"]
+    window = lambda notes: [n for n in notes if n.start < 30]  # noqa: E731
+    print(
+        f"{'notes_per_second':<26} "
+        f"{statistics.median(per_second(window(p)) for p in generated):>10.2f} "
+        f"{statistics.median(per_second(window(p)) for p in everything):>14.2f}"
+    )
+
+    print("\n## each style against its held-out pieces")
+    print(f"{'style':<12}{'pieces':>8}{'mean OA':>10}{'entropy OA':>12}{'scale OA':>10}")
+    for style, reference in references.items():
+        songs = model.generate_batch(
+            num=args.pieces, length="32s", sampling=sampling, seed=args.seed, style=style
+        )
+        result = compare([song_notes(song) for song in songs], reference)
+        print(
+            f"{style:<12}{len(reference):>8}{result.mean_overlap:>10.3f}"
+            f"{result.rows['pitch_class_entropy']['overlap']:>12.2f}"
+            f"{result.rows['scale_consistency']['overlap']:>10.2f}"
+        )
+
+    primes = [p for paths in held_out.values() for p in paths]
+    primes = rng.sample(primes, min(args.primes, len(primes)))
+    continuations, rests, in_key = [], [], []
+    for k, path in enumerate(primes):
+        real = notes_of([path])
+        if not real or real[0][-1].start < PIECE_SECONDS:
+            continue
+        song = model.generate_batch(
+            num=1, length=f"{PIECE_SECONDS:g}s", prime=path, prime_seconds=PRIME_SECONDS, seed=k
+        )[0]
+        continuation = after(song_notes(song), PRIME_SECONDS)
+        continuations.append(continuation)
+        rests.append(after([n for n in real[0] if n.start < PIECE_SECONDS], PRIME_SECONDS))
+        in_key.append(in_key_share(continuation, [n for n in real[0] if n.start < PRIME_SECONDS]))
+    if continuations:
+        result = compare(continuations, rests)
+        print(
+            f"\n## primed: {len(continuations)} held-out pieces, {PRIME_SECONDS:g} s of prime "
+            f"continued to {PIECE_SECONDS:g} s"
+        )
+        print(f"continuation vs the real rest: mean OA {result.mean_overlap:.3f}")
+        print(
+            f"scale consistency in the prime's key: median {statistics.median(in_key):.3f}, "
+            f"lowest {min(in_key):.3f}"
+        )
+
+    if args.no_copying or not (dataset / "meta.json").exists():
+        return 0
+    corpus = corpus_runs(notes_of(training_files(dataset)))
+    print("\n## copied from the training files (16-note runs, transposed copies count)")
+    for name, pieces in (("generated", generated), ("held-out real", everything)):
         found = copying(pieces, corpus)
         print(
-            f"copied from the training files, {name}: {found.copied_share:.1%} of 16-note runs, "
-            f"longest {found.longest_run} notes"
+            f"{name:<14} {found.copied_share:>6.1%} of runs, longest copied run "
+            f"{found.longest_run} notes"
         )
     return 0
 

@@ -1,25 +1,42 @@
-"""Build the training corpus: music21's bundled scores and the shared MIDI files -> CORPUS/.
+"""Build the default model's training corpus in style folders -> CORPUS/<style>/.
 
-This is the corpus midigen's shipped default model (an LSTM on multi-instrument music with
-drums) is trained on. It needs music21 (`pip install -e '.[corpus]'` or `pip install music21`),
-whose pip package bundles its corpus, so nothing is downloaded.
+midigen's shipped default model (an LSTM on multi-instrument music with drums) is trained on
+this corpus with `midigen prepare CORPUS -o DATA --styles`, which makes each first-level
+folder a STYLE_ token the model is conditioned on. It needs music21 (`pip install -e
+'.[corpus]'` or `pip install music21`), whose pip package bundles its scores, so nothing is
+downloaded; the MIDI files come from the shared corpus (scripts/shared_corpus.py).
 
 Usage:
 
     python scripts/build_corpus.py -o corpus/
-    python scripts/build_corpus.py -o corpus/ --music21 bach,essenFolksong --limit 20 --jobs 4
-    python scripts/build_corpus.py -o corpus/ --no-shared
+    python scripts/build_corpus.py -o corpus/ --styles classical --music21 bach --limit 20
+    python scripts/build_corpus.py -o corpus/ --styles pop,folk,band,piano   # no music21 work
 
 Produces:
 
-    CORPUS/music21/<collection>/<name>.mid   one file per score (per tune for ABC song books)
-    CORPUS/shared/<name>.mid                 ../shared/corpus/real, copied byte for byte
-    CORPUS/MANIFEST.json                     per file: path, source, licence, sha256, bytes
-                                             (music21 files: also rights, GM programs); and a
-                                             summary: counts, skipped scores, licence texts
+    CORPUS/pop/<name>.mid        SHARED/train/pop909, copied byte for byte (POP909, MIT)
+    CORPUS/folk/<name>.mid       SHARED/train/folk, copied byte for byte (Nottingham tunes)
+    CORPUS/classical/<collection>/<name>.mid
+                                 music21's bundled scores, orchestrated and written as MIDI
+    CORPUS/band/<name>.mid       SHARED/real files with drums and 2+ melodic programs
+    CORPUS/piano/<name>.mid      SHARED/real files whose notes are all piano (programs 0-7)
+    CORPUS/MANIFEST.json         per file: path, style, source, licence, sha256, bytes (music21
+                                 files: also rights, GM programs); a summary: counts per style,
+                                 skipped files with reasons, licence texts
+
+SHARED/real is also the project's test corpus, and part of it is held out (HELD_OUT): its
+POP909 songs and Nottingham tunes evaluate the pop and folk styles, so they are never trained
+on, and jazz-soft's test files are synthetic, not music. Real files that are neither band nor
+piano, and files that do not parse, are skipped and listed with the reason.
+
+Velocities are kept as the sources have them. Nottingham tunes and music21 scores carry one
+constant velocity (no dynamics). Because each style folder becomes a STYLE_ token, a flat
+velocity is learned as part of the folk and classical styles and does not dilute the
+dynamics of pop and band; and the held-out Nottingham tunes are constant-velocity too, so
+invented dynamics would cost bits exactly where the folk style is measured.
 
 The music21 collections are all those in the installed package but EXCLUDED_BY_DEFAULT (see
-there why); --limit N keeps the first N files of each collection and of the shared folder.
+there why); --limit N keeps the first N files of each collection and of each shared folder.
 
 Most music21 scores name their parts but carry no usable GM program (the Haydn quartets say
 "Acoustic Grand Piano" for the violins), so every part gets one here. A part whose name music21
@@ -29,9 +46,11 @@ organ, woodwinds or brass), chosen per score, top voice to bottom. Folk tunes ge
 instrument chosen per tune. Each part then gets its own MIDI channel: music21 gives parts with
 equal programs one shared channel.
 
-The output is reproducible: inputs are sorted, every choice comes from a random.Random seeded
-with SEED and the score's corpus path, and MANIFEST.json has no timestamps. Two runs with the
-same music21 version write byte-identical files.
+CORPUS belongs to this script: every MIDI file in it that a run does not write is deleted,
+because `prepare` would train on it. The output is reproducible: inputs are sorted, every
+choice comes from a random.Random seeded with SEED and the score's corpus path, and
+MANIFEST.json has no timestamps. Two runs with the same music21 version write byte-identical
+files.
 """
 
 from __future__ import annotations
@@ -39,6 +58,7 @@ from __future__ import annotations
 import argparse
 import copy
 import hashlib
+import io
 import json
 import multiprocessing
 import os
@@ -52,6 +72,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import mido
 from shared_corpus import shared_corpus
 from tqdm import tqdm
 
@@ -65,7 +86,26 @@ except ImportError:
     )
 
 SEED = "midigen-corpus-1"
-DEFAULT_SHARED = shared_corpus("real")
+STYLES = ("pop", "folk", "classical", "band", "piano")
+MIDI_SUFFIXES = (".mid", ".midi")
+
+# The shared training folders copied whole, by style (SHARED/train/MANIFEST.json has their
+# sources and licences).
+TRAIN_FOLDERS = {"pop": "pop909", "folk": "folk"}
+
+# Files of SHARED/real that are never trained on, and why (the reason goes into the
+# manifest's skipped list), by the repository the shared MANIFEST.json names as a file's
+# source, or by the dataset its licence text names as the file's origin: MidiTok's test
+# files include POP909 songs ("file from the POP909 dataset").
+HELD_OUT = {
+    "music-x-lab/POP909-Dataset": "held out: POP909 songs evaluate the pop style",
+    "POP909 dataset": "held out: POP909 songs evaluate the pop style",
+    "jukedeck/nottingham-dataset": "held out: Nottingham tunes evaluate the folk style",
+    "jazz-soft/test-midi-files": "held out: synthetic test file, not music",
+}
+
+DRUM_CHANNEL = 9  # GM channel 10, counted from 0
+PIANO_PROGRAMS = range(0, 8)  # GM 1 piano family
 
 # Score formats music21 parses, in order of preference where one work is stored in several
 # (bach/bwv277 is both .mxl and .krn; trecento's PMFC_13_01 Kyrie both .mxl and .xml).
@@ -75,10 +115,23 @@ SCORE_SUFFIXES = (".mxl", ".musicxml", ".xml", ".krn", ".abc")
 # Left out unless named with --music21:
 #   palestrina         Humdrum encodings "Copyright 2000, John Miller", with "rights to all
 #                      derivative electronic formats reserved" (!!!YEM records in each file)
-#   nottingham-dataset the shared corpus already has jukedeck's Nottingham files
 #   leadSheet          two files; the Berlin one is marked "All Rights Reserved"
 #   demos, theoryExercises  notation tests and exercises, not music
-EXCLUDED_BY_DEFAULT = ("palestrina", "nottingham-dataset", "leadSheet", "demos", "theoryExercises")
+#   airdsAirs, essenFolksong, miscFolk, nottingham-dataset, oneills1850, ryansMammoth
+#                      folk tunes: the folk style is SHARED/train/folk, the Nottingham tunes,
+#                      which its held-out tunes evaluate; other traditions would blur it
+EXCLUDED_BY_DEFAULT = (
+    "palestrina",
+    "leadSheet",
+    "demos",
+    "theoryExercises",
+    "airdsAirs",
+    "essenFolksong",
+    "miscFolk",
+    "nottingham-dataset",
+    "oneills1850",
+    "ryansMammoth",
+)
 
 # GM programs (0-based), listed top voice to bottom.
 ENSEMBLES: dict[str, tuple[int, ...]] = {
@@ -128,7 +181,7 @@ COLLECTION_LICENSES = {"essenFolksong": "essen-noncommercial", "palestrina": "hu
 
 @dataclass(frozen=True)
 class Collection:
-    """How to orchestrate one music21 collection.
+    """How to orchestrate one music21 collection, and the style folder it goes to.
 
     `ensembles` are the choices for parts that name no instrument; `revoice` sends the vocal
     parts there too, so a chorale may come out as strings or brass. `voices_as_tunes` marks
@@ -138,13 +191,16 @@ class Collection:
     ensembles: tuple[str, ...] = ("piano",)
     revoice: bool = False
     voices_as_tunes: bool = False
+    style: str = "classical"
 
 
 CHORAL = Collection(("choir", "strings", "organ", "woodwinds", "brass"), revoice=True)
 STRINGS = Collection(("strings",))
 PIANO = Collection(("piano",))
-FOLK = Collection(("violin", "flute", "whistle", "accordion", "harmonica", "banjo"))
-SONG = Collection(("voice", "recorder", "flute", "clarinet", "oboe", "violin", "accordion"))
+FOLK = Collection(("violin", "flute", "whistle", "accordion", "harmonica", "banjo"), style="folk")
+SONG = Collection(
+    ("voice", "recorder", "flute", "clarinet", "oboe", "violin", "accordion"), style="folk"
+)
 COLLECTIONS: dict[str, Collection] = {
     "bach": CHORAL,
     "ciconia": CHORAL,
@@ -261,7 +317,8 @@ def collection_tasks(collection: str, limit: int | None) -> list[Task]:
         numbers = abc_numbers(path) if path.suffix == ".abc" and not one_per_file else [None]
         for number in numbers:
             stem = name if number is None else f"{name}_{number:04d}"
-            tasks.append(Task(collection, rel, number, f"music21/{collection}/{stem}.mid"))
+            output = f"{collection_config(collection).style}/{collection}/{stem}.mid"
+            tasks.append(Task(collection, rel, number, output))
     return tasks[:limit]
 
 
@@ -448,6 +505,7 @@ def build_score(task: Task, out_dir: Path) -> Outcome:
     write_atomic(out_dir / task.output, data)
     entry = {
         "path": task.output,
+        "style": config.style,
         "source": f"music21:{task.source}",
         "license": COLLECTION_LICENSES.get(task.collection, "music21-corpus"),
         "rights": score_rights(score),
@@ -481,24 +539,36 @@ def build_music21(tasks: list[Task], out_dir: Path, jobs: int, summary: Summary)
             summary.skipped.append({"source": f"music21:{outcome.task.source}", "reason": reason})
 
 
-def shared_licenses(shared_dir: Path) -> dict[str, dict]:
-    """The shared manifest's entries for the folder, by file name ({} without a manifest)."""
-    manifest = shared_dir.parent / "MANIFEST.json"
+def midi_files(folder: Path, limit: int | None) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in MIDI_SUFFIXES)[:limit]
+
+
+def manifest_sources(manifest: Path, folder: str) -> dict[str, dict]:
+    """A shared MANIFEST.json's entries for files in `folder`, by file name.
+
+    The root manifest names files per folder ("name": "x.mid", "folder": "real"), the train
+    manifest by path ("name": "pop909/004.mid").
+    """
     if not manifest.is_file():
-        return {}
-    files = json.loads(manifest.read_text(encoding="utf-8"))["files"]
-    return {f["name"]: f for f in files if f.get("folder") == shared_dir.name}
+        sys.exit(f"error: no {manifest}; it gives the sources, licences and held-out files")
+    by_name = {}
+    for entry in json.loads(manifest.read_text(encoding="utf-8"))["files"]:
+        parent, _, name = entry["name"].rpartition("/")
+        if (entry.get("folder") or parent) == folder:
+            by_name[name] = entry
+    return by_name
 
 
-def shared_entry(name: str, data: bytes, known: dict | None) -> dict:
+def copy_entry(path: str, style: str, data: bytes, known: dict | None) -> dict:
     if known is None:
-        source, license_ = f"shared/{name}", "unknown: not in the shared MANIFEST.json"
+        source, license_ = f"shared:{path}", "unknown: not in the shared MANIFEST.json"
     else:
         origin = known["source"]
         source = f"{origin['repo']}/{origin['path']}@{origin['commit']}"
         license_ = known["license"]
     return {
-        "path": f"shared/{name}",
+        "path": path,
+        "style": style,
         "source": source,
         "license": license_,
         "sha256": hashlib.sha256(data).hexdigest(),
@@ -506,44 +576,138 @@ def shared_entry(name: str, data: bytes, known: dict | None) -> dict:
     }
 
 
-def copy_shared(shared_dir: Path, out_dir: Path, limit: int | None, summary: Summary) -> None:
-    """Copy the shared MIDI files unchanged, with source and licence from their manifest."""
-    known = shared_licenses(shared_dir)
-    paths = sorted(p for p in shared_dir.iterdir() if p.suffix.lower() in (".mid", ".midi"))
-    for path in tqdm(paths[:limit], desc="shared"):
-        data = path.read_bytes()
-        entry = shared_entry(path.name, data, known.get(path.name))
-        if path.name in known and known[path.name]["sha256"] != entry["sha256"]:
-            print(f"warning: {path} differs from its shared MANIFEST.json sha256", file=sys.stderr)
-        write_atomic(out_dir / entry["path"], data)
-        summary.entries.append(entry)
+def copy_file(src: Path, path: str, style: str, known: dict | None, out_dir: Path) -> dict:
+    """Copy one shared MIDI file unchanged; return its manifest entry."""
+    data = src.read_bytes()
+    entry = copy_entry(path, style, data, known)
+    if known is not None and known["sha256"] != entry["sha256"]:
+        print(f"warning: {src} differs from its shared MANIFEST.json sha256", file=sys.stderr)
+    write_atomic(out_dir / path, data)
+    return entry
+
+
+def copy_train(
+    style: str, shared: Path, out_dir: Path, limit: int | None, summary: Summary
+) -> None:
+    """Copy a shared training folder whole into the style's folder."""
+    folder = shared / "train" / TRAIN_FOLDERS[style]
+    known = manifest_sources(shared / "train" / "MANIFEST.json", folder.name)
+    for src in tqdm(midi_files(folder, limit), desc=style):
+        path = f"{style}/{src.name}"
+        summary.entries.append(copy_file(src, path, style, known.get(src.name), out_dir))
+
+
+def real_style(data: bytes) -> tuple[str | None, str]:
+    """The style a real file goes to, "band" or "piano", or None and the reason.
+
+    A note plays the program its channel last changed to (0 before any change, the GM
+    default); notes on channel 10 are the drum kit whatever its program.
+    """
+    try:
+        midi = mido.MidiFile(file=io.BytesIO(data))
+        messages = list(mido.merge_tracks(midi.tracks))
+    except Exception as error:  # mido raises OSError, EOFError, ValueError, KeyError, ...
+        return None, f"unreadable: {type(error).__name__}: {str(error)[:200]}"
+    program = [0] * 16
+    programs: set[int] = set()
+    drums = False
+    for msg in messages:
+        if msg.type == "program_change":
+            program[msg.channel] = msg.program
+        elif msg.type == "note_on" and msg.velocity > 0:
+            if msg.channel == DRUM_CHANNEL:
+                drums = True
+            else:
+                programs.add(program[msg.channel])
+    if drums and len(programs) >= 2:
+        return "band", ""
+    if not drums and programs and programs <= set(PIANO_PROGRAMS):
+        return "piano", ""
+    found = ", ".join(map(str, sorted(programs))) or "none"
+    if drums:
+        return None, f"drums with fewer than 2 melodic programs (programs: {found})"
+    return None, f"no drums and not all piano (programs: {found})"
+
+
+def held_out_reason(entry: dict) -> str | None:
+    """Why a real file (its shared MANIFEST.json entry) is held out, or None."""
+    if entry["source"]["repo"] in HELD_OUT:
+        return HELD_OUT[entry["source"]["repo"]]
+    return next((why for name, why in HELD_OUT.items() if name in entry["license"]), None)
+
+
+def copy_real(
+    styles: list[str], shared: Path, out_dir: Path, limit: int | None, summary: Summary
+) -> None:
+    """Sort the shared real files into band and piano; skip the held-out and the rest."""
+    folder = shared / "real"
+    known = manifest_sources(shared / "MANIFEST.json", folder.name)
+    for src in tqdm(midi_files(folder, limit), desc="real"):
+        entry = known.get(src.name)
+        reason = held_out_reason(entry) if entry is not None else None
+        style = None
+        if reason is None:
+            style, reason = real_style(src.read_bytes())
+        if style is None:
+            summary.skipped.append({"source": f"real/{src.name}", "reason": reason})
+        elif style in styles:
+            summary.entries.append(copy_file(src, f"{style}/{src.name}", style, entry, out_dir))
+
+
+def held_out_sources(shared: Path) -> set[str]:
+    """sha256 and repo/path of every held-out real file."""
+    entries = manifest_sources(shared / "MANIFEST.json", "real").values()
+    held = [e for e in entries if held_out_reason(e) is not None]
+    return {e["sha256"] for e in held} | {
+        f"{e['source']['repo']}/{e['source']['path']}" for e in held
+    }
+
+
+def check_held_out(summary: Summary, shared: Path) -> None:
+    """Fail if a training file is a held-out file under another name."""
+    held = held_out_sources(shared)
+    leaked = [
+        e["path"]
+        for e in summary.entries
+        if e["sha256"] in held or e["source"].partition("@")[0] in held
+    ]
+    if leaked:
+        sys.exit(f"error: held-out files in the training corpus: {', '.join(leaked[:5])}")
+
+
+def check_output(out_dir: Path) -> None:
+    """Refuse to prune a folder this script did not write (a mistyped -o)."""
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "MANIFEST.json").exists():
+        sys.exit(f"error: {out_dir} is not empty and has no MANIFEST.json; choose another -o")
 
 
 def prune_stale(out_dir: Path, summary: Summary) -> int:
-    """Delete .mid files an earlier build left in our folders that this one did not write."""
+    """Delete MIDI files an earlier build left that this one did not write, then empty
+    folders: prepare would train on them, and their folders would become styles."""
     wanted = {e["path"] for e in summary.entries}
     stale = [
         p
-        for folder in ("music21", "shared")
-        for p in sorted((out_dir / folder).rglob("*.mid"))
-        if p.relative_to(out_dir).as_posix() not in wanted
+        for p in sorted(out_dir.rglob("*"))
+        if p.suffix.lower() in MIDI_SUFFIXES and p.relative_to(out_dir).as_posix() not in wanted
     ]
     for path in stale:
         path.unlink()
+    for folder in sorted((p for p in out_dir.rglob("*") if p.is_dir()), reverse=True):
+        if not any(folder.iterdir()):
+            folder.rmdir()
     return len(stale)
 
 
 def summary_block(summary: Summary) -> dict:
-    by_source = Counter(
-        "/".join(e["path"].split("/")[:2]) if e["path"].startswith("music21/") else "shared"
-        for e in summary.entries
-    )
+    by_style = Counter(e["style"] for e in summary.entries)
+    reasons = Counter(s["reason"].partition(" (")[0] for s in summary.skipped)
     return {
         "files": len(summary.entries),
         "bytes": sum(e["bytes"] for e in summary.entries),
-        "by_source": dict(sorted(by_source.items())),
+        "by_style": dict(sorted(by_style.items())),
         "skipped": len(summary.skipped),
-        "skipped_scores": sorted(summary.skipped, key=lambda s: s["source"]),
+        "skipped_by_reason": dict(sorted(reasons.items())),
+        "skipped_files": sorted(summary.skipped, key=lambda s: s["source"]),
         "licenses": LICENSES,
         "music21_version": music21.__version__,
         "seed": SEED,
@@ -553,7 +717,8 @@ def summary_block(summary: Summary) -> dict:
 def write_manifest(out_dir: Path, summary: Summary) -> dict:
     block = summary_block(summary)
     manifest = {
-        "description": "Training corpus for midigen, written by scripts/build_corpus.py.",
+        "description": "Training corpus for midigen in style folders, "
+        "written by scripts/build_corpus.py.",
         "summary": block,
         "files": sorted(summary.entries, key=lambda e: e["path"]),
     }
@@ -566,50 +731,71 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--output", type=Path, required=True, help="corpus directory")
     parser.add_argument(
+        "--styles",
+        default=",".join(STYLES),
+        help=f"comma-separated style folders to build (default: {','.join(STYLES)})",
+    )
+    parser.add_argument(
         "--music21",
         help="comma-separated music21 collections (default: all but "
         + ", ".join(EXCLUDED_BY_DEFAULT)
         + "); an empty string takes none",
     )
-    parser.add_argument("--limit", type=int, help="at most N files per collection and shared")
-    parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="shared MIDI folder")
-    parser.add_argument("--no-shared", action="store_true", help="leave the shared files out")
+    parser.add_argument("--limit", type=int, help="at most N files per collection and folder")
+    parser.add_argument(
+        "--shared", type=Path, default=shared_corpus(), help="shared corpus (real/, train/)"
+    )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
     return parser.parse_args(argv)
 
 
-def chosen_collections(spec: str | None) -> list[str]:
-    if spec is None:
-        return default_collections()
+def chosen_styles(spec: str) -> list[str]:
     names = [n for n in spec.split(",") if n]
-    unknown = sorted(set(names) - set(available_collections()))
+    unknown = sorted(set(names) - set(STYLES))
     if unknown:
-        sys.exit(
-            f"error: unknown music21 collection(s) {', '.join(unknown)}; "
-            f"available: {', '.join(available_collections())}"
-        )
-    return sorted(set(names))
+        sys.exit(f"error: unknown style(s) {', '.join(unknown)}; available: {', '.join(STYLES)}")
+    return names
+
+
+def chosen_collections(spec: str | None, styles: list[str]) -> list[str]:
+    """The music21 collections asked for whose style is being built."""
+    if spec is None:
+        names = default_collections()
+    else:
+        names = sorted({n for n in spec.split(",") if n})
+        unknown = sorted(set(names) - set(available_collections()))
+        if unknown:
+            sys.exit(
+                f"error: unknown music21 collection(s) {', '.join(unknown)}; "
+                f"available: {', '.join(available_collections())}"
+            )
+    return [n for n in names if collection_config(n).style in styles]
 
 
 def report(block: dict, pruned: int, seconds: float) -> None:
-    for source, count in block["by_source"].items():
-        print(f"{source:32} {count:6}")
-    print(f"{'total':32} {block['files']:6}  ({block['bytes'] / 1e6:.1f} MB)")
-    print(f"skipped {block['skipped']} scores (reasons in MANIFEST.json), pruned {pruned} stale")
-    print(f"took {seconds:.0f} s")
+    for style, count in block["by_style"].items():
+        print(f"{style:40} {count:6}")
+    print(f"{'total':40} {block['files']:6}  ({block['bytes'] / 1e6:.1f} MB)")
+    print(f"skipped {block['skipped']} (details in MANIFEST.json):")
+    for reason, count in block["skipped_by_reason"].items():
+        print(f"{count:6}  {reason}")
+    print(f"pruned {pruned} stale files; took {seconds:.0f} s")
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     started = time.monotonic()
+    styles = chosen_styles(args.styles)
+    check_output(args.output)
     summary = Summary()
-    tasks = plan_tasks(chosen_collections(args.music21), args.limit)
+    for style in TRAIN_FOLDERS:
+        if style in styles:
+            copy_train(style, args.shared, args.output, args.limit, summary)
+    if "band" in styles or "piano" in styles:
+        copy_real(styles, args.shared, args.output, args.limit, summary)
+    tasks = plan_tasks(chosen_collections(args.music21, styles), args.limit)
     build_music21(tasks, args.output, max(1, args.jobs), summary)
-    if not args.no_shared:
-        if args.shared.is_dir():
-            copy_shared(args.shared, args.output, args.limit, summary)
-        else:
-            print(f"note: no shared corpus at {args.shared}, skipping it", file=sys.stderr)
+    check_held_out(summary, args.shared)
     pruned = prune_stale(args.output, summary)
     block = write_manifest(args.output, summary)
     report(block, pruned, time.monotonic() - started)

@@ -2,14 +2,17 @@
 
 Three steps, each a command you could type:
 
-    python scripts/build_corpus.py -o corpus/ --music21 bach,beethoven,haydn,...
-    midigen prepare corpus/ -o corpus-data/ --transpose -5..6
-    midigen train corpus-data/ -o models/default --hidden 384 --embed 256 --time 27m
+    python scripts/build_corpus.py -o build/default-model/corpus
+    midigen prepare build/default-model/corpus -o build/default-model/data \\
+        --styles --transpose -5..6
+    midigen train build/default-model/data -o models/default --time 27m ...
 
-The corpus is the shared real MIDI files (pop, rock, game and piano music,
-many with drums) and music21's Bach chorales, string quartets and piano
-pieces, written as multi-instrument MIDI.  Training is CPU-only and takes
-the given time on 2 cores; a longer --time (or --resume) gives a better model.
+The corpus is in style folders, each a STYLE_ token the model is conditioned on (prepare
+--styles): pop (POP909 songs), folk (Nottingham tunes), classical (music21's bundled
+scores as multi-instrument MIDI), band (shared real files with drums and several
+instruments) and piano (shared real piano files); see build_corpus.py.  Training is
+CPU-only and takes the given time on 2 cores; a longer --time (or --resume) gives a
+better model.
 
     python scripts/train_default.py [--work DIR] [--time 27m] [--output models/default]
 """
@@ -22,10 +25,6 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-COLLECTIONS = (
-    "bach,beethoven,haydn,mozart,schumann_robert,schumann_clara,schubert,chopin,"
-    "joplin,handel,corelli"
-)
 RECIPE = [
     "--hidden",
     "384",
@@ -70,13 +69,11 @@ def main() -> int:
             str(Path("scripts") / "build_corpus.py"),
             "-o",
             str(corpus),
-            "--music21",
-            COLLECTIONS,
             "--jobs",
             args.jobs,
         ]
     )
-    run(["midigen", "prepare", str(corpus), "-o", str(data), "--transpose", "-5..6"])
+    run(["midigen", "prepare", str(corpus), "-o", str(data), "--styles", "--transpose", "-5..6"])
     run(["midigen", "train", str(data), "-o", str(args.output), "--time", args.time, *RECIPE])
     return 0
 

@@ -54,6 +54,7 @@ def test_a_chord():
     tokens = song_to_event_tokens(song(note(0, 96, 60) + note(0, 96, 64) + note(0, 96, 67, 64)))
     assert tokens == [
         "EVENT_24",
+        "BAR",
         "NOTE_60",
         "VEL_12",
         "DUR_24",
@@ -72,6 +73,7 @@ def test_a_triplet_is_exact():
     tokens = song_to_event_tokens(song(events))
     assert tokens == [
         "EVENT_24",
+        "BAR",
         "NOTE_60",
         "VEL_12",
         "DUR_8",
@@ -93,6 +95,7 @@ def test_a_drum_fill_uses_drum_tokens_and_no_program():
     tokens = song_to_event_tokens(song([(0, 0xC9, b"\x05")] + fill))
     assert tokens == [
         "EVENT_24",
+        "BAR",
         "DRUM_38",
         "VEL_13",
         "DUR_0",
@@ -132,6 +135,7 @@ def test_the_sustain_pedal_is_kept_as_tokens():
     tokens = song_to_event_tokens(song(pedal + note(0, TPQ, 60)))
     assert tokens == [
         "EVENT_24",
+        "BAR",
         "PEDAL_ON",
         "NOTE_60",
         "VEL_12",
@@ -150,6 +154,7 @@ def test_instruments_get_program_tokens_and_their_own_tracks():
     tokens = song_to_event_tokens(song(piano, bass))
     assert tokens == [
         "EVENT_24",
+        "BAR",
         "NOTE_60",
         "VEL_12",
         "DUR_24",
@@ -170,8 +175,11 @@ def test_long_notes_and_rests_chain_tokens():
     tokens = song_to_event_tokens(song(note(10 * TPQ, 16 * TPQ + 8, 60)))
     assert tokens == [
         "EVENT_24",
+        "BAR",
         "SHIFT_96",
+        "BAR",
         "SHIFT_96",
+        "BAR",
         "SHIFT_48",
         "NOTE_60",
         "VEL_12",
@@ -220,7 +228,7 @@ def test_every_decoded_file_states_its_meter_at_tick_zero():
 def test_hanging_notes_end_with_their_track():
     events = [(0, 0x90, b"\x3c\x40"), (3 * TPQ, 0xFF, b"\x01")]
     tokens = song_to_event_tokens(song(events))
-    assert tokens == ["EVENT_24", "NOTE_60", "VEL_8", "DUR_72"]
+    assert tokens == ["EVENT_24", "BAR", "NOTE_60", "VEL_8", "DUR_72"]
 
 
 @pytest.mark.parametrize("path", sorted(DATA.glob("*.mid")), ids=lambda p: p.name)
@@ -305,9 +313,61 @@ def test_smpte_songs_use_seconds_at_120_bpm():
             )
         ],
     )  # 25 fps x 40 ticks: 1000 ticks = 1 s = 2 beats
-    assert song_to_event_tokens(smpte) == ["EVENT_24", "NOTE_60", "VEL_8", "DUR_48"]
+    assert song_to_event_tokens(smpte) == ["EVENT_24", "BAR", "NOTE_60", "VEL_8", "DUR_48"]
 
 
 def test_a_song_without_a_time_base_cannot_be_tokenized():
     with pytest.raises(midigen.MidiError, match="division is 0"):
         song_to_event_tokens(Song(format=0, division=0, tracks=[Track()]))
+
+
+def timesig(tick: int, numerator: int, denominator_power: int):
+    return (tick, 0xFF, bytes((0x58, numerator, denominator_power, 24, 8)))
+
+
+def test_a_bar_token_marks_every_bar_line_and_no_rest_crosses_one():
+    # 4/4: bar lines every 4 beats; notes on beat 1, in bar 2 (beat 2.5) and in bar 5
+    events = note(0, TPQ, 60) + note(5 * TPQ + TPQ // 2, 6 * TPQ, 62) + note(16 * TPQ, 17 * TPQ, 64)
+    tokens = song_to_event_tokens(song([timesig(0, 4, 2)], events))
+    assert tokens[:3] == ["EVENT_24", "TIMESIG_4_4", "BAR"]
+    assert tokens[3:6] == ["NOTE_60", "VEL_12", "DUR_24"]
+    assert tokens[6:10] == ["SHIFT_96", "BAR", "SHIFT_36", "NOTE_62"]
+    assert tokens.count("BAR") == 5  # bars 1 to 5
+    old = song_to_event_tokens(song([timesig(0, 4, 2)], events), bars=False)
+    assert "BAR" not in old and old[5:7] == ["SHIFT_96", "SHIFT_36"]  # as before BAR existed
+    assert midigen.write(event_tokens_to_song(old)[0]) == midigen.write(
+        event_tokens_to_song(tokens)[0]
+    )
+
+
+def test_a_time_signature_starts_a_bar_where_it_stands():
+    # 4/4, then 3/4 from beat 6 (mid-bar): bar lines at 0, 4, then 6, 9, 12
+    conductor = [timesig(0, 4, 2), timesig(6 * TPQ, 3, 2)]
+    events = note(0, TPQ, 60) + note(12 * TPQ, 13 * TPQ, 62)
+    tokens = song_to_event_tokens(song(conductor, events))
+    cursor = midigen.tokens.grammar.Cursor(bar_lines=True)
+    lines = []
+    for token in tokens[1:]:
+        if token == "BAR":
+            lines.append(cursor.step // 24)
+        cursor.feed_token(token)
+    assert lines == [0, 4, 6, 9, 12]
+    at = tokens.index("TIMESIG_3_4")
+    assert tokens[at - 1 : at + 2] == ["SHIFT_48", "TIMESIG_3_4", "BAR"]
+
+
+@pytest.mark.parametrize("name", ["pymidi_mary.mid", "jazzsoft_test-2-tracks-type-2.mid"])
+def test_bar_tokens_change_no_note(name):
+    parsed = midigen.read(DATA / name)
+    with_bars = midigen.write(event_tokens_to_song(song_to_event_tokens(parsed))[0])
+    without = midigen.write(event_tokens_to_song(song_to_event_tokens(parsed, bars=False))[0])
+    assert with_bars == without
+
+
+def test_a_bar_off_the_bar_lines_moves_time_to_the_next_one():
+    decoded, skipped = event_tokens_to_song(
+        "EVENT_24 NOTE_60 VEL_8 DUR_24 SHIFT_30 BAR NOTE_62 VEL_8 DUR_24".split()
+    )
+    assert skipped == 0
+    midi = pretty_midi.PrettyMIDI(io.BytesIO(midigen.write(decoded)))
+    assert sorted(n.start for i in midi.instruments for n in i.notes) == [0.0, 2.0]

@@ -14,7 +14,7 @@ import midigen
 from midigen.model.checkpoint import config_json, save_config, save_weights
 from midigen.model.config import ModelConfig
 from midigen.model.network import LanguageModel
-from midigen.model.sample import Length, Masks, Sampling, Stream, draw, sample_tokens
+from midigen.model.sample import Length, Masks, Sampling, Steering, Stream, draw, sample_tokens
 from midigen.model.stepper import Stepper
 from midigen.tokens import grammar
 from midigen.tokens.vocab import Vocab
@@ -224,3 +224,88 @@ def test_the_generate_command_never_imports_torch(tmp_path):
     )
     run_without_torch(code, folder, tmp_path / "x.mid")
     assert midigen.read(tmp_path / "x.mid").tracks
+
+
+def walk_bars(tokens: list[str]) -> grammar.Cursor:
+    """Walk a stream, asserting the bar-line rules: no rest crosses a bar line, and a BAR
+    stands on every bar line the stream reaches before anything but tempo and meter."""
+    cursor = grammar.Cursor(bar_lines=True)
+    for token in tokens[1:]:
+        kind, value = grammar.parse_token(token)
+        if kind == "SHIFT":
+            assert value <= cursor.to_next_bar_line, token
+            assert cursor.expect != grammar.BAR_LINE
+        if cursor.expect == grammar.BAR_LINE:
+            assert kind in ("TEMPO", "TIMESIG", "BAR"), token
+        if kind == "BAR":
+            assert cursor.on_bar_line
+        cursor.feed(kind, value)
+    return cursor
+
+
+def test_sampled_streams_mark_every_bar_and_keep_tempo_and_meter():
+    network = tiny_network("lstm", True)
+    stepper = Stepper(network.config, {k: v.numpy() for k, v in network.state_dict().items()})
+    streams = sample_tokens(
+        stepper,
+        VOCAB,
+        ["EVENT_24"],
+        length=Length(16, "bars"),
+        sampling=Sampling(temperature=1.5),
+        steering=Steering(steady=True),
+        streams=4,
+        seed=2,
+    )
+    for tokens in streams:
+        cursor = walk_bars(tokens)
+        assert tokens.count("BAR") >= int(cursor.bars) >= 2
+        first_note = next(k for k, t in enumerate(tokens) if t.startswith(("NOTE", "DRUM")))
+        changes = [t for t in tokens[first_note:] if t.startswith(("TEMPO", "TIMESIG"))]
+        assert changes == []
+        assert not any(t.startswith("TIMESIG_1_") for t in tokens)
+
+
+def test_a_model_without_bar_tokens_never_gets_one():
+    old = Vocab.fixed(t for t in grammar.vocabulary() if t != "BAR")
+    network = tiny_network("lstm", True)
+    weights = {k: v.numpy() for k, v in network.state_dict().items()}
+    weights = {k: (v[: len(old)] if v.shape[0] == len(VOCAB) else v) for k, v in weights.items()}
+    config = ModelConfig(len(old), cell="lstm", layers=2, hidden=24, embed=16, tie_weights=True)
+    streams = sample_tokens(
+        Stepper(config, weights),
+        old,
+        ["EVENT_24"],
+        length=Length(200, "tokens"),
+        sampling=Sampling(),
+        seed=1,
+    )
+    assert "BAR" not in streams[0] and len(streams[0]) > 150
+
+
+def test_a_stream_keeps_the_key_of_its_first_notes():
+    network = tiny_network("lstm", False)
+    stepper = Stepper(network.config, {k: v.numpy() for k, v in network.state_dict().items()})
+
+    def out_of_key_share(settle: bool) -> float:
+        masks = Masks(VOCAB, Steering(settle_key=True))
+        outside = total = 0
+        for tokens in sample_tokens(
+            stepper,
+            VOCAB,
+            ["EVENT_24"],
+            length=Length(600, "tokens"),
+            sampling=Sampling(),
+            steering=Steering(settle_key=settle),
+            streams=4,
+            seed=4,
+        ):
+            stream = Stream()
+            for token in tokens[1:]:
+                stream.advance(VOCAB.ids[token], masks)
+                if token.startswith("NOTE_") and stream.key is not None:
+                    total += 1
+                    outside += int(token[5:]) % 12 not in stream.key.scale
+        return outside / total
+
+    assert out_of_key_share(settle=False) > 0.25  # the untrained network knows no key
+    assert out_of_key_share(settle=True) < 0.1

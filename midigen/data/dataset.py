@@ -106,7 +106,8 @@ def prepare(
         raise MidiError(f"no input files found in {', '.join(map(str, inputs))}")
     paths = [str(job.source) for job in jobs_found]
     styles = [_style(job.relative) if config.styles else None for job in jobs_found]
-    pieces = list(_load_all(paths, styles, config.scheme, jobs, progress))
+    bars = vocab is None or "BAR" in vocab.ids  # a model from before BAR reads none
+    pieces = list(_load_all(paths, styles, config.scheme, bars, jobs, progress))
     good = [piece for piece in pieces if piece.error is None]
     if not good:
         first = next(p for p in pieces if p.error)
@@ -143,10 +144,10 @@ def _style(relative: Path) -> str | None:
 
 
 def _load_all(
-    paths: list[str], styles: list[str | None], scheme: str, jobs: int, progress
+    paths: list[str], styles: list[str | None], scheme: str, bars: bool, jobs: int, progress
 ) -> Iterator[Piece]:
     wrap = progress or (lambda iterator, total: iterator)
-    work = [(path, style, scheme) for path, style in zip(paths, styles, strict=True)]
+    work = [(path, style, scheme, bars) for path, style in zip(paths, styles, strict=True)]
     if jobs == 1 or len(paths) == 1:
         yield from wrap(map(_load_piece, work), len(paths))
         return
@@ -154,12 +155,13 @@ def _load_all(
         yield from wrap(pool.map(_load_piece, work, chunksize=4), len(paths))
 
 
-def _load_piece(work: tuple[str, str | None, str]) -> Piece:
+def _load_piece(work: tuple[str, str | None, str, bool]) -> Piece:
     """Read one file into tokens: MIDI, token text of the scheme, or word text.
 
-    A style becomes a STYLE_ token right after the event header.
+    A style becomes a STYLE_ token right after the event header; ``bars``
+    says whether event tokens mark bar lines.
     """
-    path, style, scheme = work
+    path, style, scheme, bars = work
     piece = Piece(path, style=style)
     try:
         data = read_regular(path, MAX_FILE_BYTES)  # never blocks on a FIFO, never reads forever
@@ -167,7 +169,7 @@ def _load_piece(work: tuple[str, str | None, str]) -> Piece:
         if scheme == "text":
             piece.tokens, piece.breaks = _word_tokens(data, path)
         else:
-            song, tokens = _song_tokens(data, path, scheme)
+            song, tokens = _song_tokens(data, path, scheme, bars)
             if style is not None:
                 tokens.insert(1, STYLE_PREFIX + style)
             piece.tokens = tokens + [EOS]
@@ -203,7 +205,7 @@ def _word_tokens(data: bytes, path: str) -> tuple[list[str], list[int]]:
     return tokens, [b for b in breaks if b < len(tokens)]
 
 
-def _song_tokens(data: bytes, path: str, scheme: str) -> tuple[Song, list[str]]:
+def _song_tokens(data: bytes, path: str, scheme: str, bars: bool) -> tuple[Song, list[str]]:
     """MIDI bytes, or token text midigen wrote, as tokens of the scheme."""
     from ..tokens import detokenize
 
@@ -215,10 +217,10 @@ def _song_tokens(data: bytes, path: str, scheme: str) -> tuple[Song, list[str]]:
             raise MidiError("not UTF-8 token text", path=path) from None
         song = detokenize(tokens)
         if tokens[0].startswith("MTHD_") != (scheme == "chunk"):
-            tokens = tokenize(song, scheme)
+            tokens = tokenize(song, scheme, bars)
         return song, tokens
     song = read(data)
-    return song, tokenize(song, scheme)
+    return song, tokenize(song, scheme, bars)
 
 
 def count_notes(song: Song) -> int:
@@ -434,12 +436,14 @@ def dataset_from(
     scheme: str | None = None,
     vocab: Vocab | None = None,
     valid_fraction: float = PrepareConfig.valid_fraction,
+    styles: bool = False,
 ) -> Iterator[Dataset]:
     """A dataset folder as it is, or a folder of MIDI or text prepared into a temporary one.
 
     ``scheme`` None guesses it from the files: MIDI anywhere means events,
     otherwise word text.  ``vocab`` is passed on to ``prepare`` (to score
-    new files with a trained model's vocabulary).
+    new files with a trained model's vocabulary); with ``styles`` a folder's
+    first-level subfolders name the files' styles.
 
     Raises:
         MidiError: the dataset holds another scheme, or the files cannot be prepared.
@@ -453,7 +457,10 @@ def dataset_from(
         return
     with tempfile.TemporaryDirectory(prefix="midigen-data-") as temporary:
         folder = Path(temporary) / "data"
-        config = PrepareConfig(scheme=scheme or guess_scheme(data), valid_fraction=valid_fraction)
+        scheme = scheme or guess_scheme(data)
+        config = PrepareConfig(
+            scheme=scheme, valid_fraction=valid_fraction, styles=styles and scheme == "event"
+        )
         prepare([data], folder, config, vocab=vocab)
         dataset = open_dataset(folder)
         dataset.meta["source"] = str(data)

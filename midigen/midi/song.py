@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     import pretty_midi
 
 
-
 class Event(NamedTuple):
     """One track event.
 

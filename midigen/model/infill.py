@@ -115,7 +115,7 @@ def infill(
     """
     if not 1 <= candidates <= MAX_CANDIDATES:
         raise MidiError(f"candidates must be between 1 and {MAX_CANDIDATES}")
-    tokens, score, start, stop = _located(song, span)
+    tokens, score, start, stop = _located(song, span, bars="BAR" in vocab.ids)
     prompt, _ = split_event_tokens(tokens, start)
     _, after = split_event_tokens(tokens, stop)
     played = {note.instrument for note in score.notes}
@@ -153,11 +153,12 @@ def span_ticks(song: Song, span: Span) -> tuple[int, int]:
     return _tick(song, start), _tick(song, stop)
 
 
-def _located(song: Song, span: Span) -> tuple[list[str], Score, int, int]:
-    """The song's event tokens, what they say, and the span's [start, stop) steps."""
+def _located(song: Song, span: Span, bars: bool = True) -> tuple[list[str], Score, int, int]:
+    """The song's event tokens (with BAR tokens if ``bars``), what they say, and the span's
+    [start, stop) steps."""
     if not song.ticks_per_beat:
         raise MidiError("infill needs a time base in ticks per quarter note, not SMPTE")
-    tokens = tokenize(song, "event")
+    tokens = tokenize(song, "event", bars)
     score = Score()
     end = walk(tokens, score).step
     end = max([end, *(note.start + note.length for note in score.notes)])

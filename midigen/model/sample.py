@@ -7,7 +7,13 @@ TEMPO by its TFINE digits), and a few limits of its own that keep the music
 playable and a model from getting stuck: notes inside their instrument's
 range (midi/gm.py), a first note within the first beat, no more than a
 handful of notes on one step, no more than a band's worth of instruments,
-no ``<eos>`` before the requested length.  The decoder (tokens/event.py)
+no rest across a bar line (a model with BAR tokens), tempo and meter set
+once at the start (as nearly all real pieces do) and never a one-beat bar
+(POP909's files say 1/4; no musician writes it), no ``<eos>`` before the
+requested length.  And it keeps a key: once a stream has played a few
+notes (its prime's, or its own) it estimates their key, and notes outside
+that key's scale become much less likely, so that the music does not
+wander.  The decoder (tokens/event.py)
 then ends every note and caps its length.
 """
 
@@ -19,13 +25,14 @@ import numpy as np
 
 from ..errors import MidiError
 from ..midi.gm import PROGRAM_RANGES, Instruments
-from ..midi.keys import Key
+from ..midi.keys import Key, estimate_key
 from ..tokens.grammar import (
     DURATION,
     FINE,
     FOLLOWERS,
     FREE,
     HEADER,
+    MAX_SHIFT,
     STEPS_PER_BEAT,
     VELOCITY,
     Cursor,
@@ -42,6 +49,9 @@ MAX_DENSITY = 64.0  # notes per second: more is a drum roll, not a density
 DENSITY_GAIN = 5.0  # logit bias per unit of log(asked / measured notes per second)
 DENSITY_PRIOR_SECONDS = 2.0  # the measured rate starts at the asked one, for this long
 BATCH_FOR_TWO_THREADS = 4  # streams from which the matrix products use two BLAS threads
+KEY_SETTLE_NOTES = 16  # pitched notes after which a stream's key is estimated and kept
+OUT_OF_KEY = -3.0  # logit bias for notes outside the kept key's scale: about 1/20 as likely
+LEADING_TONE = -1.0  # and for a minor key's raised 7th, which minor music often uses
 
 
 @dataclass(frozen=True)
@@ -51,12 +61,16 @@ class Steering:
     ``key``: pitched notes stay in its scale.  ``instruments``: only these
     play.  ``density``: notes per second to aim for.  ``keep_tempo``: no
     tempo or time-signature changes (a continuation keeps its prime's).
+    ``steady``: tempo and meter are set before the first note and kept.
+    ``settle_key``: after a few notes, stay in their key (without ``key``).
     """
 
     key: Key | None = None
     instruments: Instruments | None = None
     density: float | None = None
     keep_tempo: bool = False
+    steady: bool = False
+    settle_key: bool = False
 
     def __post_init__(self) -> None:
         if self.density is not None and not 0 < self.density <= MAX_DENSITY:
@@ -74,10 +88,17 @@ class Masks:
         kinds = np.array(self.kinds)
         self.after = {expect: np.isin(kinds, names) for expect, names in FOLLOWERS.items()}
         self.onsets = np.isin(kinds, ("NOTE", "DRUM", "PROGRAM"))
+        self.bar_lines = "BAR" in vocab.ids
+        self.steady = steering.steady
+        self.tempo_changes = np.isin(kinds, ("TEMPO", "TIMESIG"))
+        self.tempos, self.meters = kinds == "TEMPO", kinds == "TIMESIG"
         self.programs = kinds == "PROGRAM"
         notes = kinds == "NOTE"
         pitches = np.array([value if kind == "NOTE" else -1 for kind, value in parsed])
         in_key, self.bias = _key_masks(steering.key, notes, pitches)
+        self.settle_key = steering.settle_key and steering.key is None
+        self.notes, self.pitches = notes, pitches
+        self._key_bias: dict[Key, np.ndarray] = {}
         chosen = steering.instruments
         # playable[program]: every token but the NOTEs this program may not play: outside
         # its range, outside the key, or any NOTE of a program the musician left out
@@ -99,10 +120,22 @@ class Masks:
             np.float32
         )
         # shorter_than[n]: every token but the SHIFTs of n steps or more
-        self.shorter_than = np.array([shifts < max(n, 1) for n in range(STEPS_PER_BEAT + 1)])
+        self.shorter_than = np.array([shifts < max(n, 1) for n in range(MAX_SHIFT + 2)])
         self.eos_id = vocab.ids[EOS]
         self.eos = np.zeros(len(vocab), bool)
         self.eos[self.eos_id] = True
+
+    def key_bias(self, key: Key | None) -> np.ndarray:
+        """Logits to add for a stream that keeps ``key`` (zeros before it has one)."""
+        if key not in self._key_bias:
+            bias = np.zeros(len(self.notes), np.float32)
+            if key is not None:
+                pitch_class = self.pitches % 12
+                bias[self.notes & ~np.isin(pitch_class, sorted(key.scale))] = OUT_OF_KEY
+                if key.minor:
+                    bias[self.notes & (pitch_class == (key.tonic + 11) % 12)] = LEADING_TONE
+            self._key_bias[key] = bias
+        return self._key_bias[key]
 
 
 def _key_masks(key: Key | None, notes: np.ndarray, pitches: np.ndarray) -> tuple:
@@ -131,6 +164,7 @@ def _steered(steering: Steering, parsed: list, kinds: np.ndarray) -> np.ndarray:
             steered &= kinds != "DRUM"
     if steering.keep_tempo:
         steered &= ~np.isin(kinds, ("TEMPO", "TIMESIG"))
+    steered &= np.array([not (kind == "TIMESIG" and value[0] == 1) for kind, value in parsed])
     return steered
 
 
@@ -152,6 +186,10 @@ class Stream:
     notes: int = 0  # notes begun so far
     onsets_here: int = 0  # notes begun on the current step
     programs: set[int] = field(default_factory=set)  # ids of PROGRAM tokens used
+    tempo_step: int = -1  # the step of the last TEMPO
+    meter_step: int = -1  # and of the last TIMESIG: one of each a step, as the encoder writes
+    pitch_classes: list[int] = field(default_factory=lambda: [0] * 12)  # of pitched notes
+    key: Key | None = None  # the key kept, once settled
     finished: bool = False
 
     def advance(self, token_id: int, masks: Masks) -> None:
@@ -164,8 +202,17 @@ class Stream:
             self.onsets_here += 1
             self.notes += 1
             self.sounded = True
+            if kind == "NOTE":
+                self.pitch_classes[masks.values[token_id] % 12] += 1
+                if masks.settle_key and self.key is None:
+                    if sum(self.pitch_classes) >= KEY_SETTLE_NOTES:
+                        self.key = estimate_key(self.pitch_classes)
         elif kind == "PROGRAM":
             self.programs.add(token_id)
+        elif kind == "TEMPO":
+            self.tempo_step = self.cursor.step
+        elif kind == "TIMESIG":
+            self.meter_step = self.cursor.step
         self.cursor.feed(kind, masks.values[token_id])
 
     def density_bias(self, asked: float) -> float:
@@ -184,13 +231,23 @@ class Stream:
         if expect in (VELOCITY, DURATION, FINE):
             return masks.after[expect]
         allowed = masks.after[expect] & masks.playable[self.cursor.program]
+        cursor = self.cursor
         if self.lead_in and not self.sounded:  # no silent lead-in: start within the first beat
-            allowed &= masks.shorter_than[max(STEPS_PER_BEAT - self.cursor.step, 0)]
+            allowed &= masks.shorter_than[max(STEPS_PER_BEAT - cursor.step, 0)]
+        if cursor.bar_lines:  # no rest past the next bar line
+            allowed &= masks.shorter_than[min(cursor.to_next_bar_line, MAX_SHIFT) + 1]
+        if masks.steady and (self.sounded or cursor.step):
+            allowed &= ~masks.tempo_changes
+        if self.tempo_step == cursor.step:
+            allowed &= ~masks.tempos
+        if self.meter_step == cursor.step:
+            allowed &= ~masks.meters
         if self.onsets_here >= MAX_ONSETS_PER_STEP:
             allowed &= ~masks.onsets
         if len(self.programs) >= MAX_PROGRAMS:  # only the programs already in use
-            allowed &= ~masks.programs
-            allowed[list(self.programs)] = True
+            in_use = np.zeros_like(allowed)
+            in_use[list(self.programs)] = True
+            allowed &= ~masks.programs | in_use
         allowed &= masks.steered
         if length_reached:
             allowed |= masks.eos
@@ -301,7 +358,10 @@ def sample_tokens(
         masks = Masks(vocab, steering)
         rng = np.random.default_rng(seed)
         state = stepper.initial_state(streams)
-        runs = [Stream(lead_in=len(prime) == 1) for _ in range(streams)]
+        runs = [
+            Stream(Cursor(bar_lines=masks.bar_lines), lead_in=len(prime) == 1)
+            for _ in range(streams)
+        ]
         outputs = [list(prime) for _ in range(streams)]
         for position, token_id in enumerate(vocab.tokens_to_ids(prime)):
             logits = stepper.step(np.full(streams, token_id), state)
@@ -323,6 +383,8 @@ def sample_tokens(
             if not active:
                 return outputs
             scores = logits[active] + masks.bias
+            if masks.settle_key:
+                scores = scores + np.stack([masks.key_bias(runs[k].key) for k in active])
             if steering.density is not None:
                 bias = [runs[k].density_bias(steering.density) for k in active]
                 scores = scores + np.outer(bias, masks.density_lean).astype(scores.dtype)

@@ -72,6 +72,9 @@ class TrainedModel:
     def evaluate(self, data: str | Path) -> Metrics:
         """Score a dataset's validation split, or every file of a folder of MIDI or text.
 
+        For a model with styles, a folder's first-level subfolders name the
+        styles of the files in them (as ``prepare --styles`` reads them).
+
         Raises:
             MidiError: the data cannot be read or holds another token scheme.
         """
@@ -81,7 +84,9 @@ class TrainedModel:
         from .evaluate import evaluate_split
         from .network import uses_bf16
 
-        with dataset_from(data, self.scheme, vocab=self.vocab, valid_fraction=0) as dataset:
+        with dataset_from(
+            data, self.scheme, vocab=self.vocab, valid_fraction=0, styles=bool(self.styles)
+        ) as dataset:
             split = "valid" if len(dataset.pieces("valid")) else "train"
             dataset = _with_vocab(dataset, self.vocab)
             bf16 = uses_bf16("auto", torch.device("cpu"))  # as training does where it can
@@ -135,8 +140,10 @@ class TrainedModel:
         "2000tokens" or a Length.  With a ``prime`` MIDI file the pieces start
         with its first ``prime_seconds`` (on the 1/24-beat grid) and continue
         it, with its instruments and tempo unless ``instruments`` names others
-        or ``free`` is set.  ``sampling`` sets temperature, top-k and top-p
-        (default: the model as it learned).  The same ``seed`` gives the same
+        or ``free`` is set.  Tempo and meter are set before the first note and
+        kept, and so is the key of the first notes (the prime's), unless
+        ``free``.  ``sampling`` sets temperature, top-k and top-p (default:
+        the model as it learned).  The same ``seed`` gives the same
         songs.  Steering: ``style`` (one the model learned, see ``styles``),
         ``key`` ("C", "Am", "F#m": pitched notes stay in its scale),
         ``density`` ("low", "medium", "high" or notes per second),
@@ -184,6 +191,8 @@ class TrainedModel:
             instruments=instruments,
             density=notes_per_second(density),
             keep_tempo=prime is not None and not free,
+            steady=not free,
+            settle_key=not free,
         )
         streams = sample_tokens(
             self.stepper,
@@ -281,7 +290,7 @@ class TrainedModel:
 
         if self.scheme == "text":
             raise MidiError("this model reads word text, not MIDI")
-        return tokenize(read(path), self.scheme)
+        return tokenize(read(path), self.scheme, bars="BAR" in self.vocab.ids)
 
 
 def load_model(folder: str | Path) -> TrainedModel:

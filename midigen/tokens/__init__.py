@@ -18,7 +18,7 @@ SCHEMES = ("chunk", "event")
 MAX_TOKEN_TEXT_BYTES = 32 * 2**20
 
 
-def tokenize(song: Song, scheme: str = "chunk") -> list[str]:
+def tokenize(song: Song, scheme: str = "chunk", bars: bool = True) -> list[str]:
     """Turn a song into tokens of the given scheme.
 
     Raises:
@@ -27,7 +27,7 @@ def tokenize(song: Song, scheme: str = "chunk") -> list[str]:
     if scheme == "chunk":
         return song_to_chunk_tokens(song)
     if scheme == "event":
-        return song_to_event_tokens(song)
+        return song_to_event_tokens(song, bars)
     raise ValueError(f"unknown token scheme {scheme!r}; choose from {', '.join(SCHEMES)}")
 
 

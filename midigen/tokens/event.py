@@ -8,11 +8,13 @@ and keeps tempo exactly: a tempo change between grid steps is re-timed so
 that it lands on its original second.  Tempo events count only in the first
 track, where SMF 1.0 puts a format 1 file's tempo map.
 
-Within one step events come in a fixed order: tempo, time signature, then
-pedal and notes grouped by instrument (programs ascending, drums last),
-pitches ascending.  Everything else in the file (other controllers, pitch
-bend, lyrics, sysex) is left out: this scheme is for modelling; use the
-chunk scheme to keep every byte.
+Within one step events come in a fixed order: tempo, time signature, the
+BAR of a bar line, then pedal and notes grouped by instrument (programs
+ascending, drums last), pitches ascending.  Rests are split at bar lines,
+so that a BAR marks each one (``bars=False`` writes the tokens of before
+BAR existed, for models whose vocabulary lacks it).  Everything else in
+the file (other controllers, pitch bend, lyrics, sysex) is left out: this
+scheme is for modelling; use the chunk scheme to keep every byte.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from .grammar import (
     Cursor,
     Note,
     Score,
+    bar_steps,
     duration_tokens,
     shift_tokens,
     tempo_tokens,
@@ -62,8 +65,8 @@ _DURATION = [f"DUR_{d}" for d in range(MAX_SHIFT + 1)]
 # -- encoding -------------------------------------------------------------------
 
 
-def song_to_event_tokens(song: Song) -> list[str]:
-    """The song's notes, tempi, time signatures and pedal as event tokens.
+def song_to_event_tokens(song: Song, bars: bool = True) -> list[str]:
+    """The song's notes, tempi, time signatures, bar lines and pedal as event tokens.
 
     Notes are paired per track, channel and key the way pretty_midi does it:
     a note-off ends every open note of its key begun at an earlier tick.
@@ -103,7 +106,7 @@ def song_to_event_tokens(song: Song) -> list[str]:
         events += [(step, _TEMPO, 0, 0, tempo_us, 0) for step, tempo_us in grid.items()]
     events.sort()
     rests: list[int] = []
-    tokens = _events_to_tokens(events, rests)
+    tokens = _events_to_tokens(events, rests, bars)
     if rests:
         longest = max(rests) / STEPS_PER_BEAT
         song.warnings.append(
@@ -263,25 +266,48 @@ def _close(
     waiting[:] = kept
 
 
-def _events_to_tokens(events: list[tuple], rests: list[int]) -> list[str]:
+def _events_to_tokens(events: list[tuple], rests: list[int], bars: bool) -> list[str]:
     """The sorted events as tokens; silences longer than MAX_REST_STEPS are cut to it and
-    listed in ``rests`` (in steps), so that tokens grow with the notes, not with the time."""
+    listed in ``rests`` (in steps), so that tokens grow with the notes, not with the time.
+
+    With ``bars`` a BAR marks every bar line up to the last event: rests are
+    split there, and a bar line's BAR comes after its tempo and meter, so
+    that a time signature off the old grid starts a bar where it stands.
+    """
     tokens = [HEADER]
     add = tokens.append
-    now = 0
+    now = 0  # in the tokens' time: event steps less the silences cut
+    cut = 0
     program = 0
     last_tempo = None
+    origin, bar_length, barred = 0, bar_steps(4, 4), -1  # the bar grid, as grammar.Cursor keeps it
     for step, group, instrument, pitch, value, length in events:
+        step -= cut
         if step > now:
             gap = step - now
+            if gap > MAX_REST_STEPS:
+                rests.append(gap)
+                cut += gap - MAX_REST_STEPS
+                step = now + MAX_REST_STEPS
+                gap = MAX_REST_STEPS
+            if bars:
+                line = now + (-(now - origin) % bar_length)
+                while line < step:  # bar lines inside the rest (the one at `step` waits)
+                    if line != barred:
+                        tokens += shift_tokens(line - now)
+                        add("BAR")
+                        now = barred = line
+                    line += bar_length
+                gap = step - now
             if gap <= MAX_SHIFT:
                 add(_SHIFT[gap])
-            else:
-                if gap > MAX_REST_STEPS:
-                    rests.append(gap)
-                tokens += shift_tokens(min(gap, MAX_REST_STEPS))
+            elif gap:
+                tokens += shift_tokens(gap)
             now = step
         if group == _PLAYED:
+            if bars and barred != now and not (now - origin) % bar_length:
+                add("BAR")
+                barred = now
             if instrument != DRUMS and instrument != program:
                 add(_PROGRAM[instrument])
                 program = instrument
@@ -300,6 +326,7 @@ def _events_to_tokens(events: list[tuple], rests: list[int]) -> list[str]:
                 last_tempo = value
         else:
             add("TIMESIG_{}_{}".format(*value))
+            origin, bar_length = now, bar_steps(*value)
     return tokens
 
 

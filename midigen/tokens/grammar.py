@@ -15,8 +15,8 @@ prime cut and the tail trim cannot drift apart:
 A piece reads::
 
     EVENT_24 TEMPO_1 TFINE_58 TFINE_6 TFINE_32 TIMESIG_4_4
-    PROGRAM_0 NOTE_60 VEL_12 DUR_24 NOTE_64 VEL_12 DUR_24
-    DRUM_36 VEL_14 DUR_0 SHIFT_24 ...
+    BAR PROGRAM_0 NOTE_60 VEL_12 DUR_24 NOTE_64 VEL_12 DUR_24
+    DRUM_36 VEL_14 DUR_0 SHIFT_24 ... SHIFT_48 BAR ...
 
 - ``EVENT_24``: the header; the scheme and its steps per beat.
 - ``SHIFT_n`` (n = 1..96): time moves on by n steps (longer rests chain).
@@ -32,6 +32,13 @@ A piece reads::
   base-64 digits of microseconds per quarter note (the 24-bit value of a
   tempo event), so seconds are recovered exactly.
 - ``TIMESIG_n_d``: a time signature n/d.
+- ``BAR``: a bar begins here.  Bar lines fall every bar of the time
+  signature in force, counted from step 0 or from the last TIMESIG, which
+  starts a bar wherever it stands; no SHIFT crosses a bar line, and at a
+  bar line only tempo and meter come before the BAR.  So the model always
+  knows where in the bar it is.  Token files and models from before BAR
+  existed have none, and their streams never expect one (``Cursor``'s
+  ``bar_lines``); a BAR off a bar line moves time on to the next one.
 - ``STYLE_name``: right after the header, the style the piece is in (the
   folder it came from when the dataset was prepared with ``--styles``).
 """
@@ -73,6 +80,7 @@ KINDS: dict[str, tuple] = {
     "TIMESIG": tuple(
         (n, d) for n in TIME_SIGNATURE_NUMERATORS for d in TIME_SIGNATURE_DENOMINATORS
     ),
+    "BAR": (None,),  # last, so that the ids of models from before it stay the same
 }
 
 # Conditioning tokens name what a piece is, not what it plays; they follow the header
@@ -81,12 +89,13 @@ STYLE_PREFIX = "STYLE_"
 NAMED_KINDS = ("STYLE",)
 
 # What a stream expects next, and the token kinds that may then come.
-FREE, VELOCITY, DURATION, MORE_DURATION, FINE = (
+FREE, VELOCITY, DURATION, MORE_DURATION, FINE, BAR_LINE = (
     "free",
     "velocity",
     "duration",
     "more_duration",
     "fine",
+    "bar_line",
 )
 FREE_KINDS = ("SHIFT", "PROGRAM", "NOTE", "DRUM", "PEDAL", "TEMPO", "TIMESIG")
 FOLLOWERS: dict[str, tuple[str, ...]] = {
@@ -95,10 +104,13 @@ FOLLOWERS: dict[str, tuple[str, ...]] = {
     DURATION: ("DUR",),  # after VEL
     MORE_DURATION: (*FREE_KINDS, "DUR"),  # after a whole-beat DUR (> MAX_SHIFT): a chain
     FINE: ("TFINE",),  # after TEMPO, until it has TEMPO_DIGITS digits
+    BAR_LINE: ("TEMPO", "TIMESIG", "BAR"),  # on a bar line before its BAR, with bar_lines
 }
 
 
 def token_name(kind: str, value: object) -> str:
+    if kind == "BAR":
+        return "BAR"
     if kind == "PEDAL":
         return "PEDAL_ON" if value else "PEDAL_OFF"
     if kind == "TIMESIG":
@@ -118,12 +130,14 @@ def parse_token(token: str) -> tuple[str, object]:
         ValueError: not an event token, or its value is out of range; the
             message says which.
     """
+    if token == "BAR":
+        return "BAR", None
     kind, _, text = token.partition("_")
     if kind in NAMED_KINDS:
         if not text:
             raise ValueError("no name")
         return kind, text
-    if kind not in KINDS:
+    if kind not in KINDS or kind == "BAR":
         raise ValueError("not an event token")
     try:
         if kind == "PEDAL":
@@ -241,8 +255,10 @@ class Cursor:
     """Where a stream of event tokens stands, fed one token at a time.
 
     It keeps musical time (``step``, ``seconds``, ``bars``, ``tempo_us``,
-    ``bar_steps``), the current program, and ``expect``: the key of
-    ``FOLLOWERS`` naming what may come next.  ``feed`` is lenient in the way
+    ``bar_steps`` and the bar grid), the current program, and ``expect``:
+    the key of ``FOLLOWERS`` naming what may come next.  With ``bar_lines``
+    (a stream written with BAR tokens) a bar line not yet marked expects
+    its BAR.  ``feed`` is lenient in the way
     decoding needs: a token that cannot stand where it is (a VEL with no note
     before it, a TFINE with no TEMPO) is refused with a reason and changes
     nothing.  The sampler only offers tokens ``expect`` allows, so a sampled
@@ -256,6 +272,9 @@ class Cursor:
         "bars",
         "tempo_us",
         "bar_steps",
+        "bar_origin",
+        "barred",
+        "bar_lines",
         "program",
         "expect",
         "digits",
@@ -264,14 +283,17 @@ class Cursor:
         "score",
     )
 
-    def __init__(self, score: Score | None = None) -> None:
+    def __init__(self, score: Score | None = None, bar_lines: bool = False) -> None:
         self.step = 0
         self.seconds = 0.0
         self.bars = 0.0
         self.tempo_us = DEFAULT_TEMPO_US
         self.bar_steps = bar_steps(4, 4)
+        self.bar_origin = 0  # a bar line: step 0, or the last time signature's step
+        self.barred = -1  # the step of the last BAR
+        self.bar_lines = bar_lines
         self.program = 0
-        self.expect = FREE
+        self.expect = BAR_LINE if bar_lines else FREE
         self.digits: list[int] | None = None  # tempo digits being spelled
         self.note: Note | None = None  # the note waiting for VEL and DUR
         self.note_stage = ""  # "pitch", "velocity" or "duration": what the note last got
@@ -280,6 +302,26 @@ class Cursor:
     def seconds_after(self, shift: int) -> float:
         """Where ``SHIFT_<shift>`` would move time to, in seconds."""
         return self.seconds + shift / STEPS_PER_BEAT * self.tempo_us / MICROSECONDS
+
+    @property
+    def on_bar_line(self) -> bool:
+        return (self.step - self.bar_origin) % self.bar_steps == 0
+
+    @property
+    def to_next_bar_line(self) -> int:
+        """Steps from here to the next bar line after here."""
+        return self.bar_steps - (self.step - self.bar_origin) % self.bar_steps
+
+    def _move(self, steps: int) -> None:
+        self.seconds = self.seconds_after(steps)
+        self.step += steps
+        self.bars += steps / self.bar_steps
+
+    def _free(self) -> str:
+        """What comes next when nothing is pending: anything, or first a bar line's BAR."""
+        if self.bar_lines and self.barred != self.step and self.on_bar_line:
+            return BAR_LINE
+        return FREE
 
     def feed(self, kind: str, value) -> str | None:
         """Move on by one parsed token; return why it cannot stand here, or None."""
@@ -291,9 +333,11 @@ class Cursor:
             return self._note_detail(kind, value)
         self.finish_note()
         if kind == "SHIFT":
-            self.seconds = self.seconds_after(value)
-            self.step += value
-            self.bars += value / self.bar_steps
+            self._move(value)
+        elif kind == "BAR":
+            if not self.on_bar_line:
+                self._move(self.to_next_bar_line)
+            self.barred = self.step
         elif kind == "NOTE" or kind == "DRUM":
             instrument = DRUMS if kind == "DRUM" else self.program
             self.note = Note(self.step, 0, value, DEFAULT_VELOCITY, instrument)
@@ -308,12 +352,13 @@ class Cursor:
             return None
         elif kind == "TIMESIG":
             self.bar_steps = bar_steps(*value)
+            self.bar_origin = self.step
             if self.score is not None:
                 self.score.time_signatures.append((self.step, *value))
         elif kind == "PEDAL":
             if self.score is not None:
                 self.score.pedals.append((self.step, self.program, value))
-        self.expect = FREE
+        self.expect = self._free()
         return None
 
     def _fine_tempo(self, digit: int) -> str | None:
@@ -327,7 +372,7 @@ class Cursor:
     def _finish_tempo(self) -> str | None:
         tempo_us = digits_to_tempo(self.digits)
         self.digits = None
-        self.expect = FREE
+        self.expect = self._free()
         if not tempo_us:
             return "a tempo of 0"
         self.tempo_us = tempo_us
@@ -348,7 +393,7 @@ class Cursor:
             return None
         note.length = (note.length if self.note_stage == "duration" else 0) + value
         self.note_stage = "duration"
-        self.expect = MORE_DURATION if value > MAX_SHIFT else FREE
+        self.expect = MORE_DURATION if value > MAX_SHIFT else self._free()
         return None
 
     def finish_note(self) -> None:
@@ -391,7 +436,7 @@ class Cursor:
             self._finish_tempo()
         if kind not in ("VEL", "DUR", "TFINE"):
             self.finish_note()
-            self.expect = FREE
+            self.expect = self._free()
 
     def finish(self) -> None:
         """The stream ended: complete a tempo cut short and close the open note."""

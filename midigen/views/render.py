@@ -112,9 +112,11 @@ def render_png(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [("before", before), (title or "after", song)] if before is not None else [
-        (title or "piano roll", song)
-    ]
+    panels = (
+        [("before", before), (title or "after", song)]
+        if before is not None
+        else [(title or "piano roll", song)]
+    )
     figure, rows = plt.subplots(
         len(panels), 1, figsize=(12, 5 * len(panels)), dpi=100, sharex=True, squeeze=False
     )
