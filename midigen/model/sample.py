@@ -8,9 +8,10 @@ playable and a model from getting stuck: notes inside their instrument's
 range (midi/gm.py), a first note within the first beat, no more than a
 handful of notes on one step, no more than a band's worth of instruments,
 no rest across a bar line (a model with BAR tokens), tempo and meter set
-once at the start (as nearly all real pieces do) and never a one-beat bar
-(POP909's files say 1/4; no musician writes it), no ``<eos>`` before the
-requested length.  And it keeps a key: once a stream has played a few
+once at the start (as nearly all real pieces do), a tempo between 38 and
+229 bpm and a common meter (never a one-beat bar: POP909's files say 1/4,
+which no musician writes, and a model's long tail holds 15/2), no
+``<eos>`` before the requested length.  And it keeps a key: once a stream has played a few
 notes (its prime's, or its own) it estimates their key, and notes outside
 that key's scale become much less likely, so that the music does not
 wander.  The decoder (tokens/event.py)
@@ -52,6 +53,23 @@ BATCH_FOR_TWO_THREADS = 4  # streams from which the matrix products use two BLAS
 KEY_SETTLE_NOTES = 16  # pitched notes after which a stream's key is estimated and kept
 OUT_OF_KEY = -3.0  # logit bias for notes outside the kept key's scale: about 1/20 as likely
 LEADING_TONE = -1.0  # and for a minor key's raised 7th, which minor music often uses
+TEMPO_FIRST_DIGITS = range(1, 6)  # TEMPO_1..TEMPO_5: 262,144 to 1,572,863 us, 229 to 38 bpm
+COMMON_METERS = frozenset(
+    {
+        (2, 2),
+        (3, 2),
+        (2, 4),
+        (3, 4),
+        (4, 4),
+        (5, 4),
+        (6, 4),
+        (3, 8),
+        (6, 8),
+        (7, 8),
+        (9, 8),
+        (12, 8),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -90,8 +108,8 @@ class Masks:
         self.onsets = np.isin(kinds, ("NOTE", "DRUM", "PROGRAM"))
         self.bar_lines = "BAR" in vocab.ids
         self.steady = steering.steady
-        self.tempo_changes = np.isin(kinds, ("TEMPO", "TIMESIG"))
         self.tempos, self.meters = kinds == "TEMPO", kinds == "TIMESIG"
+        self.tempo_changes = self.tempos | self.meters
         self.programs = kinds == "PROGRAM"
         notes = kinds == "NOTE"
         pitches = np.array([value if kind == "NOTE" else -1 for kind, value in parsed])
@@ -154,7 +172,8 @@ def _key_masks(key: Key | None, notes: np.ndarray, pitches: np.ndarray) -> tuple
 
 
 def _steered(steering: Steering, parsed: list, kinds: np.ndarray) -> np.ndarray:
-    """Every token but the programs, drums, tempi and meters the musician ruled out."""
+    """Every token but the programs, drums, tempi and meters the musician ruled out, and
+    the tempi and meters no musician would write."""
     steered = np.ones(len(kinds), bool)
     chosen = steering.instruments
     if chosen is not None:
@@ -164,7 +183,13 @@ def _steered(steering: Steering, parsed: list, kinds: np.ndarray) -> np.ndarray:
             steered &= kinds != "DRUM"
     if steering.keep_tempo:
         steered &= ~np.isin(kinds, ("TEMPO", "TIMESIG"))
-    steered &= np.array([not (kind == "TIMESIG" and value[0] == 1) for kind, value in parsed])
+    steered &= np.array(
+        [
+            not (kind == "TIMESIG" and value not in COMMON_METERS)
+            and not (kind == "TEMPO" and value not in TEMPO_FIRST_DIGITS)
+            for kind, value in parsed
+        ]
+    )
     return steered
 
 
