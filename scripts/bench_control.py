@@ -28,7 +28,8 @@ import time
 from pathlib import Path
 
 import pretty_midi
-from bench_music import held_out, notes_of
+from bench_music import REPO, held_out_files, notes_of
+from bench_music import pretty as pretty_file
 from shared_corpus import shared_corpus
 
 import midigen
@@ -100,8 +101,9 @@ def main() -> int:
     if not args.corpus.is_dir():
         sys.exit(f"no corpus at {args.corpus}")
     model = load_model(args.model)
-    fraction = model.config.get("data", {}).get("valid_fraction") or 0.05
-    reference = notes_of(held_out(args.corpus, fraction)[0])
+    dataset = REPO / model.config["data"]["source"]
+    held_out = [p for ps in held_out_files(model, dataset, args.corpus).values() for p in ps]
+    reference = notes_of(held_out)
     options = {"num": args.pieces, "length": "30s", "seed": args.seed}
     plain = model.generate_batch(**options)
     base = plausibility(plain, reference)
@@ -109,7 +111,7 @@ def main() -> int:
           f"{len(reference)} held-out real pieces")  # fmt: skip
     print(f"no control: mean OA {base:.3f}, {statistics.median(map(notes_per_second, plain)):.2f} "
           "notes/s")  # fmt: skip
-    real = [pretty_midi.PrettyMIDI(str(path)) for path in held_out(args.corpus, fraction)[0]]
+    real = [midi for path in held_out if (midi := pretty_file(path))]
     print(f"instruments sounding together in a bar, median: generated "
           f"{statistics.median(ensemble_size(pretty(song)) for song in plain):g}, held-out real "
           f"{statistics.median(ensemble_size(midi) for midi in real):g}")  # fmt: skip
@@ -143,7 +145,7 @@ def main() -> int:
         songs = model.generate_batch(**options, instruments=names)
         share = share_played_by(songs, Instruments.parse(names))
         print(f"{names:<24} {share:>14.1%} {plausibility(songs, reference):>8.3f}")
-    primes = sorted(held_out(args.corpus, fraction)[0])[: args.pieces]
+    primes = sorted(held_out)[:: max(1, len(held_out) // args.pieces)][: args.pieces]
     shares, tempos = [], []
     for prime in primes:
         try:
