@@ -164,11 +164,12 @@ class TrainedModel:
             raise MidiError("num must be at least 1")
         if isinstance(length, str):
             length = Length.parse(length)
-        start = [HEADER]
+        start, whole_prime = [HEADER], []
         if prime is not None:
             if not prime_seconds >= 0:
                 raise MidiError("prime_seconds must not be negative")
-            start = event_tokens_until(self.prime_tokens(prime), prime_seconds)
+            whole_prime = self.prime_tokens(prime)
+            start = event_tokens_until(whole_prime, prime_seconds)
             if length.reached(Stream(walk(start), tokens=len(start) - 1)):
                 raise MidiError(
                     f"the prime's first {prime_seconds:g} s already fill the length "
@@ -178,7 +179,8 @@ class TrainedModel:
         if isinstance(instruments, str):
             instruments = Instruments.parse(instruments)
         if instruments is None and prime is not None and not free:
-            instruments = _instruments_of(start)
+            # the prime file's instruments: its first seconds may be a silence or a solo
+            instruments = _instruments_of(whole_prime)
         if not drums:
             everything = instruments or Instruments(frozenset(range(128)), False)
             instruments = Instruments(everything.programs, False)
