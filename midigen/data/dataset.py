@@ -106,7 +106,7 @@ def prepare(
         raise MidiError(f"no input files found in {', '.join(map(str, inputs))}")
     paths = [str(job.source) for job in jobs_found]
     styles = [_style(job.relative) if config.styles else None for job in jobs_found]
-    bars = vocab is None or "BAR" in vocab.ids  # a model from before BAR reads none
+    bars = vocab is None or grammar.has_bar_lines(vocab.ids)
     pieces = list(_load_all(paths, styles, config.scheme, bars, jobs, progress))
     good = [piece for piece in pieces if piece.error is None]
     if not good:

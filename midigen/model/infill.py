@@ -31,7 +31,7 @@ from ..midi.smf import END_OF_TRACK, META
 from ..midi.song import Song, Track
 from ..tokens import tokenize
 from ..tokens.event import event_seconds, event_tokens_until, split_event_tokens
-from ..tokens.grammar import DRUMS, STEPS_PER_BEAT, Note, Score, bar_steps, walk
+from ..tokens.grammar import DRUMS, STEPS_PER_BEAT, Note, Score, bar_steps, has_bar_lines, walk
 from .sample import Length, Sampling, Steering, sample_tokens
 from .stepper import Stepper
 
@@ -115,7 +115,7 @@ def infill(
     """
     if not 1 <= candidates <= MAX_CANDIDATES:
         raise MidiError(f"candidates must be between 1 and {MAX_CANDIDATES}")
-    tokens, score, start, stop = _located(song, span, bars="BAR" in vocab.ids)
+    tokens, score, start, stop = _located(song, span, bars=has_bar_lines(vocab.ids))
     prompt, _ = split_event_tokens(tokens, start)
     _, after = split_event_tokens(tokens, stop)
     played = {note.instrument for note in score.notes}

@@ -37,6 +37,7 @@ from ..tokens.grammar import (
     STEPS_PER_BEAT,
     VELOCITY,
     Cursor,
+    has_bar_lines,
     parse_token,
 )
 from ..tokens.vocab import EOS, Vocab
@@ -106,7 +107,7 @@ class Masks:
         kinds = np.array(self.kinds)
         self.after = {expect: np.isin(kinds, names) for expect, names in FOLLOWERS.items()}
         self.onsets = np.isin(kinds, ("NOTE", "DRUM", "PROGRAM"))
-        self.bar_lines = "BAR" in vocab.ids
+        self.bar_lines = has_bar_lines(vocab.ids)
         self.steady = steering.steady
         self.tempos, self.meters = kinds == "TEMPO", kinds == "TIMESIG"
         self.tempo_changes = self.tempos | self.meters

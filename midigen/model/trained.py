@@ -19,7 +19,15 @@ from ..errors import MidiError
 from ..midi.gm import Instruments
 from ..midi.keys import Key
 from ..midi.song import Song
-from ..tokens.grammar import DRUMS, HEADER, STEPS_PER_BEAT, STYLE_PREFIX, Score, walk
+from ..tokens.grammar import (
+    DRUMS,
+    HEADER,
+    STEPS_PER_BEAT,
+    STYLE_PREFIX,
+    Score,
+    has_bar_lines,
+    walk,
+)
 from ..tokens.vocab import PAD_ID, UNK_ID, Vocab
 from .checkpoint import build_network, load_arrays, load_config, read_architecture
 from .config import ModelConfig
@@ -292,7 +300,7 @@ class TrainedModel:
 
         if self.scheme == "text":
             raise MidiError("this model reads word text, not MIDI")
-        return tokenize(read(path), self.scheme, bars="BAR" in self.vocab.ids)
+        return tokenize(read(path), self.scheme, bars=has_bar_lines(self.vocab.ids))
 
 
 def load_model(folder: str | Path) -> TrainedModel:

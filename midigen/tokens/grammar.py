@@ -45,6 +45,7 @@ A piece reads::
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass, field
 
 from ..errors import TokenError
@@ -116,6 +117,12 @@ def token_name(kind: str, value: object) -> str:
     if kind == "TIMESIG":
         return "TIMESIG_{}_{}".format(*value)
     return f"{kind}_{value}"
+
+
+def has_bar_lines(vocabulary_tokens: Container[str]) -> bool:
+    """Whether a model with this vocabulary reads and writes BAR tokens: models from before
+    BAR existed have none, and are given tokens without it."""
+    return "BAR" in vocabulary_tokens
 
 
 def vocabulary() -> list[str]:
