@@ -188,3 +188,46 @@ def test_an_existing_folder_that_is_not_a_dataset_is_left_alone(corpus, tmp_path
         prepare([corpus], target, PrepareConfig())
     assert (target / "notes.txt").read_text() == "keep me"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def write_notes(path: Path, velocities: list[int]) -> None:
+    """A one-track file playing a quarter note at each of ``velocities``."""
+    import mido
+
+    track = mido.MidiTrack()
+    for k, velocity in enumerate(velocities):
+        track.append(mido.Message("note_on", note=60 + k % 12, velocity=velocity, time=0))
+        track.append(mido.Message("note_off", note=60 + k % 12, velocity=0, time=480))
+    song = mido.MidiFile(ticks_per_beat=480)
+    song.tracks.append(track)
+    song.save(path)
+
+
+def test_each_velocity_bin_decodes_to_what_the_training_notes_played_most(tmp_path):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    # a score at a constant 90 (bin 88..95, middle 92), and one with 64s and a few 70s
+    write_notes(folder / "score.mid", [90] * 40)
+    write_notes(folder / "hymn.mid", [64] * 30 + [70] * 10)
+    prepare([folder], tmp_path / "data", PrepareConfig(valid_fraction=0.0))
+    table = json.loads((tmp_path / "data" / "meta.json").read_text())["velocities"]
+    assert len(table) == 16
+    assert table[90 // 8] == 90 and table[64 // 8] == 64
+    untouched = [b for b in range(16) if b not in (90 // 8, 64 // 8)]
+    assert all(table[b] == b * 8 + 4 for b in untouched)  # no notes there: the middle
+
+
+def test_only_training_files_set_the_velocities(tmp_path):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for k in range(12):
+        write_notes(folder / f"piece{k}.mid", [89 + k % 2] * (10 + k))
+    prepare([folder], tmp_path / "data", PrepareConfig(valid_fraction=0.5))
+    meta = json.loads((tmp_path / "data" / "meta.json").read_text())
+    played = {89: 0, 90: 0}
+    for entry in meta["files"]:
+        if entry["split"] == "train":
+            k = int(Path(entry["path"]).stem[5:])
+            played[89 + k % 2] += 10 + k
+    assert played[89] != played[90]
+    assert meta["velocities"][11] == max(played, key=played.get)

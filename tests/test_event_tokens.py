@@ -12,8 +12,10 @@ import pytest
 
 import midigen
 from midigen import Song, Track
+from midigen.tokens import grammar
 from midigen.tokens.event import event_tokens_to_song, song_to_event_tokens
 from midigen.tokens.grammar import vocabulary
+from midigen.views.notes import song_notes
 
 DATA = Path(__file__).parent / "data"
 TPQ = 96  # ticks per quarter in the hand-made songs: 4 ticks per step
@@ -371,3 +373,13 @@ def test_a_bar_off_the_bar_lines_moves_time_to_the_next_one():
     assert skipped == 0
     midi = pretty_midi.PrettyMIDI(io.BytesIO(midigen.write(decoded)))
     assert sorted(n.start for i in midi.instruments for n in i.notes) == [0.0, 2.0]
+
+
+def test_a_velocity_table_says_what_each_bin_plays():
+    tokens = [grammar.HEADER, "PROGRAM_0", "NOTE_60", "VEL_11", "DUR_24", "SHIFT_24"]
+    middle = event_tokens_to_song(tokens)[0]
+    table = list(grammar.BIN_MIDDLES)
+    table[11] = 90
+    played = event_tokens_to_song(tokens, velocities=table)[0]
+    assert [n.velocity for n in song_notes(middle)] == [92]
+    assert [n.velocity for n in song_notes(played)] == [90]

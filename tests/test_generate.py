@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import wave
 from pathlib import Path
 
@@ -97,6 +98,28 @@ def test_same_seed_same_bytes(model, tmp_path):
         assert result.exit_code == 0, result.output
     assert (tmp_path / "a.mid").read_bytes() == (tmp_path / "b.mid").read_bytes()
     assert (tmp_path / "a.mid").read_bytes() != (tmp_path / "c.mid").read_bytes()
+
+
+def test_velocities_are_those_the_training_data_played(model, tmp_path):
+    table = json.loads((model / "config.json").read_text())["data"]["velocities"]
+    assert len(table) == 16 and table != [b * 8 + 4 for b in range(16)]
+    song = midigen.load_model(model).generate(length="20s", seed=3)
+    played = {note.velocity for note in song_notes(song)}
+    assert played and played <= set(table)
+
+
+def test_a_model_without_a_velocity_table_plays_bin_middles(model, tmp_path):
+    old = tmp_path / "old"
+    shutil.copytree(model, old)
+    config = json.loads((old / "config.json").read_text())
+    del config["data"]["velocities"]
+    (old / "config.json").write_text(json.dumps(config))
+    song = midigen.load_model(old).generate(length="20s", seed=3)
+    assert {note.velocity for note in song_notes(song)} <= {b * 8 + 4 for b in range(16)}
+    config["data"]["velocities"] = [200] * 16
+    (old / "config.json").write_text(json.dumps(config))
+    with pytest.raises(midigen.MidiError, match="data.velocities"):
+        midigen.load_model(old)
 
 
 def test_num_writes_different_pieces(model, tmp_path):

@@ -3,7 +3,8 @@
 A dataset folder holds::
 
     vocab.json           the tokens; a token's id is its position (vocab.py)
-    meta.json            scheme, options, every file with its split, counts
+    meta.json            scheme, options, every file with its split, counts, and
+                         the velocity each VEL bin decodes to (velocity_table)
     train.npy valid.npy  token ids of the pieces back to back (memory-mappable)
     train_pieces.npy     one row per piece: offset, length, notes
     valid_pieces.npy
@@ -68,6 +69,7 @@ class Piece:
     tokens: list[str] = field(default_factory=list)
     breaks: list[int] = field(default_factory=list)  # token offsets where a new piece starts
     notes: int = 0
+    velocities: list[int] = field(default_factory=list)  # how many notes had each velocity
     error: str | None = None
 
 
@@ -173,7 +175,8 @@ def _load_piece(work: tuple[str, str | None, str, bool]) -> Piece:
             if style is not None:
                 tokens.insert(1, STYLE_PREFIX + style)
             piece.tokens = tokens + [EOS]
-            piece.notes = count_notes(song)
+            piece.velocities = velocity_counts(song)
+            piece.notes = sum(piece.velocities)
     except MidiError as error:
         piece.error = str(error.with_path(path) if error.path is None else error)
     return piece
@@ -223,14 +226,31 @@ def _song_tokens(data: bytes, path: str, scheme: str, bars: bool) -> tuple[Song,
     return song, tokenize(song, scheme, bars)
 
 
-def count_notes(song: Song) -> int:
-    """Note-ons with a velocity: the notes a listener hears."""
-    notes = 0
+def velocity_counts(song: Song) -> list[int]:
+    """How many note-ons with a velocity (the notes a listener hears) have each velocity 0..127."""
+    counts = [0] * 128
     for track in song.tracks:
         for _, status, data, _ in track.rows:
             if status & 0xF0 == 0x90 and status < 0xF0 and data[1]:
-                notes += 1
-    return notes
+                counts[data[1]] += 1
+    return counts
+
+
+def velocity_table(counts: list[int]) -> list[int]:
+    """The velocity each VEL bin decodes to: the one its notes played most, else its middle.
+
+    A bin spans 8 velocities, and its middle is rarely what a source played:
+    scores exported at a constant 90 would come back as 92, hymn-book 64 as
+    68.  The most common velocity in each bin of the training notes gives a
+    model's pieces the velocities its corpus had.
+    """
+    table = list(grammar.BIN_MIDDLES)
+    for bin_ in range(grammar.VELOCITY_BINS):
+        low = bin_ * grammar.VELOCITY_BIN_WIDTH
+        span = counts[low : low + grammar.VELOCITY_BIN_WIDTH]
+        if any(span):
+            table[bin_] = low + max(range(len(span)), key=lambda k: (span[k], -k))
+    return table
 
 
 # -- split and vocabulary ------------------------------------------------------------
@@ -362,6 +382,9 @@ def _meta(
         "vocab_size": len(vocab),
         "dtype": vocab.dtype.name,
         "counts": counts,
+        **(
+            {"velocities": _training_velocities(pieces, splits)} if config.scheme == "event" else {}
+        ),
         "files": [
             {
                 "path": piece.path,
@@ -374,6 +397,14 @@ def _meta(
             for piece, split in zip(pieces, splits, strict=True)
         ],
     }
+
+
+def _training_velocities(pieces: list[Piece], splits: list[str]) -> list[int]:
+    counts = [0] * 128
+    for piece, split in zip(pieces, splits, strict=True):
+        if split == "train" and piece.velocities:
+            counts = [a + b for a, b in zip(counts, piece.velocities, strict=True)]
+    return velocity_table(counts)
 
 
 def _replace_folder(staging: Path, output: Path) -> None:

@@ -99,6 +99,27 @@ def read_architecture(config: dict[str, Any]) -> tuple[ModelConfig, Vocab]:
     return model_config, vocab
 
 
+def read_velocities(config: dict[str, Any]) -> tuple[int, ...] | None:
+    """The velocity each VEL bin decodes to, as the model's training data had them
+    (``data.velocities``); None for a model from before they were recorded.
+
+    Raises:
+        CheckpointError: the table is not one velocity 1..127 per bin.
+    """
+    table = (config.get("data") or {}).get("velocities")
+    if table is None:
+        return None
+    if not (
+        isinstance(table, list)
+        and len(table) == grammar.VELOCITY_BINS
+        and all(type(v) is int and 1 <= v <= 127 for v in table)
+    ):
+        raise CheckpointError(
+            f"config.json: data.velocities must be {grammar.VELOCITY_BINS} velocities 1..127"
+        )
+    return tuple(table)
+
+
 def build_network(model_config: ModelConfig) -> LanguageModel:
     """A PyTorch network of this architecture with fresh weights (imports torch)."""
     from .network import LanguageModel

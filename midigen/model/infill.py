@@ -106,8 +106,11 @@ def infill(
     candidates: int = 8,
     sampling: Sampling | None = None,
     seed: int | None = None,
+    velocities: tuple[int, ...] | None = None,
 ) -> Song:
     """The song with the notes that start inside ``span`` regenerated (see the module text).
+
+    ``velocities``: what each VEL bin plays (the model's table; default its middle).
 
     Raises:
         MidiError: the song has no ticks-per-quarter time base, the span is
@@ -135,7 +138,7 @@ def infill(
     )
     middles = [split_event_tokens(stream, stop)[0][len(prompt) :] for stream in streams]
     best = _best(stepper, vocab, prompt, middles, after[:SCORED_TOKENS])
-    new_notes = Score()
+    new_notes = Score() if velocities is None else Score(velocities=velocities)
     walk(prompt + middles[best], new_notes)
     notes = [note for note in new_notes.notes if start <= note.start < stop]
     for note in notes:  # end by the span's end: what follows it is the song's own

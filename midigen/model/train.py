@@ -498,6 +498,7 @@ class _Trainer:
             "styles": dict(
                 sorted(Counter(f["style"] for f in meta.get("files", []) if "style" in f).items())
             ),
+            **({"velocities": meta["velocities"]} if "velocities" in meta else {}),
         }
         training = {
             **asdict(self.config),

@@ -29,7 +29,13 @@ from ..tokens.grammar import (
     walk,
 )
 from ..tokens.vocab import PAD_ID, UNK_ID, Vocab
-from .checkpoint import build_network, load_arrays, load_config, read_architecture
+from .checkpoint import (
+    build_network,
+    load_arrays,
+    load_config,
+    read_architecture,
+    read_velocities,
+)
 from .config import ModelConfig
 from .sample import Length, Sampling, Steering, Stream, sample_tokens
 from .stepper import Stepper
@@ -58,6 +64,7 @@ class TrainedModel:
         self.folder, self.config, self.architecture = folder, config, architecture
         self.vocab, self.weights = vocab, weights
         self.scheme: str = config["scheme"]
+        self.velocities = read_velocities(config)  # what each VEL bin plays; None: its middle
 
     @cached_property
     def stepper(self) -> Stepper:
@@ -217,7 +224,9 @@ class TrainedModel:
         # Notes ring on at most a beat past the last step, so pieces end near their length,
         # and a key struck again ends its note, so that each instrument is one track.
         return [
-            event_tokens_to_song(tokens, ring_steps=STEPS_PER_BEAT, restrike=True)[0]
+            event_tokens_to_song(
+                tokens, ring_steps=STEPS_PER_BEAT, restrike=True, velocities=self.velocities
+            )[0]
             for tokens in streams
         ]
 
@@ -253,6 +262,7 @@ class TrainedModel:
             candidates=candidates,
             sampling=sampling,
             seed=seed,
+            velocities=self.velocities,
         )
 
     def summary(self) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_right
 from collections import defaultdict
+from collections.abc import Sequence
 from itertools import pairwise
 
 from ..errors import MidiError, count
@@ -334,7 +335,10 @@ def _events_to_tokens(events: list[tuple], rests: list[int], bars: bool) -> list
 
 
 def event_tokens_to_song(
-    tokens: list[str], ring_steps: int | None = None, restrike: bool = False
+    tokens: list[str],
+    ring_steps: int | None = None,
+    restrike: bool = False,
+    velocities: Sequence[int] | None = None,
 ) -> tuple[Song, int]:
     """Decode any token sequence into a playable song; also return how many tokens were skipped.
 
@@ -347,9 +351,11 @@ def event_tokens_to_song(
     note rings on more than that many steps past the last time step (pieces
     end near their length); with ``restrike`` a key struck again ends the
     note it interrupts, and notes of one key that start together are one,
-    so every instrument is one track in a DAW.
+    so every instrument is one track in a DAW.  ``velocities`` gives the
+    velocity each VEL bin stands for (a model's, see dataset.velocity_table);
+    by default a bin is its middle.
     """
-    score = Score()
+    score = Score() if velocities is None else Score(velocities=tuple(velocities))
     end = walk(tokens, score).step
     if ring_steps is not None:
         for note in score.notes:

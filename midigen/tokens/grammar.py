@@ -180,6 +180,9 @@ def bin_velocity(bin_: int) -> int:
     return min(bin_ * VELOCITY_BIN_WIDTH + VELOCITY_BIN_WIDTH // 2, 127)
 
 
+BIN_MIDDLES = tuple(bin_velocity(bin_) for bin_ in range(VELOCITY_BINS))
+
+
 def tempo_tokens(tempo_us: int) -> list[str]:
     """Microseconds per quarter note (24 bits) as TEMPO_a TFINE_b TFINE_c TFINE_d."""
     bits = TEMPO_DIGIT_BITS
@@ -256,6 +259,9 @@ class Score:
     time_signatures: list[tuple[int, int, int]] = field(default_factory=list)  # (step, n, d)
     pedals: list[tuple[int, int, bool]] = field(default_factory=list)  # (step, program, down)
     skipped: list[TokenError] = field(default_factory=list)
+    # the velocity each VEL bin stands for: its middle, or what a model's training notes
+    # in that bin played most (a constant 90 is then 90, not the bin's middle 92)
+    velocities: tuple[int, ...] = BIN_MIDDLES
 
 
 class Cursor:
@@ -394,7 +400,7 @@ class Cursor:
         if kind == "VEL":
             if self.note_stage != "pitch":
                 return "velocity out of place or range"
-            note.velocity = bin_velocity(value)
+            note.velocity = (BIN_MIDDLES if self.score is None else self.score.velocities)[value]
             self.note_stage = "velocity"
             self.expect = DURATION
             return None
