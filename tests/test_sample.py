@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import midigen
+from midigen.midi.gm import Instruments
 from midigen.model.checkpoint import config_json, save_config, save_weights
 from midigen.model.config import ModelConfig
 from midigen.model.network import LanguageModel
@@ -309,3 +310,40 @@ def test_a_stream_keeps_the_key_of_its_first_notes():
 
     assert out_of_key_share(settle=False) > 0.25  # the untrained network knows no key
     assert out_of_key_share(settle=True) < 0.1
+
+
+class PedalLover:
+    """A stepper that wants the piano (program 0, where every stream starts) and its
+    sustain pedal far more than anything else."""
+
+    def initial_state(self, streams: int) -> list:
+        return []
+
+    def step(self, ids: np.ndarray, state: list) -> np.ndarray:
+        logits = np.zeros((len(ids), len(VOCAB)), np.float32)
+        for token in ("PEDAL_ON", "PEDAL_OFF", "NOTE_60", "NOTE_64"):
+            logits[:, VOCAB.ids[token]] = 8.0
+        return logits
+
+
+def test_left_out_instruments_get_neither_notes_nor_pedal():
+    asked = Instruments.parse("guitar,drums")
+    for tokens in sample_tokens(
+        PedalLover(),
+        VOCAB,
+        ["EVENT_24"],
+        length=Length(400, "tokens"),
+        sampling=Sampling(),
+        steering=Steering(instruments=asked),
+        streams=4,
+        seed=5,
+    ):
+        cursor = grammar.Cursor()
+        notes = 0
+        for token in tokens[1:]:
+            kind, value = grammar.parse_token(token)
+            if kind in ("NOTE", "PEDAL"):
+                assert cursor.program in asked.programs, token
+            notes += kind in ("NOTE", "DRUM")
+            cursor.feed(kind, value)
+        assert notes > 20

@@ -120,12 +120,14 @@ class Masks:
         self._key_bias: dict[Key, np.ndarray] = {}
         chosen = steering.instruments
         # playable[program]: every token but the NOTEs this program may not play: outside
-        # its range, outside the key, or any NOTE of a program the musician left out
+        # its range, outside the key, or any NOTE or pedal of a program the musician left
+        # out (a model that meant to play such a program would otherwise pedal it forever)
+        left_out = ~(notes | (kinds == "PEDAL"))
         self.playable = np.array(
             [
                 in_key & (~notes | ((low <= pitches) & (pitches <= high)))
                 if chosen is None or program in chosen.programs
-                else ~notes
+                else left_out
                 for program, (low, high) in enumerate(PROGRAM_RANGES)
             ]
         )
