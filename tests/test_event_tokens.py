@@ -380,6 +380,6 @@ def test_a_velocity_table_says_what_each_bin_plays():
     middle = event_tokens_to_song(tokens)[0]
     table = list(grammar.BIN_MIDDLES)
     table[11] = 90
-    played = event_tokens_to_song(tokens, velocities=table)[0]
+    played = event_tokens_to_song(tokens, velocities=tuple(table))[0]
     assert [n.velocity for n in song_notes(middle)] == [92]
     assert [n.velocity for n in song_notes(played)] == [90]

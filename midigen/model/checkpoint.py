@@ -99,16 +99,16 @@ def read_architecture(config: dict[str, Any]) -> tuple[ModelConfig, Vocab]:
     return model_config, vocab
 
 
-def read_velocities(config: dict[str, Any]) -> tuple[int, ...] | None:
+def read_velocities(config: dict[str, Any]) -> tuple[int, ...]:
     """The velocity each VEL bin decodes to, as the model's training data had them
-    (``data.velocities``); None for a model from before they were recorded.
+    (``data.velocities``); the bins' middles for a model from before they were recorded.
 
     Raises:
         CheckpointError: the table is not one velocity 1..127 per bin.
     """
     table = (config.get("data") or {}).get("velocities")
     if table is None:
-        return None
+        return grammar.BIN_MIDDLES
     if not (
         isinstance(table, list)
         and len(table) == grammar.VELOCITY_BINS

@@ -31,7 +31,16 @@ from ..midi.smf import END_OF_TRACK, META
 from ..midi.song import Song, Track
 from ..tokens import tokenize
 from ..tokens.event import event_seconds, event_tokens_until, split_event_tokens
-from ..tokens.grammar import DRUMS, STEPS_PER_BEAT, Note, Score, bar_steps, has_bar_lines, walk
+from ..tokens.grammar import (
+    BIN_MIDDLES,
+    DRUMS,
+    STEPS_PER_BEAT,
+    Note,
+    Score,
+    bar_steps,
+    has_bar_lines,
+    walk,
+)
 from .sample import Length, Sampling, Steering, sample_tokens
 from .stepper import Stepper
 
@@ -106,11 +115,11 @@ def infill(
     candidates: int = 8,
     sampling: Sampling | None = None,
     seed: int | None = None,
-    velocities: tuple[int, ...] | None = None,
+    velocities: tuple[int, ...] = BIN_MIDDLES,
 ) -> Song:
     """The song with the notes that start inside ``span`` regenerated (see the module text).
 
-    ``velocities``: what each VEL bin plays (the model's table; default its middle).
+    ``velocities``: what each VEL bin plays (the model's table; by default its middle).
 
     Raises:
         MidiError: the song has no ticks-per-quarter time base, the span is
@@ -138,7 +147,7 @@ def infill(
     )
     middles = [split_event_tokens(stream, stop)[0][len(prompt) :] for stream in streams]
     best = _best(stepper, vocab, prompt, middles, after[:SCORED_TOKENS])
-    new_notes = Score() if velocities is None else Score(velocities=velocities)
+    new_notes = Score(velocities=velocities)
     walk(prompt + middles[best], new_notes)
     notes = [note for note in new_notes.notes if start <= note.start < stop]
     for note in notes:  # end by the span's end: what follows it is the song's own

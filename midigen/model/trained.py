@@ -64,7 +64,7 @@ class TrainedModel:
         self.folder, self.config, self.architecture = folder, config, architecture
         self.vocab, self.weights = vocab, weights
         self.scheme: str = config["scheme"]
-        self.velocities = read_velocities(config)  # what each VEL bin plays; None: its middle
+        self.velocities = read_velocities(config)  # what each VEL bin plays
 
     @cached_property
     def stepper(self) -> Stepper:

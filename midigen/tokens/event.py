@@ -22,7 +22,6 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Sequence
 from itertools import pairwise
 
 from ..errors import MidiError, count
@@ -31,6 +30,7 @@ from ..midi.smf import DEFAULT_TEMPO_US, META, SET_TEMPO, TIME_SIGNATURE
 from ..midi.song import Song, Track
 from ..midi.timing import TempoMap
 from .grammar import (
+    BIN_MIDDLES,
     DRUMS,
     HEADER,
     MAX_SHIFT,
@@ -338,7 +338,7 @@ def event_tokens_to_song(
     tokens: list[str],
     ring_steps: int | None = None,
     restrike: bool = False,
-    velocities: Sequence[int] | None = None,
+    velocities: tuple[int, ...] = BIN_MIDDLES,
 ) -> tuple[Song, int]:
     """Decode any token sequence into a playable song; also return how many tokens were skipped.
 
@@ -355,7 +355,7 @@ def event_tokens_to_song(
     velocity each VEL bin stands for (a model's, see dataset.velocity_table);
     by default a bin is its middle.
     """
-    score = Score() if velocities is None else Score(velocities=tuple(velocities))
+    score = Score(velocities=velocities)
     end = walk(tokens, score).step
     if ring_steps is not None:
         for note in score.notes:
