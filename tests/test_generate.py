@@ -183,7 +183,8 @@ def test_the_prime_is_kept(model, tmp_path):
         strict=True,
     ):
         assert (a.pitch, a.instrument) == (b.pitch, b.instrument)
-        assert abs(a.start - b.start) < 0.02 and abs(a.velocity - b.velocity) <= 4
+        # a kept note keeps its velocity bin; the model's table says which velocity of it
+        assert abs(a.start - b.start) < 0.02 and a.velocity // 8 == b.velocity // 8
 
 
 def test_render_png_wav_and_opus(model, tmp_path):
