@@ -48,7 +48,8 @@ MAX_PROGRAMS = 8  # instruments in one piece (drums aside): a band, not a channe
 TONIC_LEAN = 1.5  # logit bias for the tonic's notes when a key is asked
 TRIAD_LEAN = 0.75  # and for its third and fifth
 MAX_DENSITY = 64.0  # notes per second: more is a drum roll, not a density
-DENSITY_GAIN = 5.0  # logit bias per unit of log(asked / measured notes per second)
+DENSITY_GAIN = 10.0  # logit bias per unit of log(asked / measured notes per second)
+DENSITY_MAX_BIAS = 6.0  # the bias's bound either way: a nudge, never a forced note
 DENSITY_PRIOR_SECONDS = 2.0  # the measured rate starts at the asked one, for this long
 BATCH_FOR_TWO_THREADS = 4  # streams from which the matrix products use two BLAS threads
 KEY_SETTLE_NOTES = 16  # pitched notes after which a stream's key is estimated and kept
@@ -251,7 +252,8 @@ class Stream:
         """
         prior = DENSITY_PRIOR_SECONDS
         rate = (self.notes + asked * prior) / (self.cursor.seconds + prior)
-        return float(np.clip(DENSITY_GAIN * np.log(asked / rate), -4.0, 4.0))
+        bias = DENSITY_GAIN * np.log(asked / rate)
+        return float(np.clip(bias, -DENSITY_MAX_BIAS, DENSITY_MAX_BIAS))
 
     def allowed(self, masks: Masks, length_reached: bool) -> np.ndarray:
         """Which ids may come next: the grammar's, narrowed by the sampler's limits."""
