@@ -237,6 +237,22 @@ def test_the_generate_command_never_imports_torch(tmp_path):
     assert midigen.read(tmp_path / "x.mid").tracks
 
 
+def four_streams(
+    stepper, length: Length, steering: Steering, seed: int, temperature: float = 1.0
+) -> list[list[str]]:
+    """Four streams sampled from the start with the whole event vocabulary."""
+    return sample_tokens(
+        stepper,
+        VOCAB,
+        ["EVENT_24"],
+        length=length,
+        sampling=Sampling(temperature=temperature),
+        steering=steering,
+        streams=4,
+        seed=seed,
+    )
+
+
 def walk_bars(tokens: list[str]) -> grammar.Cursor:
     """Walk a stream, asserting the bar-line rules: no rest crosses a bar line, and a BAR
     stands on every bar line the stream reaches before anything but tempo and meter."""
@@ -257,15 +273,8 @@ def walk_bars(tokens: list[str]) -> grammar.Cursor:
 def test_sampled_streams_mark_every_bar_and_keep_tempo_and_meter():
     network = tiny_network("lstm", True)
     stepper = Stepper(network.config, {k: v.numpy() for k, v in network.state_dict().items()})
-    streams = sample_tokens(
-        stepper,
-        VOCAB,
-        ["EVENT_24"],
-        length=Length(16, "bars"),
-        sampling=Sampling(temperature=1.5),
-        steering=Steering(steady=True),
-        streams=4,
-        seed=2,
+    streams = four_streams(
+        stepper, Length(16, "bars"), Steering(steady=True), seed=2, temperature=1.5
     )
     for tokens in streams:
         cursor = walk_bars(tokens)
@@ -300,15 +309,8 @@ def test_a_stream_keeps_the_key_of_its_first_notes():
     def out_of_key_share(settle: bool) -> float:
         masks = Masks(VOCAB, Steering(settle_key=True))
         outside = total = 0
-        for tokens in sample_tokens(
-            stepper,
-            VOCAB,
-            ["EVENT_24"],
-            length=Length(600, "tokens"),
-            sampling=Sampling(),
-            steering=Steering(settle_key=settle),
-            streams=4,
-            seed=4,
+        for tokens in four_streams(
+            stepper, Length(600, "tokens"), Steering(settle_key=settle), seed=4
         ):
             stream = Stream()
             for token in tokens[1:]:
@@ -341,15 +343,8 @@ class PedalLover:
 
 def test_left_out_instruments_get_neither_notes_nor_pedal():
     asked = Instruments.parse("guitar,drums")
-    for tokens in sample_tokens(
-        PedalLover(),
-        VOCAB,
-        ["EVENT_24"],
-        length=Length(400, "tokens"),
-        sampling=Sampling(),
-        steering=Steering(instruments=asked),
-        streams=4,
-        seed=5,
+    for tokens in four_streams(
+        PedalLover(), Length(400, "tokens"), Steering(instruments=asked), seed=5
     ):
         cursor = grammar.Cursor()
         notes = 0
