@@ -135,6 +135,40 @@ def test_evaluate_reports_bits_per_note(dataset, tmp_path):
     assert on_files.tokens > 0
 
 
+def test_scores_do_not_depend_on_how_pieces_share_the_batch(dataset, tmp_path):
+    from midigen.data.dataset import open_dataset
+    from midigen.model.evaluate import evaluate_split
+
+    folder = tmp_path / "model"
+    train(dataset, folder, fast(steps=10), TINY)
+    network, data = midigen.load_model(folder).network, open_dataset(dataset)
+    lengths = sorted(data.pieces("train")[:, 1])
+    assert lengths[-1] > 4 * lengths[0]  # columns finish at different windows
+    alone = evaluate_split(network, data, "train", bptt=16, batch=1)
+    for batch in (3, 8):
+        shared = evaluate_split(network, data, "train", bptt=16, batch=batch)
+        assert (shared.tokens, shared.accuracy) == (alone.tokens, alone.accuracy)
+        assert shared.loss == pytest.approx(alone.loss, rel=1e-5)
+
+
+def test_evaluation_runs_the_busiest_columns_first():
+    import numpy as np
+
+    from midigen.data.batches import Epoch
+    from midigen.model.evaluate import _busiest_first
+    from midigen.tokens.vocab import PAD_ID
+
+    # three columns of 3 windows of 2 tokens; their tokens fill 1, 3 and 2 windows
+    inputs = np.full((3, 6), PAD_ID, np.int32)
+    inputs[0, :2], inputs[1, :6], inputs[2, :3] = 5, 6, 7
+    starts = np.array([[1, 0, 0], [1, 0, 0], [1, 1, 0]], bool)
+    epoch, busy = _busiest_first(Epoch(inputs, inputs + 1, starts, bptt=2))
+    assert list(busy) == [3, 2, 1]
+    assert [row[0] for row in epoch.inputs] == [6, 7, 5]
+    assert (epoch.targets == epoch.inputs + 1).all()
+    assert epoch.starts.tolist() == [[1, 0, 0], [1, 1, 0], [1, 0, 0]]
+
+
 def test_predict_after_a_midi_prime(dataset, tmp_path):
     folder = tmp_path / "model"
     train(dataset, folder, fast(steps=5), TINY)

@@ -14,10 +14,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data.batches import lay_out
+from ..data.batches import Epoch, lay_out
 from ..data.dataset import Dataset
 from ..tokens.vocab import PAD_ID
-from .network import LanguageModel, reset_state
+from .network import LanguageModel, State, reset_state
 
 
 @dataclass
@@ -60,7 +60,7 @@ def evaluate_split(
     # waits, padded, for the longest
     columns = max(1, min(batch, -(-len(pieces) // PIECES_PER_COLUMN)))
     longest_first = pieces[np.argsort(-pieces[:, 1], kind="stable")]
-    epoch = lay_out(ids, longest_first, columns, bptt, seed=None)
+    epoch, busy = _busiest_first(lay_out(ids, longest_first, columns, bptt, seed=None))
     was_training = network.training
     network.eval()
     total, tokens, correct = 0.0, 0, 0
@@ -68,7 +68,11 @@ def evaluate_split(
     # one autocast region for all windows: the weights are cast to bfloat16 once
     with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16):
         for window in range(epoch.windows):
-            x, y, keep = (t.to(device) for t in epoch.window(window))
+            # only the columns with tokens left: a long piece does not drag a batch of
+            # padding along to its end
+            active = int((busy > window).sum())
+            x, y, keep = (t.to(device) for t in epoch.window(window, slice(active)))
+            state = _first_columns(state, active)
             logits, state = network(x, reset_state(state, keep))
             flat, targets = logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1)
             total += float(F.cross_entropy(flat, targets, ignore_index=PAD_ID, reduction="sum"))
@@ -86,3 +90,21 @@ def evaluate_split(
         tokens=tokens,
         notes=notes,
     )
+
+
+def _busiest_first(epoch: Epoch) -> tuple[Epoch, np.ndarray]:
+    """The epoch with its columns reordered, most windows of tokens first, and those counts."""
+    has_tokens = (epoch.inputs != PAD_ID).reshape(len(epoch.inputs), epoch.windows, -1).any(-1)
+    busy = np.where(has_tokens.any(1), epoch.windows - np.argmax(has_tokens[:, ::-1], 1), 0)
+    order = np.argsort(-busy, kind="stable")
+    reordered = Epoch(epoch.inputs[order], epoch.targets[order], epoch.starts[order], epoch.bptt)
+    return reordered, busy[order]
+
+
+def _first_columns(state: State, columns: int) -> State:
+    """The recurrent state of the first ``columns`` columns only."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(part[:, :columns].contiguous() for part in state)
+    return state[:, :columns].contiguous()
