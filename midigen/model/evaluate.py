@@ -51,13 +51,13 @@ def evaluate_split(
     """Score every piece of a split, each from a fresh state.
 
     The pieces are laid out longest first, so that the columns end nearly
-    together and little of the batch is padding (scores do not depend on the
-    order); with ``bf16`` the network runs in bfloat16 autocast, the loss in
-    fp32.
+    together, and a column whose pieces have all ended leaves the batch: a
+    piece far longer than the rest runs on alone, not with a batch of padding
+    (scores do not depend on the layout).  With ``bf16`` the network runs in
+    bfloat16 autocast, the loss in fp32.
     """
     ids, pieces = dataset.ids(split), dataset.pieces(split)
-    # a few pieces per column even out the columns' lengths; a column of one piece
-    # waits, padded, for the longest
+    # a few pieces per column even out the columns' lengths
     columns = max(1, min(batch, -(-len(pieces) // PIECES_PER_COLUMN)))
     longest_first = pieces[np.argsort(-pieces[:, 1], kind="stable")]
     epoch, busy = _busiest_first(lay_out(ids, longest_first, columns, bptt, seed=None))
@@ -103,8 +103,8 @@ def _busiest_first(epoch: Epoch) -> tuple[Epoch, np.ndarray]:
 
 def _first_columns(state: State, columns: int) -> State:
     """The recurrent state of the first ``columns`` columns only."""
-    if state is None:
-        return None
+    if state is None or (state[0] if isinstance(state, tuple) else state).shape[1] == columns:
+        return state
     if isinstance(state, tuple):
         return tuple(part[:, :columns].contiguous() for part in state)
     return state[:, :columns].contiguous()
