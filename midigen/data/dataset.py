@@ -245,11 +245,11 @@ def velocity_table(counts: list[int]) -> list[int]:
     model's pieces the velocities its corpus had.
     """
     table = list(grammar.BIN_MIDDLES)
-    for bin_ in range(grammar.VELOCITY_BINS):
-        low = bin_ * grammar.VELOCITY_BIN_WIDTH
-        span = counts[low : low + grammar.VELOCITY_BIN_WIDTH]
-        if any(span):
-            table[bin_] = low + max(range(len(span)), key=lambda k: (span[k], -k))
+    most = [0] * grammar.VELOCITY_BINS  # notes of the velocity chosen so far, per bin
+    for velocity, notes in enumerate(counts):
+        bin_ = grammar.velocity_bin(velocity)
+        if notes > most[bin_]:  # a tie keeps the softer velocity
+            most[bin_], table[bin_] = notes, velocity
     return table
 
 
