@@ -18,12 +18,14 @@ from midigen.model.config import ModelConfig
 from midigen.model.network import LanguageModel
 from midigen.model.sample import (
     OUT_OF_KEY,
+    PULSE_POSITIONS,
     Length,
     Masks,
     Sampling,
     Steering,
     Stream,
     draw,
+    likeliest_style,
     sample_tokens,
 )
 from midigen.model.stepper import Stepper
@@ -355,3 +357,175 @@ def test_left_out_instruments_get_neither_notes_nor_pedal():
             notes += kind in ("NOTE", "DRUM")
             cursor.feed(kind, value)
         assert notes > 20
+
+
+STYLED = Vocab.fixed([*grammar.vocabulary(), "STYLE_folk", "STYLE_pop"])
+
+
+class StyleMemory:
+    """A stepper for a model with two styles: after the header it expects pop three times
+    out of four; a folk stream then wants NOTE_60 and a pop stream NOTE_72."""
+
+    def initial_state(self, streams: int) -> list:
+        return [np.full(streams, "", object)]
+
+    def step(self, ids: np.ndarray, state: list) -> np.ndarray:
+        logits = np.full((len(ids), len(STYLED)), -5.0, np.float32)
+        for k, token in enumerate(STYLED.ids_to_tokens(ids)):
+            if token.startswith("STYLE_"):
+                state[0][k] = token
+            logits[k, STYLED.ids["STYLE_pop"]] = math.log(3)
+            logits[k, STYLED.ids["STYLE_folk"]] = 0.0
+            wanted = {"STYLE_folk": "NOTE_60", "STYLE_pop": "NOTE_72"}.get(state[0][k])
+            if wanted:
+                logits[k, STYLED.ids[wanted]] = 3.0
+        return logits
+
+
+def test_a_styled_model_draws_its_style_first_when_none_is_asked():
+    streams = sample_tokens(
+        StyleMemory(),
+        STYLED,
+        ["EVENT_24"],
+        length=Length(40, "tokens"),
+        sampling=Sampling(),
+        streams=64,
+        seed=3,
+    )
+    firsts = [tokens[1] for tokens in streams]
+    assert set(firsts) == {"STYLE_folk", "STYLE_pop"}
+    assert 0.6 < firsts.count("STYLE_pop") / len(firsts) < 0.9  # the model's 3 in 4
+    played = 0
+    for tokens in streams:  # and plays as that style (a stream on a bell plays no 60 or 72)
+        assert sum(t.startswith("STYLE_") for t in tokens) == 1
+        wanted = {"STYLE_folk": "NOTE_60", "STYLE_pop": "NOTE_72"}[tokens[1]]
+        notes = [t for t in tokens if t.startswith("NOTE_")]
+        played += bool(notes)
+        assert notes.count(wanted) >= len(notes) / 2
+    assert played > 48
+
+
+def test_an_asked_style_is_the_only_one():
+    streams = sample_tokens(
+        StyleMemory(),
+        STYLED,
+        ["EVENT_24", "STYLE_folk"],
+        length=Length(40, "tokens"),
+        sampling=Sampling(),
+        streams=8,
+        seed=3,
+    )
+    assert all(sum(t.startswith("STYLE_") for t in tokens) == 1 for tokens in streams)
+
+
+def test_a_prime_gets_the_style_under_which_it_is_likeliest():
+    def prime(pitch: int) -> list[str]:
+        return ["EVENT_24", *[f"NOTE_{pitch}", "VEL_8", "DUR_6", "SHIFT_6"] * 6]
+
+    # the notes outweigh the prior: 1 in 4 for folk
+    assert likeliest_style(StyleMemory(), STYLED, prime(60)) == "STYLE_folk"
+    assert likeliest_style(StyleMemory(), STYLED, prime(72)) == "STYLE_pop"
+    assert likeliest_style(StyleMemory(), VOCAB, prime(60)) is None  # a model without styles
+
+
+class Jitterer:
+    """A stepper that wants notes a step either side of the 16th grid: rests of 5 and 7
+    steps are likelier than rests of 6, and nothing else is wanted at all."""
+
+    def initial_state(self, streams: int) -> list:
+        return []
+
+    def step(self, ids: np.ndarray, state: list) -> np.ndarray:
+        logits = np.full((len(ids), len(VOCAB)), -10.0, np.float32)
+        for token, logit in (("SHIFT_5", 3.0), ("SHIFT_7", 3.0), ("SHIFT_6", 1.5)):
+            logits[:, VOCAB.ids[token]] = logit
+        for token in ("NOTE_60", "VEL_8", "DUR_6", "TIMESIG_4_4", "BAR"):
+            logits[:, VOCAB.ids[token]] = 2.0
+        return logits
+
+
+def on_pulse_share(tokens: list[str], phase: int, after_step: int = 0) -> float:
+    """The share of the notes (from ``after_step`` on) that start on the 16ths and 8th
+    triplets of a pulse ``phase`` steps after the written beat."""
+    cursor, on = grammar.Cursor(bar_lines=True), []
+    for token in tokens[1:]:
+        kind, value = grammar.parse_token(token)
+        if kind == "NOTE" and cursor.step >= after_step:
+            on.append((cursor.step - phase) % grammar.STEPS_PER_BEAT in PULSE_POSITIONS)
+        cursor.feed(kind, value)
+    assert len(on) > 30
+    return sum(on) / len(on)
+
+
+def test_music_from_scratch_keeps_the_written_pulse():
+    def share(settle: bool) -> float:
+        streams = four_streams(Jitterer(), Length(600, "tokens"), Steering(settle_pulse=settle), 6)
+        return min(on_pulse_share(tokens, phase=0) for tokens in streams)
+
+    assert share(settle=False) < 0.6
+    assert share(settle=True) > 0.9
+
+
+def test_a_continuation_keeps_the_pulse_of_its_prime():
+    # a prime whose notes sit 3 steps after the written 16ths, with its bar lines marked
+    prime, cursor = ["EVENT_24", "TIMESIG_4_4"], grammar.Cursor(bar_lines=True)
+    cursor.feed("TIMESIG", (4, 4))
+    for start in range(3, 300, 6):
+        while cursor.step < start:
+            if cursor.expect == grammar.BAR_LINE:
+                prime.append("BAR")
+                cursor.feed("BAR", None)
+            shift = min(start - cursor.step, cursor.to_next_bar_line)
+            prime.append(f"SHIFT_{shift}")
+            cursor.feed("SHIFT", shift)
+        prime += ["NOTE_60", "VEL_8", "DUR_6"]
+        for token in prime[-3:]:
+            cursor.feed(*grammar.parse_token(token))
+
+    def share(settle: bool) -> float:
+        streams = sample_tokens(
+            Jitterer(),
+            VOCAB,
+            prime,
+            length=Length(len(prime) + 400, "tokens"),
+            sampling=Sampling(),
+            steering=Steering(settle_pulse=settle),
+            streams=4,
+            seed=2,
+        )
+        return min(on_pulse_share(tokens, phase=3, after_step=300) for tokens in streams)
+
+    assert share(settle=False) < 0.6
+    assert share(settle=True) > 0.85  # a note right after a bar line sits off this pulse
+
+
+class RestLover:
+    """A stepper that would rather wait a beat than play."""
+
+    def initial_state(self, streams: int) -> list:
+        return []
+
+    def step(self, ids: np.ndarray, state: list) -> np.ndarray:
+        logits = np.full((len(ids), len(STYLED)), -10.0, np.float32)
+        logits[:, STYLED.ids["SHIFT_24"]] = 5.0
+        logits[:, STYLED.ids["NOTE_60"]] = 0.0
+        return logits
+
+
+@pytest.mark.parametrize("prime", [["EVENT_24"], ["EVENT_24", "STYLE_folk"]])
+def test_music_from_scratch_starts_within_the_first_beat_with_or_without_a_style(prime):
+    for tokens in sample_tokens(
+        RestLover(),
+        STYLED,
+        prime,
+        length=Length(60, "tokens"),
+        sampling=Sampling(),
+        streams=4,
+        seed=1,
+    ):
+        cursor = grammar.Cursor(bar_lines=True)
+        for token in tokens[1:]:
+            if token.startswith("NOTE_"):
+                break
+            cursor.feed(*grammar.parse_token(token))
+        assert cursor.step < grammar.STEPS_PER_BEAT

@@ -11,11 +11,18 @@ no rest across a bar line (a model with BAR tokens), tempo and meter set
 once at the start (as nearly all real pieces do), a tempo between 38 and
 229 bpm and a common meter (never a one-beat bar: POP909's files say 1/4,
 which no musician writes, and a model's long tail holds 15/2), no
-``<eos>`` before the requested length.  And it keeps a key: once a stream has played a few
-notes (its prime's, or its own) it estimates their key, and notes outside
-that key's scale become much less likely, so that the music does not
-wander.  The decoder (tokens/event.py)
-then ends every note and caps its length.
+``<eos>`` before the requested length.  A model that learned styles
+always saw one right after the header, so a stream started without one
+first draws its style as the model would (and a prime's style is the one
+under which the model finds the prime likeliest: ``likeliest_style``).
+And it keeps a key: once a stream has played a few notes (its prime's, or
+its own) it estimates their key, and notes outside that key's scale become
+much less likely, so that the music does not wander.  It keeps a pulse
+the same way: notes start on the 16ths and 8th triplets of the written
+beat, or of the prime's pulse when its music sits off the written grid, so
+that a model that learned from loosely timed files (POP909's notes sit a
+step either side of the beat) does not drift against the bar lines.  The
+decoder (tokens/event.py) then ends every note and caps its length.
 """
 
 from __future__ import annotations
@@ -34,7 +41,9 @@ from ..tokens.grammar import (
     FREE,
     HEADER,
     MAX_SHIFT,
+    NAMED_KINDS,
     STEPS_PER_BEAT,
+    STYLE_PREFIX,
     VELOCITY,
     Cursor,
     has_bar_lines,
@@ -55,6 +64,9 @@ BATCH_FOR_TWO_THREADS = 4  # streams from which the matrix products use two BLAS
 KEY_SETTLE_NOTES = 16  # pitched notes after which a stream's key is estimated and kept
 OUT_OF_KEY = -1.5  # logit bias for notes outside the kept key's scale: about 1/4.5 as likely
 LEADING_TONE = -1.0  # and for a minor key's raised 7th, which minor music often uses
+PULSE_SETTLE_NOTES = 16  # notes after which a stream's pulse (its grid's phase) is kept
+OFF_PULSE = -4.0  # logit bias for a note or rest end off the kept pulse: 1/55 as likely
+PULSE_POSITIONS = (0, 6, 8, 12, 16, 18)  # in a beat of 24 steps: 16ths and 8th triplets
 TEMPO_FIRST_DIGITS = range(1, 6)  # TEMPO_1..TEMPO_5: 262,144 to 1,572,863 us, 229 to 38 bpm
 COMMON_METERS = frozenset(
     {
@@ -83,6 +95,8 @@ class Steering:
     tempo or time-signature changes (a continuation keeps its prime's).
     ``steady``: tempo and meter are set before the first note and kept.
     ``settle_key``: after a few notes, stay in their key (without ``key``).
+    ``settle_pulse``: after a few notes, keep their pulse: notes start on
+    its 16ths and 8th triplets.
     """
 
     key: Key | None = None
@@ -91,6 +105,7 @@ class Steering:
     keep_tempo: bool = False
     steady: bool = False
     settle_key: bool = False
+    settle_pulse: bool = False
 
     def __post_init__(self) -> None:
         if self.density is not None and not 0 < self.density <= MAX_DENSITY:
@@ -113,12 +128,14 @@ class Masks:
         self.tempos, self.meters = kinds == "TEMPO", kinds == "TIMESIG"
         self.tempo_changes = self.tempos | self.meters
         self.programs = kinds == "PROGRAM"
+        self.styles = kinds == "STYLE"
         notes = kinds == "NOTE"
         pitches = np.array([value if kind == "NOTE" else -1 for kind, value in parsed])
         in_key, self.bias = _key_masks(steering.key, notes, pitches)
         self.settle_key = steering.settle_key and steering.key is None
         self.notes, self.pitches = notes, pitches
         self._key_bias: dict[Key, np.ndarray] = {}
+        self.settle_pulse = steering.settle_pulse
         chosen = steering.instruments
         # playable[program]: every token but the NOTEs this program may not play: outside
         # its range, outside the key, or any NOTE or pedal of a program the musician left
@@ -134,6 +151,11 @@ class Masks:
         )
         self.steered = _steered(steering, parsed, kinds)
         shifts = np.array([value if kind == "SHIFT" else 0 for kind, value in parsed])
+        self.shifts = shifts
+        # shift_ids[n]: the id of SHIFT_n, -1 where there is none (n = 0 or past MAX_SHIFT)
+        self.shift_ids = np.full(MAX_SHIFT + 2, -1)
+        self.shift_ids[shifts[shifts > 0]] = np.flatnonzero(shifts > 0)
+        self._pulse_bias: dict[int, np.ndarray] = {}
         # density_lean: how a density bias moves each token: notes by one unit, and rests
         # the other way by their length (a 16th is neutral, a whole note two units), so
         # that sparser music both starts fewer notes and waits longer between them
@@ -158,6 +180,20 @@ class Masks:
                     bias[self.notes & (pitch_class == (key.tonic + 11) % 12)] = LEADING_TONE
             self._key_bias[key] = bias
         return self._key_bias[key]
+
+    def pulse_bias(self, offset: int | None) -> np.ndarray:
+        """Logits to add for a stream ``offset`` steps past a beat of its kept pulse (zeros
+        before it has one): off the pulse's 16ths and 8th triplets, notes lean away, and
+        so do rests that would end there."""
+        if offset not in self._pulse_bias:
+            bias = np.zeros(len(self.shifts), np.float32)
+            if offset is not None:
+                ends = (offset + self.shifts) % STEPS_PER_BEAT
+                bias[(self.shifts > 0) & ~np.isin(ends, PULSE_POSITIONS)] = OFF_PULSE
+                if offset not in PULSE_POSITIONS:
+                    bias[self.onsets & ~self.programs] = OFF_PULSE
+            self._pulse_bias[offset] = bias
+        return self._pulse_bias[offset]
 
 
 def _key_masks(key: Key | None, notes: np.ndarray, pitches: np.ndarray) -> tuple:
@@ -197,6 +233,12 @@ def _steered(steering: Steering, parsed: list, kinds: np.ndarray) -> np.ndarray:
     return steered
 
 
+def _best_pulse(onset_phases: list[int]) -> int:
+    """The phase (0-5 steps) of the 16th grid that holds the most of these onsets."""
+    per_phase = np.array(onset_phases).reshape(-1, STEPS_PER_BEAT // 4).sum(axis=0)
+    return int(np.argmax(per_phase))
+
+
 def _parsed(token: str) -> tuple[str, object]:
     try:
         return parse_token(token)
@@ -210,6 +252,7 @@ class Stream:
 
     cursor: Cursor = field(default_factory=Cursor)
     lead_in: bool = True  # the first note must start within the first beat (no prime)
+    styled: bool = True  # False: the next token is the style (a styled model, unprimed)
     tokens: int = 0  # tokens after the header, prime included
     sounded: bool = False  # a note has begun
     notes: int = 0  # notes begun so far
@@ -219,18 +262,25 @@ class Stream:
     meter_step: int = -1  # and of the last TIMESIG: one of each a step, as the encoder writes
     pitch_classes: list[int] = field(default_factory=lambda: [0] * 12)  # of pitched notes
     key: Key | None = None  # the key kept, once settled
+    onset_phases: list[int] = field(default_factory=lambda: [0] * STEPS_PER_BEAT)  # notes' steps
+    pulse: int | None = None  # the kept pulse's phase in steps (0-5), once settled
     finished: bool = False
 
     def advance(self, token_id: int, masks: Masks) -> None:
         """Move on by one token of the vocabulary."""
         self.tokens += 1
         kind = masks.kinds[token_id]
-        if kind == "SHIFT":
+        if kind == "STYLE":
+            self.styled = True
+        elif kind == "SHIFT":
             self.onsets_here = 0
         elif kind == "NOTE" or kind == "DRUM":
             self.onsets_here += 1
             self.notes += 1
             self.sounded = True
+            self.onset_phases[self.cursor.step % STEPS_PER_BEAT] += 1
+            if masks.settle_pulse and self.pulse is None and self.notes >= PULSE_SETTLE_NOTES:
+                self.pulse = _best_pulse(self.onset_phases)
             if kind == "NOTE":
                 self.pitch_classes[masks.values[token_id] % 12] += 1
                 if masks.settle_key and self.key is None:
@@ -243,6 +293,19 @@ class Stream:
         elif kind == "TIMESIG":
             self.meter_step = self.cursor.step
         self.cursor.feed(kind, masks.values[token_id])
+
+    def pulse_bias(self, masks: Masks) -> np.ndarray:
+        """The kept pulse's bias for the next token; a rest up to the next bar line is
+        never leaned on, for no rest may cross it."""
+        if self.pulse is None:
+            return masks.pulse_bias(None)
+        cursor = self.cursor
+        bias = masks.pulse_bias((cursor.step - self.pulse) % STEPS_PER_BEAT)
+        to_bar = masks.shift_ids[min(cursor.to_next_bar_line, MAX_SHIFT + 1)]
+        if cursor.bar_lines and to_bar >= 0 and bias[to_bar]:
+            bias = bias.copy()
+            bias[to_bar] = 0.0
+        return bias
 
     def density_bias(self, asked: float) -> float:
         """A logit bias for note tokens that steers the notes per second towards ``asked``.
@@ -257,6 +320,8 @@ class Stream:
 
     def allowed(self, masks: Masks, length_reached: bool) -> np.ndarray:
         """Which ids may come next: the grammar's, narrowed by the sampler's limits."""
+        if not self.styled:
+            return masks.styles
         expect = self.cursor.expect
         if expect in (VELOCITY, DURATION, FINE):
             return masks.after[expect]
@@ -388,8 +453,13 @@ def sample_tokens(
         masks = Masks(vocab, steering)
         rng = np.random.default_rng(seed)
         state = stepper.initial_state(streams)
+        # no music yet: the header alone, or with conditioning tokens (a style)
+        unprimed = all(_parsed(token)[0] in NAMED_KINDS for token in prime[1:])
+        styled = len(prime) > 1 or not masks.styles.any()
+        # music from scratch keeps the written grid's pulse; a prime's is found in its notes
+        pulse = 0 if unprimed and masks.settle_pulse else None
         runs = [
-            Stream(Cursor(bar_lines=masks.bar_lines), lead_in=len(prime) == 1)
+            Stream(Cursor(bar_lines=masks.bar_lines), lead_in=unprimed, styled=styled, pulse=pulse)
             for _ in range(streams)
         ]
         outputs = [list(prime) for _ in range(streams)]
@@ -415,6 +485,8 @@ def sample_tokens(
             scores = logits[active] + masks.bias
             if masks.settle_key:
                 scores = scores + np.stack([masks.key_bias(runs[k].key) for k in active])
+            if masks.settle_pulse:
+                scores = scores + np.stack([runs[k].pulse_bias(masks) for k in active])
             if steering.density is not None:
                 bias = [runs[k].density_bias(steering.density) for k in active]
                 scores = scores + np.outer(bias, masks.density_lean).astype(scores.dtype)
@@ -429,6 +501,38 @@ def sample_tokens(
             if all(run.finished for run in runs):
                 return outputs
             logits = stepper.step(chosen, state)
+
+
+STYLE_EVIDENCE_TOKENS = 256  # of a prime: a few bars tell a folk tune from a pop song
+
+
+def likeliest_style(stepper: Stepper, vocab: Vocab, tokens: list[str]) -> str | None:
+    """The STYLE_ token under which the model finds ``tokens`` (event tokens from the
+    header on, without a style) likeliest, its own prior for the style included; None
+    for a model without styles.
+
+    A continuation or an infill then starts as every piece the model learned
+    from did, with the header and its style, instead of a header alone that
+    it never saw.  The styles are scored as one batch, over the first
+    ``STYLE_EVIDENCE_TOKENS`` tokens.
+    """
+    styles = [token for token in vocab.tokens if token.startswith(STYLE_PREFIX)]
+    if not styles:
+        return None
+    ids = vocab.tokens_to_ids(tokens[: STYLE_EVIDENCE_TOKENS + 1])
+    state = stepper.initial_state(len(styles))
+    logits = stepper.step(np.full(len(styles), ids[0]), state)
+    totals = np.zeros(len(styles))
+    for next_ids in (vocab.tokens_to_ids(styles), *(np.full(len(styles), i) for i in ids[1:])):
+        totals += _log_softmax(logits)[np.arange(len(styles)), next_ids]
+        logits = stepper.step(next_ids, state)
+    return styles[int(np.argmax(totals))]
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    scores = logits.astype(np.float64)
+    scores -= scores.max(axis=1, keepdims=True)
+    return scores - np.log(np.exp(scores).sum(axis=1, keepdims=True))
 
 
 def draw(

@@ -37,7 +37,7 @@ from .checkpoint import (
     read_velocities,
 )
 from .config import ModelConfig
-from .sample import Length, Sampling, Steering, Stream, sample_tokens
+from .sample import Length, Sampling, Steering, Stream, likeliest_style, sample_tokens
 from .stepper import Stepper
 
 if TYPE_CHECKING:
@@ -159,7 +159,8 @@ class TrainedModel:
         kept, and so is the key of the first notes (the prime's), unless
         ``free``.  ``sampling`` sets temperature, top-k and top-p (default:
         the model as it learned).  The same ``seed`` gives the same
-        songs.  Steering: ``style`` (one the model learned, see ``styles``),
+        songs.  Steering: ``style`` (one the model learned, see ``styles``;
+        without it the model draws one, or takes the prime's likeliest),
         ``key`` ("C", "Am", "F#m": pitched notes stay in its scale),
         ``density`` ("low", "medium", "high" or notes per second),
         ``instruments`` ("piano,bass,strings": GM names, families, program
@@ -203,6 +204,10 @@ class TrainedModel:
                 raise MidiError("no instruments left to play: drums were the only ones asked")
         if style is not None:
             start.insert(1, self.style_token(style))
+        elif prime is not None and (
+            style_token := likeliest_style(self.stepper, self.vocab, whole_prime)
+        ):
+            start.insert(1, style_token)
         steering = Steering(
             key=Key.parse(key) if isinstance(key, str) else key,
             instruments=instruments,
@@ -210,6 +215,7 @@ class TrainedModel:
             keep_tempo=prime is not None and not free,
             steady=not free,
             settle_key=not free,
+            settle_pulse=not free,
         )
         streams = sample_tokens(
             self.stepper,
