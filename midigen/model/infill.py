@@ -4,7 +4,8 @@ A unidirectional LSTM cannot read what comes after a gap, so infilling
 samples and then listens ahead (the "generate, then rerank" recipe):
 
 1. The song becomes event tokens, cut where the span starts.  Everything
-   before is the prompt.
+   before is the prompt, with the style under which the model finds the
+   song likeliest (a model that learned styles saw one in every piece).
 2. K candidates continue the prompt up to the end of the span, in the
    song's instruments, tempo and meter.
 3. Each candidate is followed by the song's real tokens after the span, and
@@ -41,7 +42,7 @@ from ..tokens.grammar import (
     has_bar_lines,
     walk,
 )
-from .sample import Length, Sampling, Steering, sample_tokens
+from .sample import Length, Sampling, Steering, likeliest_style, sample_tokens
 from .stepper import Stepper
 
 SCORED_TOKENS = 256  # how much of what follows the span judges a candidate
@@ -128,6 +129,8 @@ def infill(
     if not 1 <= candidates <= MAX_CANDIDATES:
         raise MidiError(f"candidates must be between 1 and {MAX_CANDIDATES}")
     tokens, score, start, stop = _located(song, span, bars=has_bar_lines(vocab.ids))
+    if style := likeliest_style(stepper, vocab, tokens):
+        tokens.insert(1, style)
     prompt, _ = split_event_tokens(tokens, start)
     _, after = split_event_tokens(tokens, stop)
     played = {note.instrument for note in score.notes}
