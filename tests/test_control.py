@@ -16,7 +16,7 @@ import midigen
 from midigen.cli import main
 from midigen.data.dataset import PrepareConfig, open_dataset, prepare
 from midigen.midi.gm import Instruments
-from midigen.midi.keys import Key, estimate_key
+from midigen.midi.keys import KEY_SHARE_NOTES, Key, estimate_key, key_share
 from midigen.model.train import TrainConfig, train
 
 DATA = Path(__file__).parent / "data"
@@ -227,3 +227,13 @@ def test_bad_infill_spans_are_one_error_line(styled, tmp_path, args, code, messa
     assert result.exit_code == code
     assert result.stderr == message
     assert not out.exists()
+
+
+def test_a_key_share_is_the_share_of_the_opening_notes_in_their_best_scale():
+    a_minor = [57, 59, 60, 62, 64, 65, 67]  # the notes of C major
+    assert key_share(a_minor * 3) == 1.0
+    # seven F#s: the best scale is now G major, which holds all but the three Fs
+    assert key_share(a_minor * 3 + [66] * 7) == 25 / 28
+    assert key_share(a_minor[:5] * 3) is None  # 15 notes say little about a key
+    opening = a_minor * (KEY_SHARE_NOTES // 7 + 1)
+    assert key_share(opening[:KEY_SHARE_NOTES] + [61] * 50) == 1.0  # later notes do not count

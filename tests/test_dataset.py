@@ -190,14 +190,17 @@ def test_an_existing_folder_that_is_not_a_dataset_is_left_alone(corpus, tmp_path
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
-def write_notes(path: Path, velocities: list[int]) -> None:
-    """A one-track file playing a quarter note at each of ``velocities``."""
+def write_notes(path: Path, velocities: list[int], pitches: list[int] | None = None) -> None:
+    """A one-track file playing a quarter note at each of ``velocities``, rising by
+    semitones from middle C unless ``pitches`` (repeated) say otherwise."""
     import mido
 
+    pitches = pitches or [60 + k for k in range(12)]
     track = mido.MidiTrack()
     for k, velocity in enumerate(velocities):
-        track.append(mido.Message("note_on", note=60 + k % 12, velocity=velocity, time=0))
-        track.append(mido.Message("note_off", note=60 + k % 12, velocity=0, time=480))
+        pitch = pitches[k % len(pitches)]
+        track.append(mido.Message("note_on", note=pitch, velocity=velocity, time=0))
+        track.append(mido.Message("note_off", note=pitch, velocity=0, time=480))
     song = mido.MidiFile(ticks_per_beat=480)
     song.tracks.append(track)
     song.save(path)
@@ -231,3 +234,21 @@ def test_only_training_files_set_the_velocities(tmp_path):
             played[89 + k % 2] += 10 + k
     assert played[89] != played[90]
     assert meta["velocities"][11] == max(played, key=played.get)
+
+
+def test_each_style_records_how_tightly_its_training_pieces_keep_their_key(tmp_path):
+    corpus = tmp_path / "corpus"
+    (corpus / "hymns").mkdir(parents=True)
+    (corpus / "jazz").mkdir()
+    c_major = [60, 62, 64, 65, 67, 69, 71]
+    for k in range(5):  # all in C major but for k sharps in 40 notes
+        write_notes(corpus / "hymns" / f"hymn{k}.mid", [80] * 40, c_major * 5 + [61] * k)
+    for k in range(3):  # chromatic: 7 of every 12 notes fit one scale
+        write_notes(corpus / "jazz" / f"tune{k}.mid", [80] * 48)
+    prepare([corpus], tmp_path / "data", PrepareConfig(valid_fraction=0.0, styles=True))
+    shares = json.loads((tmp_path / "data" / "meta.json").read_text())["key_shares"]
+    assert set(shares) == {"hymns", "jazz"}
+    assert shares["jazz"] == [round(7 / 12, 4)] * 11
+    hymns = shares["hymns"]  # the deciles of 40/40, 39/40 .. 36/40
+    assert len(hymns) == 11 and hymns[0] == 36 / 40 and hymns[-1] == 1.0
+    assert hymns == sorted(hymns) and hymns[5] == 38 / 40

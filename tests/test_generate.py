@@ -122,6 +122,24 @@ def test_a_model_without_a_velocity_table_plays_bin_middles(model, tmp_path):
         midigen.load_model(old)
 
 
+def test_a_model_keeps_its_training_pieces_key_shares(model, tmp_path):
+    config = json.loads((model / "config.json").read_text())
+    meta = json.loads((model.parent / "data" / "meta.json").read_text())
+    assert config["data"]["key_shares"] == meta["key_shares"]
+    assert list(meta["key_shares"]) == [""] and len(meta["key_shares"][""]) == 11
+    old = tmp_path / "old"
+    shutil.copytree(model, old)
+    del config["data"]["key_shares"]  # a model from before: the key bias always holds
+    (old / "config.json").write_text(json.dumps(config))
+    assert midigen.load_model(old).key_shares == {}
+    assert midigen.load_model(old).generate(length="10s", seed=3).tracks
+    for bad in ({"": [0.5] * 10}, {"": [1.0, *[0.5] * 10]}, {"": [2.0] * 11}, [0.5] * 11):
+        config["data"]["key_shares"] = bad
+        (old / "config.json").write_text(json.dumps(config))
+        with pytest.raises(midigen.MidiError, match="data.key_shares"):
+            midigen.load_model(old)
+
+
 def test_num_writes_different_pieces(model, tmp_path):
     result = run(
         "generate",

@@ -304,29 +304,38 @@ def test_a_model_without_bar_tokens_never_gets_one():
     assert "BAR" not in streams[0] and len(streams[0]) > 150
 
 
-def test_a_stream_keeps_the_key_of_its_first_notes():
+def out_of_key_share(steering: Steering) -> float:
+    """The share of an untrained network's notes outside the key its streams keep."""
     network = tiny_network("lstm", False)
     stepper = Stepper(network.config, {k: v.numpy() for k, v in network.state_dict().items()})
+    masks = Masks(VOCAB, Steering(settle_key=True))
+    outside = total = 0
+    for tokens in four_streams(stepper, Length(600, "tokens"), steering, seed=4):
+        stream = Stream()
+        for token in tokens[1:]:
+            stream.advance(VOCAB.ids[token], masks)
+            if token.startswith("NOTE_") and stream.key is not None:
+                total += 1
+                outside += int(token[5:]) % 12 not in stream.key.scale
+    return outside / total
 
-    def out_of_key_share(settle: bool) -> float:
-        masks = Masks(VOCAB, Steering(settle_key=True))
-        outside = total = 0
-        for tokens in four_streams(
-            stepper, Length(600, "tokens"), Steering(settle_key=settle), seed=4
-        ):
-            stream = Stream()
-            for token in tokens[1:]:
-                stream.advance(VOCAB.ids[token], masks)
-                if token.startswith("NOTE_") and stream.key is not None:
-                    total += 1
-                    outside += int(token[5:]) % 12 not in stream.key.scale
-        return outside / total
 
-    free = out_of_key_share(settle=False)
+def test_a_stream_keeps_the_key_of_its_first_notes():
+    free = out_of_key_share(Steering(settle_key=False))
     assert free > 0.25  # the untrained network knows no key
     # kept: the bias makes each of the 5 outside pitch classes exp(OUT_OF_KEY) as likely
     lean = 5 * math.exp(OUT_OF_KEY)
-    assert out_of_key_share(settle=True) < min(free / 2, lean / (7 + lean) + 0.05)
+    assert out_of_key_share(Steering(settle_key=True)) < min(free / 2, lean / (7 + lean) + 0.05)
+
+
+def test_a_stream_keeps_its_key_as_tightly_as_a_piece_of_its_style():
+    always = out_of_key_share(Steering(settle_key=True))  # a model that does not say
+    tight = out_of_key_share(Steering(settle_key=True, key_shares={"": [1.0] * 11}))
+    loose = out_of_key_share(Steering(settle_key=True, key_shares={"": [0.8] * 11}))
+    # a style whose pieces keep every note in key: a stream that strays is pulled back
+    # harder than by the plain bias; one whose pieces keep 80%: about 20% stray
+    assert tight < always / 2
+    assert always < loose and abs(loose - 0.2) < 0.05
 
 
 class PedalLover:

@@ -63,6 +63,9 @@ class Key:
 
 
 ALL_KEYS = tuple(Key(tonic, minor) for minor in (False, True) for tonic in range(12))
+KEY_DECILES = 11  # a style's key shares are kept as deciles: 0%, 10% .. 100%
+KEY_SHARE_NOTES = 150  # pitched notes a key share looks at: a piece's opening half minute
+KEY_SHARE_MIN_NOTES = 16  # fewer say little about a key
 
 
 def estimate_key(weights: Sequence[float]) -> Key:
@@ -83,3 +86,22 @@ def _correlation(a: Sequence[float], b: Sequence[float]) -> float:
     spread_a = sum((x - mean_a) ** 2 for x in a) ** 0.5
     spread_b = sum((y - mean_b) ** 2 for y in b) ** 0.5
     return covariance / (spread_a * spread_b) if spread_a and spread_b else float("-inf")
+
+
+def key_share(pitches: Sequence[int]) -> float | None:
+    """How tightly a piece keeps to one key: the share of its first ``KEY_SHARE_NOTES``
+    pitched notes in the major or minor scale that holds most of them; None for a
+    piece of fewer than ``KEY_SHARE_MIN_NOTES`` notes.
+
+    Real music differs here by kind: most pop songs and folk tunes keep every
+    note in one scale, classical pieces about 93% (they modulate and borrow).
+    A sampled stream keeps its key as tightly as a piece of its style
+    (model/sample.py).
+    """
+    pitches = pitches[:KEY_SHARE_NOTES]
+    if len(pitches) < KEY_SHARE_MIN_NOTES:
+        return None
+    counts = [0] * 12
+    for pitch in pitches:
+        counts[pitch % 12] += 1
+    return max(sum(counts[pc] for pc in key.scale) for key in ALL_KEYS) / len(pitches)

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import MidiError, count
 from ..fileio import read_regular, umask, write_atomic
+from ..midi.keys import KEY_DECILES
 from ..tokens import grammar
 from ..tokens.vocab import Vocab
 from .config import ModelConfig, weight_shapes
@@ -118,6 +119,34 @@ def read_velocities(config: dict[str, Any]) -> tuple[int, ...]:
             f"config.json: data.velocities must be {grammar.VELOCITY_BINS} velocities 1..127"
         )
     return tuple(table)
+
+
+def read_key_shares(config: dict[str, Any]) -> dict[str, tuple[float, ...]]:
+    """Per style ("" for none): the deciles of how tightly the model's training pieces
+    kept their key (``data.key_shares``, midi/keys.py); empty for a model from before
+    they were recorded.
+
+    Raises:
+        CheckpointError: not a mapping of names to KEY_DECILES rising shares 0..1.
+    """
+    shares = (config.get("data") or {}).get("key_shares")
+    if shares is None:
+        return {}
+    if not (
+        isinstance(shares, dict)
+        and all(
+            isinstance(style, str)
+            and isinstance(deciles, list)
+            and len(deciles) == KEY_DECILES
+            and all(type(share) in (int, float) and 0 <= share <= 1 for share in deciles)
+            and deciles == sorted(deciles)
+            for style, deciles in shares.items()
+        )
+    ):
+        raise CheckpointError(
+            f"config.json: data.key_shares must map styles to {KEY_DECILES} rising shares 0..1"
+        )
+    return {style: tuple(float(share) for share in deciles) for style, deciles in shares.items()}
 
 
 def build_network(model_config: ModelConfig) -> LanguageModel:

@@ -27,6 +27,7 @@ decoder (tokens/event.py) then ends every note and caps its length.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,9 +62,11 @@ DENSITY_GAIN = 20.0  # logit bias per unit of log(asked / measured notes per sec
 DENSITY_MAX_BIAS = 6.0  # the bias's bound either way: a nudge, never a forced note
 DENSITY_PRIOR_SECONDS = 2.0  # the measured rate starts at the asked one, for this long
 BATCH_FOR_TWO_THREADS = 4  # streams from which the matrix products use two BLAS threads
-KEY_SETTLE_NOTES = 16  # pitched notes after which a stream's key is estimated and kept
 OUT_OF_KEY = -1.5  # logit bias for notes outside the kept key's scale: about 1/4.5 as likely
+KEY_SETTLE_NOTES = 16  # pitched notes after which a stream's key is estimated and kept
 LEADING_TONE = -1.0  # and for a minor key's raised 7th, which minor music often uses
+KEY_MAX_LEAN = 3.0  # a stream far out of its key gets up to this many times the key bias
+KEY_MIN_SLACK = 0.005  # the least share of notes out of key a style is taken to allow
 PULSE_SETTLE_NOTES = 16  # notes after which a stream's pulse (its grid's phase) is kept
 OFF_PULSE = -4.0  # logit bias for a note or rest end off the kept pulse: 1/55 as likely
 PULSE_POSITIONS = (0, 6, 8, 12, 16, 18)  # in a beat of 24 steps: 16ths and 8th triplets
@@ -94,7 +97,10 @@ class Steering:
     play.  ``density``: notes per second to aim for.  ``keep_tempo``: no
     tempo or time-signature changes (a continuation keeps its prime's).
     ``steady``: tempo and meter are set before the first note and kept.
-    ``settle_key``: after a few notes, stay in their key (without ``key``).
+    ``settle_key``: after a few notes, stay in their key (without ``key``);
+    with ``key_shares`` (per style name, "" for a stream without one: the
+    deciles of how tightly its pieces kept their key, midi/keys.py) each
+    stream keeps it as tightly as a piece of its style drawn at random.
     ``settle_pulse``: after a few notes, keep their pulse: notes start on
     its 16ths and 8th triplets.
     """
@@ -105,6 +111,7 @@ class Steering:
     keep_tempo: bool = False
     steady: bool = False
     settle_key: bool = False
+    key_shares: Mapping[str, Sequence[float]] = field(default_factory=dict)
     settle_pulse: bool = False
 
     def __post_init__(self) -> None:
@@ -129,6 +136,11 @@ class Masks:
         self.tempo_changes = self.tempos | self.meters
         self.programs = kinds == "PROGRAM"
         self.styles = kinds == "STYLE"
+        # key_deciles[style id, or None]: how tightly its pieces kept their key
+        self.key_deciles = {
+            vocab.ids.get(STYLE_PREFIX + style) if style else None: np.asarray(deciles)
+            for style, deciles in steering.key_shares.items()
+        }
         notes = kinds == "NOTE"
         pitches = np.array([value if kind == "NOTE" else -1 for kind, value in parsed])
         in_key, self.bias = _key_masks(steering.key, notes, pitches)
@@ -180,6 +192,15 @@ class Masks:
                     bias[self.notes & (pitch_class == (key.tonic + 11) % 12)] = LEADING_TONE
             self._key_bias[key] = bias
         return self._key_bias[key]
+
+    def key_target(self, style_id: int | None, rank: float) -> float | None:
+        """The share of its notes a stream of this style (None: without one) keeps in its
+        key, at ``rank`` (0..1) among the style's pieces; None where the model does not
+        say, and the key bias then always holds."""
+        deciles = self.key_deciles.get(style_id)
+        if deciles is None:
+            return None
+        return float(np.interp(rank, np.linspace(0, 1, len(deciles)), deciles))
 
     def pulse_bias(self, offset: int | None) -> np.ndarray:
         """Logits to add for a stream ``offset`` steps past a beat of its kept pulse (zeros
@@ -262,6 +283,10 @@ class Stream:
     meter_step: int = -1  # and of the last TIMESIG: one of each a step, as the encoder writes
     pitch_classes: list[int] = field(default_factory=lambda: [0] * 12)  # of pitched notes
     key: Key | None = None  # the key kept, once settled
+    key_rank: float = 1.0  # where among its style's pieces it keeps its key (1: tightest)
+    key_target: float | None = None  # the share of notes to keep in the key (None: all)
+    kept_notes: int = 0  # pitched notes since the key was kept
+    in_key_notes: int = 0  # and those in its scale
     onset_phases: list[int] = field(default_factory=lambda: [0] * STEPS_PER_BEAT)  # notes' steps
     pulse: int | None = None  # the kept pulse's phase in steps (0-5), once settled
     finished: bool = False
@@ -272,6 +297,7 @@ class Stream:
         kind = masks.kinds[token_id]
         if kind == "STYLE":
             self.styled = True
+            self.key_target = masks.key_target(token_id, self.key_rank)
         elif kind == "SHIFT":
             self.onsets_here = 0
         elif kind == "NOTE" or kind == "DRUM":
@@ -283,6 +309,9 @@ class Stream:
                 self.pulse = _best_pulse(self.onset_phases)
             if kind == "NOTE":
                 self.pitch_classes[masks.values[token_id] % 12] += 1
+                if self.key is not None:
+                    self.kept_notes += 1
+                    self.in_key_notes += masks.values[token_id] % 12 in self.key.scale
                 if masks.settle_key and self.key is None:
                     if sum(self.pitch_classes) >= KEY_SETTLE_NOTES:
                         self.key = estimate_key(self.pitch_classes)
@@ -293,6 +322,19 @@ class Stream:
         elif kind == "TIMESIG":
             self.meter_step = self.cursor.step
         self.cursor.feed(kind, masks.values[token_id])
+
+    def key_bias(self, masks: Masks) -> np.ndarray:
+        """The kept key's bias for the next token.  With a target share: none while the
+        notes since the key was kept are as much in it as that, and below it the more
+        they fall short (against the share the target leaves out of key), the
+        stronger, up to KEY_MAX_LEAN times the bias."""
+        if self.key is None or self.key_target is None or not self.kept_notes:
+            return masks.key_bias(self.key)
+        share = self.in_key_notes / self.kept_notes
+        if share >= self.key_target:
+            return masks.key_bias(None)
+        shortfall = (self.key_target - share) / max(1.0 - self.key_target, KEY_MIN_SLACK)
+        return masks.key_bias(self.key) * min(1.0 + shortfall, KEY_MAX_LEAN)
 
     def pulse_bias(self, masks: Masks) -> np.ndarray:
         """The kept pulse's bias for the next token; a rest up to the next bar line is
@@ -459,8 +501,15 @@ def sample_tokens(
         # music from scratch keeps the written grid's pulse; a prime's is found in its notes
         pulse = 0 if unprimed and masks.settle_pulse else None
         runs = [
-            Stream(Cursor(bar_lines=masks.bar_lines), lead_in=unprimed, styled=styled, pulse=pulse)
-            for _ in range(streams)
+            Stream(
+                Cursor(bar_lines=masks.bar_lines),
+                lead_in=unprimed,
+                styled=styled,
+                pulse=pulse,
+                key_rank=rank,
+                key_target=masks.key_target(None, rank),
+            )
+            for rank in (rng.random(streams) if masks.key_deciles else np.ones(streams))
         ]
         outputs = [list(prime) for _ in range(streams)]
         for position, token_id in enumerate(vocab.tokens_to_ids(prime)):
@@ -484,7 +533,7 @@ def sample_tokens(
                 return outputs
             scores = logits[active] + masks.bias
             if masks.settle_key:
-                scores = scores + np.stack([masks.key_bias(runs[k].key) for k in active])
+                scores = scores + np.stack([runs[k].key_bias(masks) for k in active])
             if masks.settle_pulse:
                 scores = scores + np.stack([runs[k].pulse_bias(masks) for k in active])
             if steering.density is not None:

@@ -498,7 +498,7 @@ class _Trainer:
             "styles": dict(
                 sorted(Counter(f["style"] for f in meta.get("files", []) if "style" in f).items())
             ),
-            **({"velocities": meta["velocities"]} if "velocities" in meta else {}),
+            **{name: meta[name] for name in ("velocities", "key_shares") if name in meta},
         }
         training = {
             **asdict(self.config),
