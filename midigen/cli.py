@@ -916,7 +916,11 @@ def default_model() -> Path:
     help="Pieces to write, each different (sampled as one batch).",
 )
 @click.option("--seed", type=int, help="The same seed gives the same bytes.")
-@click.option("--style", help="A style the model learned (`midigen model MODEL` lists them).")
+@click.option(
+    "--style",
+    help="A style the model learned (`midigen model MODEL` lists them); by default the "
+    "model picks one, and a prime keeps its own.",
+)
 @click.option("--key", help="Keep pitched notes in this key: C, Am, F#m, Bb...")
 @click.option("--density", help="Notes per second: low, medium, high, or a number.")
 @click.option(

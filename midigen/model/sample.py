@@ -101,8 +101,8 @@ class Steering:
     with ``key_shares`` (per style name, "" for a stream without one: the
     deciles of how tightly its pieces kept their key, midi/keys.py) each
     stream keeps it as tightly as a piece of its style drawn at random.
-    ``settle_pulse``: after a few notes, keep their pulse: notes start on
-    its 16ths and 8th triplets.
+    ``settle_pulse``: notes start on the 16ths and 8th triplets of a pulse:
+    the written beat's from scratch, the one a prime's notes keep after it.
     """
 
     key: Key | None = None
