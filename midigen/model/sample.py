@@ -55,7 +55,7 @@ from .stepper import Stepper
 
 MAX_ONSETS_PER_STEP = 12  # notes starting together; more is a model stuck in place
 MAX_PROGRAMS = 8  # instruments in one piece (drums aside): a band, not a channel sweep
-TONIC_LEAN = 1.5  # logit bias for the tonic's notes when a key is asked
+TONIC_LEAN = 2.0  # logit bias for the tonic's notes when a key is asked
 TRIAD_LEAN = 0.75  # and for its third and fifth
 MAX_DENSITY = 64.0  # notes per second: more is a drum roll, not a density
 DENSITY_GAIN = 20.0  # logit bias per unit of log(asked / measured notes per second)
