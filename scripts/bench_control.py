@@ -61,14 +61,21 @@ def key_figures(songs: list[midigen.Song], key: Key) -> tuple[float, float]:
     return statistics.median(consistency), matches / len(songs)
 
 
-def ensemble_size(midi: pretty_midi.PrettyMIDI) -> float:
-    """Median over the first 30 s of the instruments with a note sounding in each bar."""
+def ensemble_size(midi: pretty_midi.PrettyMIDI, by_program: bool = False) -> float:
+    """Median over the first 30 s of the instruments with a note sounding in each bar:
+    tracks, or with ``by_program`` distinct GM programs (POP909's melody, bridge and
+    accompaniment are three piano tracks, one program; a generated file has one
+    track per program)."""
     bars = [t for t in midi.get_downbeats() if t < 30.0]
     ends = [*bars[1:], bars[-1] + (bars[-1] - bars[-2] if len(bars) > 1 else 2.0)] if bars else []
-    sizes = [
-        sum(any(n.start < end and n.end > start for n in i.notes) for i in midi.instruments)
-        for start, end in zip(bars, ends, strict=True)
-    ]
+    sizes = []
+    for start, end in zip(bars, ends, strict=True):
+        sounding = [
+            (i.program, i.is_drum) if by_program else k
+            for k, i in enumerate(midi.instruments)
+            if any(n.start < end and n.end > start for n in i.notes)
+        ]
+        sizes.append(len(set(sounding)))
     return statistics.median(sizes) if sizes else 0.0
 
 
@@ -112,9 +119,11 @@ def main() -> int:
     print(f"no control: mean OA {base:.3f}, {statistics.median(map(notes_per_second, plain)):.2f} "
           "notes/s")  # fmt: skip
     real = [midi for path in held_out if (midi := pretty_file(path))]
-    print(f"instruments sounding together in a bar, median: generated "
-          f"{statistics.median(ensemble_size(pretty(song)) for song in plain):g}, held-out real "
-          f"{statistics.median(ensemble_size(midi) for midi in real):g}")  # fmt: skip
+    for by_program, unit in ((False, "tracks"), (True, "programs")):
+        ours = statistics.median(ensemble_size(pretty(song), by_program) for song in plain)
+        theirs = statistics.median(ensemble_size(midi, by_program) for midi in real)
+        print(f"{unit} sounding together in a bar, median: generated {ours:g}, held-out real "
+              f"{theirs:g}")  # fmt: skip
     started = time.perf_counter()
     steered = model.generate_batch(
         num=1, length="2000tokens", seed=args.seed, key="Am", density="medium",
