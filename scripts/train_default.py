@@ -5,7 +5,7 @@ Three steps, each a command you could type:
     python scripts/build_corpus.py -o build/default-model/corpus
     midigen prepare build/default-model/corpus -o build/default-model/data \\
         --styles --transpose -5..6
-    midigen train build/default-model/data -o models/default --time 81m ...
+    midigen train build/default-model/data -o models/default --time 155m ...
 
 The corpus is in style folders, each a STYLE_ token the model is conditioned on (prepare
 --styles): pop (POP909 songs), folk (Nottingham tunes), classical (music21's bundled
@@ -14,7 +14,7 @@ instruments) and piano (shared real piano files); see build_corpus.py.  Training
 CPU-only and takes the given time on 2 cores; a longer --time (or --resume) gives a
 better model.
 
-    python scripts/train_default.py [--work DIR] [--time 81m] [--output models/default]
+    python scripts/train_default.py [--work DIR] [--time 155m] [--output models/default]
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def run(command: list[str]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path("build") / "default-model")
-    parser.add_argument("--time", default="81m", help="training time, e.g. 81m or 2h")
+    parser.add_argument("--time", default="155m", help="training time, e.g. 155m or 2h")
     parser.add_argument("--output", type=Path, default=Path("models") / "default")
     parser.add_argument("--jobs", default="2")
     args = parser.parse_args()
