@@ -373,13 +373,17 @@ STYLED = Vocab.fixed([*grammar.vocabulary(), "STYLE_folk", "STYLE_pop"])
 
 class StyleMemory:
     """A stepper for a model with two styles: after the header it expects pop three times
-    out of four; a folk stream then wants NOTE_60 and a pop stream NOTE_72."""
+    out of four (and anything else ``other`` as much as each style, relative to folk); a
+    folk stream then wants NOTE_60 and a pop stream NOTE_72."""
+
+    def __init__(self, other: float = -12.0) -> None:
+        self.other = other
 
     def initial_state(self, streams: int) -> list:
         return [np.full(streams, "", object)]
 
     def step(self, ids: np.ndarray, state: list) -> np.ndarray:
-        logits = np.full((len(ids), len(STYLED)), -5.0, np.float32)
+        logits = np.full((len(ids), len(STYLED)), self.other, np.float32)
         for k, token in enumerate(STYLED.ids_to_tokens(ids)):
             if token.startswith("STYLE_"):
                 state[0][k] = token
@@ -412,6 +416,17 @@ def test_a_styled_model_draws_its_style_first_when_none_is_asked():
         played += bool(notes)
         assert notes.count(wanted) >= len(notes) / 2
     assert played > 48
+
+
+def test_a_model_that_starts_without_a_style_may():
+    streams = sample_tokens(
+        StyleMemory(other=2.0), STYLED, ["EVENT_24"], length=Length(40, "tokens"),
+        sampling=Sampling(), streams=16, seed=3,
+    )  # fmt: skip
+    # the tempo, meter and bar tokens it may start with are each likelier than a style
+    unstyled = [tokens for tokens in streams if not tokens[1].startswith("STYLE_")]
+    assert len(unstyled) >= 14
+    assert not any(t.startswith("STYLE_") for tokens in unstyled for t in tokens)
 
 
 def test_an_asked_style_is_the_only_one():

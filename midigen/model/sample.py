@@ -11,9 +11,9 @@ no rest across a bar line (a model with BAR tokens), tempo and meter set
 once at the start (as nearly all real pieces do), a tempo between 38 and
 229 bpm and a common meter (never a one-beat bar: POP909's files say 1/4,
 which no musician writes, and a model's long tail holds 15/2), no
-``<eos>`` before the requested length.  A model that learned styles
-always saw one right after the header, so a stream started without one
-first draws its style as the model would (and a prime's style is the one
+``<eos>`` before the requested length.  A model that learned styles saw
+one right after the header, so a stream started from the header alone may
+draw its style there, as the model would (and a prime's style is the one
 under which the model finds the prime likeliest: ``likeliest_style``).
 And it keeps a key: once a stream has played a few notes (its prime's, or
 its own) it estimates their key, and notes outside that key's scale become
@@ -273,7 +273,7 @@ class Stream:
 
     cursor: Cursor = field(default_factory=Cursor)
     lead_in: bool = True  # the first note must start within the first beat (no prime)
-    styled: bool = True  # False: the next token is the style (a styled model, unprimed)
+    style_open: bool = False  # the next token may be a style (right after the header)
     tokens: int = 0  # tokens after the header, prime included
     sounded: bool = False  # a note has begun
     notes: int = 0  # notes begun so far
@@ -294,9 +294,9 @@ class Stream:
     def advance(self, token_id: int, masks: Masks) -> None:
         """Move on by one token of the vocabulary."""
         self.tokens += 1
+        self.style_open = False
         kind = masks.kinds[token_id]
         if kind == "STYLE":
-            self.styled = True
             self.key_target = masks.key_target(token_id, self.key_rank)
         elif kind == "SHIFT":
             self.onsets_here = 0
@@ -361,9 +361,13 @@ class Stream:
         return float(np.clip(bias, -DENSITY_MAX_BIAS, DENSITY_MAX_BIAS))
 
     def allowed(self, masks: Masks, length_reached: bool) -> np.ndarray:
-        """Which ids may come next: the grammar's, narrowed by the sampler's limits."""
-        if not self.styled:
-            return masks.styles
+        """Which ids may come next: the grammar's, narrowed by the sampler's limits (and
+        right after the header, a style)."""
+        if self.style_open:
+            return masks.styles | self._allowed(masks, length_reached)
+        return self._allowed(masks, length_reached)
+
+    def _allowed(self, masks: Masks, length_reached: bool) -> np.ndarray:
         expect = self.cursor.expect
         if expect in (VELOCITY, DURATION, FINE):
             return masks.after[expect]
@@ -497,14 +501,13 @@ def sample_tokens(
         state = stepper.initial_state(streams)
         # no music yet: the header alone, or with conditioning tokens (a style)
         unprimed = all(_parsed(token)[0] in NAMED_KINDS for token in prime[1:])
-        styled = len(prime) > 1 or not masks.styles.any()
         # music from scratch keeps the written grid's pulse; a prime's is found in its notes
         pulse = 0 if unprimed and masks.settle_pulse else None
         runs = [
             Stream(
                 Cursor(bar_lines=masks.bar_lines),
                 lead_in=unprimed,
-                styled=styled,
+                style_open=len(prime) == 1,
                 pulse=pulse,
                 key_rank=rank,
                 key_target=masks.key_target(None, rank),
