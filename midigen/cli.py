@@ -368,7 +368,7 @@ def _detokenize_task(task: Task) -> Outcome:
             song = detokenize(text)
         except MidiError as error:
             raise error.with_path(task.source) from None
-        return _deliver(task, write(song), ())
+        return _deliver(task, write(song), tuple(map(str, song.warnings)))
     except MidiError as error:
         if task.options.debug:
             raise
@@ -1074,6 +1074,8 @@ def infill(
       midigen infill song.mid --bars 5-8 -o song-new.mid
       midigen infill song.mid --seconds 10-20 -o song-new.mid --candidates 16 --seed 3
     """
+    import random
+
     from .midi.reader import read
     from .midi.writer import write
     from .model.infill import Span
@@ -1088,6 +1090,9 @@ def infill(
     span = Span.parse(bars or seconds, "bars" if bars else "seconds")
     original = read(song)
     model = load_model(model_dir or default_model())
+    drawn = seed is None
+    if drawn:
+        seed = random.SystemRandom().randrange(2**31)
     edited = model.infill(
         original,
         **{span.unit: (span.first, span.last)},
@@ -1095,6 +1100,8 @@ def infill(
         sampling=Sampling(temperature=temperature),
         seed=seed,
     )
+    if drawn:
+        click.echo(f"seed {seed} (--seed {seed} makes this again)", err=True)
     write_atomic(output, write(edited), inputs=[Path(song)])
     click.echo(f"{output}: {span.unit} {bars or seconds} regenerated ({candidates} candidates)")
     if png:

@@ -34,7 +34,7 @@ from shared_corpus import shared_corpus
 
 import midigen
 from midigen.cli import default_model
-from midigen.midi.gm import Instruments
+from midigen.midi.gm import KIT, Instruments
 from midigen.midi.keys import Key, estimate_key
 from midigen.model.trained import load_model
 from midigen.views.compare import compare
@@ -82,6 +82,12 @@ def ensemble_size(midi: pretty_midi.PrettyMIDI, by_program: bool = False) -> flo
 def notes_per_second(song: midigen.Song) -> float:
     notes = [n for i in pretty(song).instruments for n in i.notes]
     return len(notes) / max(max((n.end for n in notes), default=1.0), 1.0)
+
+
+def all_heard(song: midigen.Song, asked: Instruments) -> bool:
+    """Whether every instrument the musician named (a program, a family or the kit) plays."""
+    played = {KIT if i.is_drum else i.program for i in pretty(song).instruments if i.notes}
+    return all(named & played for named in asked.asked)
 
 
 def share_played_by(songs: list[midigen.Song], allowed: Instruments) -> float:
@@ -149,11 +155,13 @@ def main() -> int:
         ratio = f"{rate / below:.2f}x" if below else ""
         print(f"{name:<10} {rate:>9.2f} {ratio:>9} {plausibility(songs, reference):>8.3f}")
         below = rate
-    print(f"\n{'--instruments':<24} {'notes by them':>14} {'mean OA':>8}")
+    print(f"\n{'--instruments':<24} {'notes by them':>14} {'all heard':>10} {'mean OA':>8}")
     for names in INSTRUMENTS:
         songs = model.generate_batch(**options, instruments=names)
-        share = share_played_by(songs, Instruments.parse(names))
-        print(f"{names:<24} {share:>14.1%} {plausibility(songs, reference):>8.3f}")
+        asked = Instruments.parse(names)
+        share = share_played_by(songs, asked)
+        heard = sum(all_heard(song, asked) for song in songs) / len(songs)
+        print(f"{names:<24} {share:>14.1%} {heard:>10.0%} {plausibility(songs, reference):>8.3f}")
     primes = sorted(held_out)[:: max(1, len(held_out) // args.pieces)][: args.pieces]
     shares, tempos = [], []
     for prime in primes:

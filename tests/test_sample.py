@@ -12,7 +12,8 @@ import pytest
 import torch
 
 import midigen
-from midigen.midi.gm import Instruments
+from midigen.midi.gm import FAMILIES, Instruments
+from midigen.model import sample
 from midigen.model.checkpoint import config_json, save_config, save_weights
 from midigen.model.config import ModelConfig
 from midigen.model.network import LanguageModel
@@ -350,6 +351,28 @@ class PedalLover:
         for token in ("PEDAL_ON", "PEDAL_OFF", "NOTE_60", "NOTE_64"):
             logits[:, VOCAB.ids[token]] = 8.0
         return logits
+
+
+def test_every_named_instrument_is_brought_in(monkeypatch):
+    asked, lean = Instruments.parse("piano,bass"), sample.BRING_IN
+
+    def bass_notes(lean: float) -> list[int]:
+        monkeypatch.setattr(sample, "BRING_IN", lean)
+        streams = four_streams(
+            PedalLover(), Length(300, "tokens"), Steering(instruments=asked), seed=5
+        )
+        counts = []
+        for tokens in streams:
+            cursor, notes = grammar.Cursor(), 0
+            for token in tokens[1:]:
+                kind, value = grammar.parse_token(token)
+                notes += kind == "NOTE" and cursor.program in FAMILIES["bass"]
+                cursor.feed(kind, value)
+            counts.append(notes)
+        return counts
+
+    assert sum(bass_notes(0.0)) == 0  # the piano lover never leaves the piano by itself
+    assert min(bass_notes(lean)) > 0
 
 
 def test_left_out_instruments_get_neither_notes_nor_pedal():

@@ -211,14 +211,18 @@ FAMILIES = {
     "sound effects": range(120, 128),
 }
 DRUMS_NAME = "drums"
+KIT = 128  # the drum kit, among the programs an Instruments' ``asked`` names
 
 
 @dataclass(frozen=True)
 class Instruments:
-    """Which instruments may play: GM programs, and whether the drum kit may."""
+    """Which instruments may play: GM programs, and whether the drum kit may; and as the
+    musician named them (``asked``: one set per name, a family's programs, one program,
+    or ``{KIT}``), so that each of them can be brought in."""
 
     programs: frozenset[int]
     drums: bool
+    asked: tuple[frozenset[int], ...] = ()
 
     @classmethod
     def parse(cls, text: str) -> Instruments:
@@ -232,26 +236,30 @@ class Instruments:
         """
         programs: set[int] = set()
         drums = False
+        asked: list[frozenset[int]] = []
         for item in (part.strip() for part in text.split(",")):
             key = " ".join(item.lower().split())
             if not key:
                 continue
             if key in (DRUMS_NAME, "drum", "drum kit", "percussion kit"):
-                drums = True
+                drums, named = True, frozenset({KIT})
             elif key.isdigit() and int(key) < 128:
-                programs.add(int(key))
+                named = frozenset({int(key)})
             elif key in _PROGRAM_BY_NAME:  # a program's own name wins over a family's
-                programs.add(_PROGRAM_BY_NAME[key])
+                named = frozenset({_PROGRAM_BY_NAME[key]})
             elif key in FAMILIES:
-                programs.update(FAMILIES[key])
+                named = frozenset(FAMILIES[key])
             else:
                 names = [*FAMILIES, DRUMS_NAME, *_PROGRAM_BY_NAME]
                 nearest = difflib.get_close_matches(key, names, n=3, cutoff=0.5)
                 hint = f"; did you mean {', '.join(nearest)}?" if nearest else ""
                 raise MidiError(f"{item!r} is not a General MIDI instrument{hint}")
+            programs |= named - {KIT}
+            if named not in asked:
+                asked.append(named)
         if not programs and not drums:
             raise MidiError("name at least one instrument")
-        return cls(frozenset(programs), drums)
+        return cls(frozenset(programs), drums, tuple(asked))
 
 
 _PROGRAM_BY_NAME = {name.lower(): program for program, name in enumerate(PROGRAM_NAMES)}

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import MidiError
-from ..midi.gm import PROGRAM_RANGES, Instruments
+from ..midi.gm import KIT, PROGRAM_RANGES, Instruments
 from ..midi.keys import Key, estimate_key
 from ..tokens.grammar import (
     DURATION,
@@ -55,6 +55,10 @@ from .stepper import Stepper
 
 MAX_ONSETS_PER_STEP = 12  # notes starting together; more is a model stuck in place
 MAX_PROGRAMS = 8  # instruments in one piece (drums aside): a band, not a channel sweep
+# logit bias for a named instrument's programs (or the kit's notes) until it has played a
+# note: strong, for a model that learned a style of one instrument would never bring in a
+# second (piano,bass,strings: all three in 0 of 24 pieces at 0, 6 at 4, 16 at 6), and brief
+BRING_IN = 6.0
 TONIC_LEAN = 2.0  # logit bias for the tonic's notes when a key is asked
 TRIAD_LEAN = 0.75  # and for its third and fifth
 MAX_DENSITY = 64.0  # notes per second: more is a drum roll, not a density
@@ -162,6 +166,19 @@ class Masks:
             ]
         )
         self.steered = _steered(steering, parsed, kinds)
+        # to_bring_in[k]: the tokens that bring in the k-th instrument the musician named
+        # (its programs, or the drum kit's notes), leaning while it has not played
+        programs = np.array([value if kind == "PROGRAM" else -1 for kind, value in parsed])
+        self.asked = chosen.asked if chosen is not None else ()
+        self.to_bring_in = [
+            np.where(
+                (kinds == "DRUM") if KIT in named else np.isin(programs, sorted(named)),
+                np.float32(BRING_IN),
+                np.float32(0.0),
+            )
+            for named in self.asked
+        ]
+        self._bring_in: dict[tuple[int, ...], np.ndarray] = {}
         shifts = np.array([value if kind == "SHIFT" else 0 for kind, value in parsed])
         self.shifts = shifts
         # shift_ids[n]: the id of SHIFT_n, -1 where there is none (n = 0 or past MAX_SHIFT)
@@ -192,6 +209,16 @@ class Masks:
                     bias[self.notes & (pitch_class == (key.tonic + 11) % 12)] = LEADING_TONE
             self._key_bias[key] = bias
         return self._key_bias[key]
+
+    def bring_in(self, missing: tuple[int, ...]) -> np.ndarray:
+        """Logits to add while the named instruments ``missing`` (indices into ``asked``)
+        have not played."""
+        if missing not in self._bring_in:
+            bias = np.zeros(len(self.kinds), np.float32)
+            for k in missing:
+                bias += self.to_bring_in[k]
+            self._bring_in[missing] = bias
+        return self._bring_in[missing]
 
     def key_target(self, style_id: int | None, rank: float) -> float | None:
         """The share of its notes a stream of this style (None: without one) keeps in its
@@ -279,6 +306,7 @@ class Stream:
     notes: int = 0  # notes begun so far
     onsets_here: int = 0  # notes begun on the current step
     programs: set[int] = field(default_factory=set)  # ids of PROGRAM tokens used
+    played: set[int] = field(default_factory=set)  # programs that played a note, KIT for drums
     tempo_step: int = -1  # the step of the last TEMPO
     meter_step: int = -1  # and of the last TIMESIG: one of each a step, as the encoder writes
     pitch_classes: list[int] = field(default_factory=lambda: [0] * 12)  # of pitched notes
@@ -301,6 +329,7 @@ class Stream:
         elif kind == "SHIFT":
             self.onsets_here = 0
         elif kind == "NOTE" or kind == "DRUM":
+            self.played.add(self.cursor.program if kind == "NOTE" else KIT)
             self.onsets_here += 1
             self.notes += 1
             self.sounded = True
@@ -322,6 +351,11 @@ class Stream:
         elif kind == "TIMESIG":
             self.meter_step = self.cursor.step
         self.cursor.feed(kind, masks.values[token_id])
+
+    def bring_in_bias(self, masks: Masks) -> np.ndarray:
+        """The lean towards the named instruments that have not played yet."""
+        missing = tuple(k for k, named in enumerate(masks.asked) if not named & self.played)
+        return masks.bring_in(missing)
 
     def key_bias(self, masks: Masks) -> np.ndarray:
         """The kept key's bias for the next token.  With a target share: none while the
@@ -539,6 +573,8 @@ def sample_tokens(
                 scores = scores + np.stack([runs[k].key_bias(masks) for k in active])
             if masks.settle_pulse:
                 scores = scores + np.stack([runs[k].pulse_bias(masks) for k in active])
+            if masks.asked:
+                scores = scores + np.stack([runs[k].bring_in_bias(masks) for k in active])
             if steering.density is not None:
                 bias = [runs[k].density_bias(steering.density) for k in active]
                 scores = scores + np.outer(bias, masks.density_lean).astype(scores.dtype)

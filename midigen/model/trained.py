@@ -201,7 +201,7 @@ class TrainedModel:
             instruments = _instruments_of(whole_prime)
         if not drums:
             everything = instruments or Instruments(frozenset(range(128)), False)
-            instruments = Instruments(everything.programs, False)
+            instruments = Instruments(everything.programs, False, everything.asked)
             if not instruments.programs:
                 raise MidiError("no instruments left to play: drums were the only ones asked")
         if style is not None:
