@@ -480,8 +480,8 @@ def prepare(
     train, valid = report.counts["train"], report.counts["valid"]
     click.echo(
         f"{output}: {report.files - len(report.skipped)} files, vocabulary {report.vocab_size}; "
-        f"train {train['pieces']} pieces, {train['tokens']} tokens; "
-        f"valid {valid['pieces']} pieces, {valid['tokens']} tokens"
+        f"train {count(train['pieces'], 'piece')}, {count(train['tokens'], 'token')}; "
+        f"valid {count(valid['pieces'], 'piece')}, {count(valid['tokens'], 'token')}"
     )
     if report.skipped:
         click.echo(

@@ -154,7 +154,7 @@ def test_key_estimation_finds_a_scale_played_with_its_tonic_chord():
     ("option", "value", "message"),
     [
         ("--key", "H", "error: key 'H' is not like C, F#, Bb, Am or C#m\n"),
-        ("--density", "0", "error: density must be between 0 and 64 notes per second\n"),
+        ("--density", "0", "error: density must be more than 0 and at most 64 notes per second\n"),
         ("--density", "busy",
          "error: density 'busy' is not low, medium, high or a number of notes per second\n"),
         ("--instruments", "kazoo",

@@ -120,7 +120,9 @@ class Steering:
 
     def __post_init__(self) -> None:
         if self.density is not None and not 0 < self.density <= MAX_DENSITY:
-            raise MidiError(f"density must be between 0 and {MAX_DENSITY:g} notes per second")
+            raise MidiError(
+                f"density must be more than 0 and at most {MAX_DENSITY:g} notes per second"
+            )
 
 
 class Masks:
