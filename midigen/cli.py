@@ -1214,13 +1214,11 @@ def compare(
             report["copying"] = {name: found.to_dict() for name, found in copied.items()}
         click.echo(json.dumps(report, indent=2))
         return
-    click.echo(f"{'statistic':<22} {'generated':>17} {'reference':>17} {'overlap':>8}")
+    click.echo(f"{'statistic':<22} {'generated':>18} {'reference':>18} {'overlap':>8}")
     for name, row in result.rows.items():
-        click.echo(
-            f"{name:<22} {row['generated_mean']:>9.2f} ± {row['generated_std']:<5.2f} "
-            f"{row['reference_mean']:>9.2f} ± {row['reference_std']:<5.2f} "
-            f"{row['overlap']:>8.2f}"
-        )
+        ours_spread = f"{row['generated_mean']:.2f} ± {row['generated_std']:.2f}"
+        theirs_spread = f"{row['reference_mean']:.2f} ± {row['reference_std']:.2f}"
+        click.echo(f"{name:<22} {ours_spread:>18} {theirs_spread:>18} {row['overlap']:>8.2f}")
     click.echo(
         f"mean overlap {result.mean_overlap:.3f} "
         f"({result.pieces[0]} generated, {result.pieces[1]} reference pieces)"
