@@ -71,7 +71,7 @@ class Piece:
     breaks: list[int] = field(default_factory=list)  # token offsets where a new piece starts
     notes: int = 0
     velocities: list[int] = field(default_factory=list)  # how many notes had each velocity
-    key_share: float | None = None  # how tightly it keeps its first key (event scheme)
+    key_share: float | None = None  # how much of its opening sits in one scale (event scheme)
     error: str | None = None
 
 

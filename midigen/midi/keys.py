@@ -94,7 +94,7 @@ def key_share(pitches: Sequence[int]) -> float | None:
     piece of fewer than ``KEY_SHARE_MIN_NOTES`` notes.
 
     Real music differs here by kind: most pop songs and folk tunes keep every
-    note in one scale, classical pieces about 93% (they modulate and borrow).
+    note in one scale, classical pieces about 95% (they modulate and borrow).
     A sampled stream keeps its key as tightly as a piece of its style
     (model/sample.py).
     """

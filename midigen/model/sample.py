@@ -21,8 +21,10 @@ much less likely, so that the music does not wander.  It keeps a pulse
 the same way: notes start on the 16ths and 8th triplets of the written
 beat, or of the prime's pulse when its music sits off the written grid, so
 that a model that learned from loosely timed files (POP909's notes sit a
-step either side of the beat) does not drift against the bar lines.  The
-decoder (tokens/event.py) then ends every note and caps its length.
+step either side of the beat) does not drift against the bar lines.  And
+each instrument the musician names is brought in: its programs lean until
+it has played.  The decoder (tokens/event.py) then ends every note and caps
+its length.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import MidiError
-from ..midi.gm import Instruments
+from ..midi.gm import KIT, Instruments
 from ..midi.keys import Key
 from ..midi.song import Song
 from ..tokens.grammar import (
@@ -201,7 +201,8 @@ class TrainedModel:
             instruments = _instruments_of(whole_prime)
         if not drums:
             everything = instruments or Instruments(frozenset(range(128)), False)
-            instruments = Instruments(everything.programs, False, everything.asked)
+            asked = tuple(named for named in everything.asked if KIT not in named)
+            instruments = Instruments(everything.programs, False, asked)
             if not instruments.programs:
                 raise MidiError("no instruments left to play: drums were the only ones asked")
         if style is not None:
