@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -169,10 +170,10 @@ class Masks:
                 for program, (low, high) in enumerate(PROGRAM_RANGES)
             ]
         )
-        self.steered = _steered(steering, parsed, kinds)
+        programs = np.array([value if kind == "PROGRAM" else -1 for kind, value in parsed])
+        self.steered = _steered(steering, parsed, kinds, programs)
         # to_bring_in[k]: the tokens that bring in the k-th instrument the musician named
         # (its programs, or the drum kit's notes), leaning while it has not played
-        programs = np.array([value if kind == "PROGRAM" else -1 for kind, value in parsed])
         self.asked = chosen.asked if chosen is not None else ()
         self.to_bring_in = [
             np.where(
@@ -263,13 +264,15 @@ def _key_masks(key: Key | None, notes: np.ndarray, pitches: np.ndarray) -> tuple
     return ~notes | np.isin(pitches % 12, sorted(key.scale)), bias
 
 
-def _steered(steering: Steering, parsed: list, kinds: np.ndarray) -> np.ndarray:
+def _steered(
+    steering: Steering, parsed: list, kinds: np.ndarray, programs: np.ndarray
+) -> np.ndarray:
     """Every token but the programs, drums, tempi and meters the musician ruled out, and
-    the tempi and meters no musician would write."""
+    the tempi and meters no musician would write (``programs``: each PROGRAM token's
+    program, -1 for other tokens)."""
     steered = np.ones(len(kinds), bool)
     chosen = steering.instruments
     if chosen is not None:
-        programs = np.array([value if kind == "PROGRAM" else -1 for kind, value in parsed])
         steered &= (kinds != "PROGRAM") | np.isin(programs, sorted(chosen.programs))
         if not chosen.drums:
             steered &= kinds != "DRUM"
@@ -612,12 +615,14 @@ def likeliest_style(stepper: Stepper, vocab: Vocab, tokens: list[str]) -> str | 
     if not styles:
         return None
     ids = vocab.tokens_to_ids(tokens[: STYLE_EVIDENCE_TOKENS + 1])
-    state = stepper.initial_state(len(styles))
-    logits = stepper.step(np.full(len(styles), ids[0]), state)
-    totals = np.zeros(len(styles))
-    for next_ids in (vocab.tokens_to_ids(styles), *(np.full(len(styles), i) for i in ids[1:])):
-        totals += _log_softmax(logits)[np.arange(len(styles)), next_ids]
-        logits = stepper.step(next_ids, state)
+    streams = len(styles)
+    state = stepper.initial_state(streams)
+    inputs = [np.full(streams, ids[0]), vocab.tokens_to_ids(styles)]
+    inputs += [np.full(streams, token_id) for token_id in ids[1:]]
+    totals = np.zeros(streams)
+    for given, scored in pairwise(inputs):
+        logits = stepper.step(given, state)
+        totals += _log_softmax(logits)[np.arange(streams), scored]
     return styles[int(np.argmax(totals))]
 
 
