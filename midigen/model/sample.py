@@ -184,6 +184,7 @@ class Masks:
             for named in self.asked
         ]
         self._bring_in: dict[tuple[int, ...], np.ndarray] = {}
+        self.leans = self.settle_key or self.settle_pulse or bool(self.asked)
         shifts = np.array([value if kind == "SHIFT" else 0 for kind, value in parsed])
         self.shifts = shifts
         # shift_ids[n]: the id of SHIFT_n, -1 where there is none (n = 0 or past MAX_SHIFT)
@@ -358,6 +359,18 @@ class Stream:
         elif kind == "TIMESIG":
             self.meter_step = self.cursor.step
         self.cursor.feed(kind, masks.values[token_id])
+
+    def lean(self, masks: Masks) -> np.ndarray:
+        """The stream's own logit biases: its kept key's, its kept pulse's and the named
+        instruments' it has not heard yet, as far as the steering asks for them."""
+        leans = []
+        if masks.settle_key:
+            leans.append(self.key_bias(masks))
+        if masks.settle_pulse:
+            leans.append(self.pulse_bias(masks))
+        if masks.asked:
+            leans.append(self.bring_in_bias(masks))
+        return sum(leans[1:], leans[0])
 
     def bring_in_bias(self, masks: Masks) -> np.ndarray:
         """The lean towards the named instruments that have not played yet."""
@@ -576,12 +589,8 @@ def sample_tokens(
             if not active:
                 return outputs
             scores = logits[active] + masks.bias
-            if masks.settle_key:
-                scores = scores + np.stack([runs[k].key_bias(masks) for k in active])
-            if masks.settle_pulse:
-                scores = scores + np.stack([runs[k].pulse_bias(masks) for k in active])
-            if masks.asked:
-                scores = scores + np.stack([runs[k].bring_in_bias(masks) for k in active])
+            if masks.leans:
+                scores = scores + np.stack([runs[k].lean(masks) for k in active])
             if steering.density is not None:
                 bias = [runs[k].density_bias(steering.density) for k in active]
                 scores = scores + np.outer(bias, masks.density_lean).astype(scores.dtype)
