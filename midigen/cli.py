@@ -826,10 +826,15 @@ def model_command(model_dir: str, as_json: bool) -> None:
         f"{summary['parameters'] / 1e6:.2f} M parameters ({summary['megabytes']:.1f} MB)",
     ]
     if training:
+        steps = training.get("steps_done")
+        split = (data.get("counts") or {}).get("train", {}).get("tokens")
+        window = training.get("batch_size", 0) * training.get("bptt", 0)
+        seen = steps * window if steps and window else None
         lines.append(
-            f"  trained {training.get('steps_done', '?')} steps in "
-            f"{training.get('seconds', 0) / 60:.0f} min on {data.get('files', '?')} files"
-            f" ({(data.get('counts') or {}).get('train', {}).get('tokens', '?')} tokens)"
+            f"  trained {steps or '?'} steps in {training.get('seconds', 0) / 60:.0f} min "
+            f"on {data.get('files', '?')} files: "
+            f"{'?' if seen is None else f'{seen / 1e6:.1f} M'} tokens seen of a training split "
+            f"of {'?' if split is None else f'{split / 1e6:.1f} M'}"
         )
     if metrics.get("loss") is not None:
         bits = metrics.get("bits_per_note")
