@@ -42,7 +42,7 @@ from ..tokens.grammar import (
     has_bar_lines,
     walk,
 )
-from .sample import Length, Sampling, Steering, likeliest_style, sample_tokens
+from .sample import Length, Sampling, Steering, likeliest_style, log_softmax, sample_tokens
 from .stepper import Stepper
 
 SCORED_TOKENS = 256  # how much of what follows the span judges a candidate
@@ -201,8 +201,7 @@ def _best(stepper: Stepper, vocab, prompt: list[str], middles: list[list[str]], 
             logits = stepper.step(np.array([token_id]), branch)
         total = 0.0
         for token_id in after_ids:
-            row = logits[0].astype(np.float64)
-            total += row[token_id] - row.max() - np.log(np.exp(row - row.max()).sum())
+            total += log_softmax(logits)[0, token_id]
             logits = stepper.step(np.array([token_id]), branch)
         scores.append(total)
     return int(np.argmax(scores))

@@ -323,7 +323,7 @@ class Stream:
     key_target: float | None = None  # the share of notes to keep in the key (None: all)
     kept_notes: int = 0  # pitched notes since the key was kept
     in_key_notes: int = 0  # and those in its scale
-    onset_phases: list[int] = field(default_factory=lambda: [0] * STEPS_PER_BEAT)  # notes' steps
+    onset_phases: list[int] = field(default_factory=lambda: [0] * STEPS_PER_BEAT)  # until pulse
     pulse: int | None = None  # the kept pulse's phase in steps (0-5), once settled
     finished: bool = False
 
@@ -341,9 +341,10 @@ class Stream:
             self.onsets_here += 1
             self.notes += 1
             self.sounded = True
-            self.onset_phases[self.cursor.step % STEPS_PER_BEAT] += 1
-            if masks.settle_pulse and self.pulse is None and self.notes >= PULSE_SETTLE_NOTES:
-                self.pulse = _best_pulse(self.onset_phases)
+            if masks.settle_pulse and self.pulse is None:  # a pulse being found
+                self.onset_phases[self.cursor.step % STEPS_PER_BEAT] += 1
+                if self.notes >= PULSE_SETTLE_NOTES:
+                    self.pulse = _best_pulse(self.onset_phases)
             if kind == "NOTE":
                 self.pitch_classes[masks.values[token_id] % 12] += 1
                 if self.key is not None:
@@ -631,11 +632,12 @@ def likeliest_style(stepper: Stepper, vocab: Vocab, tokens: list[str]) -> str | 
     totals = np.zeros(streams)
     for given, scored in pairwise(inputs):
         logits = stepper.step(given, state)
-        totals += _log_softmax(logits)[np.arange(streams), scored]
+        totals += log_softmax(logits)[np.arange(streams), scored]
     return styles[int(np.argmax(totals))]
 
 
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Each row's log-probabilities, in float64 (a long sum of them stays exact enough)."""
     scores = logits.astype(np.float64)
     scores -= scores.max(axis=1, keepdims=True)
     return scores - np.log(np.exp(scores).sum(axis=1, keepdims=True))
