@@ -236,7 +236,7 @@ def test_only_training_files_set_the_velocities(tmp_path):
     assert meta["velocities"][11] == max(played, key=played.get)
 
 
-def test_each_style_records_how_tightly_its_training_pieces_keep_their_key(tmp_path):
+def test_each_style_records_what_its_training_pieces_openings_are_like(tmp_path):
     corpus = tmp_path / "corpus"
     (corpus / "hymns").mkdir(parents=True)
     (corpus / "jazz").mkdir()
@@ -244,11 +244,20 @@ def test_each_style_records_how_tightly_its_training_pieces_keep_their_key(tmp_p
     for k in range(5):  # all in C major but for k sharps in 40 notes
         write_notes(corpus / "hymns" / f"hymn{k}.mid", [80] * 40, c_major * 5 + [61] * k)
     for k in range(3):  # chromatic: 7 of every 12 notes fit one scale
-        write_notes(corpus / "jazz" / f"tune{k}.mid", [80] * 48)
+        write_notes(corpus / "jazz" / f"tune{k}.mid", [80] * (48 + 24 * k), [48 + k, 49 + k])
+    (corpus / "jazz" / "tune3.txt").write_text("EVENT_24 SHIFT_24\n")  # no notes, no figures
     prepare([corpus], tmp_path / "data", PrepareConfig(valid_fraction=0.0, styles=True))
-    shares = json.loads((tmp_path / "data" / "meta.json").read_text())["key_shares"]
+    quantiles = json.loads((tmp_path / "data" / "meta.json").read_text())["piece_quantiles"]
+    assert set(quantiles) == {"key_share", "mean_pitch", "pitch_range", "notes_per_second"}
+    shares = quantiles["key_share"]
     assert set(shares) == {"hymns", "jazz"}
-    assert shares["jazz"] == [round(7 / 12, 4)] * 11
+    assert shares["jazz"] == [1.0] * 11  # two neighbouring notes fit a scale
     hymns = shares["hymns"]  # the deciles of 40/40, 39/40 .. 36/40
     assert len(hymns) == 11 and hymns[0] == 36 / 40 and hymns[-1] == 1.0
     assert hymns == sorted(hymns) and hymns[5] == 38 / 40
+    # the jazz tunes sit at 48.5, 49.5 and 50.5 and span a semitone; quarter notes at
+    # 120 bpm are 2 a second, counted over the opening's first 30 seconds only
+    assert quantiles["mean_pitch"]["jazz"][::5] == [48.5, 49.5, 50.5]
+    assert quantiles["pitch_range"]["jazz"] == [1.0] * 11
+    assert quantiles["notes_per_second"]["jazz"][-1] == 2.0
+    assert all(1.9 < rate <= 2.0 for rate in quantiles["notes_per_second"]["hymns"])

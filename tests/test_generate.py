@@ -122,21 +122,36 @@ def test_a_model_without_a_velocity_table_plays_bin_middles(model, tmp_path):
         midigen.load_model(old)
 
 
-def test_a_model_keeps_its_training_pieces_key_shares(model, tmp_path):
+def test_a_model_keeps_what_its_training_pieces_openings_were_like(model, tmp_path):
     config = json.loads((model / "config.json").read_text())
     meta = json.loads((model.parent / "data" / "meta.json").read_text())
-    assert config["data"]["key_shares"] == meta["key_shares"]
-    assert list(meta["key_shares"]) == [""] and len(meta["key_shares"][""]) == 11
+    assert config["data"]["piece_quantiles"] == meta["piece_quantiles"]
+    assert set(meta["piece_quantiles"]) == {
+        "key_share",
+        "mean_pitch",
+        "pitch_range",
+        "notes_per_second",
+    }
+    assert all(list(q) == [""] and len(q[""]) == 11 for q in meta["piece_quantiles"].values())
     old = tmp_path / "old"
     shutil.copytree(model, old)
-    del config["data"]["key_shares"]  # a model from before: the key bias always holds
+    del config["data"]["piece_quantiles"]  # a model from before: the key bias always holds
     (old / "config.json").write_text(json.dumps(config))
-    assert midigen.load_model(old).key_shares == {}
+    assert midigen.load_model(old).piece_quantiles == {}
     assert midigen.load_model(old).generate(length="10s", seed=3).tracks
+    config["data"]["key_shares"] = {"": [0.9] * 11}  # and one with its key shares alone
+    (old / "config.json").write_text(json.dumps(config))
+    assert midigen.load_model(old).piece_quantiles == {"key_share": {"": (0.9,) * 11}}
     for bad in ({"": [0.5] * 10}, {"": [1.0, *[0.5] * 10]}, {"": [2.0] * 11}, [0.5] * 11):
         config["data"]["key_shares"] = bad
         (old / "config.json").write_text(json.dumps(config))
         with pytest.raises(midigen.MidiError, match="data.key_shares"):
+            midigen.load_model(old)
+    del config["data"]["key_shares"]
+    for bad in ({"tempo": {"": [1.0] * 11}}, {"mean_pitch": {"": [200.0] * 11}}, [1.0]):
+        config["data"]["piece_quantiles"] = bad
+        (old / "config.json").write_text(json.dumps(config))
+        with pytest.raises(midigen.MidiError, match="data.piece_quantiles"):
             midigen.load_model(old)
 
 

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import midigen
+from midigen.data.openings import opening_figures
 from midigen.midi.gm import FAMILIES, Instruments
 from midigen.model import sample
 from midigen.model.checkpoint import config_json, save_config, save_weights
@@ -331,8 +332,8 @@ def test_a_stream_keeps_the_key_of_its_first_notes():
 
 def test_a_stream_keeps_its_key_as_tightly_as_a_piece_of_its_style():
     always = out_of_key_share(Steering(settle_key=True))  # a model that does not say
-    tight = out_of_key_share(Steering(settle_key=True, key_shares={"": [1.0] * 11}))
-    loose = out_of_key_share(Steering(settle_key=True, key_shares={"": [0.8] * 11}))
+    tight = out_of_key_share(Steering(settle_key=True, piece_quantiles={"key_share": {"": [1.0] * 11}}))
+    loose = out_of_key_share(Steering(settle_key=True, piece_quantiles={"key_share": {"": [0.8] * 11}}))
     # a style whose pieces keep every note in key: a stream that strays is pulled back
     # harder than by the plain bias; one whose pieces keep 80%: about 20% stray
     assert tight < always / 2
@@ -576,3 +577,45 @@ def test_music_from_scratch_starts_within_the_first_beat_with_or_without_a_style
                 break
             cursor.feed(*grammar.parse_token(token))
         assert cursor.step < grammar.STEPS_PER_BEAT
+
+
+def opening_of(quantiles: dict | None = None) -> list[dict[str, float]]:
+    """The opening figures of four piano streams an untrained network samples, aiming at
+    the piece ``quantiles`` describe."""
+    network = tiny_network("lstm", False)
+    stepper = Stepper(network.config, {k: v.numpy() for k, v in network.state_dict().items()})
+    steering = Steering(
+        instruments=Instruments(frozenset({0}), drums=False), piece_quantiles=quantiles or {}
+    )
+    return [
+        opening_figures(tokens)
+        for tokens in four_streams(stepper, Length(30, "seconds"), steering, seed=6)
+    ]
+
+
+def test_a_stream_keeps_the_register_of_a_piece_of_its_style():
+    free = [f["mean_pitch"] for f in opening_of()]
+    assert all(58 < mean < 68 for mean in free)  # where the untrained network sits
+    for target in (48.0, 72.0):  # REGISTER_SLACK, and a network that pulls back
+        kept = opening_of({"mean_pitch": {"": [target] * 11}})
+        assert all(abs(f["mean_pitch"] - target) < 3.5 for f in kept)
+
+
+def test_a_stream_keeps_the_range_of_a_piece_of_its_style():
+    free = [f["pitch_range"] for f in opening_of()]
+    assert min(free) > 75  # the untrained network reaches for every pitch
+    kept = opening_of({"mean_pitch": {"": [60.0] * 11}, "pitch_range": {"": [24.0] * 11}})
+    # a lean, not a wall: RANGE_SLACK either side, and a stray note past that
+    assert max(f["pitch_range"] for f in kept) < 48
+
+
+def test_a_stream_plays_as_many_notes_as_a_piece_of_its_style():
+    def rates(target: float | None) -> list[float]:
+        quantiles = {"notes_per_second": {"": [target] * 11}} if target else {}
+        return [f["notes_per_second"] for f in opening_of(quantiles)]
+
+    free, sparse, busy = rates(None), rates(1.0), rates(12.0)
+    assert max(sparse) < min(free) and 2 * max(free) < min(busy)
+    # within the slack a drawn rate allows (15%) and the prior's pull; the untrained
+    # network resists a busy aim, and the bias is bounded
+    assert all(0.8 < rate < 1.4 for rate in sparse) and all(8 < rate < 14 for rate in busy)

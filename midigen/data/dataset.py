@@ -36,12 +36,12 @@ import numpy as np
 
 from ..errors import MidiError
 from ..fileio import MIDI_SUFFIXES, TEXT_SUFFIXES, find_inputs, read_regular, umask
-from ..midi.keys import KEY_DECILES, key_share
 from ..midi.reader import MAX_FILE_BYTES, read
 from ..midi.song import Song
 from ..tokens import grammar, text_to_tokens, tokenize
 from ..tokens.grammar import STYLE_PREFIX
 from ..tokens.vocab import EOS, Vocab
+from .openings import opening_figures, style_quantiles
 
 SCHEMES = ("event", "chunk", "text")
 TEXT_PIECE_TOKENS = 1024  # a long text breaks into pieces of about this many tokens
@@ -71,7 +71,7 @@ class Piece:
     breaks: list[int] = field(default_factory=list)  # token offsets where a new piece starts
     notes: int = 0
     velocities: list[int] = field(default_factory=list)  # how many notes had each velocity
-    key_share: float | None = None  # how much of its opening sits in one scale (event scheme)
+    figures: dict[str, float] = field(default_factory=dict)  # its opening's (event scheme)
     error: str | None = None
 
 
@@ -180,7 +180,7 @@ def _load_piece(work: tuple[str, str | None, str, bool]) -> Piece:
             piece.velocities = velocity_counts(song)
             piece.notes = sum(piece.velocities)
             if scheme == "event":
-                piece.key_share = key_share(_pitches(tokens))
+                piece.figures = opening_figures(tokens)
     except MidiError as error:
         piece.error = str(error.with_path(path) if error.path is None else error)
     return piece
@@ -228,13 +228,6 @@ def _song_tokens(data: bytes, path: str, scheme: str, bars: bool) -> tuple[Song,
         return song, tokens
     song = read(data)
     return song, tokenize(song, scheme, bars)
-
-
-def _pitches(tokens: list[str]) -> list[int]:
-    """The pitched notes of event tokens, in the order they start."""
-    score = grammar.Score()
-    grammar.walk(tokens, score)
-    return [note.pitch for note in score.notes if note.instrument != grammar.DRUMS]
 
 
 def velocity_counts(song: Song) -> list[int]:
@@ -396,7 +389,11 @@ def _meta(
         **(
             {
                 "velocities": _training_velocities(pieces, splits),
-                "key_shares": training_key_shares(pieces, splits),
+                "piece_quantiles": style_quantiles(
+                    (piece.style, piece.figures)
+                    for piece, split in zip(pieces, splits, strict=True)
+                    if split == "train"
+                ),
             }
             if config.scheme == "event"
             else {}
@@ -421,23 +418,6 @@ def _training_velocities(pieces: list[Piece], splits: list[str]) -> list[int]:
         if split == "train" and piece.velocities:
             counts = [a + b for a, b in zip(counts, piece.velocities, strict=True)]
     return velocity_table(counts)
-
-
-def training_key_shares(pieces: list[Piece], splits: list[str]) -> dict[str, list[float]]:
-    """Per style ("" for pieces without one): the deciles of its training pieces' key
-    shares, how tightly a sampled stream of that style may keep its key (midi/keys.py).
-
-    Deciles and not one figure, because pieces differ: most folk tunes keep
-    every note in their key, a few borrow a tenth of them.
-    """
-    shares: dict[str, list[float]] = {}
-    for piece, split in zip(pieces, splits, strict=True):
-        if split == "train" and piece.key_share is not None:
-            shares.setdefault(piece.style or "", []).append(piece.key_share)
-    return {
-        style: [round(float(q), 4) for q in np.quantile(values, np.linspace(0, 1, KEY_DECILES))]
-        for style, values in sorted(shares.items())
-    }
 
 
 def _replace_folder(staging: Path, output: Path) -> None:

@@ -63,7 +63,6 @@ class Key:
 
 
 ALL_KEYS = tuple(Key(tonic, minor) for minor in (False, True) for tonic in range(12))
-KEY_DECILES = 11  # a style's key shares are kept as deciles: 0%, 10% .. 100%
 KEY_SHARE_NOTES = 150  # pitched notes a key share looks at: a piece's opening half minute
 KEY_SHARE_MIN_NOTES = 16  # fewer say little about a key
 

@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..data import openings
 from ..errors import MidiError, count
 from ..fileio import read_regular, umask, write_atomic
-from ..midi.keys import KEY_DECILES
 from ..tokens import grammar
 from ..tokens.vocab import Vocab
 from .config import ModelConfig, weight_shapes
@@ -121,32 +121,46 @@ def read_velocities(config: dict[str, Any]) -> tuple[int, ...]:
     return tuple(table)
 
 
-def read_key_shares(config: dict[str, Any]) -> dict[str, tuple[float, ...]]:
-    """Per style ("" for none): the deciles of how tightly the model's training pieces
-    kept their key (``data.key_shares``, midi/keys.py); empty for a model from before
-    they were recorded.
+def read_piece_quantiles(config: dict[str, Any]) -> dict[str, dict[str, tuple[float, ...]]]:
+    """{figure: {style ("" for none): quantiles}}: what the openings of the model's
+    training pieces were like (``data.piece_quantiles``, data/openings.py).  A model
+    from before has only the deciles of its key shares (``data.key_shares``), or nothing.
 
     Raises:
-        CheckpointError: not a mapping of names to KEY_DECILES rising shares 0..1.
+        CheckpointError: not figures mapping styles to rising values in bounds.
     """
-    shares = (config.get("data") or {}).get("key_shares")
-    if shares is None:
+    data = config.get("data") or {}
+    if "piece_quantiles" in data:
+        name, tables = "data.piece_quantiles", data["piece_quantiles"]
+    elif "key_shares" in data:
+        name, tables = "data.key_shares", {openings.KEY_SHARE: data["key_shares"]}
+    else:
         return {}
-    if not (
-        isinstance(shares, dict)
-        and all(
-            isinstance(style, str)
-            and isinstance(deciles, list)
-            and len(deciles) == KEY_DECILES
-            and all(type(share) in (int, float) and 0 <= share <= 1 for share in deciles)
-            and deciles == sorted(deciles)
-            for style, deciles in shares.items()
-        )
-    ):
+    if not isinstance(tables, dict) or not set(tables) <= set(openings.BOUNDS):
         raise CheckpointError(
-            f"config.json: data.key_shares must map styles to {KEY_DECILES} rising shares 0..1"
+            f"config.json: {name} must map {', '.join(openings.BOUNDS)} to quantiles per style"
         )
-    return {style: tuple(float(share) for share in deciles) for style, deciles in shares.items()}
+    for figure, by_style in tables.items():
+        low, high = openings.BOUNDS[figure]
+        if not (
+            isinstance(by_style, dict)
+            and all(
+                isinstance(style, str)
+                and isinstance(values, list)
+                and len(values) == openings.QUANTILES
+                and all(type(value) in (int, float) and low <= value <= high for value in values)
+                and values == sorted(values)
+                for style, values in by_style.items()
+            )
+        ):
+            raise CheckpointError(
+                f"config.json: {name}: {figure} must map styles to "
+                f"{openings.QUANTILES} rising values {low:g}..{high:g}"
+            )
+    return {
+        figure: {style: tuple(map(float, values)) for style, values in by_style.items()}
+        for figure, by_style in tables.items()
+    }
 
 
 def build_network(model_config: ModelConfig) -> LanguageModel:

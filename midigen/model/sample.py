@@ -36,6 +36,7 @@ from itertools import pairwise
 import numpy as np
 
 from ..errors import MidiError
+from ..data.openings import KEY_SHARE, MEAN_PITCH, MIN_NOTES, NOTES_PER_SECOND, PITCH_RANGE
 from ..midi.gm import KIT, PROGRAM_RANGES, Instruments
 from ..midi.keys import Key, estimate_key
 from ..tokens.grammar import (
@@ -74,9 +75,20 @@ KEY_SETTLE_NOTES = 16  # pitched notes after which a stream's key is estimated a
 LEADING_TONE = -1.0  # and for a minor key's raised 7th, which minor music often uses
 KEY_MAX_LEAN = 3.0  # a stream far out of its key gets up to this many times the key bias
 KEY_MIN_SLACK = 0.005  # the least share of notes out of key a style is taken to allow
+# a stream's register: its pitched notes' running mean (with this many notes at the target
+# as a prior) may stray this many semitones from its target before notes lean back, by
+# REGISTER_GAIN logits per octave per semitone strayed beyond, up to REGISTER_MAX_GAIN
+REGISTER_PRIOR_NOTES = 8
+REGISTER_SLACK = 1.0
+REGISTER_GAIN = 2.0
+REGISTER_MAX_GAIN = 4.0
+RANGE_SLACK = 3.0
+RANGE_GAIN = 4.0  # logits per octave a note would widen the stream's range past its target
+DENSITY_SLACK = 0.15  # a drawn density lets the rate stray this share before it leans
 PULSE_SETTLE_NOTES = 16  # notes after which a stream's pulse (its grid's phase) is kept
 OFF_PULSE = -4.0  # logit bias for a note or rest end off the kept pulse: 1/55 as likely
 PULSE_POSITIONS = (0, 6, 8, 12, 16, 18)  # in a beat of 24 steps: 16ths and 8th triplets
+PIECE_FIGURES = (KEY_SHARE, MEAN_PITCH, PITCH_RANGE, NOTES_PER_SECOND)  # a stream draws a rank for each
 TEMPO_FIRST_DIGITS = range(1, 6)  # TEMPO_1..TEMPO_5: 262,144 to 1,572,863 us, 229 to 38 bpm
 COMMON_METERS = frozenset(
     {
@@ -104,10 +116,11 @@ class Steering:
     play.  ``density``: notes per second to aim for.  ``keep_tempo``: no
     tempo or time-signature changes (a continuation keeps its prime's).
     ``steady``: tempo and meter are set before the first note and kept.
-    ``settle_key``: after a few notes, stay in their key (without ``key``);
-    with ``key_shares`` (per style name, "" for a stream without one: the
-    deciles of how tightly its pieces kept their key, midi/keys.py) each
-    stream keeps it as tightly as a piece of its style drawn at random.
+    ``settle_key``: after a few notes, stay in their key (without ``key``).
+    ``piece_quantiles`` ({figure: {style name, "" for none: quantiles}},
+    data/openings.py): each stream draws a rank per figure and keeps its key
+    as tightly, its register as high and (without ``density``) its notes as
+    many as the piece of its style at that rank.
     ``settle_pulse``: notes start on the 16ths and 8th triplets of a pulse:
     the written beat's from scratch, the one a prime's notes keep after it.
     """
@@ -118,7 +131,7 @@ class Steering:
     keep_tempo: bool = False
     steady: bool = False
     settle_key: bool = False
-    key_shares: Mapping[str, Sequence[float]] = field(default_factory=dict)
+    piece_quantiles: Mapping[str, Mapping[str, Sequence[float]]] = field(default_factory=dict)
     settle_pulse: bool = False
 
     def __post_init__(self) -> None:
@@ -145,16 +158,23 @@ class Masks:
         self.tempo_changes = self.tempos | self.meters
         self.programs = kinds == "PROGRAM"
         self.styles = kinds == "STYLE"
-        # key_deciles[style id, or None]: how tightly its pieces kept their key
-        self.key_deciles = {
-            vocab.ids.get(STYLE_PREFIX + style) if style else None: np.asarray(deciles)
-            for style, deciles in steering.key_shares.items()
+        # quantiles[figure][style id, or None]: what the style's pieces were like
+        self.quantiles = {
+            figure: {
+                vocab.ids.get(STYLE_PREFIX + style) if style else None: np.asarray(values)
+                for style, values in by_style.items()
+            }
+            for figure, by_style in steering.piece_quantiles.items()
         }
+        self.density = steering.density
+        self.steers_density = self.density is not None or NOTES_PER_SECOND in self.quantiles
         notes = kinds == "NOTE"
         pitches = np.array([value if kind == "NOTE" else -1 for kind, value in parsed])
         in_key, self.bias = _key_masks(steering.key, notes, pitches)
         self.settle_key = steering.settle_key and steering.key is None
         self.notes, self.pitches = notes, pitches
+        self.no_lean = np.zeros(len(vocab), np.float32)
+        self._window_bias: dict[tuple[int, int], np.ndarray] = {}
         self._key_bias: dict[Key, np.ndarray] = {}
         self.settle_pulse = steering.settle_pulse
         chosen = steering.instruments
@@ -184,7 +204,12 @@ class Masks:
             for named in self.asked
         ]
         self._bring_in: dict[tuple[int, ...], np.ndarray] = {}
-        self.leans = self.settle_key or self.settle_pulse or bool(self.asked)
+        self.leans = (
+            self.settle_key
+            or self.settle_pulse
+            or bool(self.asked)
+            or bool({MEAN_PITCH, PITCH_RANGE} & set(self.quantiles))
+        )
         shifts = np.array([value if kind == "SHIFT" else 0 for kind, value in parsed])
         self.shifts = shifts
         # shift_ids[n]: the id of SHIFT_n, -1 where there is none (n = 0 or past MAX_SHIFT)
@@ -226,14 +251,26 @@ class Masks:
             self._bring_in[missing] = bias
         return self._bring_in[missing]
 
-    def key_target(self, style_id: int | None, rank: float) -> float | None:
-        """The share of its notes a stream of this style (None: without one) keeps in its
-        key, at ``rank`` (0..1) among the style's pieces; None where the model does not
-        say, and the key bias then always holds."""
-        deciles = self.key_deciles.get(style_id)
-        if deciles is None:
-            return None
-        return float(np.interp(rank, np.linspace(0, 1, len(deciles)), deciles))
+    def targets(self, style_id: int | None, ranks: Sequence[float]) -> dict[str, float]:
+        """Each figure of the piece at ``ranks`` (0..1, one per PIECE_FIGURES) among the
+        pieces of this style (None: without one), where the model says."""
+        targets = {}
+        for figure, rank in zip(PIECE_FIGURES, ranks, strict=True):
+            values = self.quantiles.get(figure, {}).get(style_id)
+            if values is not None:  # rising quantiles, evenly spaced: rank 0 is the first
+                targets[figure] = float(np.interp(rank, np.linspace(0, 1, len(values)), values))
+        return targets
+
+    def window_bias(self, centre: float, span: float) -> np.ndarray:
+        """Logits for notes outside ``span`` semitones around ``centre``, by how far."""
+        key = (round(centre * 2), round(span * 2))
+        if key not in self._window_bias:
+            half = span / 2 + RANGE_SLACK
+            outside = np.maximum(np.abs(self.pitches - centre) - half, 0.0)
+            self._window_bias[key] = np.where(
+                self.notes, -RANGE_GAIN / 12 * outside, 0.0
+            ).astype(np.float32)
+        return self._window_bias[key]
 
     def pulse_bias(self, offset: int | None) -> np.ndarray:
         """Logits to add for a stream ``offset`` steps past a beat of its kept pulse (zeros
@@ -319,8 +356,11 @@ class Stream:
     meter_step: int = -1  # and of the last TIMESIG: one of each a step, as the encoder writes
     pitch_classes: list[int] = field(default_factory=lambda: [0] * 12)  # of pitched notes
     key: Key | None = None  # the key kept, once settled
-    key_rank: float = 1.0  # where among its style's pieces it keeps its key (1: tightest)
-    key_target: float | None = None  # the share of notes to keep in the key (None: all)
+    ranks: tuple[float, ...] = (1.0,) * len(PIECE_FIGURES)  # where among its style's pieces
+    targets: dict[str, float] = field(default_factory=dict)  # and the figures there
+    pitch_total: int = 0  # of pitched notes, for their running mean
+    lowest: int = 128  # and the lowest and highest of them
+    highest: int = -1
     kept_notes: int = 0  # pitched notes since the key was kept
     in_key_notes: int = 0  # and those in its scale
     onset_phases: list[int] = field(default_factory=lambda: [0] * STEPS_PER_BEAT)  # until pulse
@@ -333,7 +373,7 @@ class Stream:
         self.style_open = False
         kind = masks.kinds[token_id]
         if kind == "STYLE":
-            self.key_target = masks.key_target(token_id, self.key_rank)
+            self.targets = masks.targets(token_id, self.ranks)
         elif kind == "SHIFT":
             self.onsets_here = 0
         elif kind == "NOTE" or kind == "DRUM":
@@ -347,6 +387,9 @@ class Stream:
                     self.pulse = _best_pulse(self.onset_phases)
             if kind == "NOTE":
                 self.pitch_classes[masks.values[token_id] % 12] += 1
+                self.pitch_total += masks.values[token_id]
+                self.lowest = min(self.lowest, masks.values[token_id])
+                self.highest = max(self.highest, masks.values[token_id])
                 if self.key is not None:
                     self.kept_notes += 1
                     self.in_key_notes += masks.values[token_id] % 12 in self.key.scale
@@ -361,10 +404,24 @@ class Stream:
             self.meter_step = self.cursor.step
         self.cursor.feed(kind, masks.values[token_id])
 
+    def follow_prime(self) -> None:
+        """Aim at the register, range and rate of the prime just fed, instead of a piece
+        of its style drawn at random: a continuation goes on as it began.  Only the
+        figures the model aims at, and only where the prime has notes enough to say."""
+        pitched = sum(self.pitch_classes)
+        if pitched >= MIN_NOTES:
+            prime = {
+                MEAN_PITCH: self.pitch_total / pitched,
+                PITCH_RANGE: self.highest - self.lowest,
+                NOTES_PER_SECOND: self.notes / max(self.cursor.seconds, 1.0),
+            }
+            self.targets.update((name, prime[name]) for name in prime if name in self.targets)
+
     def lean(self, masks: Masks) -> np.ndarray:
-        """The stream's own logit biases: its kept key's, its kept pulse's and the named
-        instruments' it has not heard yet, as far as the steering asks for them."""
-        leans = []
+        """The stream's own logit biases: its kept key's, its kept pulse's, its register's
+        and the named instruments' it has not heard yet, as far as the steering asks for
+        them."""
+        leans = [self.register_bias(masks), self.range_bias(masks)]
         if masks.settle_key:
             leans.append(self.key_bias(masks))
         if masks.settle_pulse:
@@ -383,12 +440,13 @@ class Stream:
         notes since the key was kept are as much in it as that, and below it the more
         they fall short (against the share the target leaves out of key), the
         stronger, up to KEY_MAX_LEAN times the bias."""
-        if self.key is None or self.key_target is None or not self.kept_notes:
+        target = self.targets.get(KEY_SHARE)
+        if self.key is None or target is None or not self.kept_notes:
             return masks.key_bias(self.key)
         share = self.in_key_notes / self.kept_notes
-        if share >= self.key_target:
+        if share >= target:
             return masks.key_bias(None)
-        shortfall = (self.key_target - share) / max(1.0 - self.key_target, KEY_MIN_SLACK)
+        shortfall = (target - share) / max(1.0 - target, KEY_MIN_SLACK)
         return masks.key_bias(self.key) * min(1.0 + shortfall, KEY_MAX_LEAN)
 
     def pulse_bias(self, masks: Masks) -> np.ndarray:
@@ -404,16 +462,52 @@ class Stream:
             bias[to_bar] = 0.0
         return bias
 
-    def density_bias(self, asked: float) -> float:
-        """A logit bias for note tokens that steers the notes per second towards ``asked``.
+    def register_bias(self, masks: Masks) -> np.ndarray:
+        """Once the running mean of the stream's pitched notes (a few at the target as a
+        prior) strays more than REGISTER_SLACK from its target mean pitch, the notes on
+        the far side of that mean lean away, the further the more; the near side is left
+        alone, so that the music comes back without reaching for its extremes."""
+        target = self.targets.get(MEAN_PITCH)
+        if target is None:
+            return masks.no_lean
+        pitched = sum(self.pitch_classes)
+        mean = (self.pitch_total + target * REGISTER_PRIOR_NOTES) / (pitched + REGISTER_PRIOR_NOTES)
+        strayed = mean - target
+        beyond = abs(strayed) - REGISTER_SLACK
+        if beyond <= 0:
+            return masks.no_lean
+        gain = min(REGISTER_GAIN * beyond, REGISTER_MAX_GAIN)
+        octaves_out = (masks.pitches - mean) * (np.sign(strayed) / 12)  # positive: far side
+        return np.where(masks.notes & (octaves_out > 0), -gain * octaves_out, 0.0).astype(
+            np.float32
+        )
 
-        The measured rate starts at the asked one (a prior of a few seconds) so
-        that the first notes are not pushed about, then follows the piece.
+    def range_bias(self, masks: Masks) -> np.ndarray:
+        """Notes outside the stream's window (its target range, centred on its target mean
+        pitch, and RANGE_SLACK either side) lean away, by how far outside."""
+        target = self.targets.get(PITCH_RANGE)
+        centre = self.targets.get(MEAN_PITCH)
+        if target is None or centre is None:
+            return masks.no_lean
+        return masks.window_bias(centre, target)
+
+    def density_bias(self, masks: Masks) -> float:
+        """A logit bias for note tokens that steers the notes per second towards the asked
+        rate, or the drawn one (which lets it stray by DENSITY_SLACK first); 0 for none.
+
+        The measured rate starts at the aim (a prior of a few seconds) so that
+        the first notes are not pushed about, then follows the piece.
         """
+        aim, slack = masks.density, 0.0
+        if aim is None:
+            aim, slack = self.targets.get(NOTES_PER_SECOND), DENSITY_SLACK
+            if aim is None:
+                return 0.0
         prior = DENSITY_PRIOR_SECONDS
-        rate = (self.notes + asked * prior) / (self.cursor.seconds + prior)
-        bias = DENSITY_GAIN * np.log(asked / rate)
-        return float(np.clip(bias, -DENSITY_MAX_BIAS, DENSITY_MAX_BIAS))
+        rate = (self.notes + aim * prior) / (self.cursor.seconds + prior)
+        off = np.log(aim / rate)
+        off = np.sign(off) * max(abs(off) - slack, 0.0)
+        return float(np.clip(DENSITY_GAIN * off, -DENSITY_MAX_BIAS, DENSITY_MAX_BIAS))
 
     def allowed(self, masks: Masks, length_reached: bool) -> np.ndarray:
         """Which ids may come next: the grammar's, narrowed by the sampler's limits (and
@@ -564,10 +658,14 @@ def sample_tokens(
                 lead_in=unprimed,
                 style_open=len(prime) == 1,
                 pulse=pulse,
-                key_rank=rank,
-                key_target=masks.key_target(None, rank),
+                ranks=tuple(ranks),
+                targets=masks.targets(None, ranks),
             )
-            for rank in (rng.random(streams) if masks.key_deciles else np.ones(streams))
+            for ranks in (
+                rng.random((streams, len(PIECE_FIGURES)))
+                if masks.quantiles
+                else np.ones((streams, len(PIECE_FIGURES)))
+            )
         ]
         outputs = [list(prime) for _ in range(streams)]
         for position, token_id in enumerate(vocab.tokens_to_ids(prime)):
@@ -575,6 +673,9 @@ def sample_tokens(
             if position:
                 for run in runs:
                     run.advance(token_id, masks)
+        if not unprimed:
+            for run in runs:
+                run.follow_prime()
         budget = length.token_budget()
         while True:
             active, allowed = [], []
@@ -592,8 +693,8 @@ def sample_tokens(
             scores = logits[active] + masks.bias
             if masks.leans:
                 scores = scores + np.stack([runs[k].lean(masks) for k in active])
-            if steering.density is not None:
-                bias = [runs[k].density_bias(steering.density) for k in active]
+            if masks.steers_density:
+                bias = [runs[k].density_bias(masks) for k in active]
                 scores = scores + np.outer(bias, masks.density_lean).astype(scores.dtype)
             chosen = np.zeros(streams, dtype=np.int64)
             chosen[active] = draw(scores, np.array(allowed), sampling, rng)

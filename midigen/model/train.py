@@ -498,7 +498,11 @@ class _Trainer:
             "styles": dict(
                 sorted(Counter(f["style"] for f in meta.get("files", []) if "style" in f).items())
             ),
-            **{name: meta[name] for name in ("velocities", "key_shares") if name in meta},
+            **{
+                name: meta[name]
+                for name in ("velocities", "piece_quantiles", "key_shares")
+                if name in meta
+            },
         }
         training = {
             **asdict(self.config),

@@ -34,7 +34,7 @@ from .checkpoint import (
     load_arrays,
     load_config,
     read_architecture,
-    read_key_shares,
+    read_piece_quantiles,
     read_velocities,
 )
 from .config import ModelConfig
@@ -66,7 +66,7 @@ class TrainedModel:
         self.vocab, self.weights = vocab, weights
         self.scheme: str = config["scheme"]
         self.velocities = read_velocities(config)  # what each VEL bin plays
-        self.key_shares = read_key_shares(config)  # how tightly each style keeps its key
+        self.piece_quantiles = read_piece_quantiles(config)  # what each style's openings are like
 
     @cached_property
     def stepper(self) -> Stepper:
@@ -218,7 +218,7 @@ class TrainedModel:
             keep_tempo=prime is not None and not free,
             steady=not free,
             settle_key=not free,
-            key_shares=self.key_shares,
+            piece_quantiles=self.piece_quantiles,
             settle_pulse=not free,
         )
         streams = sample_tokens(
