@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from midigen.cli import main
 from midigen.data.dataset import PrepareConfig, prepare
+from midigen.data.openings import BOUNDS
 from midigen.errors import MidiError
 from midigen.tokens.vocab import EOS_ID, Vocab
 
@@ -248,7 +249,7 @@ def test_each_style_records_what_its_training_pieces_openings_are_like(tmp_path)
     (corpus / "jazz" / "tune3.txt").write_text("EVENT_24 SHIFT_24\n")  # no notes, no figures
     prepare([corpus], tmp_path / "data", PrepareConfig(valid_fraction=0.0, styles=True))
     quantiles = json.loads((tmp_path / "data" / "meta.json").read_text())["piece_quantiles"]
-    assert set(quantiles) == {"key_share", "mean_pitch", "pitch_range", "notes_per_second"}
+    assert set(quantiles) == set(BOUNDS)
     shares = quantiles["key_share"]
     assert set(shares) == {"hymns", "jazz"}
     assert shares["jazz"] == [1.0] * 11  # two neighbouring notes fit a scale
@@ -261,3 +262,4 @@ def test_each_style_records_what_its_training_pieces_openings_are_like(tmp_path)
     assert quantiles["pitch_range"]["jazz"] == [1.0] * 11
     assert quantiles["notes_per_second"]["jazz"][-1] == 2.0
     assert all(1.9 < rate <= 2.0 for rate in quantiles["notes_per_second"]["hymns"])
+    assert quantiles["velocity_bins"]["hymns"] == [1.0] * 11  # all at 80

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 import midigen
 from midigen.cli import main
 from midigen.data.dataset import PrepareConfig, prepare
+from midigen.data.openings import BOUNDS
 from midigen.model.sample import Length, Sampling, sample_tokens
 from midigen.model.train import TrainConfig, train
 from midigen.views.notes import song_notes
@@ -126,12 +127,7 @@ def test_a_model_keeps_what_its_training_pieces_openings_were_like(model, tmp_pa
     config = json.loads((model / "config.json").read_text())
     meta = json.loads((model.parent / "data" / "meta.json").read_text())
     assert config["data"]["piece_quantiles"] == meta["piece_quantiles"]
-    assert set(meta["piece_quantiles"]) == {
-        "key_share",
-        "mean_pitch",
-        "pitch_range",
-        "notes_per_second",
-    }
+    assert set(meta["piece_quantiles"]) == set(BOUNDS)
     assert all(list(q) == [""] and len(q[""]) == 11 for q in meta["piece_quantiles"].values())
     old = tmp_path / "old"
     shutil.copytree(model, old)

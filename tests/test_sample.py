@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -332,8 +333,12 @@ def test_a_stream_keeps_the_key_of_its_first_notes():
 
 def test_a_stream_keeps_its_key_as_tightly_as_a_piece_of_its_style():
     always = out_of_key_share(Steering(settle_key=True))  # a model that does not say
-    tight = out_of_key_share(Steering(settle_key=True, piece_quantiles={"key_share": {"": [1.0] * 11}}))
-    loose = out_of_key_share(Steering(settle_key=True, piece_quantiles={"key_share": {"": [0.8] * 11}}))
+    tight = out_of_key_share(
+        Steering(settle_key=True, piece_quantiles={"key_share": {"": [1.0] * 11}})
+    )
+    loose = out_of_key_share(
+        Steering(settle_key=True, piece_quantiles={"key_share": {"": [0.8] * 11}})
+    )
     # a style whose pieces keep every note in key: a stream that strays is pulled back
     # harder than by the plain bias; one whose pieces keep 80%: about 20% stray
     assert tight < always / 2
@@ -619,3 +624,26 @@ def test_a_stream_plays_as_many_notes_as_a_piece_of_its_style():
     # within the slack a drawn rate allows (15%) and the prior's pull; the untrained
     # network resists a busy aim, and the bias is bounded
     assert all(0.8 < rate < 1.4 for rate in sparse) and all(8 < rate < 14 for rate in busy)
+
+
+def test_a_stream_of_a_one_velocity_style_keeps_one_velocity():
+    network = tiny_network("lstm", False)
+    stepper = Stepper(network.config, {k: v.numpy() for k, v in network.state_dict().items()})
+
+    def commonest_share(quantiles: dict) -> float:
+        """The least share, over four streams, of notes in the stream's commonest bin."""
+        steering = Steering(piece_quantiles=quantiles)
+        shares = []
+        for tokens in four_streams(stepper, Length(600, "tokens"), steering, seed=6):
+            bins = Counter(token for token in tokens if token.startswith("VEL_"))
+            shares.append(max(bins.values()) / sum(bins.values()))
+        return min(shares)
+
+    free = commonest_share({})
+    assert free < 0.3  # the untrained network plays in every bin
+    # a style whose pieces all play one velocity (folk tunes from ABC): each of the 15
+    # other bins exp(NEW_VELOCITY) as likely, against a network that wants them all
+    lean = 15 * math.exp(sample.OTHER_VELOCITY)
+    assert commonest_share({"velocity_bins": {"": [1.0] * 11}}) > 1 / (1 + lean) - 0.1
+    # one where only 80% do (the rest mark dynamics): the model's dynamics stay its own
+    assert commonest_share({"velocity_bins": {"": [1.0] * 9 + [2.0, 7.0]}}) < 0.3

@@ -32,11 +32,13 @@ KEY_SHARE = "key_share"  # share of the first 150 pitched notes in their best sc
 MEAN_PITCH = "mean_pitch"  # of the opening's pitched notes (0..127)
 PITCH_RANGE = "pitch_range"  # from the opening's lowest pitched note to its highest (0..127)
 NOTES_PER_SECOND = "notes_per_second"  # of the opening, drums included
+VELOCITY_BINS = "velocity_bins"  # how many of the 16 VEL bins the opening's notes play in
 BOUNDS = {
     KEY_SHARE: (0.0, 1.0),
     MEAN_PITCH: (0.0, 127.0),
     PITCH_RANGE: (0.0, 127.0),
     NOTES_PER_SECOND: (0.0, 1000.0),
+    VELOCITY_BINS: (0.0, float(grammar.VELOCITY_BINS)),
 }
 MIN_NOTES = 16  # an opening with fewer pitched notes says little about its register
 
@@ -64,6 +66,9 @@ def opening_figures(tokens: Sequence[str]) -> dict[str, float]:
         figures[PITCH_RANGE] = float(max(opening) - min(opening))
         span = min(float(ends[heard].max()), OPENING_SECONDS)
         figures[NOTES_PER_SECOND] = int(heard.sum()) / max(span, 1.0)
+        # the score decodes each bin to its middle: one velocity per bin
+        played = {note.velocity for note, kept in zip(score.notes, heard, strict=True) if kept}
+        figures[VELOCITY_BINS] = float(len(played))
     return figures
 
 
