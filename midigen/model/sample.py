@@ -36,10 +36,10 @@ from itertools import pairwise
 import numpy as np
 
 from ..data.openings import (
+    INSTRUMENTS,
     KEY_SHARE,
     MEAN_PITCH,
     MIN_NOTES,
-    NOTES_PER_SECOND,
     PITCH_RANGE,
     VELOCITY_BINS,
 )
@@ -91,12 +91,15 @@ REGISTER_GAIN = 2.0
 REGISTER_MAX_GAIN = 4.0
 RANGE_SLACK = 3.0
 RANGE_GAIN = 4.0  # logits per octave a note would widen the stream's range past its target
+# logit bias for an instrument (a program, or the kit) new to a stream that already plays
+# as many as its aim: a pop song stays on its piano, a quartet of four gets no fifth
+NEW_INSTRUMENT = -4.0
 OTHER_VELOCITY = -4.0  # logit bias, in a one-velocity style, for VEL bins but the first one
-DENSITY_SLACK = 0.15  # a drawn density lets the rate stray this share before it leans
 PULSE_SETTLE_NOTES = 16  # notes after which a stream's pulse (its grid's phase) is kept
 OFF_PULSE = -4.0  # logit bias for a note or rest end off the kept pulse: 1/55 as likely
 PULSE_POSITIONS = (0, 6, 8, 12, 16, 18)  # in a beat of 24 steps: 16ths and 8th triplets
-PIECE_FIGURES = (KEY_SHARE, MEAN_PITCH, PITCH_RANGE, NOTES_PER_SECOND)  # a rank drawn for each
+# a rank drawn for each
+PIECE_FIGURES = (KEY_SHARE, MEAN_PITCH, PITCH_RANGE, INSTRUMENTS)
 # a style keeps one velocity where this share of its pieces play one: Nottingham's tunes,
 # written from ABC, all do.  Where fewer do, the one-velocity pieces are mostly scores with
 # no dynamics marked, which say nothing about how the style plays, and the dynamics of the
@@ -180,8 +183,6 @@ class Masks:
             }
             for figure, by_style in steering.piece_quantiles.items()
         }
-        self.density = steering.density
-        self.steers_density = self.density is not None or NOTES_PER_SECOND in self.quantiles
         notes = kinds == "NOTE"
         pitches = np.array([value if kind == "NOTE" else -1 for kind, value in parsed])
         in_key, self.bias = _key_masks(steering.key, notes, pitches)
@@ -207,6 +208,8 @@ class Masks:
             ]
         )
         programs = np.array([value if kind == "PROGRAM" else -1 for kind, value in parsed])
+        self.program_values, self.drums = programs, kinds == "DRUM"
+        self._new_instruments: dict[frozenset[int], np.ndarray] = {}
         self.steered = _steered(steering, parsed, kinds, programs)
         # to_bring_in[k]: the tokens that bring in the k-th instrument the musician named
         # (its programs, or the drum kit's notes), leaning while it has not played
@@ -220,12 +223,16 @@ class Masks:
             for named in self.asked
         ]
         self._bring_in: dict[tuple[int, ...], np.ndarray] = {}
+        # the ensemble is the musician's once they name instruments
+        self.keeps_ensemble = INSTRUMENTS in self.quantiles and not self.asked
         self.leans = (
             self.settle_key
             or self.settle_pulse
             or bool(self.asked)
-            or bool({MEAN_PITCH, PITCH_RANGE, VELOCITY_BINS} & set(self.quantiles))
+            or VELOCITY_BINS in self.quantiles
+            or self.keeps_ensemble
         )
+        self.pitch_leans = bool({MEAN_PITCH, PITCH_RANGE} & set(self.quantiles))
         shifts = np.array([value if kind == "SHIFT" else 0 for kind, value in parsed])
         self.shifts = shifts
         # shift_ids[n]: the id of SHIFT_n, -1 where there is none (n = 0 or past MAX_SHIFT)
@@ -280,6 +287,18 @@ class Masks:
         if bins is not None and _quantile(bins, ONE_VELOCITY_SHARE) <= 1:
             targets[VELOCITY_BINS] = 1.0
         return targets
+
+    def new_instruments(self, played: frozenset[int]) -> np.ndarray:
+        """Logits for the PROGRAM tokens of programs not in ``played`` (and the DRUM
+        tokens, without KIT in it)."""
+        if played not in self._new_instruments:
+            new = self.programs & ~np.isin(self.program_values, sorted(played))
+            if KIT not in played:
+                new |= self.drums
+            self._new_instruments[played] = np.where(
+                new, np.float32(NEW_INSTRUMENT), np.float32(0.0)
+            )
+        return self._new_instruments[played]
 
     def other_velocities(self, kept: int) -> np.ndarray:
         """Logits for the VEL tokens other than ``kept``."""
@@ -441,23 +460,23 @@ class Stream:
         self.cursor.feed(kind, masks.values[token_id])
 
     def follow_prime(self) -> None:
-        """Aim at the register, range and rate of the prime just fed, instead of a piece
-        of its style drawn at random: a continuation goes on as it began.  Only the
-        figures the model aims at, and only where the prime has notes enough to say."""
+        """Aim at the register and range of the prime just fed, instead of a piece of its
+        style drawn at random: a continuation goes on as it began.  Only the figures the
+        model aims at, and only where the prime has notes enough to say."""
         pitched = sum(self.pitch_classes)
         if pitched >= MIN_NOTES:
-            prime = {
-                MEAN_PITCH: self.pitch_total / pitched,
-                PITCH_RANGE: self.highest - self.lowest,
-                NOTES_PER_SECOND: self.notes / max(self.cursor.seconds, 1.0),
-            }
-            self.targets.update((name, prime[name]) for name in prime if name in self.targets)
+            mean, span = self.pitch_total / pitched, self.highest - self.lowest
+            for name, value in ((MEAN_PITCH, mean), (PITCH_RANGE, span)):
+                if name in self.targets:
+                    self.targets[name] = value
 
     def lean(self, masks: Masks) -> np.ndarray:
-        """The stream's own logit biases: its kept key's, its kept pulse's, its register's
-        and the named instruments' it has not heard yet, as far as the steering asks for
-        them."""
-        leans = [self.register_bias(masks), self.range_bias(masks), self.velocity_bias(masks)]
+        """The stream's own logit biases but its pitch lean: its kept pulse's, its
+        velocity's and the named instruments' it has not heard yet, as far as the
+        steering asks for them."""
+        leans = [self.velocity_bias(masks)]
+        if masks.keeps_ensemble:
+            leans.append(self.ensemble_bias(masks))
         if masks.settle_key:
             leans.append(self.key_bias(masks))
         if masks.settle_pulse:
@@ -465,6 +484,13 @@ class Stream:
         if masks.asked:
             leans.append(self.bring_in_bias(masks))
         return sum(leans[1:], leans[0])
+
+    def pitch_lean(self, masks: Masks) -> np.ndarray:
+        """Its logit biases that choose which pitch a note plays: its register's and
+        range's.  The sampler adds them within the notes alone (``lean_within``), for a
+        lean that took note mass away would hand it to a rest, a drum or another
+        instrument."""
+        return self.register_bias(masks) + self.range_bias(masks)
 
     def bring_in_bias(self, masks: Masks) -> np.ndarray:
         """The lean towards the named instruments that have not played yet."""
@@ -527,6 +553,13 @@ class Stream:
             return masks.no_lean
         return masks.window_bias(centre, target)
 
+    def ensemble_bias(self, masks: Masks) -> np.ndarray:
+        """Once the stream plays as many instruments as its aim, new ones lean away."""
+        target = self.targets.get(INSTRUMENTS)
+        if target is None or len(self.played) < max(round(target), 1):
+            return masks.no_lean
+        return masks.new_instruments(frozenset(self.played))
+
     def velocity_bias(self, masks: Masks) -> np.ndarray:
         """In a style that keeps one velocity, once the stream has played a note the other
         VEL bins lean away: no stray accent in a folk tune."""
@@ -534,23 +567,16 @@ class Stream:
             return masks.no_lean
         return masks.other_velocities(self.first_velocity)
 
-    def density_bias(self, masks: Masks) -> float:
-        """A logit bias for note tokens that steers the notes per second towards the asked
-        rate, or the drawn one (which lets it stray by DENSITY_SLACK first); 0 for none.
+    def density_bias(self, asked: float) -> float:
+        """A logit bias for note tokens that steers the notes per second towards ``asked``.
 
-        The measured rate starts at the aim (a prior of a few seconds) so that
-        the first notes are not pushed about, then follows the piece.
+        The measured rate starts at the asked one (a prior of a few seconds) so
+        that the first notes are not pushed about, then follows the piece.
         """
-        aim, slack = masks.density, 0.0
-        if aim is None:
-            aim, slack = self.targets.get(NOTES_PER_SECOND), DENSITY_SLACK
-            if aim is None:
-                return 0.0
         prior = DENSITY_PRIOR_SECONDS
-        rate = (self.notes + aim * prior) / (self.cursor.seconds + prior)
-        off = np.log(aim / rate)
-        off = np.sign(off) * max(abs(off) - slack, 0.0)
-        return float(np.clip(DENSITY_GAIN * off, -DENSITY_MAX_BIAS, DENSITY_MAX_BIAS))
+        rate = (self.notes + asked * prior) / (self.cursor.seconds + prior)
+        bias = DENSITY_GAIN * np.log(asked / rate)
+        return float(np.clip(bias, -DENSITY_MAX_BIAS, DENSITY_MAX_BIAS))
 
     def allowed(self, masks: Masks, length_reached: bool) -> np.ndarray:
         """Which ids may come next: the grammar's, narrowed by the sampler's limits (and
@@ -582,7 +608,8 @@ class Stream:
             in_use[list(self.programs)] = True
             allowed &= ~masks.programs | in_use
         allowed &= masks.steered
-        if length_reached:
+        if length_reached:  # the piece may end; no note starts at or past its end
+            allowed &= ~masks.onsets
             allowed |= masks.eos
         return allowed
 
@@ -633,7 +660,7 @@ class Length:
             "tokens": stream.tokens,
             "steps": cursor.step,
         }
-        return done[self.unit] >= self.amount
+        return done[self.unit] >= self.amount - 1e-9  # seconds summed step by step drift
 
     def token_budget(self) -> int:
         """A hard stop for a model that never moves time on."""
@@ -736,8 +763,14 @@ def sample_tokens(
             scores = logits[active] + masks.bias
             if masks.leans:
                 scores = scores + np.stack([runs[k].lean(masks) for k in active])
-            if masks.steers_density:
-                bias = [runs[k].density_bias(masks) for k in active]
+            if masks.pitch_leans:
+                scores = lean_within(
+                    scores,
+                    np.stack([runs[k].pitch_lean(masks) for k in active]),
+                    np.array(allowed) & masks.notes,
+                )
+            if steering.density is not None:
+                bias = [runs[k].density_bias(steering.density) for k in active]
                 scores = scores + np.outer(bias, masks.density_lean).astype(scores.dtype)
             chosen = np.zeros(streams, dtype=np.int64)
             chosen[active] = draw(scores, np.array(allowed), sampling, rng)
@@ -778,6 +811,20 @@ def likeliest_style(stepper: Stepper, vocab: Vocab, tokens: list[str]) -> str | 
         logits = stepper.step(given, state)
         totals += log_softmax(logits)[np.arange(streams), scored]
     return styles[int(np.argmax(totals))]
+
+
+def lean_within(scores: np.ndarray, lean: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """``scores`` with ``lean`` added to each row's ``members`` (booleans, same shape),
+    and the members then shifted together so that their total probability stays what
+    it was: the lean chooses which member, never whether one."""
+    inside = np.where(members, scores, -np.inf)
+    leaned = inside + lean
+    with np.errstate(invalid="ignore"):  # a row with no members: -inf - -inf
+        top = np.maximum(inside.max(axis=1), leaned.max(axis=1))[:, None]
+        before = np.log(np.exp(inside - top).sum(axis=1))
+        after = np.log(np.exp(leaned - top).sum(axis=1))
+    shift = np.where(np.isfinite(top[:, 0]), before - after, 0.0)[:, None]
+    return scores + np.where(members, lean + shift, 0.0).astype(scores.dtype)
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
