@@ -256,8 +256,8 @@ def test_each_style_records_what_its_training_pieces_openings_are_like(tmp_path)
     hymns = shares["hymns"]  # the deciles of 40/40, 39/40 .. 36/40
     assert len(hymns) == 11 and hymns[0] == 36 / 40 and hymns[-1] == 1.0
     assert hymns == sorted(hymns) and hymns[5] == 38 / 40
-    # the jazz tunes sit at 48.5, 49.5 and 50.5, span a semitone, and play on one piano
+    # the jazz tunes sit at 48.5, 49.5 and 50.5, half a semitone either side, on one piano
     assert quantiles["mean_pitch"]["jazz"][::5] == [48.5, 49.5, 50.5]
-    assert quantiles["pitch_range"]["jazz"] == [1.0] * 11
+    assert quantiles["reach_below"]["jazz"] == quantiles["reach_above"]["jazz"] == [0.5] * 11
     assert quantiles["instruments"]["jazz"] == [1.0] * 11
     assert quantiles["velocity_bins"]["hymns"] == [1.0] * 11  # all at 80

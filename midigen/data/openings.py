@@ -34,13 +34,17 @@ LEVELS = np.linspace(0.0, 1.0, QUANTILES)
 # the figures, and the bounds a model folder's quantiles must keep
 KEY_SHARE = "key_share"  # share of the first 150 pitched notes in their best scale (0..1)
 MEAN_PITCH = "mean_pitch"  # of the opening's pitched notes (0..127)
-PITCH_RANGE = "pitch_range"  # from the opening's lowest pitched note to its highest (0..127)
+# how far the opening's lowest and highest pitched notes lie from its mean pitch: apart, for
+# a pop song's bass reaches further below its mean than its melody above
+REACH_BELOW = "reach_below"
+REACH_ABOVE = "reach_above"
 VELOCITY_BINS = "velocity_bins"  # how many of the 16 VEL bins the opening's notes play in
 INSTRUMENTS = "instruments"  # how many programs play in the opening, the drum kit one more
 BOUNDS = {
     KEY_SHARE: (0.0, 1.0),
     MEAN_PITCH: (0.0, 127.0),
-    PITCH_RANGE: (0.0, 127.0),
+    REACH_BELOW: (0.0, 127.0),
+    REACH_ABOVE: (0.0, 127.0),
     VELOCITY_BINS: (0.0, float(grammar.VELOCITY_BINS)),
     INSTRUMENTS: (0.0, 129.0),
 }
@@ -65,8 +69,10 @@ def opening_figures(tokens: Sequence[str]) -> dict[str, float]:
         if kept and note.instrument != grammar.DRUMS
     ]
     if len(opening) >= MIN_NOTES:
-        figures[MEAN_PITCH] = float(np.mean(opening))
-        figures[PITCH_RANGE] = float(max(opening) - min(opening))
+        mean = float(np.mean(opening))
+        figures[MEAN_PITCH] = mean
+        figures[REACH_BELOW] = mean - min(opening)
+        figures[REACH_ABOVE] = max(opening) - mean
         # the score decodes each bin to its middle: one velocity per bin
         played = {note.velocity for note, kept in zip(score.notes, heard, strict=True) if kept}
         figures[VELOCITY_BINS] = float(len(played))

@@ -40,7 +40,8 @@ from ..data.openings import (
     KEY_SHARE,
     MEAN_PITCH,
     MIN_NOTES,
-    PITCH_RANGE,
+    REACH_ABOVE,
+    REACH_BELOW,
     VELOCITY_BINS,
 )
 from ..errors import MidiError
@@ -89,8 +90,10 @@ REGISTER_PRIOR_NOTES = 8
 REGISTER_SLACK = 1.0
 REGISTER_GAIN = 2.0
 REGISTER_MAX_GAIN = 4.0
+# a stream's range: notes further than its reach below or above its target mean pitch, and
+# RANGE_SLACK more, lean away by RANGE_GAIN logits per octave past that
 RANGE_SLACK = 3.0
-RANGE_GAIN = 4.0  # logits per octave a note would widen the stream's range past its target
+RANGE_GAIN = 4.0
 # logit bias for an instrument (a program, or the kit) new to a stream that already plays
 # as many as its aim: a pop song stays on its piano, a quartet of four gets no fifth
 NEW_INSTRUMENT = -4.0
@@ -99,7 +102,7 @@ PULSE_SETTLE_NOTES = 16  # notes after which a stream's pulse (its grid's phase)
 OFF_PULSE = -4.0  # logit bias for a note or rest end off the kept pulse: 1/55 as likely
 PULSE_POSITIONS = (0, 6, 8, 12, 16, 18)  # in a beat of 24 steps: 16ths and 8th triplets
 # a rank drawn for each
-PIECE_FIGURES = (KEY_SHARE, MEAN_PITCH, PITCH_RANGE, INSTRUMENTS)
+PIECE_FIGURES = (KEY_SHARE, MEAN_PITCH, REACH_BELOW, REACH_ABOVE, INSTRUMENTS)
 # a style keeps one velocity where this share of its pieces play one: Nottingham's tunes,
 # written from ABC, all do.  Where fewer do, the one-velocity pieces are mostly scores with
 # no dynamics marked, which say nothing about how the style plays, and the dynamics of the
@@ -189,7 +192,7 @@ class Masks:
         self.settle_key = steering.settle_key and steering.key is None
         self.notes, self.pitches = notes, pitches
         self.no_lean = np.zeros(len(vocab), np.float32)
-        self._window_bias: dict[tuple[int, int], np.ndarray] = {}
+        self._window_bias: dict[tuple[int, int], np.ndarray] = {}  # by (lowest, highest)
         self.velocities = kinds == "VEL"
         self._other_velocities: dict[int, np.ndarray] = {}
         self._key_bias: dict[Key, np.ndarray] = {}
@@ -232,7 +235,7 @@ class Masks:
             or VELOCITY_BINS in self.quantiles
             or self.keeps_ensemble
         )
-        self.pitch_leans = bool({MEAN_PITCH, PITCH_RANGE} & set(self.quantiles))
+        self.pitch_leans = MEAN_PITCH in self.quantiles
         shifts = np.array([value if kind == "SHIFT" else 0 for kind, value in parsed])
         self.shifts = shifts
         # shift_ids[n]: the id of SHIFT_n, -1 where there is none (n = 0 or past MAX_SHIFT)
@@ -308,15 +311,14 @@ class Masks:
             self._other_velocities[kept] = bias
         return self._other_velocities[kept]
 
-    def window_bias(self, centre: float, span: float) -> np.ndarray:
-        """Logits for notes outside ``span`` semitones around ``centre``, by how far."""
-        key = (round(centre * 2), round(span * 2))
+    def window_bias(self, lowest: float, highest: float) -> np.ndarray:
+        """Logits for notes below ``lowest`` or above ``highest`` (and RANGE_SLACK past
+        them), by how far."""
+        key = (round(lowest - RANGE_SLACK), round(highest + RANGE_SLACK))
         if key not in self._window_bias:
-            half = span / 2 + RANGE_SLACK
-            outside = np.maximum(np.abs(self.pitches - centre) - half, 0.0)
-            self._window_bias[key] = np.where(self.notes, -RANGE_GAIN / 12 * outside, 0.0).astype(
-                np.float32
-            )
+            outside = np.maximum(key[0] - self.pitches, 0) + np.maximum(self.pitches - key[1], 0)
+            bias = np.where(self.notes, -RANGE_GAIN / 12 * outside, 0.0)
+            self._window_bias[key] = bias.astype(np.float32)
         return self._window_bias[key]
 
     def pulse_bias(self, offset: int | None) -> np.ndarray:
@@ -465,8 +467,9 @@ class Stream:
         model aims at, and only where the prime has notes enough to say."""
         pitched = sum(self.pitch_classes)
         if pitched >= MIN_NOTES:
-            mean, span = self.pitch_total / pitched, self.highest - self.lowest
-            for name, value in ((MEAN_PITCH, mean), (PITCH_RANGE, span)):
+            mean = self.pitch_total / pitched
+            below, above = mean - self.lowest, self.highest - mean
+            for name, value in ((MEAN_PITCH, mean), (REACH_BELOW, below), (REACH_ABOVE, above)):
                 if name in self.targets:
                     self.targets[name] = value
 
@@ -545,13 +548,13 @@ class Stream:
         )
 
     def range_bias(self, masks: Masks) -> np.ndarray:
-        """Notes outside the stream's window (its target range, centred on its target mean
-        pitch, and RANGE_SLACK either side) lean away, by how far outside."""
-        target = self.targets.get(PITCH_RANGE)
+        """Notes further below or above the stream's target mean pitch than its reach
+        (and RANGE_SLACK more) lean away, by how far past."""
         centre = self.targets.get(MEAN_PITCH)
-        if target is None or centre is None:
+        below, above = self.targets.get(REACH_BELOW), self.targets.get(REACH_ABOVE)
+        if centre is None or below is None or above is None:
             return masks.no_lean
-        return masks.window_bias(centre, target)
+        return masks.window_bias(centre - below, centre + above)
 
     def ensemble_bias(self, masks: Masks) -> np.ndarray:
         """Once the stream plays as many instruments as its aim, new ones lean away."""
