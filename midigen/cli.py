@@ -937,7 +937,8 @@ def default_model() -> Path:
 @click.option(
     "--free",
     is_flag=True,
-    help="Let tempo and meter change mid-piece (and, with --prime, the instruments).",
+    help="The model unsteered: tempo and meter may change mid-piece, no kept key, pulse, "
+    "register or ensemble (and, with --prime, the instruments change too).",
 )
 @click.option("--wav", is_flag=True, help="Also render OUT.wav (SoundFont preview).")
 @click.option("--png", is_flag=True, help="Also draw OUT.png (piano roll).")

@@ -21,7 +21,11 @@ much less likely, so that the music does not wander.  It keeps a pulse
 the same way: notes start on the 16ths and 8th triplets of the written
 beat, or of the prime's pulse when its music sits off the written grid, so
 that a model that learned from loosely timed files (POP909's notes sit a
-step either side of the beat) does not drift against the bar lines.  And
+step either side of the beat) does not drift against the bar lines.  Each
+stream aims at the opening of one piece of its style drawn at random
+(data/openings.py: its mean pitch, its reach below and above it, its
+ensemble, and one velocity where the style keeps one), or at its prime's
+register, so that the music neither roams nor comes out all alike.  And
 each instrument the musician names is brought in: its programs lean until
 it has played.  The decoder (tokens/event.py) then ends every note and caps
 its length.

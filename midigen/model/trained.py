@@ -158,8 +158,9 @@ class TrainedModel:
         with its first ``prime_seconds`` (on the 1/24-beat grid) and continue
         it, with its instruments and tempo unless ``instruments`` names others
         or ``free`` is set.  Tempo and meter are set before the first note and
-        kept, and so is the key of the first notes (the prime's), unless
-        ``free``.  ``sampling`` sets temperature, top-k and top-p (default:
+        kept, and so are the key of the first notes (the prime's) and the pulse,
+        and each piece aims at the register and ensemble of a piece of its style
+        (a continuation at its prime's register), unless ``free``.  ``sampling`` sets temperature, top-k and top-p (default:
         the model as it learned).  The same ``seed`` gives the same
         songs.  Steering: ``style`` (one the model learned, see ``styles``;
         without it the model draws one, or takes the prime's likeliest),
@@ -218,7 +219,7 @@ class TrainedModel:
             keep_tempo=prime is not None and not free,
             steady=not free,
             settle_key=not free,
-            piece_quantiles=self.piece_quantiles,
+            piece_quantiles={} if free else self.piece_quantiles,
             settle_pulse=not free,
         )
         streams = sample_tokens(
