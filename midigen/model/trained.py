@@ -161,8 +161,8 @@ class TrainedModel:
         kept, and so are the key of the first notes (the prime's) and the pulse,
         and each piece aims at the register and ensemble of a piece of its style
         (a continuation at its prime's register), unless ``free``.  ``sampling``
-        sets temperature, top-k and top-p (default: the model as it learned).  The same ``seed`` gives the same
-        songs.  Steering: ``style`` (one the model learned, see ``styles``;
+        sets temperature, top-k and top-p (default: the model as it learned).
+        The same ``seed`` gives the same songs.  Steering: ``style`` (one the model learned, see ``styles``;
         without it the model draws one, or takes the prime's likeliest),
         ``key`` ("C", "Am", "F#m": pitched notes stay in its scale),
         ``density`` ("low", "medium", "high" or notes per second),
