@@ -162,8 +162,9 @@ class TrainedModel:
         and each piece aims at the register and ensemble of a piece of its style
         (a continuation at its prime's register), unless ``free``.  ``sampling``
         sets temperature, top-k and top-p (default: the model as it learned).
-        The same ``seed`` gives the same songs.  Steering: ``style`` (one the model learned, see ``styles``;
-        without it the model draws one, or takes the prime's likeliest),
+        The same ``seed`` gives the same songs.  Steering: ``style`` (one the
+        model learned, see ``styles``; without it the model draws one, or takes
+        the prime's likeliest),
         ``key`` ("C", "Am", "F#m": pitched notes stay in its scale),
         ``density`` ("low", "medium", "high" or notes per second),
         ``instruments`` ("piano,bass,strings": GM names, families, program
