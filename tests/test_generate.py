@@ -144,7 +144,16 @@ def test_a_model_keeps_what_its_training_pieces_openings_were_like(model, tmp_pa
         with pytest.raises(midigen.MidiError, match="data.key_shares"):
             midigen.load_model(old)
     del config["data"]["key_shares"]
-    for bad in ({"tempo": {"": [1.0] * 11}}, {"mean_pitch": {"": [200.0] * 11}}, [1.0]):
+    bad_tables = (
+        {"tempo": {"": [1.0] * 11}},  # no such figure
+        {"mean_pitch": {"": [200.0] * 11}},  # out of bounds
+        {"mean_pitch": {"": [60.0] * 10 + [float("nan")]}},
+        {"mean_pitch": {"": [61.0] + [60.0] * 10}},  # falling
+        {"velocity_bins": {"": [True] * 11}},
+        {"mean_pitch": {"": "60"}},
+        [1.0],
+    )
+    for bad in bad_tables:
         config["data"]["piece_quantiles"] = bad
         (old / "config.json").write_text(json.dumps(config))
         with pytest.raises(midigen.MidiError, match="data.piece_quantiles"):

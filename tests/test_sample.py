@@ -638,7 +638,7 @@ def test_a_stream_of_a_one_velocity_style_keeps_one_velocity():
     free = commonest_share({})
     assert free < 0.3  # the untrained network plays in every bin
     # a style whose pieces all play one velocity (folk tunes from ABC): each of the 15
-    # other bins exp(NEW_VELOCITY) as likely, against a network that wants them all
+    # other bins exp(OTHER_VELOCITY) as likely, against a network that wants them all
     lean = 15 * math.exp(sample.OTHER_VELOCITY)
     assert commonest_share({"velocity_bins": {"": [1.0] * 11}}) > 1 / (1 + lean) - 0.1
     # one where only 80% do (the rest mark dynamics): the model's dynamics stay its own
@@ -671,3 +671,61 @@ def test_a_stream_plays_as_many_instruments_as_a_piece_of_its_style():
     assert sum(duo) < 0.75 * sum(band) and sorted(duo)[6] <= 4
     # the musician's named instruments all come in, whatever the style's ensemble
     assert min(ensembles(aiming_at(1.0, Instruments.parse("piano,bass,strings,flute")))) >= 4
+
+
+def test_lean_within_chooses_which_member_and_never_whether_one():
+    scores = np.log(np.array([[0.1, 0.2, 0.3, 0.4], [0.25, 0.25, 0.25, 0.25]], np.float32))
+    members = np.array([[False, True, True, False], [False, False, False, False]])
+    lean = np.where(members, np.float32(-1.0), np.float32(0.0))
+    lean[0, 2] = 0.0  # only member 1 leans away
+    leaned = sample.lean_within(scores, lean, members)
+    probabilities = np.exp(leaned) / np.exp(leaned).sum(axis=1, keepdims=True)
+    assert leaned.dtype == np.float32
+    np.testing.assert_allclose(probabilities[0, [0, 3]], [0.1, 0.4], rtol=1e-5)  # others kept
+    assert probabilities[0, 1] + probabilities[0, 2] == pytest.approx(0.5, rel=1e-5)
+    assert probabilities[0, 1] / probabilities[0, 2] == pytest.approx(2 / 3 * math.exp(-1))
+    np.testing.assert_array_equal(leaned[1], scores[1])  # a row with no members: untouched
+
+
+def primed_streams(prime_velocities: list[int], quantiles: dict, programs: set[int]):
+    """Four continuations, by an untrained network, of a prime of 16 piano notes (two
+    bars of 8ths at ``prime_velocities`` bins, in turn), allowed ``programs``."""
+    network = tiny_network("lstm", False)
+    stepper = Stepper(network.config, {k: v.numpy() for k, v in network.state_dict().items()})
+    prime = ["EVENT_24"]
+    for bar in range(2):
+        prime.append("BAR")
+        for k in range(8):
+            velocity = prime_velocities[(8 * bar + k) % len(prime_velocities)]
+            prime += [f"NOTE_{60 + 2 * k}", f"VEL_{velocity}", "DUR_12", "SHIFT_12"]
+    steering = Steering(
+        instruments=Instruments(frozenset(programs), drums=False), piece_quantiles=quantiles
+    )
+    streams = sample_tokens(
+        stepper,
+        VOCAB,
+        prime,
+        length=Length(len(prime) + 400, "tokens"),
+        sampling=Sampling(),
+        steering=steering,
+        streams=4,
+        seed=9,
+    )
+    return [tokens[len(prime) :] for tokens in streams]
+
+
+def test_a_continuation_plays_the_whole_prime_files_instruments():
+    # the prime's first seconds are a piano solo; the file goes on with bass and strings
+    solo_style = {"instruments": {"": [1.0] * 11}}
+    for continuation in primed_streams([8], solo_style, {0, 33, 48}):
+        assert {"PROGRAM_33", "PROGRAM_48"} & set(continuation)
+
+
+def test_a_continuation_keeps_its_primes_dynamics():
+    one_velocity_style = {"velocity_bins": {"": [1.0] * 11}}
+    for continuation in primed_streams([4, 12], one_velocity_style, {0}):
+        bins = Counter(token for token in continuation if token.startswith("VEL_"))
+        assert max(bins.values()) < 0.5 * sum(bins.values())  # not pinned to one bin
+    for continuation in primed_streams([8], one_velocity_style, {0}):
+        bins = Counter(token for token in continuation if token.startswith("VEL_"))
+        assert bins["VEL_8"] > 0.5 * sum(bins.values())  # a prime at one velocity keeps it

@@ -130,9 +130,9 @@ def read_piece_quantiles(config: dict[str, Any]) -> dict[str, dict[str, tuple[fl
         CheckpointError: not figures mapping styles to rising values in bounds.
     """
     data = config.get("data") or {}
-    if "piece_quantiles" in data:
+    if data.get("piece_quantiles") is not None:
         name, tables = "data.piece_quantiles", data["piece_quantiles"]
-    elif "key_shares" in data:
+    elif data.get("key_shares") is not None:
         name, tables = "data.key_shares", {openings.KEY_SHARE: data["key_shares"]}
     else:
         return {}

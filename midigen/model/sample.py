@@ -22,10 +22,11 @@ the same way: notes start on the 16ths and 8th triplets of the written
 beat, or of the prime's pulse when its music sits off the written grid, so
 that a model that learned from loosely timed files (POP909's notes sit a
 step either side of the beat) does not drift against the bar lines.  Each
-stream aims at the opening of one piece of its style drawn at random
+stream aims at the opening of a piece of its style drawn at random
 (data/openings.py: its mean pitch, its reach below and above it, its
-ensemble, and one velocity where the style keeps one), or at its prime's
-register, so that the music neither roams nor comes out all alike.  And
+ensemble, each at a rank of its own, and one velocity where the style
+keeps one), or at its prime's register, so that the music neither roams
+nor comes out all alike.  And
 each instrument the musician names is brought in: its programs lean until
 it has played.  The decoder (tokens/event.py) then ends every note and caps
 its length.
@@ -141,10 +142,11 @@ class Steering:
     tempo or time-signature changes (a continuation keeps its prime's).
     ``steady``: tempo and meter are set before the first note and kept.
     ``settle_key``: after a few notes, stay in their key (without ``key``).
-    ``piece_quantiles`` ({figure: {style name, "" for none: quantiles}},
-    data/openings.py): each stream draws a rank per figure and keeps its key
-    as tightly, its register as high and (without ``density``) its notes as
-    many as the piece of its style at that rank.
+    ``piece_quantiles`` ({figure: {style name, "" for none: deciles}},
+    data/openings.py): each stream draws a rank per figure, each on its own,
+    and keeps its key as tightly, its register as high, its notes as near it
+    and its instruments as few as the style's pieces at those ranks (and one
+    velocity, in a style whose pieces nearly all play one).
     ``settle_pulse``: notes start on the 16ths and 8th triplets of a pulse:
     the written beat's from scratch, the one a prime's notes keep after it.
     """
@@ -185,8 +187,9 @@ class Masks:
         # quantiles[figure][style id, or None]: what the style's pieces were like
         self.quantiles = {
             figure: {
-                vocab.ids.get(STYLE_PREFIX + style) if style else None: np.asarray(values)
+                vocab.ids[STYLE_PREFIX + style] if style else None: np.asarray(values)
                 for style, values in by_style.items()
+                if not style or STYLE_PREFIX + style in vocab.ids  # a style it cannot play
             }
             for figure, by_style in steering.piece_quantiles.items()
         }
@@ -197,7 +200,7 @@ class Masks:
         self.notes, self.pitches = notes, pitches
         self.no_lean = np.zeros(len(vocab), np.float32)
         self._window_bias: dict[tuple[int, int], np.ndarray] = {}  # by (lowest, highest)
-        self.velocities = kinds == "VEL"
+        self.vel_tokens = kinds == "VEL"
         self._other_velocities: dict[int, np.ndarray] = {}
         self._key_bias: dict[Key, np.ndarray] = {}
         self.settle_pulse = steering.settle_pulse
@@ -310,7 +313,7 @@ class Masks:
     def other_velocities(self, kept: int) -> np.ndarray:
         """Logits for the VEL tokens other than ``kept``."""
         if kept not in self._other_velocities:
-            bias = np.where(self.velocities, np.float32(OTHER_VELOCITY), np.float32(0.0))
+            bias = np.where(self.vel_tokens, np.float32(OTHER_VELOCITY), np.float32(0.0))
             bias[kept] = 0.0
             self._other_velocities[kept] = bias
         return self._other_velocities[kept]
@@ -420,6 +423,7 @@ class Stream:
     lowest: int = 128  # and the lowest and highest of them
     highest: int = -1
     first_velocity: int | None = None  # the id of the first VEL token played
+    varied_velocity: bool = False  # and whether another has been played since
     kept_notes: int = 0  # pitched notes since the key was kept
     in_key_notes: int = 0  # and those in its scale
     onset_phases: list[int] = field(default_factory=lambda: [0] * STEPS_PER_BEAT)  # until pulse
@@ -455,8 +459,10 @@ class Stream:
                 if masks.settle_key and self.key is None:
                     if sum(self.pitch_classes) >= KEY_SETTLE_NOTES:
                         self.key = estimate_key(self.pitch_classes)
-        elif kind == "VEL" and self.first_velocity is None:
-            self.first_velocity = token_id
+        elif kind == "VEL":
+            if self.first_velocity is None:
+                self.first_velocity = token_id
+            self.varied_velocity |= token_id != self.first_velocity
         elif kind == "PROGRAM":
             self.programs.add(token_id)
         elif kind == "TEMPO":
@@ -467,8 +473,13 @@ class Stream:
 
     def follow_prime(self) -> None:
         """Aim at the register and range of the prime just fed, instead of a piece of its
-        style drawn at random: a continuation goes on as it began.  Only the figures the
-        model aims at, and only where the prime has notes enough to say."""
+        style drawn at random: a continuation goes on as it began (only the figures the
+        model aims at, and only where the prime has notes enough to say).  Its ensemble
+        is the prime's (the steering names the whole prime file's instruments), and a
+        prime that plays at several velocities keeps its dynamics."""
+        self.targets.pop(INSTRUMENTS, None)
+        if self.varied_velocity:
+            self.targets.pop(VELOCITY_BINS, None)
         pitched = sum(self.pitch_classes)
         if pitched >= MIN_NOTES:
             mean = self.pitch_total / pitched
@@ -478,9 +489,9 @@ class Stream:
                     self.targets[name] = value
 
     def lean(self, masks: Masks) -> np.ndarray:
-        """The stream's own logit biases but its pitch lean: its kept pulse's, its
-        velocity's and the named instruments' it has not heard yet, as far as the
-        steering asks for them."""
+        """The stream's own logit biases but its pitch lean: its velocity's, its
+        ensemble's, its kept key's, its kept pulse's and the named instruments' it has
+        not heard yet, as far as the steering asks for them."""
         leans = [self.velocity_bias(masks)]
         if masks.keeps_ensemble:
             leans.append(self.ensemble_bias(masks))
@@ -497,6 +508,8 @@ class Stream:
         range's.  The sampler adds them within the notes alone (``lean_within``), for a
         lean that took note mass away would hand it to a rest, a drum or another
         instrument."""
+        if self.cursor.expect in (VELOCITY, DURATION, FINE):  # no note may come next
+            return masks.no_lean
         return self.register_bias(masks) + self.range_bias(masks)
 
     def bring_in_bias(self, masks: Masks) -> np.ndarray:

@@ -22,8 +22,9 @@ class Stepper:
 
     Activations run as columns, one per stream, (features, batch): each
     product is then a (out, in) weight matrix times a narrow block, which
-    OpenBLAS runs 16% faster than the row layout's block times (in, out) at
-    16 streams on this project's 2-core machine (scripts/bench_generate.py).
+    OpenBLAS runs 15% faster than the row layout's block times (in, out) at
+    16 streams and 42% faster at 4 on this project's 2-core machine
+    (scripts/bench_generate.py, before and after the change).
     """
 
     def __init__(self, config: ModelConfig, weights: dict[str, np.ndarray]) -> None:

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..data.openings import OPENING_SECONDS as WINDOW_SECONDS
 from .notes import Note
 
-WINDOW_SECONDS = 30.0
 GRID_POINTS = 2048
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
 MINOR = (0, 2, 3, 5, 7, 8, 10)

@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..data.openings import OPENING_SECONDS as WINDOW_SECONDS
+
 if TYPE_CHECKING:
     import pretty_midi
 
 
-WINDOW_SECONDS = 30.0
 PHASES = 24  # candidate phases of the pulse, per beat
 TOLERANCE_BEATS = 1 / 24  # how far from a grid position an onset may sit and still count
 
