@@ -729,3 +729,35 @@ def test_a_continuation_keeps_its_primes_dynamics():
     for continuation in primed_streams([8], one_velocity_style, {0}):
         bins = Counter(token for token in continuation if token.startswith("VEL_"))
         assert bins["VEL_8"] > 0.5 * sum(bins.values())  # a prime at one velocity keeps it
+
+
+class SilenceLover:
+    """A stepper that, after its first note, wants a rest far more than anything else."""
+
+    def initial_state(self, streams: int) -> list:
+        return [np.zeros(streams, bool)]
+
+    def step(self, ids: np.ndarray, state: list) -> np.ndarray:
+        state[0] |= np.isin(ids, [VOCAB.ids[f"NOTE_{pitch}"] for pitch in range(128)])
+        logits = np.zeros((len(ids), len(VOCAB)), np.float32)
+        logits[:, VOCAB.ids["NOTE_60"]] = 4.0
+        logits[np.ix_(state[0], [VOCAB.ids["SHIFT_24"]])] = 10.0
+        return logits
+
+
+def test_a_long_silence_leans_back_into_playing():
+    def longest_silence(steering: Steering) -> int:
+        """The most steps any of four streams goes without starting a note or hit."""
+        longest = 0
+        for tokens in four_streams(SilenceLover(), Length(120, "seconds"), steering, seed=2):
+            cursor, last = grammar.Cursor(bar_lines=True), 0
+            for token in tokens[1:]:
+                cursor.feed_token(token)
+                if token.startswith(("NOTE_", "DRUM_")):
+                    longest, last = max(longest, cursor.step - last), cursor.step
+            longest = max(longest, cursor.step - last)
+        return longest
+
+    beats = grammar.STEPS_PER_BEAT
+    assert longest_silence(Steering()) > 40 * beats  # after its first note, mostly rests
+    assert longest_silence(Steering(steady=True)) <= 24 * beats

@@ -103,6 +103,12 @@ RANGE_GAIN = 4.0
 # as many as its aim: a pop song stays on its piano, a quartet of four gets no fifth
 NEW_INSTRUMENT = -4.0
 OTHER_VELOCITY = -4.0  # logit bias, in a one-velocity style, for VEL bins but the first one
+# a stream silent this long after it has sounded leans back into playing: its rests get
+# SILENCE_LEAN, and more as the silence goes on (an LSTM that has rested for bars grows
+# ever surer it should rest on: a continuation of a prime in POP909's one-beat bars once
+# rested for 50 s)
+SILENCE_STEPS = 8 * STEPS_PER_BEAT
+SILENCE_LEAN = -4.0
 PULSE_SETTLE_NOTES = 16  # notes after which a stream's pulse (its grid's phase) is kept
 OFF_PULSE = -4.0  # logit bias for a note or rest end off the kept pulse: 1/55 as likely
 PULSE_POSITIONS = (0, 6, 8, 12, 16, 18)  # in a beat of 24 steps: 16ths and 8th triplets
@@ -236,7 +242,8 @@ class Masks:
         # the ensemble is the musician's once they name instruments
         self.keeps_ensemble = INSTRUMENTS in self.quantiles and not self.asked
         self.leans = (
-            self.settle_key
+            steering.steady
+            or self.settle_key
             or self.settle_pulse
             or bool(self.asked)
             or VELOCITY_BINS in self.quantiles
@@ -249,6 +256,7 @@ class Masks:
         self.shift_ids = np.full(MAX_SHIFT + 2, -1)
         self.shift_ids[shifts[shifts > 0]] = np.flatnonzero(shifts > 0)
         self._pulse_bias: dict[int, np.ndarray] = {}
+        self.silence_bias = np.where(shifts > 0, np.float32(SILENCE_LEAN), np.float32(0.0))
         # density_lean: how a density bias moves each token: notes by one unit, and rests
         # the other way by their length (a 16th is neutral, a whole note two units), so
         # that sparser music both starts fewer notes and waits longer between them
@@ -411,6 +419,7 @@ class Stream:
     sounded: bool = False  # a note has begun
     notes: int = 0  # notes begun so far
     onsets_here: int = 0  # notes begun on the current step
+    last_onset: int = 0  # the step of the last note begun
     programs: set[int] = field(default_factory=set)  # ids of PROGRAM tokens used
     played: set[int] = field(default_factory=set)  # programs that played a note, KIT for drums
     tempo_step: int = -1  # the step of the last TEMPO
@@ -442,6 +451,7 @@ class Stream:
         elif kind == "NOTE" or kind == "DRUM":
             self.played.add(self.cursor.program if kind == "NOTE" else KIT)
             self.onsets_here += 1
+            self.last_onset = self.cursor.step
             self.notes += 1
             self.sounded = True
             if masks.settle_pulse and self.pulse is None:  # a pulse being found
@@ -489,10 +499,15 @@ class Stream:
                     self.targets[name] = value
 
     def lean(self, masks: Masks) -> np.ndarray:
-        """The stream's own logit biases but its pitch lean: its velocity's, its
-        ensemble's, its kept key's, its kept pulse's and the named instruments' it has
-        not heard yet, as far as the steering asks for them."""
+        """The stream's own logit biases but its pitch lean: its velocity's, a long
+        silence's, its ensemble's, its kept key's, its kept pulse's and the named
+        instruments' it has not heard yet, as far as the steering asks for them."""
         leans = [self.velocity_bias(masks)]
+        silent = self.cursor.step - self.last_onset
+        if masks.steady and self.sounded and silent >= SILENCE_STEPS:
+            # stronger the longer it lasts: up to three times, four bars of 4/4 later
+            longer = (silent - SILENCE_STEPS) / SILENCE_STEPS
+            leans.append(masks.silence_bias * np.float32(min(1.0 + longer, 3.0)))
         if masks.keeps_ensemble:
             leans.append(self.ensemble_bias(masks))
         if masks.settle_key:
