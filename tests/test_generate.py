@@ -160,6 +160,26 @@ def test_a_model_keeps_what_its_training_pieces_openings_were_like(model, tmp_pa
             midigen.load_model(old)
 
 
+def test_a_model_keeps_which_instruments_its_styles_play(model, tmp_path):
+    config = json.loads((model / "config.json").read_text())
+    meta = json.loads((model.parent / "data" / "meta.json").read_text())
+    assert config["data"]["style_instruments"] == meta["style_instruments"]
+    assert midigen.load_model(model).style_instruments == {
+        style: {int(k): v for k, v in shares.items()}
+        for style, shares in meta["style_instruments"].items()
+    }
+    old = tmp_path / "old"
+    shutil.copytree(model, old)
+    del config["data"]["style_instruments"]  # a model from before: any instrument
+    (old / "config.json").write_text(json.dumps(config))
+    assert midigen.load_model(old).style_instruments == {}
+    for bad in ({"": {"129": 0.5}}, {"": {"0": 1.5}}, {"": {"piano": 1.0}}, {"": [0]}, [1]):
+        config["data"]["style_instruments"] = bad
+        (old / "config.json").write_text(json.dumps(config))
+        with pytest.raises(midigen.MidiError, match="data.style_instruments"):
+            midigen.load_model(old)
+
+
 def test_num_writes_different_pieces(model, tmp_path):
     result = run(
         "generate",

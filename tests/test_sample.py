@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import midigen
-from midigen.data.openings import opening_figures
+from midigen.data.openings import read_opening
 from midigen.midi.gm import FAMILIES, Instruments
 from midigen.model import sample
 from midigen.model.checkpoint import config_json, save_config, save_weights
@@ -593,7 +593,7 @@ def opening_of(quantiles: dict | None = None) -> list[dict[str, float]]:
         instruments=Instruments(frozenset({0}), drums=False), piece_quantiles=quantiles or {}
     )
     return [
-        opening_figures(tokens)
+        read_opening(tokens).figures
         for tokens in four_streams(stepper, Length(30, "seconds"), steering, seed=6)
     ]
 
@@ -761,3 +761,28 @@ def test_a_long_silence_leans_back_into_playing():
     beats = grammar.STEPS_PER_BEAT
     assert longest_silence(Steering()) > 40 * beats  # after its first note, mostly rests
     assert longest_silence(Steering(steady=True)) <= 24 * beats
+
+
+def test_a_stream_plays_the_instruments_of_its_style():
+    network = tiny_network("lstm", False)
+    stepper = Stepper(network.config, {k: v.numpy() for k, v in network.state_dict().items()})
+
+    def instruments(steering: Steering) -> Counter:
+        """How many notes each instrument plays, over four streams."""
+        played: Counter = Counter()
+        for tokens in four_streams(stepper, Length(600, "tokens"), steering, seed=3):
+            score = grammar.Score()
+            grammar.walk(tokens, score)
+            played.update(note.instrument for note in score.notes)
+        return played
+
+    free = instruments(Steering())
+    assert free[0] < 0.2 * sum(free.values())  # the untrained network plays everything
+    # a style whose pieces are all played on the piano (POP909): the piano it is
+    piano_style = {"": {0: 1.0, 40: 0.005}}  # a violin in 1 of 200 pieces is foreign
+    styled = instruments(Steering(style_instruments=piano_style))
+    assert styled[0] > 0.6 * sum(styled.values()) and styled[40] < 0.05 * sum(styled.values())
+    # the musician's named instruments are theirs, whatever the style plays
+    named = Instruments.parse("violin,cello")
+    asked = instruments(Steering(instruments=named, style_instruments=piano_style))
+    assert asked[0] == 0 and asked[40] > 0

@@ -41,7 +41,7 @@ from ..midi.song import Song
 from ..tokens import grammar, text_to_tokens, tokenize
 from ..tokens.grammar import STYLE_PREFIX
 from ..tokens.vocab import EOS, Vocab
-from .openings import opening_figures, style_quantiles
+from .openings import Opening, read_opening, style_instruments, style_quantiles
 
 SCHEMES = ("event", "chunk", "text")
 TEXT_PIECE_TOKENS = 1024  # a long text breaks into pieces of about this many tokens
@@ -71,7 +71,7 @@ class Piece:
     breaks: list[int] = field(default_factory=list)  # token offsets where a new piece starts
     notes: int = 0
     velocities: list[int] = field(default_factory=list)  # how many notes had each velocity
-    figures: dict[str, float] = field(default_factory=dict)  # its opening's (event scheme)
+    opening: Opening = field(default_factory=Opening)  # what it is like (event scheme)
     error: str | None = None
 
 
@@ -180,7 +180,7 @@ def _load_piece(work: tuple[str, str | None, str, bool]) -> Piece:
             piece.velocities = velocity_counts(song)
             piece.notes = sum(piece.velocities)
             if scheme == "event":
-                piece.figures = opening_figures(tokens)
+                piece.opening = read_opening(tokens)
     except MidiError as error:
         piece.error = str(error.with_path(path) if error.path is None else error)
     return piece
@@ -379,6 +379,11 @@ def _write_split(
 def _meta(
     config: PrepareConfig, vocab: Vocab, pieces: list[Piece], splits: list[str], counts: dict
 ) -> dict:
+    training = [
+        (piece.style, piece.opening)
+        for piece, split in zip(pieces, splits, strict=True)
+        if split == "train"
+    ]
     return {
         "format": FORMAT,
         "version": FORMAT_VERSION,
@@ -389,11 +394,8 @@ def _meta(
         **(
             {
                 "velocities": _training_velocities(pieces, splits),
-                "piece_quantiles": style_quantiles(
-                    (piece.style, piece.figures)
-                    for piece, split in zip(pieces, splits, strict=True)
-                    if split == "train"
-                ),
+                "piece_quantiles": style_quantiles(training),
+                "style_instruments": style_instruments(training),
             }
             if config.scheme == "event"
             else {}

@@ -17,7 +17,9 @@ OA on folk, piano and unprimed pieces (0.016-0.036) for 0.014 on pop.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -50,9 +52,17 @@ BOUNDS = {
 MIN_NOTES = 16  # an opening with fewer pitched notes says little about its register
 
 
-def opening_figures(tokens: Sequence[str]) -> dict[str, float]:
-    """The figures of a piece's event tokens that it has enough notes for (none of an
-    empty piece)."""
+@dataclass(frozen=True)
+class Opening:
+    """A piece's opening: its figures (those it has notes enough for), and the
+    instruments that play in it (programs, and KIT for the drum kit)."""
+
+    figures: dict[str, float] = field(default_factory=dict)
+    instruments: frozenset[int] = frozenset()
+
+
+def read_opening(tokens: Sequence[str]) -> Opening:
+    """The opening of a piece's event tokens."""
     cursor = grammar.Cursor()
     pitches: list[int] = []  # every pitched note, in the order they start
     opening: list[tuple[int, int, int]] = []  # the opening's: (instrument, pitch, velocity)
@@ -77,16 +87,16 @@ def opening_figures(tokens: Sequence[str]) -> dict[str, float]:
         figures[REACH_ABOVE] = max(pitched) - mean
         figures[VELOCITY_BINS] = float(len({velocity for _, _, velocity in opening}))
         figures[INSTRUMENTS] = float(len({instrument for instrument, _, _ in opening}))
-    return figures
+    return Opening(figures, frozenset(instrument for instrument, _, _ in opening))
 
 
 def style_quantiles(
-    pieces: Iterable[tuple[str | None, Mapping[str, float]]],
+    pieces: Iterable[tuple[str | None, Opening]],
 ) -> dict[str, dict[str, list[float]]]:
-    """{figure: {style ("" for none): its QUANTILES at LEVELS}} of (style, figures) pairs."""
+    """{figure: {style ("" for none): its QUANTILES at LEVELS}} of (style, opening) pairs."""
     values: dict[str, dict[str, list[float]]] = {}
-    for style, figures in pieces:
-        for name, value in figures.items():
+    for style, opening in pieces:
+        for name, value in opening.figures.items():
             values.setdefault(name, {}).setdefault(style or "", []).append(value)
     return {
         name: {
@@ -94,4 +104,23 @@ def style_quantiles(
             for style, found in sorted(by_style.items())
         }
         for name, by_style in sorted(values.items())
+    }
+
+
+def style_instruments(pieces: Iterable[tuple[str | None, Opening]]) -> dict[str, dict[str, float]]:
+    """{style ("" for none): {instrument: the share of its pieces whose opening it plays
+    in}} of (style, opening) pairs; an instrument is a program 0..127, or 128 (KIT) for
+    the drum kit, written as a string (JSON keys are)."""
+    counts: dict[str, Counter[int]] = {}
+    pieces_of: Counter[str] = Counter()
+    for style, opening in pieces:
+        if opening.figures:  # an opening with notes enough to say
+            pieces_of[style or ""] += 1
+            counts.setdefault(style or "", Counter()).update(opening.instruments)
+    return {
+        style: {
+            str(instrument): round(count / pieces_of[style], 4)
+            for instrument, count in sorted(counts[style].items())
+        }
+        for style in sorted(counts)
     }

@@ -163,6 +163,42 @@ def read_piece_quantiles(config: dict[str, Any]) -> dict[str, dict[str, tuple[fl
     }
 
 
+def read_style_instruments(config: dict[str, Any]) -> dict[str, dict[int, float]]:
+    """{style ("" for none): {instrument: share of its training pieces it plays in}}
+    (``data.style_instruments``, data/openings.py); empty for a model from before.
+
+    Raises:
+        CheckpointError: not styles mapping instruments 0..128 to shares 0..1.
+    """
+    table = (config.get("data") or {}).get("style_instruments")
+    if table is None:
+        return {}
+    if not (
+        isinstance(table, dict)
+        and all(
+            isinstance(style, str)
+            and isinstance(shares, dict)
+            and all(
+                isinstance(instrument, str)
+                and instrument.isdigit()
+                and int(instrument) <= grammar.DRUMS
+                and type(share) in (int, float)
+                and 0 <= share <= 1
+                for instrument, share in shares.items()
+            )
+            for style, shares in table.items()
+        )
+    ):
+        raise CheckpointError(
+            "config.json: data.style_instruments must map styles to instruments "
+            f"0..{grammar.DRUMS} and the share 0..1 of pieces they play in"
+        )
+    return {
+        style: {int(instrument): float(share) for instrument, share in shares.items()}
+        for style, shares in table.items()
+    }
+
+
 def build_network(model_config: ModelConfig) -> LanguageModel:
     """A PyTorch network of this architecture with fresh weights (imports torch)."""
     from .network import LanguageModel

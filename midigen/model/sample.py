@@ -101,7 +101,11 @@ RANGE_SLACK = 3.0
 RANGE_GAIN = 4.0
 # logit bias for an instrument (a program, or the kit) new to a stream that already plays
 # as many as its aim: a pop song stays on its piano, a quartet of four gets no fifth
-NEW_INSTRUMENT = -4.0
+NEW_INSTRUMENT = -8.0
+# an instrument that plays in less than this share of a style's pieces is foreign to it,
+# and leans away by FOREIGN_INSTRUMENT
+FOREIGN_SHARE = 0.01
+FOREIGN_INSTRUMENT = -8.0
 OTHER_VELOCITY = -4.0  # logit bias, in a one-velocity style, for VEL bins but the first one
 # a stream silent this long after it has sounded leans back into playing: its rests get
 # SILENCE_LEAN, and more as the silence goes on (an LSTM that has rested for bars grows
@@ -153,6 +157,9 @@ class Steering:
     and keeps its key as tightly, its register as high, its notes as near it
     and its instruments as few as the style's pieces at those ranks (and one
     velocity, in a style whose pieces nearly all play one).
+    ``style_instruments`` ({style name, "" for none: {program, or KIT: the share
+    of its pieces it plays in}}): an instrument that few of the style's pieces
+    play leans away, so that a pop song is played on the piano POP909 plays.
     ``settle_pulse``: notes start on the 16ths and 8th triplets of a pulse:
     the written beat's from scratch, the one a prime's notes keep after it.
     """
@@ -164,6 +171,7 @@ class Steering:
     steady: bool = False
     settle_key: bool = False
     piece_quantiles: Mapping[str, Mapping[str, Sequence[float]]] = field(default_factory=dict)
+    style_instruments: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
     settle_pulse: bool = False
 
     def __post_init__(self) -> None:
@@ -241,6 +249,21 @@ class Masks:
         self._bring_in: dict[tuple[int, ...], np.ndarray] = {}
         # the ensemble is the musician's once they name instruments
         self.keeps_ensemble = INSTRUMENTS in self.quantiles and not self.asked
+        # foreign[style id, or None]: the logits for the instruments foreign to the style
+        self.foreign = {}
+        if not self.asked:
+            for style, shares in steering.style_instruments.items():
+                if style and STYLE_PREFIX + style not in vocab.ids:
+                    continue  # a style the model cannot play
+                native = {
+                    instrument for instrument, share in shares.items() if share >= FOREIGN_SHARE
+                }
+                foreign = self.programs & ~np.isin(programs, sorted(native))
+                if KIT not in native:
+                    foreign |= kinds == "DRUM"
+                self.foreign[vocab.ids[STYLE_PREFIX + style] if style else None] = np.where(
+                    foreign, np.float32(FOREIGN_INSTRUMENT), np.float32(0.0)
+                )
         self.leans = (
             steering.steady
             or self.settle_key
@@ -248,6 +271,7 @@ class Masks:
             or bool(self.asked)
             or VELOCITY_BINS in self.quantiles
             or self.keeps_ensemble
+            or bool(self.foreign)
         )
         self.pitch_leans = MEAN_PITCH in self.quantiles
         shifts = np.array([value if kind == "SHIFT" else 0 for kind, value in parsed])
@@ -433,6 +457,8 @@ class Stream:
     highest: int = -1
     first_velocity: int | None = None  # the id of the first VEL token played
     varied_velocity: bool = False  # and whether another has been played since
+    style: int | None = None  # the id of its STYLE token
+    primed: bool = False  # it continues a prime, whose instruments are its own
     kept_notes: int = 0  # pitched notes since the key was kept
     in_key_notes: int = 0  # and those in its scale
     onset_phases: list[int] = field(default_factory=lambda: [0] * STEPS_PER_BEAT)  # until pulse
@@ -445,6 +471,7 @@ class Stream:
         self.style_open = False
         kind = masks.kinds[token_id]
         if kind == "STYLE":
+            self.style = token_id
             self.targets = masks.targets(token_id, self.ranks)
         elif kind == "SHIFT":
             self.onsets_here = 0
@@ -487,6 +514,7 @@ class Stream:
         model aims at, and only where the prime has notes enough to say).  Its ensemble
         is the prime's (the steering names the whole prime file's instruments), and a
         prime that plays at several velocities keeps its dynamics."""
+        self.primed = True
         self.targets.pop(INSTRUMENTS, None)
         if self.varied_velocity:
             self.targets.pop(VELOCITY_BINS, None)
@@ -500,8 +528,9 @@ class Stream:
 
     def lean(self, masks: Masks) -> np.ndarray:
         """The stream's own logit biases but its pitch lean: its velocity's, a long
-        silence's, its ensemble's, its kept key's, its kept pulse's and the named
-        instruments' it has not heard yet, as far as the steering asks for them."""
+        silence's, its ensemble's and its style's instruments', its kept key's, its
+        kept pulse's and the named instruments' it has not heard yet, as far as the
+        steering asks for them."""
         leans = [self.velocity_bias(masks)]
         silent = self.cursor.step - self.last_onset
         if masks.steady and self.sounded and silent >= SILENCE_STEPS:
@@ -510,6 +539,8 @@ class Stream:
             leans.append(masks.silence_bias * np.float32(min(1.0 + longer, 3.0)))
         if masks.keeps_ensemble:
             leans.append(self.ensemble_bias(masks))
+        if not self.primed and self.style in masks.foreign:
+            leans.append(masks.foreign[self.style])
         if masks.settle_key:
             leans.append(self.key_bias(masks))
         if masks.settle_pulse:

@@ -500,7 +500,7 @@ class _Trainer:
             ),
             **{
                 name: meta[name]
-                for name in ("velocities", "piece_quantiles", "key_shares")
+                for name in ("velocities", "piece_quantiles", "style_instruments", "key_shares")
                 if name in meta
             },
         }

@@ -35,6 +35,7 @@ from .checkpoint import (
     load_config,
     read_architecture,
     read_piece_quantiles,
+    read_style_instruments,
     read_velocities,
 )
 from .config import ModelConfig
@@ -67,6 +68,7 @@ class TrainedModel:
         self.scheme: str = config["scheme"]
         self.velocities = read_velocities(config)  # what each VEL bin plays
         self.piece_quantiles = read_piece_quantiles(config)  # what each style's openings are like
+        self.style_instruments = read_style_instruments(config)  # and who plays in them
 
     @cached_property
     def stepper(self) -> Stepper:
@@ -221,6 +223,7 @@ class TrainedModel:
             steady=not free,
             settle_key=not free,
             piece_quantiles={} if free else self.piece_quantiles,
+            style_instruments={} if free else self.style_instruments,
             settle_pulse=not free,
         )
         streams = sample_tokens(
