@@ -76,6 +76,7 @@ MAX_PROGRAMS = 8  # instruments in one piece (drums aside): a band, not a channe
 # note: strong, for a model that learned a style of one instrument would never bring in a
 # second (piano,bass,strings: all three in 0 of 24 pieces at 0, 6 at 4, 16 at 6), and brief
 BRING_IN = 6.0
+BRING_BACK_STEPS = 16 * STEPS_PER_BEAT  # and again once it has been silent this long
 TONIC_LEAN = 2.0  # logit bias for the tonic's notes when a key is asked
 TRIAD_LEAN = 0.75  # and for its third and fifth
 MAX_DENSITY = 64.0  # notes per second: more is a drum roll, not a density
@@ -446,6 +447,7 @@ class Stream:
     last_onset: int = 0  # the step of the last note begun
     programs: set[int] = field(default_factory=set)  # ids of PROGRAM tokens used
     played: set[int] = field(default_factory=set)  # programs that played a note, KIT for drums
+    last_played: dict[int, int] = field(default_factory=dict)  # and the step of their last
     tempo_step: int = -1  # the step of the last TEMPO
     meter_step: int = -1  # and of the last TIMESIG: one of each a step, as the encoder writes
     pitch_classes: list[int] = field(default_factory=lambda: [0] * 12)  # of pitched notes
@@ -477,6 +479,7 @@ class Stream:
             self.onsets_here = 0
         elif kind == "NOTE" or kind == "DRUM":
             self.played.add(self.cursor.program if kind == "NOTE" else KIT)
+            self.last_played[self.cursor.program if kind == "NOTE" else KIT] = self.cursor.step
             self.onsets_here += 1
             self.last_onset = self.cursor.step
             self.notes += 1
@@ -559,8 +562,14 @@ class Stream:
         return self.register_bias(masks) + self.range_bias(masks)
 
     def bring_in_bias(self, masks: Masks) -> np.ndarray:
-        """The lean towards the named instruments that have not played yet."""
-        missing = tuple(k for k, named in enumerate(masks.asked) if not named & self.played)
+        """The lean towards the named instruments that have not played yet, or not for
+        BRING_BACK_STEPS: an ensemble plays together, it does not hand the tune on."""
+        since = self.cursor.step - BRING_BACK_STEPS
+        missing = tuple(
+            k
+            for k, named in enumerate(masks.asked)
+            if max((self.last_played.get(i, -1) for i in named), default=-1) < max(since, 0)
+        )
         return masks.bring_in(missing)
 
     def key_bias(self, masks: Masks) -> np.ndarray:
