@@ -22,7 +22,14 @@ import click
 
 from . import __version__
 from .errors import MidiError, count
-from .fileio import MIDI_SUFFIXES, TEXT_SUFFIXES, find_inputs, read_regular, write_atomic
+from .fileio import (
+    MIDI_SUFFIXES,
+    TEXT_SUFFIXES,
+    find_inputs,
+    read_regular,
+    refuse_input,
+    write_atomic,
+)
 
 
 class CommandError(click.ClickException):
@@ -793,19 +800,21 @@ def predict(model_dir: str, prime: str | None, text: str | None, top: int) -> No
 
 
 @main.command("model")
-@click.argument("model_dir", type=click.Path())
+@click.argument("model_dir", type=click.Path(), required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print config.json's summary as JSON.")
-def model_command(model_dir: str, as_json: bool) -> None:
+def model_command(model_dir: str | None, as_json: bool) -> None:
     """Show what a model folder holds: styles, vocabulary, size, training data and metrics.
+    Without MODEL_DIR, the model `generate` uses (the shipped one, or $MIDIGEN_MODEL).
 
     \b
     Examples:
-      midigen model models/default
+      midigen model
       midigen model models/mine --json
     """
     from .model.trained import load_model
 
-    model = load_model(model_dir)
+    folder = model_dir or str(default_model())
+    model = load_model(folder)
     summary = model.summary()
     if as_json:
         click.echo(json.dumps(summary, indent=2))
@@ -817,7 +826,7 @@ def model_command(model_dir: str, as_json: bool) -> None:
         for name, files in data["styles"].items()
     )
     lines = [
-        model_dir,
+        folder,
         f"  {summary['scheme']} tokens, vocabulary {summary['vocabulary']}, "
         f"styles: {styles or 'none'}",
         f"  {architecture['cell']}, {architecture['layers']} layers, hidden "
@@ -1053,7 +1062,13 @@ def generate(
     show_default=True,
     help="Spans to sample; the one that leads best into what follows is kept.",
 )
-@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=1.0)
+@click.option(
+    "--temperature",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Below 1: safer, above 1: wilder.",
+)
 @click.option("--seed", type=int, help="The same seed gives the same bytes.")
 @click.option("--png", is_flag=True, help="Also draw OUT.png: before and after, the span shaded.")
 def infill(
@@ -1094,18 +1109,22 @@ def infill(
     if Path(output).suffix.lower() not in (".mid", ".midi"):
         raise click.BadParameter("must end in .mid or .midi", param_hint="-o")
     span = Span.parse(bars or seconds, "bars" if bars else "seconds")
+    refuse_input(output, [Path(song)])  # before the work, not after it
     original = read(song)
     model = load_model(model_dir or default_model())
     drawn = seed is None
     if drawn:
         seed = random.SystemRandom().randrange(2**31)
-    edited = model.infill(
-        original,
-        **{span.unit: (span.first, span.last)},
-        candidates=candidates,
-        sampling=Sampling(temperature=temperature),
-        seed=seed,
-    )
+    try:
+        edited = model.infill(
+            original,
+            **{span.unit: (span.first, span.last)},
+            candidates=candidates,
+            sampling=Sampling(temperature=temperature),
+            seed=seed,
+        )
+    except MidiError as error:  # the span against this song: name the song
+        raise error if error.path is not None else error.with_path(song) from None
     if drawn:
         click.echo(f"seed {seed} (--seed {seed} makes this again)", err=True)
     write_atomic(output, write(edited), inputs=[Path(song)])

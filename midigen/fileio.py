@@ -60,9 +60,7 @@ def write_atomic(
         MidiError: ``path`` is one of ``inputs``, or the file system refuses.
     """
     path = Path(path)
-    for source in inputs:
-        if path.exists() and path.resolve() == source.resolve():
-            raise MidiError("refusing to overwrite an input file", path=path)
+    refuse_input(path, inputs)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -79,6 +77,18 @@ def write_atomic(
             raise
     except OSError as error:
         raise MidiError(f"cannot write: {error.strerror or error}", path=path) from error
+
+
+def refuse_input(path: str | os.PathLike[str], inputs: Iterable[Path]) -> None:
+    """Check, before any work, that writing ``path`` would not overwrite one of ``inputs``.
+
+    Raises:
+        MidiError: it would.
+    """
+    path = Path(path)
+    for source in inputs:
+        if path.exists() and path.resolve() == Path(source).resolve():
+            raise MidiError("refusing to overwrite an input file", path=path)
 
 
 def umask() -> int:

@@ -94,6 +94,14 @@ def test_the_model_command_shows_styles_and_size(styled):
     assert summary["styles"] == ["folk", "jazz"] and summary["parameters"] > 1000
 
 
+def test_the_model_command_without_a_folder_shows_the_model_generate_uses(styled, monkeypatch):
+    _, model = styled
+    monkeypatch.setenv("MIDIGEN_MODEL", str(model))
+    result = run("model")
+    assert result.exit_code == 0
+    assert result.output.startswith(str(model)) and "jazz (2 files)" in result.output
+
+
 @pytest.mark.parametrize("name", ["F#m", "Eb", "C"])
 def test_a_key_keeps_every_pitched_note_in_its_scale(styled, name):
     _, model = styled
@@ -214,7 +222,11 @@ def test_infill_keeps_everything_outside_the_span(styled, tmp_path, option, span
     ("args", "code", "message"),
     [
         (["--bars", "8-5"], 1, "error: span '8-5' runs backwards or is empty\n"),
-        (["--bars", "40-41"], 1, "error: the song has 10 bars; bars 40-41 run past its end\n"),
+        (
+            ["--bars", "40-41"],
+            1,
+            "error: {song}: the song has 10 bars; bars 40-41 run past its end\n",
+        ),
         (["--bars", "0-2"], 1, "error: bars '0-2': bars are whole numbers from 1\n"),
         (["--seconds", "x"], 1, "error: span 'x' is not like 5-8\n"),
     ],
@@ -225,8 +237,18 @@ def test_bad_infill_spans_are_one_error_line(styled, tmp_path, args, code, messa
     song = PRIME
     result = run("infill", song, *args, "-o", out, "-m", model)
     assert result.exit_code == code
-    assert result.stderr == message
+    assert result.stderr == message.format(song=song)
     assert not out.exists()
+
+
+def test_infill_refuses_to_overwrite_its_song_before_it_samples(styled, tmp_path):
+    _, model = styled
+    song = tmp_path / "song.mid"
+    song.write_bytes(Path(PRIME).read_bytes())
+    result = run("infill", song, "--bars", "1-2", "-o", song, "-m", model)
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {song}: refusing to overwrite an input file\n"  # no seed
+    assert song.read_bytes() == Path(PRIME).read_bytes()
 
 
 def test_a_key_share_is_the_share_of_the_opening_notes_in_their_best_scale():
