@@ -202,9 +202,8 @@ class Masks:
         # quantiles[figure][style id, or None]: what the style's pieces were like
         self.quantiles = {
             figure: {
-                vocab.ids[STYLE_PREFIX + style] if style else None: np.asarray(values)
-                for style, values in by_style.items()
-                if not style or STYLE_PREFIX + style in vocab.ids  # a style it cannot play
+                style_id: np.asarray(values)
+                for style_id, values in _by_style_id(vocab, by_style).items()
             }
             for figure, by_style in steering.piece_quantiles.items()
         }
@@ -253,16 +252,14 @@ class Masks:
         # foreign[style id, or None]: the logits for the instruments foreign to the style
         self.foreign = {}
         if not self.asked:
-            for style, shares in steering.style_instruments.items():
-                if style and STYLE_PREFIX + style not in vocab.ids:
-                    continue  # a style the model cannot play
+            for style_id, shares in _by_style_id(vocab, steering.style_instruments).items():
                 native = {
                     instrument for instrument, share in shares.items() if share >= FOREIGN_SHARE
                 }
                 foreign = self.programs & ~np.isin(programs, sorted(native))
                 if KIT not in native:
                     foreign |= kinds == "DRUM"
-                self.foreign[vocab.ids[STYLE_PREFIX + style] if style else None] = np.where(
+                self.foreign[style_id] = np.where(
                     foreign, np.float32(FOREIGN_INSTRUMENT), np.float32(0.0)
                 )
         self.leans = (
@@ -419,6 +416,16 @@ def _best_pulse(onset_phases: list[int]) -> int:
     """The phase (0-5 steps) of the 16th grid that holds the most of these onsets."""
     per_phase = np.array(onset_phases).reshape(-1, STEPS_PER_BEAT // 4).sum(axis=0)
     return int(np.argmax(per_phase))
+
+
+def _by_style_id(vocab: Vocab, by_style: Mapping[str, object]) -> dict[int | None, object]:
+    """A table by style name ("" for none) keyed by the style's token id (None for none),
+    without the styles the model cannot play."""
+    return {
+        vocab.ids[STYLE_PREFIX + style] if style else None: value
+        for style, value in by_style.items()
+        if not style or STYLE_PREFIX + style in vocab.ids
+    }
 
 
 def _quantile(values: Sequence[float], rank: float) -> float:
