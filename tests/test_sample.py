@@ -786,3 +786,15 @@ def test_a_stream_plays_the_instruments_of_its_style():
     named = Instruments.parse("violin,cello")
     asked = instruments(Steering(instruments=named, style_instruments=piano_style))
     assert asked[0] == 0 and asked[40] > 0
+
+
+def test_a_stream_plays_as_many_notes_as_a_piece_of_its_style():
+    def rates(target: float | None) -> list[float]:
+        quantiles = {"notes_per_second": {"": [target] * 11}} if target else {}
+        return [f["notes_per_second"] for f in opening_of(quantiles)]
+
+    free, sparse, busy = rates(None), rates(1.0), rates(12.0)
+    assert max(sparse) < min(free) and 2 * max(free) < min(busy)
+    # within the slack a drawn rate allows (15%) and the prior's pull; the untrained
+    # network resists a busy aim, and the bias is bounded
+    assert all(0.8 < rate < 1.4 for rate in sparse) and all(8 < rate < 14 for rate in busy)

@@ -45,6 +45,7 @@ from ..data.openings import (
     KEY_SHARE,
     MEAN_PITCH,
     MIN_NOTES,
+    NOTES_PER_SECOND,
     REACH_ABOVE,
     REACH_BELOW,
     VELOCITY_BINS,
@@ -82,6 +83,7 @@ TRIAD_LEAN = 0.75  # and for its third and fifth
 MAX_DENSITY = 64.0  # notes per second: more is a drum roll, not a density
 DENSITY_GAIN = 20.0  # logit bias per unit of log(asked / measured notes per second)
 DENSITY_MAX_BIAS = 6.0  # the bias's bound either way: a nudge, never a forced note
+DENSITY_SLACK = 0.15  # a drawn rate lets the stream stray by this share before it leans
 DENSITY_PRIOR_SECONDS = 2.0  # the measured rate starts at the asked one, for this long
 BATCH_FOR_TWO_THREADS = 4  # streams from which the matrix products use two BLAS threads
 OUT_OF_KEY = -1.5  # logit bias for notes outside the kept key's scale: about 1/4.5 as likely
@@ -118,7 +120,7 @@ PULSE_SETTLE_NOTES = 16  # notes after which a stream's pulse (its grid's phase)
 OFF_PULSE = -4.0  # logit bias for a note or rest end off the kept pulse: 1/55 as likely
 PULSE_POSITIONS = (0, 6, 8, 12, 16, 18)  # in a beat of 24 steps: 16ths and 8th triplets
 # a rank drawn for each
-PIECE_FIGURES = (KEY_SHARE, MEAN_PITCH, REACH_BELOW, REACH_ABOVE, INSTRUMENTS)
+PIECE_FIGURES = (KEY_SHARE, MEAN_PITCH, REACH_BELOW, REACH_ABOVE, INSTRUMENTS, NOTES_PER_SECOND)
 # a style keeps one velocity where this share of its pieces play one: Nottingham's tunes,
 # written from ABC, all do.  Where fewer do, the one-velocity pieces are mostly scores with
 # no dynamics marked, which say nothing about how the style plays, and the dynamics of the
@@ -519,8 +521,8 @@ class Stream:
         self.cursor.feed(kind, masks.values[token_id])
 
     def follow_prime(self) -> None:
-        """Aim at the register and range of the prime just fed, instead of a piece of its
-        style drawn at random: a continuation goes on as it began (only the figures the
+        """Aim at the register, range and rate of the prime just fed, instead of a piece
+        of its style drawn at random: a continuation goes on as it began (only the figures the
         model aims at, and only where the prime has notes enough to say).  Its ensemble
         is the prime's (the steering names the whole prime file's instruments), and a
         prime that plays at several velocities keeps its dynamics."""
@@ -531,8 +533,13 @@ class Stream:
         pitched = sum(self.pitch_classes)
         if pitched >= MIN_NOTES:
             mean = self.pitch_total / pitched
-            below, above = mean - self.lowest, self.highest - mean
-            for name, value in ((MEAN_PITCH, mean), (REACH_BELOW, below), (REACH_ABOVE, above)):
+            prime = {
+                MEAN_PITCH: mean,
+                REACH_BELOW: mean - self.lowest,
+                REACH_ABOVE: self.highest - mean,
+                NOTES_PER_SECOND: self.notes / max(self.cursor.seconds, 1.0),
+            }
+            for name, value in prime.items():
                 if name in self.targets:
                     self.targets[name] = value
 
@@ -649,16 +656,24 @@ class Stream:
             return masks.no_lean
         return masks.other_velocities(self.first_velocity)
 
-    def density_bias(self, asked: float) -> float:
-        """A logit bias for note tokens that steers the notes per second towards ``asked``.
+    def density_bias(self, asked: float | None) -> float:
+        """A logit bias for note tokens that steers the notes per second towards ``asked``,
+        or without it towards the stream's drawn rate (which may stray by DENSITY_SLACK
+        first); 0 for neither.
 
-        The measured rate starts at the asked one (a prior of a few seconds) so
-        that the first notes are not pushed about, then follows the piece.
+        The measured rate starts at the aim (a prior of a few seconds) so that
+        the first notes are not pushed about, then follows the piece.
         """
+        aim, slack = asked, 0.0
+        if aim is None:
+            aim, slack = self.targets.get(NOTES_PER_SECOND), DENSITY_SLACK
+            if aim is None:
+                return 0.0
         prior = DENSITY_PRIOR_SECONDS
-        rate = (self.notes + asked * prior) / (self.cursor.seconds + prior)
-        bias = DENSITY_GAIN * np.log(asked / rate)
-        return float(np.clip(bias, -DENSITY_MAX_BIAS, DENSITY_MAX_BIAS))
+        rate = (self.notes + aim * prior) / (self.cursor.seconds + prior)
+        off = np.log(aim / rate)
+        off = np.sign(off) * max(abs(off) - slack, 0.0)
+        return float(np.clip(DENSITY_GAIN * off, -DENSITY_MAX_BIAS, DENSITY_MAX_BIAS))
 
     def allowed(self, masks: Masks, length_reached: bool) -> np.ndarray:
         """Which ids may come next: the grammar's, narrowed by the sampler's limits (and
@@ -851,7 +866,7 @@ def sample_tokens(
                     np.stack([runs[k].pitch_lean(masks) for k in active]),
                     np.array(allowed) & masks.notes,
                 )
-            if steering.density is not None:
+            if steering.density is not None or NOTES_PER_SECOND in masks.quantiles:
                 bias = [runs[k].density_bias(steering.density) for k in active]
                 scores = scores + np.outer(bias, masks.density_lean).astype(scores.dtype)
             chosen = np.zeros(streams, dtype=np.int64)
