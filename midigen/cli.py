@@ -858,6 +858,16 @@ def model_command(model_dir: str | None, as_json: bool) -> None:
 # -- generate / render / compare -------------------------------------------------------------
 
 
+# generate and infill sample alike
+temperature_option = click.option(
+    "--temperature",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Below 1: safer; above 1: wilder.",
+)
+
+
 def default_model() -> Path:
     """$MIDIGEN_MODEL, else the shipped models/default, installed as package data.
 
@@ -901,13 +911,7 @@ def default_model() -> Path:
     show_default=True,
     help="Whole piece, prime included: 60s, 16bars or 2000tokens.",
 )
-@click.option(
-    "--temperature",
-    type=click.FloatRange(min=0, min_open=True),
-    default=1.0,
-    show_default=True,
-    help="Below 1: safer; above 1: wilder.",
-)
+@temperature_option
 @click.option(
     "--top-k",
     type=click.IntRange(min=0),
@@ -1062,13 +1066,7 @@ def generate(
     show_default=True,
     help="Spans to sample; the one that leads best into what follows is kept.",
 )
-@click.option(
-    "--temperature",
-    type=click.FloatRange(min=0, min_open=True),
-    default=1.0,
-    show_default=True,
-    help="Below 1: safer, above 1: wilder.",
-)
+@temperature_option
 @click.option("--seed", type=int, help="The same seed gives the same bytes.")
 @click.option("--png", is_flag=True, help="Also draw OUT.png: before and after, the span shaded.")
 def infill(

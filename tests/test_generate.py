@@ -117,10 +117,17 @@ def test_a_model_without_a_velocity_table_plays_bin_middles(model, tmp_path):
     (old / "config.json").write_text(json.dumps(config))
     song = midigen.load_model(old).generate(length="20s", seed=3)
     assert {note.velocity for note in song_notes(song)} <= {b * 8 + 4 for b in range(16)}
-    config["data"]["velocities"] = [200] * 16
-    (old / "config.json").write_text(json.dumps(config))
-    with pytest.raises(midigen.MidiError, match="data.velocities"):
-        midigen.load_model(old)
+    assert_refused(old, config, "velocities", [[200] * 16])
+
+
+def assert_refused(folder: Path, config: dict, field: str, bad_values) -> None:
+    """Each of ``bad_values`` as config.json's ``data.<field>`` makes the model unloadable,
+    with an error naming the field."""
+    for bad in bad_values:
+        config["data"][field] = bad
+        (folder / "config.json").write_text(json.dumps(config))
+        with pytest.raises(midigen.MidiError, match=f"data.{field}"):
+            midigen.load_model(folder)
 
 
 def test_a_model_keeps_what_its_training_pieces_openings_were_like(model, tmp_path):
@@ -138,11 +145,8 @@ def test_a_model_keeps_what_its_training_pieces_openings_were_like(model, tmp_pa
     config["data"]["key_shares"] = {"": [0.9] * 11}  # and one with its key shares alone
     (old / "config.json").write_text(json.dumps(config))
     assert midigen.load_model(old).piece_quantiles == {"key_share": {"": (0.9,) * 11}}
-    for bad in ({"": [0.5] * 10}, {"": [1.0, *[0.5] * 10]}, {"": [2.0] * 11}, [0.5] * 11):
-        config["data"]["key_shares"] = bad
-        (old / "config.json").write_text(json.dumps(config))
-        with pytest.raises(midigen.MidiError, match="data.key_shares"):
-            midigen.load_model(old)
+    bad_shares = ({"": [0.5] * 10}, {"": [1.0, *[0.5] * 10]}, {"": [2.0] * 11}, [0.5] * 11)
+    assert_refused(old, config, "key_shares", bad_shares)
     del config["data"]["key_shares"]
     bad_tables = (
         {"tempo": {"": [1.0] * 11}},  # no such figure
@@ -153,11 +157,7 @@ def test_a_model_keeps_what_its_training_pieces_openings_were_like(model, tmp_pa
         {"mean_pitch": {"": "60"}},
         [1.0],
     )
-    for bad in bad_tables:
-        config["data"]["piece_quantiles"] = bad
-        (old / "config.json").write_text(json.dumps(config))
-        with pytest.raises(midigen.MidiError, match="data.piece_quantiles"):
-            midigen.load_model(old)
+    assert_refused(old, config, "piece_quantiles", bad_tables)
 
 
 def test_a_model_keeps_which_instruments_its_styles_play(model, tmp_path):
@@ -173,11 +173,8 @@ def test_a_model_keeps_which_instruments_its_styles_play(model, tmp_path):
     del config["data"]["style_instruments"]  # a model from before: any instrument
     (old / "config.json").write_text(json.dumps(config))
     assert midigen.load_model(old).style_instruments == {}
-    for bad in ({"": {"129": 0.5}}, {"": {"0": 1.5}}, {"": {"piano": 1.0}}, {"": [0]}, [1]):
-        config["data"]["style_instruments"] = bad
-        (old / "config.json").write_text(json.dumps(config))
-        with pytest.raises(midigen.MidiError, match="data.style_instruments"):
-            midigen.load_model(old)
+    bad_tables = ({"": {"129": 0.5}}, {"": {"0": 1.5}}, {"": {"piano": 1.0}}, {"": [0]}, [1])
+    assert_refused(old, config, "style_instruments", bad_tables)
 
 
 def test_num_writes_different_pieces(model, tmp_path):
