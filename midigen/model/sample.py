@@ -11,8 +11,9 @@ no rest across a bar line (a model with BAR tokens), tempo and meter set
 once at the start (as nearly all real pieces do), a tempo between 38 and
 229 bpm and a common meter (never a one-beat bar: POP909's files say 1/4,
 which no musician writes, and a model's long tail holds 15/2), no
-``<eos>`` before the requested length.  A model that learned styles saw
-one right after the header, so a stream started from the header alone may
+``<eos>`` before the requested length, and no note or rest running past
+it (a 16-bar piece is 16 bars long in a DAW).  A model that learned
+styles saw one right after the header, so a stream started from the header alone may
 draw its style there, as the model would (and a prime's style is the one
 under which the model finds the prime likeliest: ``likeliest_style``).
 And it keeps a key: once a stream has played a few notes (its prime's, or
@@ -34,6 +35,7 @@ its length.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -60,6 +62,8 @@ from ..tokens.grammar import (
     FREE,
     HEADER,
     MAX_SHIFT,
+    MICROSECONDS,
+    MORE_DURATION,
     NAMED_KINDS,
     STEPS_PER_BEAT,
     STYLE_PREFIX,
@@ -290,9 +294,17 @@ class Masks:
         )
         # shorter_than[n]: every token but the SHIFTs of n steps or more
         self.shorter_than = np.array([shifts < max(n, 1) for n in range(MAX_SHIFT + 2)])
+        self.durations = np.array([value if kind == "DUR" else -1 for kind, value in parsed])
+        self._duration_order = np.argsort(self.durations)  # non-DURs (-1) first
         self.eos_id = vocab.ids[EOS]
         self.eos = np.zeros(len(vocab), bool)
         self.eos[self.eos_id] = True
+
+    def longest_duration(self, steps: int) -> int | None:
+        """The id of the longest DUR of at most ``steps`` steps; None if there is none."""
+        values = self.durations[self._duration_order]
+        at = np.searchsorted(values, steps, side="right") - 1
+        return int(self._duration_order[at]) if at >= 0 and values[at] >= 0 else None
 
     def key_bias(self, key: Key | None) -> np.ndarray:
         """Logits to add for a stream that keeps ``key`` (zeros before it has one)."""
@@ -682,6 +694,29 @@ class Stream:
             return masks.styles | self._allowed(masks, length_reached)
         return self._allowed(masks, length_reached)
 
+    def past_the_end(self, masks: Masks, length: Length) -> list[tuple[np.ndarray, int | None]]:
+        """The rests and note lengths that would run past the piece's end, each kind with
+        the id of the one that stops at the end, to take their share.
+
+        A rest of four beats with one left becomes a rest to the end, and a long
+        note near the end is held to it, so that a 16-bar piece is 16 bars long
+        in a DAW and ``--length 1s`` is not 2 s.
+        """
+        left = length.steps_left(self.cursor)
+        if left is None:
+            return []
+        cursor, ending = self.cursor, []
+        rest = math.ceil(left - 1e-6)  # the end: the first step at or after the length
+        if cursor.expect in (DURATION, MORE_DURATION):
+            held = cursor.note.length if cursor.note_stage == "duration" else 0
+            room = max(rest - held, 0)
+            if room < masks.durations.max():  # a chain at the end stops: no DUR_0 link
+                held_to_end = masks.longest_duration(room) if room or not held else None
+                ending.append((masks.durations > room, held_to_end))
+        if rest < MAX_SHIFT and cursor.expect in (FREE, MORE_DURATION):
+            ending.append((masks.shifts > rest, masks.shift_ids[max(rest, 1)]))
+        return ending
+
     def _allowed(self, masks: Masks, length_reached: bool) -> np.ndarray:
         expect = self.cursor.expect
         if expect in (VELOCITY, DURATION, FINE):
@@ -750,14 +785,30 @@ class Length:
         return cls(amount, chosen)
 
     def reached(self, stream: Stream) -> bool:
-        cursor = stream.cursor
-        done = {
-            "seconds": cursor.seconds,
-            "bars": cursor.bars,
-            "tokens": stream.tokens,
-            "steps": cursor.step,
-        }
-        return done[self.unit] >= self.amount - 1e-9  # seconds summed step by step drift
+        unit, cursor = self.unit, stream.cursor
+        if unit == "seconds":
+            done = cursor.seconds
+        elif unit == "bars":
+            done = cursor.bars
+        else:
+            done = stream.tokens if unit == "tokens" else cursor.step
+        return done >= self.amount - 1e-9  # seconds summed step by step drift
+
+    @property
+    def in_time(self) -> bool:
+        """Whether the piece ends at a time (seconds or bars), which no note rings past."""
+        return self.unit in ("seconds", "bars")
+
+    def steps_left(self, cursor: Cursor) -> float | None:
+        """Grid steps from the cursor to the piece's end at its tempo and meter, or None
+        when the length is no time (tokens) or an infill's span (its notes may ring on
+        into the music after it, as written music's do)."""
+        if self.unit == "seconds":
+            beats = (self.amount - cursor.seconds) * MICROSECONDS / cursor.tempo_us
+            return beats * STEPS_PER_BEAT
+        if self.unit == "bars":
+            return (self.amount - cursor.bars) * cursor.bar_steps
+        return None
 
     def token_budget(self) -> int:
         """A hard stop for a model that never moves time on."""
@@ -869,8 +920,12 @@ def sample_tokens(
             if steering.density is not None or NOTES_PER_SECOND in masks.quantiles:
                 bias = [runs[k].density_bias(steering.density) for k in active]
                 scores = scores + np.outer(bias, masks.density_lean).astype(scores.dtype)
+            allowed = np.array(allowed)
+            for row, k in enumerate(active) if length.in_time else ():
+                for past, at_end in runs[k].past_the_end(masks, length):
+                    stop_at_end(scores[row], allowed[row], past, at_end, sampling.temperature)
             chosen = np.zeros(streams, dtype=np.int64)
-            chosen[active] = draw(scores, np.array(allowed), sampling, rng)
+            chosen[active] = draw(scores, allowed, sampling, rng)
             for k in active:
                 if chosen[k] == masks.eos_id:
                     runs[k].finished = True
@@ -922,6 +977,23 @@ def lean_within(scores: np.ndarray, lean: np.ndarray, members: np.ndarray) -> np
         after = np.log(np.exp(leaned - top).sum(axis=1))
     shift = np.where(np.isfinite(top[:, 0]), before - after, 0.0)[:, None]
     return scores + np.where(members, lean + shift, 0.0).astype(scores.dtype)
+
+
+def stop_at_end(
+    scores: np.ndarray,
+    allowed: np.ndarray,
+    past: np.ndarray,
+    at_end: int | None,
+    temperature: float,
+) -> None:
+    """Give the allowed tokens in ``past`` (running past the end) their probability at
+    ``temperature`` on token ``at_end`` instead, and forbid them, in place (one row)."""
+    spill = allowed & past
+    if at_end is not None and allowed[at_end] and spill.any():
+        pooled = np.append(scores[spill], scores[at_end]).astype(np.float64) / temperature
+        top = pooled.max()
+        scores[at_end] = temperature * (top + np.log(np.exp(pooled - top).sum()))
+    allowed &= ~past
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:

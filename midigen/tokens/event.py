@@ -360,7 +360,7 @@ def event_tokens_to_song(
     if ring_steps is not None:
         for note in score.notes:
             note.length = min(note.length, max(end + ring_steps - note.start, 0))
-    song = _score_to_song(score, restrike)
+    song = _score_to_song(score, restrike, end)
     song.warnings = [*score.skipped, *song.warnings]
     return song, len(score.skipped)
 
@@ -371,13 +371,15 @@ TICKS_PER_STEP = OUTPUT_TPQ // STEPS_PER_BEAT
 MELODIC_CHANNELS = [c for c in range(16) if c != DRUM_CHANNEL]
 
 
-def _score_to_song(score: Score, restrike: bool) -> Song:
+def _score_to_song(score: Score, restrike: bool, end_step: int) -> Song:
     """A type-1 file: a conductor track, then one named track per instrument voice.
 
     Each instrument has a channel of its own (drums on channel 10) up to 15
-    instruments; more than that share channels.
+    instruments; more than that share channels.  The conductor track lasts
+    at least to ``end_step``, so that a piece ending in a rest (a generated
+    16 bars whose last note ends early) is still that long in a DAW.
     """
-    song = Song(format=1, division=OUTPUT_TPQ, tracks=[_conductor(score)])
+    song = Song(format=1, division=OUTPUT_TPQ, tracks=[_conductor(score, end_step)])
     dropped: list[Note] = []
     voices = _restruck(score.notes) if restrike else _voices(score.notes, dropped)
     if dropped:
@@ -454,7 +456,7 @@ def _restruck(notes: list[Note]) -> dict[tuple[int, int], list[Note]]:
     return voices
 
 
-def _conductor(score: Score) -> Track:
+def _conductor(score: Score, end_step: int) -> Track:
     timed = [
         (step * TICKS_PER_STEP, 0, bytes((META, SET_TEMPO)) + tempo_us.to_bytes(3, "big"))
         for step, tempo_us in score.tempi
@@ -468,7 +470,8 @@ def _conductor(score: Score) -> Track:
         # With no meter, notation programs guess one; say 4/4, as SMF 1.0 assumes.
         timed.append((0, 0, bytes((META, TIME_SIGNATURE, 4, 2, 24, 8))))
     timed.sort(key=lambda item: item[0])
-    return Track(_delta_rows([(tick, META, data[1:]) for tick, _, data in timed], name="midigen"))
+    rows = [(tick, META, data[1:]) for tick, _, data in timed]
+    return Track(_delta_rows(rows, name="midigen", end_tick=end_step * TICKS_PER_STEP))
 
 
 def _instrument_track(
@@ -492,14 +495,15 @@ def _instrument_track(
     return Track(_delta_rows(head + [(t, s, d) for t, _, s, d in timed], name=name))
 
 
-def _delta_rows(timed: list[tuple[int, int, bytes]], name: str) -> list[tuple]:
-    """Absolute (tick, status, data) -> delta rows, with a track name and End of Track."""
+def _delta_rows(timed: list[tuple[int, int, bytes]], name: str, end_tick: int = 0) -> list[tuple]:
+    """Absolute (tick, status, data) -> delta rows, with a track name and End of Track (at
+    the last event, or at ``end_tick`` if that is later)."""
     rows: list[tuple] = [(0, META, b"\x03" + name.encode("latin-1", "replace"), False)]
     now = 0
     for tick, status, data in timed:
         rows.append((tick - now, status, data, status < 0xF0))
         now = tick
-    rows.append((0, META, b"\x2f", False))
+    rows.append((max(end_tick - now, 0), META, b"\x2f", False))
     return rows
 
 
