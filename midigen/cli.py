@@ -490,6 +490,15 @@ def prepare(
         f"train {count(train['pieces'], 'piece')}, {count(train['tokens'], 'token')}; "
         f"valid {count(valid['pieces'], 'piece')}, {count(valid['tokens'], 'token')}"
     )
+    for piece in report.repaired[:5]:
+        more = len(piece.repairs) - 1
+        click.echo(f"warning: {piece.repairs[0]}" + (f" (+{more} more)" if more else ""), err=True)
+    if report.repaired:
+        click.echo(
+            f"warning: kept {count(len(report.repaired), 'file')} that needed repairs"
+            + (" (first 5 shown)" if len(report.repaired) > 5 else ""),
+            err=True,
+        )
     if report.skipped:
         click.echo(
             f"error: skipped {count(len(report.skipped), 'file')} of {report.files}"

@@ -117,6 +117,8 @@ def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
             raise MidiError(f"{info.st_size:,} bytes: larger than the {limit:,} allowed", path=path)
         with open(path, "rb") as stream:
             data = stream.read(limit + 1)
+    except FileNotFoundError as error:  # worded as find_inputs words it
+        raise MidiError("no such file", path=path) from error
     except OSError as error:
         raise MidiError(f"cannot read: {error.strerror or error}", path=path) from error
     if len(data) > limit:

@@ -6,7 +6,10 @@ after Yang & Lerch's mgeval):
 
 - unprimed, default options, against all the held-out pieces; for scale,
   real against real (two halves of the held-out pieces) and random notes;
-- each style the model knows, against that style's held-out pieces;
+- each style the model knows, against that style's held-out pieces, next to
+  the yardstick of real pieces of the style the model trained on, drawn as
+  many at a time, against the same held-out pieces (the most a model that
+  plays exactly like its training music could reach);
 - primed continuations: the first 10 s of held-out pieces continued to
   40 s, the continuation against the real rest of the same pieces, and its
   scale consistency in the prime's key (Krumhansl-Kessler estimate);
@@ -63,9 +66,32 @@ def held_out_files(model, dataset: Path, shared: Path) -> dict[str, list[Path]]:
     return {style: paths for style, paths in files.items() if paths}
 
 
-def training_files(dataset: Path) -> list[Path]:
+def training_files(dataset: Path, style: str | None = None) -> list[Path]:
+    """The files the model trained on: all of them, or those of one style."""
     meta = json.loads((dataset / "meta.json").read_text())
-    return [REPO / e["path"] for e in meta["files"] if e["split"] == "train"]
+    return [
+        REPO / e["path"]
+        for e in meta["files"]
+        if e["split"] == "train" and (style is None or e.get("style") == style)
+    ]
+
+
+YARDSTICK_DRAWS = 4  # one draw of 16 pieces moves a mean OA by about 0.03
+
+
+def yardstick(dataset: Path, style: str, reference, pieces: int, rng: random.Random):
+    """Mean OA of ``pieces`` real training pieces of ``style`` against ``reference``,
+    averaged over a few draws; None without a dataset to draw from."""
+    if not (dataset / "meta.json").exists():
+        return None
+    files = [path for path in training_files(dataset, style) if path.exists()]
+    if len(files) < pieces:
+        return None
+    overlaps = [
+        compare(notes_of(rng.sample(files, pieces)), reference).mean_overlap
+        for _ in range(YARDSTICK_DRAWS)
+    ]
+    return statistics.mean(overlaps)
 
 
 def notes_of(paths: list[Path]) -> list[list[Note]]:
@@ -179,16 +205,22 @@ def main() -> int:
     )
 
     print("\n## each style against its held-out pieces")
-    print(f"{'style':<12}{'pieces':>8}{'mean OA':>10}{'entropy OA':>12}{'scale OA':>10}")
+    print(
+        f"{'style':<12}{'pieces':>8}{'mean OA':>10}{'entropy OA':>12}{'scale OA':>10}"
+        f"{'training pieces':>17}"
+    )
+    drawing = random.Random(args.seed)  # apart from ``rng``: the primes stay the same
     for style, reference in references.items():
         songs = model.generate_batch(
             num=args.pieces, length="32s", sampling=sampling, seed=args.seed, style=style
         )
         result = compare([song_notes(song) for song in songs], reference)
+        real = yardstick(dataset, style, reference, args.pieces, drawing)
         print(
             f"{style:<12}{len(reference):>8}{result.mean_overlap:>10.3f}"
             f"{result.rows['pitch_class_entropy']['overlap']:>12.2f}"
             f"{result.rows['scale_consistency']['overlap']:>10.2f}"
+            f"{'' if real is None else f'{real:.3f}':>17}"
         )
 
     primes = [p for paths in held_out.values() for p in paths]

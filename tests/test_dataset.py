@@ -152,6 +152,19 @@ def test_bad_files_are_skipped_and_reported(corpus, tmp_path):
     assert (tmp_path / "data" / "train.npy").exists()
 
 
+def test_repaired_files_are_kept_and_reported(corpus, tmp_path):
+    mended = corpus / "no_end.mid"
+    mended.write_bytes((Path(__file__).parent / "data/broken/crafted_missing_eot.mid").read_bytes())
+    result = CliRunner().invoke(
+        main, ["prepare", str(corpus), "-o", str(tmp_path / "data"), "--jobs", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"warning: {mended}: " in result.stderr
+    assert "warning: kept 1 file that needed repairs" in result.stderr
+    meta = json.loads((tmp_path / "data" / "meta.json").read_text())
+    assert len(meta["files"]) == len(MIDI_FILES) + 1
+
+
 def test_transpose_option_takes_negative_ranges(corpus, tmp_path):
     result = CliRunner().invoke(
         main,

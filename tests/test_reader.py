@@ -460,7 +460,7 @@ def test_missing_file_names_the_path(tmp_path):
     path = tmp_path / "missing.mid"
     with pytest.raises(MidiError) as caught:
         read(path)
-    assert str(caught.value) == f"{path}: cannot read: No such file or directory"
+    assert str(caught.value) == f"{path}: no such file"
     assert isinstance(caught.value.__cause__, FileNotFoundError)
 
 

@@ -72,6 +72,7 @@ class Piece:
     notes: int = 0
     velocities: list[int] = field(default_factory=list)  # how many notes had each velocity
     opening: Opening = field(default_factory=Opening)  # what it is like (event scheme)
+    repairs: list[str] = field(default_factory=list)  # what the tolerant reader mended
     error: str | None = None
 
 
@@ -81,6 +82,7 @@ class PrepareReport:
 
     files: int
     skipped: list[Piece]
+    repaired: list[Piece]  # read and kept, with repairs (a missing End of Track...)
     counts: dict[str, dict[str, int]]
     vocab_size: int
 
@@ -120,7 +122,9 @@ def prepare(
     if vocab is None:
         vocab = _vocabulary(config, [p for p, s in zip(good, splits, strict=True) if s == "train"])
     counts = _write(output, config, vocab, good, splits)
-    return PrepareReport(len(pieces), [p for p in pieces if p.error], counts, len(vocab))
+    skipped = [piece for piece in pieces if piece.error]
+    repaired = [piece for piece in good if piece.repairs]
+    return PrepareReport(len(pieces), skipped, repaired, counts, len(vocab))
 
 
 def _check_config(config: PrepareConfig) -> None:
@@ -177,6 +181,7 @@ def _load_piece(work: tuple[str, str | None, str, bool]) -> Piece:
             if style is not None:
                 tokens.insert(1, STYLE_PREFIX + style)
             piece.tokens = tokens + [EOS]
+            piece.repairs = [str(w if w.path else w.with_path(path)) for w in song.warnings]
             piece.velocities = velocity_counts(song)
             piece.notes = sum(piece.velocities)
             if scheme == "event":
