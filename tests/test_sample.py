@@ -764,6 +764,43 @@ def test_a_long_silence_leans_back_into_playing():
     assert longest_silence(Steering(steady=True)) <= 24 * beats
 
 
+class OpeningFlourish:
+    """A stepper that opens on piano, hands the tune to strings for good after four notes,
+    and would only rarely go back to the piano."""
+
+    def initial_state(self, streams: int) -> list:
+        return [np.zeros(streams, int), np.zeros(streams, bool)]  # notes, handed on
+
+    def step(self, ids: np.ndarray, state: list) -> np.ndarray:
+        notes, handed = state
+        notes += np.isin(ids, [VOCAB.ids["NOTE_60"]])
+        handed |= ids == VOCAB.ids["PROGRAM_48"]
+        logits = np.full((len(ids), len(VOCAB)), -10.0, np.float32)
+        logits[:, VOCAB.ids["SHIFT_12"]] = 2.0
+        logits[:, VOCAB.ids["NOTE_60"]] = 2.0
+        logits[:, VOCAB.ids["VEL_10"]] = 2.0
+        logits[:, VOCAB.ids["DUR_12"]] = 2.0
+        logits[:, VOCAB.ids["PROGRAM_0"]] = -6.0
+        logits[(notes >= 4) & ~handed, VOCAB.ids["PROGRAM_48"]] = 10.0
+        return logits
+
+
+def test_an_ensemble_of_its_style_plays_together():
+    def back_on_piano(steering: Steering) -> int:
+        """In how many of four streams the piano plays again after the strings took over."""
+        back = 0
+        for tokens in four_streams(OpeningFlourish(), Length(30, "seconds"), steering, 2):
+            handed_at = tokens.index("PROGRAM_48")
+            back += "PROGRAM_0" in tokens[handed_at:]
+        return back
+
+    duo = {"instruments": {"": [2.0] * 11}}
+    assert back_on_piano(Steering()) == 0
+    assert back_on_piano(Steering(piece_quantiles=duo)) == 4
+    solo = {"instruments": {"": [1.0] * 11}}  # a solo piece has no ensemble to bring back
+    assert back_on_piano(Steering(piece_quantiles=solo)) == 0
+
+
 def test_a_stream_plays_the_instruments_of_its_style():
     network = tiny_network("lstm", False)
     stepper = Stepper(network.config, {k: v.numpy() for k, v in network.state_dict().items()})

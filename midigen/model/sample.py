@@ -27,10 +27,11 @@ stream aims at the opening of a piece of its style drawn at random
 (data/openings.py: its mean pitch, its reach below and above it, its
 ensemble, each at a rank of its own, and one velocity where the style
 keeps one), or at its prime's register, so that the music neither roams
-nor comes out all alike.  And
-each instrument the musician names is brought in: its programs lean until
-it has played.  The decoder (tokens/event.py) then ends every note and caps
-its length.
+nor comes out all alike; an ensemble's instruments that fall silent are
+brought back, so that it plays together instead of handing the tune on.
+And each instrument the musician names is brought in: its programs lean
+until it has played, and again when it falls silent.  The decoder
+(tokens/event.py) then ends every note and caps its length.
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ MAX_PROGRAMS = 8  # instruments in one piece (drums aside): a band, not a channe
 # note: strong, for a model that learned a style of one instrument would never bring in a
 # second (piano,bass,strings: all three in 0 of 24 pieces at 0, 6 at 4, 16 at 6), and brief
 BRING_IN = 6.0
-BRING_BACK_STEPS = 16 * STEPS_PER_BEAT  # and again once it has been silent this long
+# and again once it has been silent this long (as are the instruments of a style's ensemble)
+BRING_BACK_STEPS = 16 * STEPS_PER_BEAT
 TONIC_LEAN = 2.0  # logit bias for the tonic's notes when a key is asked
 TRIAD_LEAN = 0.75  # and for its third and fifth
 MAX_DENSITY = 64.0  # notes per second: more is a drum roll, not a density
@@ -240,6 +242,7 @@ class Masks:
         programs = np.array([value if kind == "PROGRAM" else -1 for kind, value in parsed])
         self.program_values, self.drums = programs, kinds == "DRUM"
         self._new_instruments: dict[frozenset[int], np.ndarray] = {}
+        self._silent_instruments: dict[frozenset[int], np.ndarray] = {}
         self.steered = _steered(steering, parsed, kinds, programs)
         # to_bring_in[k]: the tokens that bring in the k-th instrument the musician named
         # (its programs, or the drum kit's notes), leaning while it has not played
@@ -353,6 +356,16 @@ class Masks:
                 new, np.float32(NEW_INSTRUMENT), np.float32(0.0)
             )
         return self._new_instruments[played]
+
+    def silent_instruments(self, silent: frozenset[int]) -> np.ndarray:
+        """Logits for the PROGRAM tokens of the programs in ``silent`` (and the DRUM
+        tokens, with KIT in it): an ensemble's instruments that have fallen silent."""
+        if silent not in self._silent_instruments:
+            back = self.programs & np.isin(self.program_values, sorted(silent))
+            if KIT in silent:
+                back |= self.drums
+            self._silent_instruments[silent] = np.where(back, np.float32(BRING_IN), np.float32(0.0))
+        return self._silent_instruments[silent]
 
     def other_velocities(self, kept: int) -> np.ndarray:
         """Logits for the VEL tokens other than ``kept``."""
@@ -655,11 +668,19 @@ class Stream:
         return masks.window_bias(centre - below, centre + above)
 
     def ensemble_bias(self, masks: Masks) -> np.ndarray:
-        """Once the stream plays as many instruments as its aim, new ones lean away."""
+        """Once the stream plays as many instruments as its aim, new ones lean away, and
+        if it aims at an ensemble, those of it silent for BRING_BACK_STEPS lean back in
+        (by BRING_IN): an ensemble plays together, it does not hand the tune on after an
+        opening flourish."""
         target = self.targets.get(INSTRUMENTS)
         if target is None or len(self.played) < max(round(target), 1):
             return masks.no_lean
-        return masks.new_instruments(frozenset(self.played))
+        bias = masks.new_instruments(frozenset(self.played))
+        if round(target) < 2:  # a solo has no ensemble to keep together
+            return bias
+        since = self.cursor.step - BRING_BACK_STEPS
+        silent = frozenset(i for i, step in self.last_played.items() if step < since)
+        return bias + masks.silent_instruments(silent) if silent else bias
 
     def velocity_bias(self, masks: Masks) -> np.ndarray:
         """In a style that keeps one velocity, once the stream has played a note the other
