@@ -248,11 +248,7 @@ class Masks:
         # (its programs, or the drum kit's notes), leaning while it has not played
         self.asked = chosen.asked if chosen is not None else ()
         self.to_bring_in = [
-            np.where(
-                (kinds == "DRUM") if KIT in named else np.isin(programs, sorted(named)),
-                np.float32(BRING_IN),
-                np.float32(0.0),
-            )
+            np.where(self.instrument_tokens(named), np.float32(BRING_IN), np.float32(0.0))
             for named in self.asked
         ]
         self._bring_in: dict[tuple[int, ...], np.ndarray] = {}
@@ -265,9 +261,7 @@ class Masks:
                 native = {
                     instrument for instrument, share in shares.items() if share >= FOREIGN_SHARE
                 }
-                foreign = self.programs & ~np.isin(programs, sorted(native))
-                if KIT not in native:
-                    foreign |= kinds == "DRUM"
+                foreign = (self.programs | self.drums) & ~self.instrument_tokens(native)
                 self.foreign[style_id] = np.where(
                     foreign, np.float32(FOREIGN_INSTRUMENT), np.float32(0.0)
                 )
@@ -345,13 +339,17 @@ class Masks:
             targets[VELOCITY_BINS] = 1.0
         return targets
 
+    def instrument_tokens(self, instruments: frozenset[int]) -> np.ndarray:
+        """The tokens that play one of ``instruments``: their PROGRAMs, and the DRUMs
+        if the kit (KIT) is among them."""
+        tokens = np.isin(self.program_values, sorted(instruments))
+        return tokens | self.drums if KIT in instruments else tokens
+
     def new_instruments(self, played: frozenset[int]) -> np.ndarray:
         """Logits for the PROGRAM tokens of programs not in ``played`` (and the DRUM
         tokens, without KIT in it)."""
         if played not in self._new_instruments:
-            new = self.programs & ~np.isin(self.program_values, sorted(played))
-            if KIT not in played:
-                new |= self.drums
+            new = (self.programs | self.drums) & ~self.instrument_tokens(played)
             self._new_instruments[played] = np.where(
                 new, np.float32(NEW_INSTRUMENT), np.float32(0.0)
             )
@@ -361,9 +359,7 @@ class Masks:
         """Logits for the PROGRAM tokens of the programs in ``silent`` (and the DRUM
         tokens, with KIT in it): an ensemble's instruments that have fallen silent."""
         if silent not in self._silent_instruments:
-            back = self.programs & np.isin(self.program_values, sorted(silent))
-            if KIT in silent:
-                back |= self.drums
+            back = self.instrument_tokens(silent)
             self._silent_instruments[silent] = np.where(back, np.float32(BRING_IN), np.float32(0.0))
         return self._silent_instruments[silent]
 
