@@ -959,8 +959,9 @@ def default_model() -> Path:
 @click.option(
     "--free",
     is_flag=True,
-    help="The model unsteered: tempo and meter may change mid-piece, no kept key, pulse, "
-    "register or ensemble (and, with --prime, the instruments change too).",
+    help="The model unsteered: tempo and meter may change mid-piece, no kept key (nor an "
+    "ending on its tonic), pulse, register or ensemble (and, with --prime, the "
+    "instruments change too).",
 )
 @click.option("--wav", is_flag=True, help="Also render OUT.wav (SoundFont preview).")
 @click.option("--png", is_flag=True, help="Also draw OUT.png (piano roll).")

@@ -15,6 +15,7 @@ import torch
 import midigen
 from midigen.data.openings import read_opening
 from midigen.midi.gm import FAMILIES, Instruments
+from midigen.midi.keys import Key, estimate_key
 from midigen.model import sample
 from midigen.model.checkpoint import config_json, save_config, save_weights
 from midigen.model.config import ModelConfig
@@ -873,3 +874,40 @@ def test_a_length_in_tokens_leaves_note_lengths_to_the_model():
     for tokens in four_streams(LongNoteLover(), Length(40, "tokens"), Steering(), seed=3):
         grammar.walk(tokens, score)
     assert max(n.length for n in score.notes) >= 32 * grammar.STEPS_PER_BEAT
+
+
+class EveryPitchAlike:
+    """A stepper that plays any pitch from C3 to C6 alike, in eighths."""
+
+    def initial_state(self, streams: int) -> list:
+        return []
+
+    def step(self, ids: np.ndarray, state: list) -> np.ndarray:
+        logits = np.full((len(ids), len(VOCAB)), -10.0, np.float32)
+        logits[:, [VOCAB.ids[f"NOTE_{pitch}"] for pitch in range(48, 85)]] = 0.0
+        logits[:, VOCAB.ids["SHIFT_12"]] = 3.0
+        logits[:, VOCAB.ids["VEL_10"]] = 0.0
+        logits[:, VOCAB.ids["DUR_12"]] = 0.0
+        return logits
+
+
+@pytest.mark.parametrize("steering", [Steering(key=Key.parse("Am")), Steering(settle_key=True)])
+def test_a_piece_ends_on_its_tonic_triad(steering):
+    def triad_share(notes: list, key) -> float:
+        triad = {key.tonic, (key.tonic + (3 if key.minor else 4)) % 12, (key.tonic + 7) % 12}
+        return sum(n.pitch % 12 in triad for n in notes) / len(notes)
+
+    steady = Steering(key=steering.key, settle_key=steering.settle_key, steady=True)
+    closing, before = [], []
+    for tokens in four_streams(EveryPitchAlike(), Length(8, "bars"), steady, seed=1):
+        score = grammar.Score()
+        end = grammar.walk(tokens, score)
+        last_bars = end.step - sample.CLOSING_BARS * end.bar_steps
+        pitch_classes = [0.0] * 12
+        for note in score.notes[: sample.KEY_SETTLE_NOTES]:  # its key: its first notes'
+            pitch_classes[note.pitch % 12] += 1
+        key = steering.key or estimate_key(pitch_classes)
+        closing.append(triad_share([n for n in score.notes if n.start >= last_bars], key))
+        before.append(triad_share([n for n in score.notes if n.start < last_bars], key))
+    closing_share, before_share = sum(closing) / 4, sum(before) / 4
+    assert closing_share > 0.85 and before_share < closing_share - 0.15, (closing, before)

@@ -28,7 +28,9 @@ stream aims at the opening of a piece of its style drawn at random
 ensemble, each at a rank of its own, and one velocity where the style
 keeps one), or at its prime's register, so that the music neither roams
 nor comes out all alike; an ensemble's instruments that fall silent are
-brought back, so that it plays together instead of handing the tune on.
+brought back, so that it plays together instead of handing the tune on;
+and in its last two bars it leans to its key's tonic triad, so that it
+ends on its tonic instead of stopping mid-phrase.
 And each instrument the musician names is brought in: its programs lean
 until it has played, and again when it falls silent.  The decoder
 (tokens/event.py) then ends every note and caps its length.
@@ -86,6 +88,13 @@ BRING_IN = 6.0
 BRING_BACK_STEPS = 16 * STEPS_PER_BEAT
 TONIC_LEAN = 2.0  # logit bias for the tonic's notes when a key is asked
 TRIAD_LEAN = 0.75  # and for its third and fifth
+# in a piece's last CLOSING_BARS bars, pitched notes outside its key's tonic triad lean
+# away by CLOSING_LEAN, and its third and fifth by CLOSING_TRIAD: it ends on its tonic, as
+# real pieces do (held-out ones: the bass on the tonic in 72%, the last chord in the tonic
+# triad in 64%; unprimed pieces 27% and 17% without this lean, 56% and 58% with it)
+CLOSING_LEAN = -4.0
+CLOSING_TRIAD = -1.0
+CLOSING_BARS = 2
 MAX_DENSITY = 64.0  # notes per second: more is a drum roll, not a density
 DENSITY_GAIN = 20.0  # logit bias per unit of log(asked / measured notes per second)
 DENSITY_MAX_BIAS = 6.0  # the bias's bound either way: a nudge, never a forced note
@@ -219,6 +228,8 @@ class Masks:
         pitches = np.array([value if kind == "NOTE" else -1 for kind, value in parsed])
         in_key, self.bias = _key_masks(steering.key, notes, pitches)
         self.settle_key = steering.settle_key and steering.key is None
+        self.asked_key = steering.key
+        self._closing_bias: dict[Key, np.ndarray] = {}
         self.notes, self.pitches = notes, pitches
         self.no_lean = np.zeros(len(vocab), np.float32)
         self._window_bias: dict[tuple[int, int], np.ndarray] = {}  # by (lowest, highest)
@@ -274,7 +285,7 @@ class Masks:
             or self.keeps_ensemble
             or bool(self.foreign)
         )
-        self.pitch_leans = MEAN_PITCH in self.quantiles
+        self.pitch_leans = MEAN_PITCH in self.quantiles or self.settle_key or bool(steering.key)
         shifts = np.array([value if kind == "SHIFT" else 0 for kind, value in parsed])
         self.shifts = shifts
         # shift_ids[n]: the id of SHIFT_n, -1 where there is none (n = 0 or past MAX_SHIFT)
@@ -302,6 +313,18 @@ class Masks:
         values = self.durations[self._duration_order]
         at = np.searchsorted(values, steps, side="right") - 1
         return int(self._duration_order[at]) if at >= 0 and values[at] >= 0 else None
+
+    def closing_bias(self, key: Key) -> np.ndarray:
+        """Logits for the NOTEs of a piece's last bar: none for ``key``'s tonic,
+        CLOSING_TRIAD for its third and fifth, CLOSING_LEAN for every other pitch."""
+        if key not in self._closing_bias:
+            classes = self.pitches % 12
+            third = (key.tonic + (3 if key.minor else 4)) % 12
+            bias = np.where(self.notes, np.float32(CLOSING_LEAN), np.float32(0.0))
+            bias[self.notes & np.isin(classes, [third, (key.tonic + 7) % 12])] = CLOSING_TRIAD
+            bias[self.notes & (classes == key.tonic)] = 0.0
+            self._closing_bias[key] = bias
+        return self._closing_bias[key]
 
     def key_bias(self, key: Key | None) -> np.ndarray:
         """Logits to add for a stream that keeps ``key`` (zeros before it has one)."""
@@ -587,14 +610,18 @@ class Stream:
             leans.append(self.bring_in_bias(masks))
         return sum(leans[1:], leans[0])
 
-    def pitch_lean(self, masks: Masks) -> np.ndarray:
+    def pitch_lean(self, masks: Masks, closing: bool) -> np.ndarray:
         """Its logit biases that choose which pitch a note plays: its register's and
-        range's.  The sampler adds them within the notes alone (``lean_within``), for a
-        lean that took note mass away would hand it to a rest, a drum or another
-        instrument."""
+        range's, and near the piece's end (``closing``) its key's tonic triad's.  The
+        sampler adds them within the notes alone (``lean_within``), for a lean that
+        took note mass away would hand it to a rest, a drum or another instrument."""
         if self.cursor.expect in (VELOCITY, DURATION, FINE):  # no note may come next
             return masks.no_lean
-        return self.register_bias(masks) + self.range_bias(masks)
+        lean = self.register_bias(masks) + self.range_bias(masks)
+        key = masks.asked_key or self.key
+        if closing and key is not None:
+            lean = lean + masks.closing_bias(key)
+        return lean
 
     def bring_in_bias(self, masks: Masks) -> np.ndarray:
         """The lean towards the named instruments that have not played yet, or not for
@@ -811,6 +838,13 @@ class Length:
             done = stream.tokens if unit == "tokens" else cursor.step
         return done >= self.amount - 1e-9  # seconds summed step by step drift
 
+    def closing(self, stream: Stream) -> bool:
+        """Whether the stream is in the last CLOSING_BARS bars of a piece that ends at a
+        time."""
+        left = self.steps_left(stream.cursor)
+        # half a step of slack: bars summed step by step drift
+        return left is not None and left < CLOSING_BARS * stream.cursor.bar_steps + 0.5
+
     @property
     def in_time(self) -> bool:
         """Whether the piece ends at a time (seconds or bars), which no note rings past."""
@@ -931,7 +965,7 @@ def sample_tokens(
             if masks.pitch_leans:
                 scores = lean_within(
                     scores,
-                    np.stack([runs[k].pitch_lean(masks) for k in active]),
+                    np.stack([runs[k].pitch_lean(masks, length.closing(runs[k])) for k in active]),
                     np.array(allowed) & masks.notes,
                 )
             if steering.density is not None or NOTES_PER_SECOND in masks.quantiles:

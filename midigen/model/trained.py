@@ -236,8 +236,9 @@ class TrainedModel:
             streams=num,
             seed=seed,
         )
-        # Notes ring on at most a beat past the last step, so pieces end near their length,
-        # and a key struck again ends its note, so that each instrument is one track.
+        # A piece in seconds or bars ends at its length (the sampler sees to it); one in
+        # tokens may stop mid-note, and its notes ring on at most a beat past the last
+        # step.  A key struck again ends its note, so that each instrument is one track.
         return [
             event_tokens_to_song(
                 tokens, ring_steps=STEPS_PER_BEAT, restrike=True, velocities=self.velocities
