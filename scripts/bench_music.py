@@ -13,7 +13,10 @@ after Yang & Lerch's mgeval):
 - primed continuations: the first 10 s of held-out pieces continued to
   40 s, the continuation against the real rest of the same pieces, and its
   scale consistency in the prime's key (Krumhansl-Kessler estimate);
-- rhythm (views/rhythm.py) and notes per second, medians, against real;
+- rhythm (views/rhythm.py) and notes per second, medians, against real, and
+  how pieces end: the share whose last sounding notes have the key's tonic
+  in the bass, and the share whose last sounding notes are all in the tonic
+  triad (held-out real pieces: their whole files' endings);
 - the memorisation meter: how much of the generated and of the held-out
   music is found in the files the model trained on (views/copying.py).
 
@@ -146,6 +149,36 @@ def in_key_share(notes: list[Note], prime: list[Note]) -> float:
     return sum(p in scale for p in pitched) / len(pitched) if pitched else 0.0
 
 
+def ending(notes: list[Note]) -> tuple[bool, bool] | None:
+    """How a piece ends in its key (estimated over all its pitched notes): whether the
+    lowest note sounding at its last onset is the tonic, and whether every note sounding
+    there is in the tonic triad; None for a piece of fewer than 8 pitched notes."""
+    pitched = [n for n in notes if not n.is_drum]
+    if len(pitched) < 8:
+        return None
+    weights = [0.0] * 12
+    for n in pitched:
+        weights[n.pitch % 12] += n.end - n.start
+    key = estimate_key(weights)
+    triad = {key.tonic, (key.tonic + (3 if key.minor else 4)) % 12, (key.tonic + 7) % 12}
+    last = max(n.start for n in pitched)
+    sounding = [n for n in pitched if n.start <= last < n.end] or [
+        n for n in pitched if n.start == last
+    ]
+    bass = min(sounding, key=lambda n: n.pitch)
+    return bass.pitch % 12 == key.tonic, all(n.pitch % 12 in triad for n in sounding)
+
+
+def ending_shares(pieces: list[list[Note]]) -> tuple[float, float]:
+    """The shares of ``pieces`` that end with the bass on the tonic, and on the tonic
+    triad."""
+    ends = [end for end in map(ending, pieces) if end is not None]
+    return (
+        sum(bass for bass, _ in ends) / len(ends),
+        sum(chord for _, chord in ends) / len(ends),
+    )
+
+
 def overlap_table(results: dict) -> None:
     print(f"{'statistic':<22}" + "".join(f"{name:>22}" for name in results))
     for statistic in STATISTICS:
@@ -203,6 +236,9 @@ def main() -> int:
         f"{statistics.median(per_second(window(p)) for p in generated):>10.2f} "
         f"{statistics.median(per_second(window(p)) for p in everything):>14.2f}"
     )
+    ours_end, real_end = ending_shares(generated), ending_shares(everything)
+    for k, name in enumerate(("ends: bass on the tonic", "ends: in the tonic triad")):
+        print(f"{name:<26} {ours_end[k]:>10.2f} {real_end[k]:>14.2f}")
 
     print("\n## each style against its held-out pieces")
     print(
