@@ -304,11 +304,12 @@ class Masks:
         self.shorter_than = np.array([shifts < max(n, 1) for n in range(MAX_SHIFT + 2)])
         self.durations = np.array([value if kind == "DUR" else -1 for kind, value in parsed])
         self._duration_order = np.argsort(self.durations)  # non-DURs (-1) first
+        self.longest_duration = int(self.durations.max())
         self.eos_id = vocab.ids[EOS]
         self.eos = np.zeros(len(vocab), bool)
         self.eos[self.eos_id] = True
 
-    def longest_duration(self, steps: int) -> int | None:
+    def longest_duration_id(self, steps: int) -> int | None:
         """The id of the longest DUR of at most ``steps`` steps; None if there is none."""
         values = self.durations[self._duration_order]
         at = np.searchsorted(values, steps, side="right") - 1
@@ -738,7 +739,13 @@ class Stream:
             return masks.styles | self._allowed(masks, length_reached)
         return self._allowed(masks, length_reached)
 
-    def past_the_end(self, masks: Masks, length: Length) -> list[tuple[np.ndarray, int | None]]:
+    def closing(self, left: float | None) -> bool:
+        """Whether the stream, ``left`` steps from its piece's end (None: a length that
+        is no time), is in the piece's last CLOSING_BARS bars."""
+        # half a step of slack: bars summed step by step drift
+        return left is not None and left < CLOSING_BARS * self.cursor.bar_steps + 0.5
+
+    def past_the_end(self, masks: Masks, left: float) -> list[tuple[np.ndarray, int | None]]:
         """The rests and note lengths that would run past the piece's end, each kind with
         the id of the one that stops at the end, to take their share.
 
@@ -746,18 +753,17 @@ class Stream:
         note near the end is held to it, so that a 16-bar piece is 16 bars long
         in a DAW and ``--length 1s`` is not 2 s.
         """
-        left = length.steps_left(self.cursor)
-        if left is None:
-            return []
         cursor, ending = self.cursor, []
+        if cursor.expect not in (FREE, DURATION, MORE_DURATION):
+            return ending
         rest = math.ceil(left - 1e-6)  # the end: the first step at or after the length
-        if cursor.expect in (DURATION, MORE_DURATION):
+        if cursor.expect != FREE:
             held = cursor.note.length if cursor.note_stage == "duration" else 0
             room = max(rest - held, 0)
-            if room < masks.durations.max():  # a chain at the end stops: no DUR_0 link
-                held_to_end = masks.longest_duration(room) if room or not held else None
+            if room < masks.longest_duration:  # a chain at the end stops: no DUR_0 link
+                held_to_end = masks.longest_duration_id(room) if room or not held else None
                 ending.append((masks.durations > room, held_to_end))
-        if rest < MAX_SHIFT and cursor.expect in (FREE, MORE_DURATION):
+        if rest < MAX_SHIFT and cursor.expect != DURATION:
             ending.append((masks.shifts > rest, masks.shift_ids[max(rest, 1)]))
         return ending
 
@@ -837,18 +843,6 @@ class Length:
         else:
             done = stream.tokens if unit == "tokens" else cursor.step
         return done >= self.amount - 1e-9  # seconds summed step by step drift
-
-    def closing(self, stream: Stream) -> bool:
-        """Whether the stream is in the last CLOSING_BARS bars of a piece that ends at a
-        time."""
-        left = self.steps_left(stream.cursor)
-        # half a step of slack: bars summed step by step drift
-        return left is not None and left < CLOSING_BARS * stream.cursor.bar_steps + 0.5
-
-    @property
-    def in_time(self) -> bool:
-        """Whether the piece ends at a time (seconds or bars), which no note rings past."""
-        return self.unit in ("seconds", "bars")
 
     def steps_left(self, cursor: Cursor) -> float | None:
         """Grid steps from the cursor to the piece's end at its tempo and meter, or None
@@ -962,18 +956,19 @@ def sample_tokens(
             scores = logits[active] + masks.bias
             if masks.leans:
                 scores = scores + np.stack([runs[k].lean(masks) for k in active])
+            lefts = [length.steps_left(runs[k].cursor) for k in active]  # None: no time
             if masks.pitch_leans:
-                scores = lean_within(
-                    scores,
-                    np.stack([runs[k].pitch_lean(masks, length.closing(runs[k])) for k in active]),
-                    np.array(allowed) & masks.notes,
-                )
+                leans = [
+                    runs[k].pitch_lean(masks, runs[k].closing(left))
+                    for k, left in zip(active, lefts, strict=True)
+                ]
+                scores = lean_within(scores, np.stack(leans), np.array(allowed) & masks.notes)
             if steering.density is not None or NOTES_PER_SECOND in masks.quantiles:
                 bias = [runs[k].density_bias(steering.density) for k in active]
                 scores = scores + np.outer(bias, masks.density_lean).astype(scores.dtype)
             allowed = np.array(allowed)
-            for row, k in enumerate(active) if length.in_time else ():
-                for past, at_end in runs[k].past_the_end(masks, length):
+            for row, (k, left) in enumerate(zip(active, lefts, strict=True)):
+                for past, at_end in runs[k].past_the_end(masks, left) if left is not None else ():
                     stop_at_end(scores[row], allowed[row], past, at_end, sampling.temperature)
             chosen = np.zeros(streams, dtype=np.int64)
             chosen[active] = draw(scores, allowed, sampling, rng)
