@@ -1008,6 +1008,7 @@ def generate(
     from .model.trained import notes_per_second as _density
     from .views.notes import song_notes
     from .views.render import render_audio, render_png
+    from .views.summary import duration
 
     if Path(output).suffix.lower() not in (".mid", ".midi"):
         raise click.BadParameter(
@@ -1050,7 +1051,7 @@ def generate(
         inputs = [Path(prime)] if prime else []
         write_atomic(path, write(song), inputs=inputs)
         notes = song_notes(song)
-        seconds = max((n.end for n in notes), default=0.0)
+        seconds = duration(song) or max((n.end for n in notes), default=0.0)
         parts = len({n.instrument for n in notes})
         click.echo(
             f"{path}: {seconds:.1f} s, {count(len(notes), 'note')}, {count(parts, 'instrument')}"

@@ -911,3 +911,24 @@ def test_a_piece_ends_on_its_tonic_triad(steering):
         before.append(triad_share([n for n in score.notes if n.start < last_bars], key))
     closing_share, before_share = sum(closing) / 4, sum(before) / 4
     assert closing_share > 0.85 and before_share < closing_share - 0.15, (closing, before)
+
+
+class Chatterer:
+    """A stepper that strikes a note every 5 steps, whatever the time."""
+
+    def initial_state(self, streams: int) -> list:
+        return []
+
+    def step(self, ids: np.ndarray, state: list) -> np.ndarray:
+        logits = np.full((len(ids), len(VOCAB)), -10.0, np.float32)
+        for token in ("NOTE_60", "VEL_10", "DUR_4", "SHIFT_5"):
+            logits[:, VOCAB.ids[token]] = 3.0
+        return logits
+
+
+@pytest.mark.parametrize("length", [Length(3, "seconds"), Length(2, "bars")])
+def test_a_piece_only_rests_in_its_last_eighth(length):
+    for tokens in four_streams(Chatterer(), length, Steering(steady=True), seed=2):
+        score = grammar.Score()
+        end = grammar.walk(tokens, score)
+        assert max(note.start for note in score.notes) <= end.step - sample.LAST_ONSET_STEPS

@@ -78,6 +78,7 @@ from ..tokens.grammar import (
 from ..tokens.vocab import EOS, Vocab
 from .stepper import Stepper
 
+LAST_ONSET_STEPS = STEPS_PER_BEAT // 2  # a piece only rests in its last 8th
 MAX_ONSETS_PER_STEP = 12  # notes starting together; more is a model stuck in place
 MAX_PROGRAMS = 8  # instruments in one piece (drums aside): a band, not a channel sweep
 # logit bias for a named instrument's programs (or the kit's notes) until it has played a
@@ -86,6 +87,9 @@ MAX_PROGRAMS = 8  # instruments in one piece (drums aside): a band, not a channe
 BRING_IN = 6.0
 # and again once it has been silent this long (as are the instruments of a style's ensemble)
 BRING_BACK_STEPS = 16 * STEPS_PER_BEAT
+# and with twice the lean once silent this much longer: a model settled into one
+# instrument's groove gives a program change a few thousandths of a chance a step
+LONG_SILENCE_STEPS = 16 * STEPS_PER_BEAT
 TONIC_LEAN = 2.0  # logit bias for the tonic's notes when a key is asked
 TRIAD_LEAN = 0.75  # and for its third and fifth
 # in a piece's last CLOSING_BARS bars, pitched notes outside its key's tonic triad lean
@@ -209,7 +213,9 @@ class Masks:
         self.values = [value for _, value in parsed]
         kinds = np.array(self.kinds)
         self.after = {expect: np.isin(kinds, names) for expect, names in FOLLOWERS.items()}
-        self.onsets = np.isin(kinds, ("NOTE", "DRUM", "PROGRAM"))
+        self.sounds = np.isin(kinds, ("NOTE", "DRUM"))
+        self.onsets = self.sounds | (kinds == "PROGRAM")
+        self.rests = kinds == "SHIFT"
         self.bar_lines = has_bar_lines(vocab.ids)
         self.steady = steering.steady
         self.tempos, self.meters = kinds == "TEMPO", kinds == "TIMESIG"
@@ -297,9 +303,7 @@ class Masks:
         # the other way by their length (a 16th is neutral, a whole note two units), so
         # that sparser music both starts fewer notes and waits longer between them
         rests = np.log2(np.maximum(shifts, 1) / (STEPS_PER_BEAT / 4)) / 2
-        self.density_lean = (np.isin(kinds, ("NOTE", "DRUM")) - (shifts > 0) * rests).astype(
-            np.float32
-        )
+        self.density_lean = (self.sounds - (shifts > 0) * rests).astype(np.float32)
         # shorter_than[n]: every token but the SHIFTs of n steps or more
         self.shorter_than = np.array([shifts < max(n, 1) for n in range(MAX_SHIFT + 2)])
         self.durations = np.array([value if kind == "DUR" else -1 for kind, value in parsed])
@@ -626,14 +630,16 @@ class Stream:
 
     def bring_in_bias(self, masks: Masks) -> np.ndarray:
         """The lean towards the named instruments that have not played yet, or not for
-        BRING_BACK_STEPS: an ensemble plays together, it does not hand the tune on."""
+        BRING_BACK_STEPS (twice that after LONG_SILENCE_STEPS more): an ensemble plays
+        together, it does not hand the tune on."""
         since = self.cursor.step - BRING_BACK_STEPS
-        missing = tuple(
-            k
-            for k, named in enumerate(masks.asked)
-            if max((self.last_played.get(i, -1) for i in named), default=-1) < max(since, 0)
-        )
-        return masks.bring_in(missing)
+        last = [
+            max((self.last_played.get(i, -1) for i in named), default=-1) for named in masks.asked
+        ]
+        bias = masks.bring_in(tuple(k for k, step in enumerate(last) if step < max(since, 0)))
+        since -= LONG_SILENCE_STEPS  # silent this much longer: twice the lean
+        long_silent = tuple(k for k, step in enumerate(last) if step < since)
+        return bias + masks.bring_in(long_silent) if long_silent else bias
 
     def key_bias(self, masks: Masks) -> np.ndarray:
         """The kept key's bias for the next token.  With a target share: none while the
@@ -694,8 +700,9 @@ class Stream:
     def ensemble_bias(self, masks: Masks) -> np.ndarray:
         """Once the stream plays as many instruments as its aim, new ones lean away, and
         if it aims at an ensemble, those of it silent for BRING_BACK_STEPS lean back in
-        (by BRING_IN): an ensemble plays together, it does not hand the tune on after an
-        opening flourish."""
+        (by BRING_IN, twice that after LONG_SILENCE_STEPS more), as named instruments do:
+        an ensemble plays together, it does not hand the tune on after an opening
+        flourish."""
         target = self.targets.get(INSTRUMENTS)
         if target is None or len(self.played) < max(round(target), 1):
             return masks.no_lean
@@ -704,7 +711,12 @@ class Stream:
             return bias
         since = self.cursor.step - BRING_BACK_STEPS
         silent = frozenset(i for i, step in self.last_played.items() if step < since)
-        return bias + masks.silent_instruments(silent) if silent else bias
+        if not silent:
+            return bias
+        bias = bias + masks.silent_instruments(silent)
+        since -= LONG_SILENCE_STEPS
+        long_silent = frozenset(i for i in silent if self.last_played[i] < since)
+        return bias + masks.silent_instruments(long_silent) if long_silent else bias
 
     def velocity_bias(self, masks: Masks) -> np.ndarray:
         """In a style that keeps one velocity, once the stream has played a note the other
@@ -747,11 +759,13 @@ class Stream:
 
     def past_the_end(self, masks: Masks, left: float) -> list[tuple[np.ndarray, int | None]]:
         """The rests and note lengths that would run past the piece's end, each kind with
-        the id of the one that stops at the end, to take their share.
+        the id of the one that stops at the end, to take their share; and in the last
+        LAST_ONSET_STEPS of a piece that has sounded, all but the rests.
 
         A rest of four beats with one left becomes a rest to the end, and a long
         note near the end is held to it, so that a 16-bar piece is 16 bars long
-        in a DAW and ``--length 1s`` is not 2 s.
+        in a DAW and ``--length 1s`` is not 2 s; and no chord is struck a moment
+        before the end only to be cut off.
         """
         cursor, ending = self.cursor, []
         if cursor.expect not in (FREE, DURATION, MORE_DURATION):
@@ -765,6 +779,8 @@ class Stream:
                 ending.append((masks.durations > room, held_to_end))
         if rest < MAX_SHIFT and cursor.expect != DURATION:
             ending.append((masks.shifts > rest, masks.shift_ids[max(rest, 1)]))
+        if rest < LAST_ONSET_STEPS and cursor.expect == FREE and self.sounded:
+            ending.append((~masks.rests, None))  # it rests to the end: no chord cut off
         return ending
 
     def _allowed(self, masks: Masks, length_reached: bool) -> np.ndarray:

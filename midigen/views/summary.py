@@ -35,7 +35,7 @@ def summarize(song: Song) -> dict[str, Any]:
         "tracks": len(song.tracks),
         "events": sum(len(track) for track in song.tracks),
         "notes": notes,
-        "duration_seconds": _duration(song),
+        "duration_seconds": duration(song),
         "tempi_bpm": _tempi(song),
         "instruments": instruments,
         "drums": DRUM_CHANNEL in used_channels,
@@ -50,8 +50,9 @@ def _division(song: Song) -> dict[str, int]:
     return {"ticks_per_quarter": song.division}
 
 
-def _duration(song: Song) -> float | None:
-    """Seconds to the last End of Track (the longest sequence, in format 2)."""
+def duration(song: Song) -> float | None:
+    """Seconds to the last End of Track (the longest sequence, in format 2); None if the
+    tempo map cannot be read."""
     try:
         if song.format == 2:
             return max(
