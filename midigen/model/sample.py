@@ -85,7 +85,12 @@ MAX_PROGRAMS = 8  # instruments in one piece (drums aside): a band, not a channe
 # note: strong, for a model that learned a style of one instrument would never bring in a
 # second (piano,bass,strings: all three in 0 of 24 pieces at 0, 6 at 4, 16 at 6), and brief
 BRING_IN = 6.0
-# and again once it has been silent this long (as are the instruments of a style's ensemble)
+# and again once it has been silent this long: a model of one instrument's style plays
+# the named ones one after another, each for a long stretch, unless they are called back
+# soon (piano,bass,strings, 60 s: 4-s windows with all three 14% at 16 beats, 29% at 8)
+NAMED_BRING_BACK_STEPS = 8 * STEPS_PER_BEAT
+# an instrument of a style's ensemble is brought back (by BRING_IN) after a longer
+# silence: a quartet's parts rest for bars at a time
 BRING_BACK_STEPS = 16 * STEPS_PER_BEAT
 # and with twice the lean once silent this much longer: a model settled into one
 # instrument's groove gives a program change a few thousandths of a chance a step
@@ -260,6 +265,8 @@ class Masks:
         self.program_values, self.drums = programs, kinds == "DRUM"
         self._new_instruments: dict[frozenset[int], np.ndarray] = {}
         self._silent_instruments: dict[frozenset[int], np.ndarray] = {}
+        # stay: the PROGRAMs lean away while an instrument brought in has not yet played
+        self.stay = np.where(self.programs, np.float32(-BRING_IN), np.float32(0.0))
         self.steered = _steered(steering, parsed, kinds, programs)
         # to_bring_in[k]: the tokens that bring in the k-th instrument the musician named
         # (its programs, or the drum kit's notes), leaning while it has not played
@@ -630,13 +637,16 @@ class Stream:
 
     def bring_in_bias(self, masks: Masks) -> np.ndarray:
         """The lean towards the named instruments that have not played yet, or not for
-        BRING_BACK_STEPS (twice that after LONG_SILENCE_STEPS more): an ensemble plays
-        together, it does not hand the tune on."""
-        since = self.cursor.step - BRING_BACK_STEPS
+        NAMED_BRING_BACK_STEPS (twice that after LONG_SILENCE_STEPS more): an ensemble
+        plays together, it does not hand the tune on."""
+        since = self.cursor.step - NAMED_BRING_BACK_STEPS
         last = [
             max((self.last_played.get(i, -1) for i in named), default=-1) for named in masks.asked
         ]
-        bias = masks.bring_in(tuple(k for k, step in enumerate(last) if step < max(since, 0)))
+        missing = tuple(k for k, step in enumerate(last) if step < max(since, 0))
+        bias = masks.bring_in(missing)
+        if any(self.cursor.program in masks.asked[k] for k in missing):
+            bias = bias + masks.stay  # brought in: it plays before the tune moves on
         since -= LONG_SILENCE_STEPS  # silent this much longer: twice the lean
         long_silent = tuple(k for k, step in enumerate(last) if step < since)
         return bias + masks.bring_in(long_silent) if long_silent else bias
@@ -714,6 +724,8 @@ class Stream:
         if not silent:
             return bias
         bias = bias + masks.silent_instruments(silent)
+        if self.cursor.program in silent:
+            bias = bias + masks.stay  # brought back: it plays before the tune moves on
         since -= LONG_SILENCE_STEPS
         long_silent = frozenset(i for i in silent if self.last_played[i] < since)
         return bias + masks.silent_instruments(long_silent) if long_silent else bias
