@@ -383,6 +383,25 @@ def test_every_named_instrument_is_brought_in(monkeypatch):
     assert min(bass_notes(lean)) > 0
 
 
+def test_a_named_instrument_brought_in_plays_before_the_tune_moves_on():
+    masks = Masks(VOCAB, Steering(instruments=Instruments.parse("piano,strings")))
+    stream = Stream()
+    for token in ("NOTE_60", "VEL_8", "DUR_12", "PROGRAM_48"):  # piano played, then strings
+        stream.advance(VOCAB.ids[token], masks)
+    leaving = stream.lean(masks)[VOCAB.ids["PROGRAM_0"]]
+    for token in ("NOTE_67", "VEL_8", "DUR_12"):  # strings played
+        stream.advance(VOCAB.ids[token], masks)
+    assert leaving == -sample.BRING_IN and stream.lean(masks)[VOCAB.ids["PROGRAM_0"]] == 0
+    # silent past NAMED_BRING_BACK_STEPS, the piano is called back; longer, twice as strongly
+    called = []
+    for shifts in (1, 2, 5):  # to 4, 12 and 32 beats of strings alone
+        for _ in range(shifts):
+            for token in ("SHIFT_96", "NOTE_67", "VEL_8", "DUR_12"):
+                stream.advance(VOCAB.ids[token], masks)
+        called.append(float(stream.lean(masks)[VOCAB.ids["PROGRAM_0"]]))
+    assert called == [0.0, sample.BRING_IN, 2 * sample.BRING_IN]
+
+
 def test_left_out_instruments_get_neither_notes_nor_pedal():
     asked = Instruments.parse("guitar,drums")
     for tokens in four_streams(
