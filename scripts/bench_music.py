@@ -39,7 +39,7 @@ from pathlib import Path
 
 from shared_corpus import shared_corpus
 
-from midigen.midi.keys import estimate_key
+from midigen.midi.keys import Key, estimate_key
 from midigen.midi.reader import read
 from midigen.model.sample import Sampling
 from midigen.model.trained import load_model
@@ -138,13 +138,18 @@ def after(notes: list[Note], seconds: float) -> list[Note]:
     ]
 
 
-def in_key_share(notes: list[Note], prime: list[Note]) -> float:
-    """Share of the pitched notes in the scale of the prime's key."""
+def key_of(notes: list[Note]) -> Key:
+    """The key of the pitched notes, each weighted by how long it sounds."""
     weights = [0.0] * 12
-    for n in prime:
+    for n in notes:
         if not n.is_drum:
             weights[n.pitch % 12] += n.end - n.start
-    scale = estimate_key(weights).scale
+    return estimate_key(weights)
+
+
+def in_key_share(notes: list[Note], prime: list[Note]) -> float:
+    """Share of the pitched notes in the scale of the prime's key."""
+    scale = key_of(prime).scale
     pitched = [n.pitch % 12 for n in notes if not n.is_drum]
     return sum(p in scale for p in pitched) / len(pitched) if pitched else 0.0
 
@@ -156,11 +161,8 @@ def ending(notes: list[Note]) -> tuple[bool, bool] | None:
     pitched = [n for n in notes if not n.is_drum]
     if len(pitched) < 8:
         return None
-    weights = [0.0] * 12
-    for n in pitched:
-        weights[n.pitch % 12] += n.end - n.start
-    key = estimate_key(weights)
-    triad = {key.tonic, (key.tonic + (3 if key.minor else 4)) % 12, (key.tonic + 7) % 12}
+    key = key_of(pitched)
+    triad = set(key.triad)
     last = max(n.start for n in pitched)
     sounding = [n for n in pitched if n.start <= last < n.end] or [
         n for n in pitched if n.start == last

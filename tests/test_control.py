@@ -151,6 +151,11 @@ def test_density_orders_notes_per_second(styled):
     assert rate("low") < rate("high")
 
 
+def test_a_keys_triad_is_its_tonic_third_and_fifth():
+    assert Key.parse("C").triad == (0, 4, 7)
+    assert Key.parse("F#m").triad == (6, 9, 1)
+
+
 def test_key_estimation_finds_a_scale_played_with_its_tonic_chord():
     weights = [0.0] * 12
     for pitch_class, seconds in [(9, 4), (0, 2), (4, 3), (2, 1), (5, 1), (7, 1), (11, 1)]:

@@ -913,7 +913,7 @@ class EveryPitchAlike:
 @pytest.mark.parametrize("steering", [Steering(key=Key.parse("Am")), Steering(settle_key=True)])
 def test_a_piece_ends_on_its_tonic_triad(steering):
     def triad_share(notes: list, key) -> float:
-        triad = {key.tonic, (key.tonic + (3 if key.minor else 4)) % 12, (key.tonic + 7) % 12}
+        triad = set(key.triad)
         return sum(n.pitch % 12 in triad for n in notes) / len(notes)
 
     steady = Steering(key=steering.key, settle_key=steering.settle_key, steady=True)

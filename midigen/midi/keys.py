@@ -55,6 +55,12 @@ class Key:
         return frozenset((self.tonic + step) % 12 for step in steps)
 
     @property
+    def triad(self) -> tuple[int, int, int]:
+        """The pitch classes of the tonic chord: tonic, third (minor or major), fifth."""
+        third = 3 if self.minor else 4
+        return self.tonic, (self.tonic + third) % 12, (self.tonic + 7) % 12
+
+    @property
     def name(self) -> str:
         return NOTE_NAMES[self.tonic] + ("m" if self.minor else "")
 

@@ -336,11 +336,11 @@ class Masks:
         pitch, and below ``bass_below`` (the bass) CLOSING_LEAN for all but the tonic."""
         if (key, bass_below) not in self._closing_bias:
             classes = self.pitches % 12
-            third = (key.tonic + (3 if key.minor else 4)) % 12
+            tonic, third, fifth = key.triad
             bias = np.where(self.notes, np.float32(CLOSING_LEAN), np.float32(0.0))
-            triad = self.notes & np.isin(classes, [third, (key.tonic + 7) % 12])
+            triad = self.notes & np.isin(classes, [third, fifth])
             bias[triad & (self.pitches >= bass_below)] = CLOSING_TRIAD
-            bias[self.notes & (classes == key.tonic)] = 0.0
+            bias[self.notes & (classes == tonic)] = 0.0
             self._closing_bias[key, bass_below] = bias
         return self._closing_bias[key, bass_below]
 
@@ -446,9 +446,8 @@ def _key_masks(key: Key | None, notes: np.ndarray, pitches: np.ndarray) -> tuple
     bias = np.zeros(len(notes), np.float32)
     if key is None:
         return np.ones(len(notes), bool), bias
-    third = 3 if key.minor else 4
-    for interval, lean in ((0, TONIC_LEAN), (third, TRIAD_LEAN), (7, TRIAD_LEAN)):
-        bias[notes & (pitches % 12 == (key.tonic + interval) % 12)] = lean
+    for pitch_class, lean in zip(key.triad, (TONIC_LEAN, TRIAD_LEAN, TRIAD_LEAN), strict=True):
+        bias[notes & (pitches % 12 == pitch_class)] = lean
     return ~notes | np.isin(pitches % 12, sorted(key.scale)), bias
 
 
