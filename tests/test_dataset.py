@@ -274,5 +274,6 @@ def test_each_style_records_what_its_training_pieces_openings_are_like(tmp_path)
     assert quantiles["reach_below"]["jazz"] == quantiles["reach_above"]["jazz"] == [0.5] * 11
     assert quantiles["instruments"]["jazz"] == [1.0] * 11
     assert quantiles["velocity_bins"]["hymns"] == [1.0] * 11  # all at 80
+    assert quantiles["notes_per_onset"]["hymns"] == [1.0] * 11  # one note at a time
     instruments = json.loads((tmp_path / "data" / "meta.json").read_text())["style_instruments"]
     assert instruments == {"hymns": {"0": 1.0}, "jazz": {"0": 1.0}}  # all on the piano

@@ -638,8 +638,8 @@ def test_a_stream_keeps_the_range_of_a_piece_of_its_style():
         }
     )
     # a lean, not a wall: RANGE_SLACK past the reach, and against a network that wants
-    # every pitch alike, a few stray notes past that
-    assert all(f["reach_below"] < 30 and f["reach_above"] < 30 for f in kept)
+    # every pitch alike, a few stray notes past that (free, both reaches pass 35)
+    assert all(f["reach_below"] < 35 and f["reach_above"] < 25 for f in kept)
     assert sum(f["reach_above"] for f in kept) < sum(f["reach_below"] for f in kept)
 
 
@@ -856,6 +856,18 @@ def test_a_stream_plays_as_many_notes_as_a_piece_of_its_style():
     # within the slack a drawn rate allows (15%) and the prior's pull; the untrained
     # network resists a busy aim, and the bias is bounded
     assert all(0.8 < rate < 1.4 for rate in sparse) and all(8 < rate < 14 for rate in busy)
+
+
+def test_a_stream_plays_chords_as_thick_as_a_piece_of_its_style():
+    def chords(target: float | None) -> list[float]:
+        quantiles = {"notes_per_onset": {"": [target] * 11}} if target else {}
+        return [f["notes_per_onset"] for f in opening_of(quantiles)]
+
+    free, single, pairs = chords(None), chords(1.0), chords(2.0)
+    assert max(single) < min(pairs) and max(pairs) < min(free)
+    # a lean, not a wall: the untrained network wants chords of 3 to 5 notes, and the
+    # bias is bounded (CHORD_MAX_BIAS)
+    assert all(rate < 2.0 for rate in single) and all(rate < 3.0 for rate in pairs)
 
 
 class LongNoteLover:

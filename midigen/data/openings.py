@@ -42,6 +42,9 @@ REACH_ABOVE = "reach_above"
 VELOCITY_BINS = "velocity_bins"  # how many of the 16 VEL bins the opening's notes play in
 INSTRUMENTS = "instruments"  # how many programs play in the opening, the drum kit one more
 NOTES_PER_SECOND = "notes_per_second"  # of the opening, drums included
+# notes of the opening per moment one starts: 1 for a tune played alone, about 3 for a
+# hymn's chords (a stream with the right rate can still play too few onsets, each too thick)
+NOTES_PER_ONSET = "notes_per_onset"
 BOUNDS = {
     KEY_SHARE: (0.0, 1.0),
     MEAN_PITCH: (0.0, 127.0),
@@ -50,6 +53,7 @@ BOUNDS = {
     VELOCITY_BINS: (0.0, float(grammar.VELOCITY_BINS)),
     INSTRUMENTS: (0.0, 129.0),
     NOTES_PER_SECOND: (0.0, 1000.0),
+    NOTES_PER_ONSET: (1.0, 1000.0),
 }
 MIN_NOTES = 16  # an opening with fewer pitched notes says little about its register
 
@@ -68,6 +72,7 @@ def read_opening(tokens: Sequence[str]) -> Opening:
     cursor = grammar.Cursor()
     pitches: list[int] = []  # every pitched note, in the order they start
     opening: list[tuple[int, int, int]] = []  # the opening's: (instrument, pitch, velocity)
+    onsets: set[int] = set()  # the steps where the opening's notes start
     for token in tokens:
         if cursor.feed_token(token) or not token.startswith(("NOTE_", "DRUM_", "VEL_")):
             continue
@@ -77,6 +82,7 @@ def read_opening(tokens: Sequence[str]) -> Opening:
                 pitches.append(note.pitch)
         elif cursor.seconds < OPENING_SECONDS:  # a note's velocity comes with its VEL
             opening.append((note.instrument, note.pitch, note.velocity))
+            onsets.add(cursor.step)
     figures = {}
     share = key_share(pitches)
     if share is not None:
@@ -90,6 +96,7 @@ def read_opening(tokens: Sequence[str]) -> Opening:
         figures[VELOCITY_BINS] = float(len({velocity for _, _, velocity in opening}))
         figures[INSTRUMENTS] = float(len({instrument for instrument, _, _ in opening}))
         figures[NOTES_PER_SECOND] = len(opening) / max(min(cursor.seconds, OPENING_SECONDS), 1.0)
+        figures[NOTES_PER_ONSET] = len(opening) / len(onsets)
     return Opening(figures, frozenset(instrument for instrument, _, _ in opening))
 
 

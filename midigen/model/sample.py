@@ -50,6 +50,7 @@ from ..data.openings import (
     KEY_SHARE,
     MEAN_PITCH,
     MIN_NOTES,
+    NOTES_PER_ONSET,
     NOTES_PER_SECOND,
     REACH_ABOVE,
     REACH_BELOW,
@@ -111,6 +112,13 @@ DENSITY_GAIN = 20.0  # logit bias per unit of log(asked / measured notes per sec
 DENSITY_MAX_BIAS = 6.0  # the bias's bound either way: a nudge, never a forced note
 DENSITY_SLACK = 0.15  # a drawn rate lets the stream stray by this share before it leans
 DENSITY_PRIOR_SECONDS = 2.0  # the measured rate starts at the asked one, for this long
+# a stream's chords: one more note where one has just started leans by CHORD_GAIN per unit
+# of log(aimed / measured notes per onset), once that strays by CHORD_SLACK, at most
+# CHORD_MAX_BIAS either way; the measure starts at the aim, for CHORD_PRIOR_ONSETS onsets
+CHORD_GAIN = 8.0
+CHORD_SLACK = 0.1
+CHORD_MAX_BIAS = 4.0
+CHORD_PRIOR_ONSETS = 8
 BATCH_FOR_TWO_THREADS = 4  # streams from which the matrix products use two BLAS threads
 OUT_OF_KEY = -1.5  # logit bias for notes outside the kept key's scale: about 1/4.5 as likely
 KEY_SETTLE_NOTES = 16  # pitched notes after which a stream's key is estimated and kept
@@ -146,7 +154,15 @@ PULSE_SETTLE_NOTES = 16  # notes after which a stream's pulse (its grid's phase)
 OFF_PULSE = -4.0  # logit bias for a note or rest end off the kept pulse: 1/55 as likely
 PULSE_POSITIONS = (0, 6, 8, 12, 16, 18)  # in a beat of 24 steps: 16ths and 8th triplets
 # a rank drawn for each
-PIECE_FIGURES = (KEY_SHARE, MEAN_PITCH, REACH_BELOW, REACH_ABOVE, INSTRUMENTS, NOTES_PER_SECOND)
+PIECE_FIGURES = (
+    KEY_SHARE,
+    MEAN_PITCH,
+    REACH_BELOW,
+    REACH_ABOVE,
+    INSTRUMENTS,
+    NOTES_PER_SECOND,
+    NOTES_PER_ONSET,
+)
 # a style keeps one velocity where this share of its pieces play one: Nottingham's tunes,
 # written from ABC, all do.  Where fewer do, the one-velocity pieces are mostly scores with
 # no dynamics marked, which say nothing about how the style plays, and the dynamics of the
@@ -514,6 +530,7 @@ class Stream:
     sounded: bool = False  # a note has begun
     notes: int = 0  # notes begun so far
     onsets_here: int = 0  # notes begun on the current step
+    onsets: int = 0  # steps on which a note began
     last_onset: int = 0  # the step of the last note begun
     programs: set[int] = field(default_factory=set)  # ids of PROGRAM tokens used
     played: set[int] = field(default_factory=set)  # programs that played a note, KIT for drums
@@ -550,6 +567,7 @@ class Stream:
         elif kind == "NOTE" or kind == "DRUM":
             self.played.add(self.cursor.program if kind == "NOTE" else KIT)
             self.last_played[self.cursor.program if kind == "NOTE" else KIT] = self.cursor.step
+            self.onsets += not self.onsets_here
             self.onsets_here += 1
             self.last_onset = self.cursor.step
             self.notes += 1
@@ -599,6 +617,7 @@ class Stream:
                 REACH_BELOW: mean - self.lowest,
                 REACH_ABOVE: self.highest - mean,
                 NOTES_PER_SECOND: self.notes / max(self.cursor.seconds, 1.0),
+                NOTES_PER_ONSET: self.notes / self.onsets,
             }
             for name, value in prime.items():
                 if name in self.targets:
@@ -760,6 +779,23 @@ class Stream:
         off = np.log(aim / rate)
         off = np.sign(off) * max(abs(off) - slack, 0.0)
         return float(np.clip(DENSITY_GAIN * off, -DENSITY_MAX_BIAS, DENSITY_MAX_BIAS))
+
+    def chord_bias(self) -> float:
+        """A logit bias for notes where one has just started, that steers the notes per
+        onset towards the stream's drawn figure; 0 between onsets, or without a figure.
+
+        Notes per second alone leave the chords free: a pop stream at the right
+        rate played 2.2 notes per onset against its style's 1.6, and a piano
+        stream chords where most piano pieces play one line.
+        """
+        aim = self.targets.get(NOTES_PER_ONSET)
+        if aim is None or not self.onsets_here:
+            return 0.0
+        prior = CHORD_PRIOR_ONSETS
+        size = (self.notes + aim * prior) / (self.onsets + prior)
+        off = np.log(aim / size)
+        off = np.sign(off) * max(abs(off) - CHORD_SLACK, 0.0)
+        return float(np.clip(CHORD_GAIN * off, -CHORD_MAX_BIAS, CHORD_MAX_BIAS))
 
     def allowed(self, masks: Masks, length_reached: bool) -> np.ndarray:
         """Which ids may come next: the grammar's, narrowed by the sampler's limits (and
@@ -1000,6 +1036,10 @@ def sample_tokens(
             if steering.density is not None or NOTES_PER_SECOND in masks.quantiles:
                 bias = [runs[k].density_bias(steering.density) for k in active]
                 scores = scores + np.outer(bias, masks.density_lean).astype(scores.dtype)
+            if NOTES_PER_ONSET in masks.quantiles:
+                bias = [runs[k].chord_bias() for k in active]
+                if any(bias):  # between onsets there is none
+                    scores = scores + np.outer(bias, masks.sounds).astype(scores.dtype)
             for row, (k, left) in enumerate(zip(active, lefts, strict=True)):
                 for past, at_end in runs[k].past_the_end(masks, left) if left is not None else ():
                     stop_at_end(scores[row], allowed[row], past, at_end, sampling.temperature)
