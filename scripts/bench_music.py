@@ -25,7 +25,13 @@ corpus for pop and folk (scripts/build_corpus.py never trains on them), and
 the validation split of the model's dataset (by content hash) for the other
 styles.  The dataset is the one the model's config.json names.
 
-    python scripts/bench_music.py [--model models/default] [--pieces 16] [--primes 12]
+Unprimed and per style, the model generates ``--batches`` batches of
+``--pieces`` (seeds ``--seed`` on), and the overlaps are those of all of
+them together, with the mean OA of each batch alone beside them: one batch
+of 16 is a noisy sample (a style's mean OA moved by up to 0.16 from one
+batch to the next), and a small sample's density estimates overlap less.
+
+    python scripts/bench_music.py [--model models/default] [--pieces 16] [--batches 4] [--primes 12]
 """
 
 from __future__ import annotations
@@ -83,15 +89,16 @@ YARDSTICK_DRAWS = 4  # one draw of 16 pieces moves a mean OA by about 0.03
 
 
 def yardstick(dataset: Path, style: str, reference, pieces: int, rng: random.Random):
-    """Mean OA of ``pieces`` real training pieces of ``style`` against ``reference``,
-    averaged over a few draws; None without a dataset to draw from."""
+    """Mean OA of ``pieces`` real training pieces of ``style`` (all of them, if it has
+    fewer) against ``reference``, averaged over a few draws; None without a dataset
+    to draw from."""
     if not (dataset / "meta.json").exists():
         return None
     files = [path for path in training_files(dataset, style) if path.exists()]
-    if len(files) < pieces:
+    if not files:
         return None
     overlaps = [
-        compare(notes_of(rng.sample(files, pieces)), reference).mean_overlap
+        compare(notes_of(rng.sample(files, min(pieces, len(files)))), reference).mean_overlap
         for _ in range(YARDSTICK_DRAWS)
     ]
     return statistics.mean(overlaps)
@@ -194,7 +201,8 @@ def main() -> int:
     parser.add_argument("--model", type=Path, default=REPO / "models" / "default")
     parser.add_argument("--data", type=Path, help="the model's dataset (default: config.json's)")
     parser.add_argument("--shared", type=Path, default=shared_corpus("real"))
-    parser.add_argument("--pieces", type=int, default=16)
+    parser.add_argument("--pieces", type=int, default=16, help="generated pieces per batch")
+    parser.add_argument("--batches", type=int, default=4)
     parser.add_argument("--primes", type=int, default=12)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-copying", action="store_true", help="skip the memorisation meter")
@@ -213,17 +221,39 @@ def main() -> int:
         + ", ".join(f"{style} {len(pieces)}" for style, pieces in references.items())
     )
 
-    songs = model.generate_batch(num=args.pieces, length="32s", sampling=sampling, seed=args.seed)
+    def batches(**options) -> list:
+        """--batches batches of --pieces songs, one list."""
+        return [
+            song
+            for batch in range(args.batches)
+            for song in model.generate_batch(
+                num=args.pieces, length="32s", sampling=sampling, seed=args.seed + batch, **options
+            )
+        ]
+
+    def per_batch(pieces: list[list[Note]], reference) -> str:
+        """The mean OA of each batch of pieces alone: their mean and range."""
+        overlaps = [
+            compare(pieces[start : start + args.pieces], reference).mean_overlap
+            for start in range(0, len(pieces), args.pieces)
+        ]
+        return f"{statistics.mean(overlaps):.3f} ({min(overlaps):.2f}-{max(overlaps):.2f})"
+
+    songs = batches()
     generated = [song_notes(song) for song in songs]
     shuffled = rng.sample(everything, len(everything))
-    print(f"\n## unprimed, default options: {len(generated)} pieces of 32 s")
+    print(
+        f"\n## unprimed, default options: {len(generated)} pieces of 32 s "
+        f"({args.batches} batches of {args.pieces})"
+    )
     overlap_table(
         {
             "generated vs real": compare(generated, everything),
             "real vs real": compare(shuffled[::2], shuffled[1::2]),
-            "random vs real": compare(random_pieces(args.pieces, rng), everything),
+            "random vs real": compare(random_pieces(len(generated), rng), everything),
         }
     )
+    print(f"mean OA of each batch of {args.pieces} alone: {per_batch(generated, everything)}")
     real_rhythm = medians(
         [rhythm(midi) for paths in held_out.values() for p in paths if (midi := pretty(p))]
     )
@@ -244,32 +274,38 @@ def main() -> int:
 
     print("\n## each style against its held-out pieces")
     print(
-        f"{'style':<12}{'pieces':>8}{'mean OA':>10}{'entropy OA':>12}{'scale OA':>10}"
-        f"{'training pieces':>17}"
+        f"{'style':<12}{'pieces':>8}{'mean OA':>10}{'each batch':>20}{'entropy OA':>12}"
+        f"{'scale OA':>10}{'training pieces':>17}"
     )
-    drawing = random.Random(args.seed)  # apart from ``rng``: the primes stay the same
+    drawing = random.Random(args.seed)  # apart from ``rng``: the yardstick's own draws
     for style, reference in references.items():
-        songs = model.generate_batch(
-            num=args.pieces, length="32s", sampling=sampling, seed=args.seed, style=style
-        )
-        result = compare([song_notes(song) for song in songs], reference)
-        real = yardstick(dataset, style, reference, args.pieces, drawing)
+        pieces = [song_notes(song) for song in batches(style=style)]
+        result = compare(pieces, reference)
+        real = yardstick(dataset, style, reference, len(pieces), drawing)
         print(
             f"{style:<12}{len(reference):>8}{result.mean_overlap:>10.3f}"
+            f"{per_batch(pieces, reference):>20}"
             f"{result.rows['pitch_class_entropy']['overlap']:>12.2f}"
             f"{result.rows['scale_consistency']['overlap']:>10.2f}"
             f"{'' if real is None else f'{real:.3f}':>17}"
         )
 
-    primes = [p for paths in held_out.values() for p in paths]
-    primes = rng.sample(primes, min(args.primes, len(primes)))
+    # the first --primes held-out pieces, in an order of their own, that last long enough
+    candidates = [p for paths in held_out.values() for p in paths]
+    candidates = random.Random(args.seed).sample(candidates, len(candidates))
     continuations, rests, in_key = [], [], []
-    for k, path in enumerate(primes):
+    for path in candidates:
+        if len(continuations) == args.primes:
+            break
         real = notes_of([path])
         if not real or real[0][-1].start < PIECE_SECONDS:
             continue
         song = model.generate_batch(
-            num=1, length=f"{PIECE_SECONDS:g}s", prime=path, prime_seconds=PRIME_SECONDS, seed=k
+            num=1,
+            length=f"{PIECE_SECONDS:g}s",
+            prime=path,
+            prime_seconds=PRIME_SECONDS,
+            seed=len(continuations),
         )[0]
         continuation = after(song_notes(song), PRIME_SECONDS)
         continuations.append(continuation)
