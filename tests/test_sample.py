@@ -752,6 +752,23 @@ def test_a_continuation_keeps_its_primes_dynamics():
         assert bins["VEL_8"] > 0.5 * sum(bins.values())  # a prime at one velocity keeps it
 
 
+def test_a_continuation_plays_chords_as_thick_as_its_primes():
+    def notes_per_onset(tokens: list[str]) -> float:
+        notes = onsets = 0
+        new_step = True
+        for token in tokens:
+            if token.startswith("SHIFT_"):
+                new_step = True
+            elif token.startswith("NOTE_"):
+                notes, onsets, new_step = notes + 1, onsets + new_step, False
+        return notes / onsets
+
+    thick_style = {"notes_per_onset": {"": [4.0] * 11}}  # the prime plays one note at a time
+    free = [notes_per_onset(c) for c in primed_streams([8], {}, {0})]
+    kept = [notes_per_onset(c) for c in primed_streams([8], thick_style, {0})]
+    assert max(kept) < min(free) and max(kept) < 2.0, (free, kept)
+
+
 class SilenceLover:
     """A stepper that, after its first note, wants a rest far more than anything else."""
 
