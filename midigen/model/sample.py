@@ -200,8 +200,9 @@ class Steering:
     ``piece_quantiles`` ({figure: {style name, "" for none: deciles}},
     data/openings.py): each stream draws a rank per figure, each on its own,
     and keeps its key as tightly, its register as high, its notes as near it
-    and its instruments as few as the style's pieces at those ranks (and one
-    velocity, in a style whose pieces nearly all play one).
+    and as many, its chords as thick and its instruments as few as the style's
+    pieces at those ranks (and one velocity, in a style whose pieces nearly
+    all play one).
     ``style_instruments`` ({style name, "" for none: {program, or KIT: the share
     of its pieces it plays in}}): an instrument that few of the style's pieces
     play leans away, so that a pop song is played on the piano POP909 plays.
@@ -784,9 +785,10 @@ class Stream:
         """A logit bias for notes where one has just started, that steers the notes per
         onset towards the stream's drawn figure; 0 between onsets, or without a figure.
 
-        Notes per second alone leave the chords free: a pop stream at the right
-        rate played 2.2 notes per onset against its style's 1.6, and a piano
-        stream chords where most piano pieces play one line.
+        Notes per second alone leave the chords free: pop streams at the right
+        rate played a median 2.2 notes per onset where held-out pop songs play
+        1.6 (and so too few onsets, too far apart), and piano streams chords
+        where most piano pieces play one line.
         """
         aim = self.targets.get(NOTES_PER_ONSET)
         if aim is None or not self.onsets_here:
