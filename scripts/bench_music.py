@@ -85,7 +85,7 @@ def training_files(dataset: Path, style: str | None = None) -> list[Path]:
     ]
 
 
-YARDSTICK_DRAWS = 4  # one draw of 16 pieces moves a mean OA by about 0.03
+YARDSTICK_DRAWS = 4  # one draw of 16 pieces moved a mean OA by about 0.03
 
 
 def yardstick(dataset: Path, style: str, reference, pieces: int, rng: random.Random):
@@ -97,11 +97,41 @@ def yardstick(dataset: Path, style: str, reference, pieces: int, rng: random.Ran
     files = [path for path in training_files(dataset, style) if path.exists()]
     if not files:
         return None
+    if len(files) <= pieces:  # every draw would be the same
+        return compare(notes_of(files), reference).mean_overlap
     overlaps = [
-        compare(notes_of(rng.sample(files, min(pieces, len(files)))), reference).mean_overlap
+        compare(notes_of(rng.sample(files, pieces)), reference).mean_overlap
         for _ in range(YARDSTICK_DRAWS)
     ]
     return statistics.mean(overlaps)
+
+
+def generate_batches(model, batches: int, pieces: int, seed: int, **options) -> list:
+    """``batches`` batches of ``pieces`` songs of 32 s, seeds ``seed`` on, in one list."""
+    sampling = Sampling()  # the model as it learned: the default options
+    return [
+        song
+        for batch in range(batches)
+        for song in model.generate_batch(
+            num=pieces, length="32s", sampling=sampling, seed=seed + batch, **options
+        )
+    ]
+
+
+def per_batch(pieces: list[list[Note]], reference, size: int) -> str:
+    """The mean OA of each batch of ``size`` pieces alone: their mean and range."""
+    overlaps = [
+        compare(pieces[start : start + size], reference).mean_overlap
+        for start in range(0, len(pieces), size)
+    ]
+    return f"{statistics.mean(overlaps):.3f} ({min(overlaps):.2f}-{max(overlaps):.2f})"
+
+
+def at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
 
 
 def notes_of(paths: list[Path]) -> list[list[Note]]:
@@ -201,9 +231,13 @@ def main() -> int:
     parser.add_argument("--model", type=Path, default=REPO / "models" / "default")
     parser.add_argument("--data", type=Path, help="the model's dataset (default: config.json's)")
     parser.add_argument("--shared", type=Path, default=shared_corpus("real"))
-    parser.add_argument("--pieces", type=int, default=16, help="generated pieces per batch")
-    parser.add_argument("--batches", type=int, default=4)
-    parser.add_argument("--primes", type=int, default=12)
+    parser.add_argument(
+        "--pieces", type=at_least_one, default=16, help="generated pieces per batch"
+    )
+    parser.add_argument(
+        "--batches", type=at_least_one, default=4, help="batches, unprimed and per style"
+    )
+    parser.add_argument("--primes", type=at_least_one, default=12)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-copying", action="store_true", help="skip the memorisation meter")
     args = parser.parse_args()
@@ -215,31 +249,12 @@ def main() -> int:
     references = {style: notes_of(paths) for style, paths in held_out.items()}
     everything = [piece for pieces in references.values() for piece in pieces]
     rng = random.Random(args.seed)
-    sampling = Sampling()  # the model as it learned: the default options
     print(
         f"model {args.model}; held-out real pieces: "
         + ", ".join(f"{style} {len(pieces)}" for style, pieces in references.items())
     )
 
-    def batches(**options) -> list:
-        """--batches batches of --pieces songs, one list."""
-        return [
-            song
-            for batch in range(args.batches)
-            for song in model.generate_batch(
-                num=args.pieces, length="32s", sampling=sampling, seed=args.seed + batch, **options
-            )
-        ]
-
-    def per_batch(pieces: list[list[Note]], reference) -> str:
-        """The mean OA of each batch of pieces alone: their mean and range."""
-        overlaps = [
-            compare(pieces[start : start + args.pieces], reference).mean_overlap
-            for start in range(0, len(pieces), args.pieces)
-        ]
-        return f"{statistics.mean(overlaps):.3f} ({min(overlaps):.2f}-{max(overlaps):.2f})"
-
-    songs = batches()
+    songs = generate_batches(model, args.batches, args.pieces, args.seed)
     generated = [song_notes(song) for song in songs]
     shuffled = rng.sample(everything, len(everything))
     print(
@@ -253,7 +268,8 @@ def main() -> int:
             "random vs real": compare(random_pieces(len(generated), rng), everything),
         }
     )
-    print(f"mean OA of each batch of {args.pieces} alone: {per_batch(generated, everything)}")
+    each = per_batch(generated, everything, args.pieces)
+    print(f"mean OA of each batch of {args.pieces} alone: {each}")
     real_rhythm = medians(
         [rhythm(midi) for paths in held_out.values() for p in paths if (midi := pretty(p))]
     )
@@ -279,12 +295,13 @@ def main() -> int:
     )
     drawing = random.Random(args.seed)  # apart from ``rng``: the yardstick's own draws
     for style, reference in references.items():
-        pieces = [song_notes(song) for song in batches(style=style)]
+        songs = generate_batches(model, args.batches, args.pieces, args.seed, style=style)
+        pieces = [song_notes(song) for song in songs]
         result = compare(pieces, reference)
         real = yardstick(dataset, style, reference, len(pieces), drawing)
         print(
             f"{style:<12}{len(reference):>8}{result.mean_overlap:>10.3f}"
-            f"{per_batch(pieces, reference):>20}"
+            f"{per_batch(pieces, reference, args.pieces):>20}"
             f"{result.rows['pitch_class_entropy']['overlap']:>12.2f}"
             f"{result.rows['scale_consistency']['overlap']:>10.2f}"
             f"{'' if real is None else f'{real:.3f}':>17}"
