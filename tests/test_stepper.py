@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,13 @@ import torch
 from midigen.model.checkpoint import network_tensors
 from midigen.model.config import ModelConfig, weight_shapes
 from midigen.model.network import LanguageModel
-from midigen.model.stepper import Stepper
+from midigen.model.stepper import (
+    TUNE_BLOCK_STEPS,
+    TUNE_ROUNDS,
+    TUNED_BELOW,
+    Stepper,
+    ThreadTuned,
+)
 
 STEPS = 300
 BATCH = 3
@@ -87,3 +94,54 @@ def test_the_shipped_model_steps_as_its_network_does():
     for step in range(ids.shape[1]):
         logits = model.stepper.step(ids[:, step], state)
         np.testing.assert_allclose(logits, expected[:, step].numpy(), atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("batch", range(1, TUNED_BELOW))
+def test_the_logits_are_the_same_on_one_blas_thread_or_two(batch):
+    # a 512-unit LSTM, large enough that OpenBLAS splits its products between threads
+    from threadpoolctl import threadpool_limits
+
+    network = network_of("lstm", True, 512, 256)
+    weights = {name: t.numpy() for name, t in network_tensors(network).items()}
+    stepper = Stepper(network.config, weights)
+    ids = np.random.default_rng(2).integers(0, VOCAB, (50, batch))
+    runs = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads, user_api="blas"):
+            state = stepper.initial_state(batch)
+            runs.append(np.stack([stepper.step(step_ids, state) for step_ids in ids]))
+    assert np.array_equal(runs[0], runs[1])
+
+
+class ThreadSensitive:
+    """A stepper whose steps take longer on ``slow_threads`` BLAS threads than on others."""
+
+    def __init__(self, slow_threads: int) -> None:
+        from threadpoolctl import ThreadpoolController
+
+        self.blas = ThreadpoolController().select(user_api="blas")
+        self.slow_threads = slow_threads
+
+    def initial_state(self, batch: int) -> list:
+        return []
+
+    def step(self, ids: np.ndarray, state: list) -> np.ndarray:
+        if self.blas.info()[0]["num_threads"] == self.slow_threads:
+            time.sleep(0.002)
+        return np.zeros((len(ids), VOCAB), np.float32)
+
+
+@pytest.mark.parametrize("slow_threads", [1, 2])
+def test_the_steps_run_on_the_thread_count_that_runs_them_fastest(slow_threads):
+    from threadpoolctl import ThreadpoolController
+
+    blas = ThreadpoolController().select(user_api="blas")
+    if not blas.lib_controllers:
+        pytest.skip("no BLAS library that threadpoolctl can limit")
+    before = blas.info()[0]["num_threads"]
+    with ThreadTuned(ThreadSensitive(slow_threads), 1, candidates=(1, 2)) as tuned:
+        for _ in range(2 * TUNE_ROUNDS * TUNE_BLOCK_STEPS + 1):
+            tuned.step(np.zeros(1, np.int64), [])
+        assert tuned.threads == 3 - slow_threads
+        assert blas.info()[0]["num_threads"] == tuned.threads  # the rest run on it
+    assert blas.info()[0]["num_threads"] == before  # and the library gets its count back

@@ -77,7 +77,7 @@ from ..tokens.grammar import (
     parse_token,
 )
 from ..tokens.vocab import EOS, Vocab
-from .stepper import Stepper
+from .stepper import Stepper, ThreadTuned
 
 LAST_ONSET_STEPS = STEPS_PER_BEAT // 2  # a piece only rests in its last 8th
 MAX_ONSETS_PER_STEP = 12  # notes starting together; more is a model stuck in place
@@ -119,7 +119,6 @@ CHORD_GAIN = 8.0
 CHORD_SLACK = 0.1
 CHORD_MAX_BIAS = 4.0
 CHORD_PRIOR_ONSETS = 8
-BATCH_FOR_TWO_THREADS = 4  # streams from which the matrix products use two BLAS threads
 OUT_OF_KEY = -1.5  # logit bias for notes outside the kept key's scale: about 1/4.5 as likely
 KEY_SETTLE_NOTES = 16  # pitched notes after which a stream's key is estimated and kept
 LEADING_TONE = -1.0  # and for a minor key's raised 7th, which minor music often uses
@@ -989,23 +988,20 @@ def sample_tokens(
 ) -> list[list[str]]:
     """Continue ``prime`` (event tokens) in ``streams`` independent streams, sampled as one batch.
 
-    One stream runs BLAS on one thread: a vector times a matrix is too small
-    to share, and on a busy machine threads that wait for each other cost
-    more than they give.  Four streams or more make the products matrices,
-    which two threads share well (scripts/bench_generate.py).
+    The matrix products of fewer than four streams run on as many BLAS
+    threads as run them fastest at the time (``ThreadTuned``): two on an idle
+    2-core machine, one while another process keeps a core busy.  More
+    streams run on two.
 
     Raises:
         MidiError: the prime does not start with the event header.
     """
-    from threadpoolctl import threadpool_limits
-
     if not prime or prime[0] != HEADER:
         raise MidiError(f"event tokens start with {HEADER}")
-    threads = 1 if streams < BATCH_FOR_TWO_THREADS else 2
-    with threadpool_limits(limits=threads, user_api="blas"):
+    with ThreadTuned(stepper, streams) as steps:
         masks = Masks(vocab, steering)
         rng = np.random.default_rng(seed)
-        state = stepper.initial_state(streams)
+        state = steps.initial_state(streams)
         # no music yet: the header alone, or with conditioning tokens (a style)
         unprimed = all(_parsed(token)[0] in NAMED_KINDS for token in prime[1:])
         # music from scratch keeps the written grid's pulse; a prime's is found in its notes
@@ -1023,7 +1019,7 @@ def sample_tokens(
         ]
         outputs = [list(prime) for _ in range(streams)]
         for position, token_id in enumerate(vocab.tokens_to_ids(prime)):
-            logits = stepper.step(np.full(streams, token_id), state)
+            logits = steps.step(np.full(streams, token_id), state)
             if position:
                 for run in runs:
                     run.advance(token_id, masks)
@@ -1075,7 +1071,7 @@ def sample_tokens(
                 runs[k].advance(chosen[k], masks)
             if all(run.finished for run in runs):
                 return outputs
-            logits = stepper.step(chosen, state)
+            logits = steps.step(chosen, state)
 
 
 STYLE_EVIDENCE_TOKENS = 256  # of a prime: a few bars tell a folk tune from a pop song

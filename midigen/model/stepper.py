@@ -12,9 +12,20 @@ handful of matrix products (scripts/bench_generate.py measures it).
 
 from __future__ import annotations
 
+import os
+import time
+from typing import Protocol
+
 import numpy as np
 
 from .config import ModelConfig
+
+TUNE_BLOCK_STEPS = 16  # steps on one BLAS thread count, then the next (ThreadTuned)
+TUNE_ROUNDS = 2  # blocks per thread count
+# batches smaller than this are tuned: their products come out the same to the bit on one
+# thread or two (OpenBLAS splits the rows between threads; from 8 columns its blocks split
+# the sums, and the last bits differ), so the choice leaves a seed's music unchanged
+TUNED_BELOW = 4
 
 
 class Stepper:
@@ -99,3 +110,91 @@ class Stepper:
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (np.tanh(0.5 * x) + 1.0)  # one tanh: cheaper than exp and overflow-free
+
+
+class Steps(Protocol):
+    """What the sampler needs of a stepper (tests stand in their own)."""
+
+    def initial_state(self, batch: int) -> list[np.ndarray]: ...
+
+    def step(self, ids: np.ndarray, state: list[np.ndarray]) -> np.ndarray: ...
+
+
+class ThreadTuned:
+    """A stepper whose matrix products run on as many BLAS threads as run them fastest
+    on this machine now (one, two or every core), for a batch of fewer than TUNED_BELOW
+    streams; a larger batch runs on two, whose sums a thread count would change.
+
+    Which is fastest depends on the machine's load more than on the batch: on
+    an idle 2-core machine two threads sample one stream 1.3x faster than
+    one, but while another process keeps a core busy they run 2.3x slower
+    (each waits for the other), for one stream and for sixteen.  So the first
+    steps try each count in turn, in blocks of TUNE_BLOCK_STEPS, twice over,
+    and the rest run on the one whose steps took least, each counted with
+    the sampler's work on its logits: under load, two threads run a step
+    alone about as fast as one, but the one that waits for more spins on
+    the core the sampler needs.
+
+    The music does not depend on the choice: tests/test_stepper.py checks
+    that the logits are the same to the bit under one thread and two.  Use it
+    as a context manager: on leaving, the BLAS libraries get their thread
+    counts back.
+    """
+
+    def __init__(
+        self, stepper: Steps, streams: int, candidates: tuple[int, ...] | None = None
+    ) -> None:
+        from threadpoolctl import ThreadpoolController
+
+        self.stepper = stepper
+        if candidates is None:
+            cores = os.cpu_count() or 1
+            if hasattr(os, "sched_getaffinity"):
+                cores = len(os.sched_getaffinity(0))
+            candidates = tuple(sorted({1, min(2, cores), cores})) if streams < TUNED_BELOW else (2,)
+        self.threads: int | None = candidates[0] if len(candidates) == 1 else None
+        self._trials = [threads for _ in range(TUNE_ROUNDS) for threads in candidates]
+        self._took = dict.fromkeys(candidates, 0.0)
+        self._block_steps = 0
+        self._last_step: float | None = None  # when the last step began
+        self._controller = ThreadpoolController().select(user_api="blas")
+        self._limiter = None
+        self._use(self.threads or self._trials[0])
+
+    def __enter__(self) -> ThreadTuned:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._limiter is not None:
+            self._limiter.restore_original_limits()
+            self._limiter = None
+
+    def initial_state(self, batch: int) -> list[np.ndarray]:
+        return self.stepper.initial_state(batch)
+
+    def step(self, ids: np.ndarray, state: list[np.ndarray]) -> np.ndarray:
+        if self.threads is None:
+            self._time_the_last_step()
+        return self.stepper.step(ids, state)
+
+    def _time_the_last_step(self) -> None:
+        """Count the time since the last step began (that step, and the sampler's work
+        on its logits) to the thread count it ran on; after a block, try the next."""
+        now = time.perf_counter()
+        if self._last_step is not None:
+            self._took[self._trials[0]] += now - self._last_step
+            self._block_steps += 1
+            if self._block_steps == TUNE_BLOCK_STEPS:
+                self._block_steps = 0
+                self._trials.pop(0)
+                if self._trials:
+                    self._use(self._trials[0])
+                else:
+                    self.threads = min(self._took, key=self._took.__getitem__)
+                    self._use(self.threads)
+        self._last_step = now
+
+    def _use(self, threads: int) -> None:
+        if self._limiter is not None:
+            self._limiter.restore_original_limits()
+        self._limiter = self._controller.limit(limits=threads)
