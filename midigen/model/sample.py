@@ -1019,7 +1019,8 @@ def sample_tokens(
         ]
         outputs = [list(prime) for _ in range(streams)]
         for position, token_id in enumerate(vocab.tokens_to_ids(prime)):
-            logits = steps.step(np.full(streams, token_id), state)
+            # untimed: the tuning counts sampling steps, each with the sampler's work on it
+            logits = stepper.step(np.full(streams, token_id), state)
             if position:
                 for run in runs:
                     run.advance(token_id, masks)
