@@ -1001,7 +1001,6 @@ def sample_tokens(
     with ThreadTuned(stepper, streams) as steps:
         masks = Masks(vocab, steering)
         rng = np.random.default_rng(seed)
-        state = steps.initial_state(streams)
         # no music yet: the header alone, or with conditioning tokens (a style)
         unprimed = all(_parsed(token)[0] in NAMED_KINDS for token in prime[1:])
         # music from scratch keeps the written grid's pulse; a prime's is found in its notes
@@ -1018,12 +1017,16 @@ def sample_tokens(
             for ranks in _draw_ranks(rng, streams, masks.quantiles)
         ]
         outputs = [list(prime) for _ in range(streams)]
+        # the prime is every stream's: the network reads it once, as one stream (untimed:
+        # the thread tuning counts sampling steps, each with the sampler's work on it)
+        state = stepper.initial_state(1)
         for position, token_id in enumerate(vocab.tokens_to_ids(prime)):
-            # untimed: the tuning counts sampling steps, each with the sampler's work on it
-            logits = stepper.step(np.full(streams, token_id), state)
+            logits = stepper.step(np.array([token_id]), state)
             if position:
                 for run in runs:
                     run.advance(token_id, masks)
+        state = [np.repeat(part, streams, axis=-1) for part in state]
+        logits = np.repeat(logits, streams, axis=0)
         if not unprimed:
             for run in runs:
                 run.follow_prime()
