@@ -7,7 +7,8 @@ as nn.LSTM, nn.GRU and nn.RNN (gate order i, f, g, o and r, z, n, as the
 PyTorch docs give them); tests/test_stepper.py checks the logits against the
 PyTorch network for every cell.  Layer 0's input projection is a table
 lookup (embedding times input weights, computed once), and each step is a
-handful of matrix products (scripts/bench_generate.py measures it).
+handful of matrix products (scripts/bench_generate.py measures it);
+``ThreadTuned`` runs them on as many BLAS threads as run them fastest.
 """
 
 from __future__ import annotations
