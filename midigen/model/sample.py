@@ -27,10 +27,11 @@ stream aims at the opening of a piece of its style drawn at random
 (data/openings.py: its mean pitch, its reach below and above it, its rate
 of notes and how many start together, its ensemble, each at a rank of its
 own, and one velocity where the style keeps one), or at its prime's, so
-that the music neither roams nor comes out all alike; an ensemble's instruments that fall silent are
-brought back, so that it plays together instead of handing the tune on;
-and in its last two bars it leans to its key's tonic triad, so that it
-ends on its tonic instead of stopping mid-phrase.
+that the music neither roams nor comes out all alike; an ensemble's
+instruments that fall silent are brought back, so that it plays together
+instead of handing the tune on; and in its last two bars it leans to its
+key's tonic triad, so that it ends on its tonic instead of stopping
+mid-phrase.
 And each instrument the musician names is brought in: its programs lean
 until it has played, and again when it falls silent.  The decoder
 (tokens/event.py) then ends every note and caps its length.
@@ -620,10 +621,10 @@ class Stream:
 
     def follow_prime(self) -> None:
         """Aim at the register, range, rate and chords of the prime just fed, instead of
-        a piece of its style drawn at random: a continuation goes on as it began (only the
-        figures the model aims at, and only where the prime has notes enough to say).  Its ensemble
-        is the prime's (the steering names the whole prime file's instruments), and a
-        prime that plays at several velocities keeps its dynamics."""
+        a piece of its style drawn at random: a continuation goes on as it began (only
+        the figures the model aims at, and only where the prime has notes enough to
+        say).  Its ensemble is the prime's (the steering names the whole prime file's
+        instruments), and a prime that plays at several velocities keeps its dynamics."""
         self.primed = True
         self.targets.pop(INSTRUMENTS, None)
         if self.varied_velocity:

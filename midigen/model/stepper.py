@@ -180,9 +180,6 @@ class ThreadTuned:
             self._limiter.restore_original_limits()
             self._limiter = None
 
-    def initial_state(self, batch: int) -> list[np.ndarray]:
-        return self.stepper.initial_state(batch)
-
     def step(self, ids: np.ndarray, state: list[np.ndarray]) -> np.ndarray:
         if self.threads is None:
             self._time_the_last_step()
