@@ -10,6 +10,12 @@ Three questions, each measured in the same run (medians of several runs):
 - Tokens/s for 1, 4 and 16 streams sampled as one batch (``--num``), against
   a plain nn.LSTM sampling loop that calls the PyTorch module once per token.
 - 60 s of music, model already loaded: what a user waits for.
+- The ceiling for batches: the network's arithmetic per token, the bare
+  stepper (no sampler) on 1 and 16 streams, and this machine's peak rate
+  for an fp32 matrix product (a large square one, which BLAS runs nearest
+  its peak).  16 streams cannot run faster than peak / arithmetic per token,
+  however little the sampler costs; the ratio of that to one stream's
+  measured rate is the most batching can gain here.
 
     python scripts/bench_generate.py [--model models/default] [--tokens 1000] [--runs 5]
 """
@@ -24,11 +30,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from midigen.cli import default_model
 from midigen.model.sample import Length, Sampling, sample_tokens
 from midigen.model.trained import load_model
 
 STREAMS = (1, 4, 16)
+PEAK_SIZE = 2048  # the square fp32 product whose rate stands for the machine's peak
 
 TORCH_PATH = """
 import sys, torch
@@ -95,6 +104,38 @@ def midigen_tokens_per_second(model, tokens: int, streams: int) -> float:
     return sum(len(tokens) - 1 for tokens in outputs) / (time.perf_counter() - started)
 
 
+def flops_per_token(stepper) -> int:
+    """Multiply-adds x 2 of one stream's step: every matrix product but layer 0's input
+    projection, which is a table lookup."""
+    matrices = [*stepper.hidden_weights, *stepper.input_weights[1:], stepper.output_weights]
+    if stepper.projection is not None:
+        matrices.append(stepper.projection)
+    return 2 * sum(m.size for m in matrices)
+
+
+def bare_steps_per_second(stepper, streams: int, steps: int) -> float:
+    """Steps/s of the network alone, no sampler: the most a batch of ``streams`` can do."""
+    state = stepper.initial_state(streams)
+    ids = np.zeros(streams, np.int64)
+    for _ in range(10):
+        stepper.step(ids, state)
+    started = time.perf_counter()
+    for _ in range(steps):
+        stepper.step(ids, state)
+    return steps / (time.perf_counter() - started)
+
+
+def peak_flops() -> float:
+    """FLOP/s of a large square fp32 product: near what this machine's BLAS can do."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.random((PEAK_SIZE, PEAK_SIZE), dtype=np.float32) for _ in range(2))
+    a @ b
+    started = time.perf_counter()
+    for _ in range(3):
+        a @ b
+    return 3 * 2 * PEAK_SIZE**3 / (time.perf_counter() - started)
+
+
 def seconds_for_a_minute(model) -> float:
     started = time.perf_counter()
     model.generate(length="60s", seed=0)
@@ -114,13 +155,17 @@ def main() -> int:
         start_new.append(start_up_seconds(midigen_command, 1))
         start_torch.append(start_up_seconds(torch_command, 1))
     model = load_model(args.model)
-    naive, minute = [], []
+    naive, minute, peak = [], [], []
     rates: dict[int, list[float]] = {streams: [] for streams in STREAMS}
+    bare: dict[int, list[float]] = {streams: [] for streams in (1, STREAMS[-1])}
     for _ in range(max(args.runs, 1)):
         naive.append(naive_tokens_per_second(model, args.tokens))
         for streams in STREAMS:
             rates[streams].append(midigen_tokens_per_second(model, args.tokens, streams))
         minute.append(seconds_for_a_minute(model))
+        for streams in bare:
+            bare[streams].append(streams * bare_steps_per_second(model.stepper, streams, 500))
+        peak.append(peak_flops())
     architecture = model.architecture
     print(
         f"model {args.model}: {architecture.cell} H{architecture.hidden} L{architecture.layers}; "
@@ -139,6 +184,19 @@ def main() -> int:
         f"midigen / naive (1 stream): {single / statistics.median(naive):.2f}; "
         f"60 s of music in {statistics.median(minute):.2f} s "
         "(targets: start-up < 0.5 s, 16 streams >= 6x one, >= 2,000 tokens/s)"
+    )
+    flops, top = flops_per_token(model.stepper), statistics.median(peak)
+    one, many = (statistics.median(bare[streams]) for streams in bare)
+    print(f"ceiling: the network's products cost {flops / 1e6:.1f} MFLOP a token")
+    for streams, rate in ((1, one), (STREAMS[-1], many)):
+        print(
+            f"  bare network, {streams:>2} stream{'s' if streams > 1 else ' '}: {rate:>8,.0f} "
+            f"tokens/s, {rate * flops / 1e9:>4.0f} GFLOP/s, {rate / single:.2f}x midigen's one"
+        )
+    print(
+        f"  fp32 peak ({PEAK_SIZE}^3 product): {top / 1e9:.0f} GFLOP/s, so at most "
+        f"{top / flops:,.0f} tokens/s, {top / flops / single:.2f}x midigen's one stream, "
+        "with no sampler at all"
     )
     return 0
 
