@@ -31,6 +31,9 @@ from .fileio import (
     write_atomic,
 )
 
+SEED = click.IntRange(0, 2**63 - 1)  # what numpy, torch and random all take
+MAX_PIECES = 1000  # --num: every piece is a stream of one batch, held in memory together
+
 
 class CommandError(click.ClickException):
     """A MidiError on its way out: printed as ``error: ...``, exit status 1."""
@@ -50,6 +53,11 @@ class MidigenGroup(click.Group):
         except BrokenPipeError:  # `midigen tokenize x.mid | head`
             sys.stderr.close()
             ctx.exit(1)
+        except KeyboardInterrupt:  # Ctrl-C; train saves first and says so itself
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo("error: interrupted; no file was left half-written", err=True)
+            ctx.exit(130)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as error:  # a bug: still one line, unless --debug
@@ -342,10 +350,13 @@ def _outcomes(
                 progress.update()
                 yield outcome
             return
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        pool = ProcessPoolExecutor(max_workers=workers)
+        try:
             for outcome in pool.map(work, tasks, chunksize=4):
                 progress.update()
                 yield outcome
+        finally:  # after Ctrl-C, the files not yet started are dropped, not worked through
+            pool.shutdown(cancel_futures=True)
 
 
 def _tokenize_task(task: Task) -> Outcome:
@@ -598,7 +609,7 @@ def _duration_seconds(value: str | None) -> float | None:
 @click.option(
     "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
 )
-@click.option("--seed", type=int, default=1234, show_default=True)
+@click.option("--seed", type=SEED, default=1234, show_default=True)
 @click.option(
     "--precision",
     type=click.Choice(["auto", "fp32", "bf16"]),
@@ -659,10 +670,6 @@ def train(
 
     if sum(target is not None for target in (steps, epochs, duration)) > 1:
         raise click.UsageError("give one of --steps, --epochs and --time")
-    if not resume and (Path(model_dir) / "config.json").exists():
-        raise MidiError(
-            "already holds a model; add --resume to continue it, or use another -o", path=model_dir
-        )
     config = TrainConfig(
         bptt=bptt,
         batch_size=batch_size,
@@ -937,12 +944,12 @@ def default_model() -> Path:
 )
 @click.option(
     "--num",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_PIECES),
     default=1,
     show_default=True,
     help="Pieces to write, each different (sampled as one batch).",
 )
-@click.option("--seed", type=int, help="The same seed gives the same bytes.")
+@click.option("--seed", type=SEED, help="The same seed gives the same bytes.")
 @click.option(
     "--style",
     help="A style the model learned (`midigen model MODEL` lists them); by default the "
@@ -1078,7 +1085,7 @@ def generate(
     help="Spans to sample; the one that leads best into what follows is kept.",
 )
 @temperature_option
-@click.option("--seed", type=int, help="The same seed gives the same bytes.")
+@click.option("--seed", type=SEED, help="The same seed gives the same bytes.")
 @click.option("--png", is_flag=True, help="Also draw OUT.png: before and after, the span shaded.")
 def infill(
     song: str,
@@ -1182,7 +1189,10 @@ def render(file: str, output: str, soundfont: str | None) -> None:
         raise MidiError("refusing to overwrite an input file", path=output)
     song = read(file)
     if suffix in AUDIO_SUFFIXES:
-        seconds = render_audio(song, output, soundfont)
+        try:
+            seconds = render_audio(song, output, soundfont)
+        except MidiError as error:  # about the song: name it
+            raise error if error.path is not None else error.with_path(file) from None
         click.echo(f"{output}: {seconds:.1f} s of audio")
     else:
         render_png(song, output, title=Path(file).name)

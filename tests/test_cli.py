@@ -162,3 +162,39 @@ def test_info_on_a_folder_without_midi_is_an_error(tmp_path):
     result = run("info", tmp_path)
     assert result.exit_code == 1
     assert result.stderr == f"error: {tmp_path}: no .mid/.midi/.rmi/.kar/.smf files found\n"
+
+
+def test_a_ctrl_c_inside_an_atomic_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    """SIGINT while mkstemp has made the file but not yet returned its name: held until the
+    write is done, then raised."""
+    import os
+    import signal
+    import tempfile
+
+    from midigen import fileio
+
+    made = tempfile.mkstemp
+
+    def interrupted_mkstemp(*args, **kwargs):
+        made_file = made(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)  # handled at the next bytecode: still in here
+        return made_file
+
+    monkeypatch.setattr(fileio.tempfile, "mkstemp", interrupted_mkstemp)
+    with pytest.raises(KeyboardInterrupt):
+        fileio.write_atomic(tmp_path / "out.txt", "done")
+    assert [path.name for path in tmp_path.iterdir()] == ["out.txt"]
+    assert (tmp_path / "out.txt").read_text() == "done"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_an_interrupted_command_says_so_and_exits_130(tmp_path, monkeypatch):
+    from midigen.midi import reader
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(reader, "read", interrupted)
+    result = CliRunner().invoke(main, ["info", str(DATA / "crafted_mixed_running_status.mid")])
+    assert result.exit_code == 130
+    assert result.stderr == "error: interrupted; no file was left half-written\n"

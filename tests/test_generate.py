@@ -18,6 +18,7 @@ import midigen
 from midigen.cli import main
 from midigen.data.dataset import PrepareConfig, prepare
 from midigen.data.openings import BOUNDS
+from midigen.midi.vlq import encode_vlq
 from midigen.model.sample import Length, Sampling, sample_tokens
 from midigen.model.train import TrainConfig, train
 from midigen.views.notes import song_notes
@@ -335,6 +336,32 @@ def test_render_refuses_other_suffixes(tmp_path):
     assert result.exit_code == 2
 
 
+def one_note_file(division: int, end_delta: int) -> bytes:
+    """A format 0 file: one note, then its End of Track ``end_delta`` ticks on."""
+    track = bytes([0, 0x90, 60, 100, 0x60, 0x80, 60, 0])
+    track += encode_vlq(end_delta) + bytes([0xFF, 0x2F, 0])
+    header = b"MThd" + (6).to_bytes(4, "big") + bytes([0, 0, 0, 1]) + division.to_bytes(2, "big")
+    return header + b"MTrk" + len(track).to_bytes(4, "big") + track
+
+
+@pytest.mark.parametrize(
+    ("division", "end_delta", "message"),
+    [
+        (96, 96 * 2 * 60 * 31, "lasts 31 minutes; audio previews stop at 30"),  # 120 bpm
+        (96, 0x0FFFFFFF, "lasts 23,302 minutes"),  # a broken file's delta: once, 800 GB asked
+        (0, 96, "its ticks cannot be converted to seconds: there is no audio to render"),
+    ],
+)
+def test_render_refuses_audio_it_cannot_hold(tmp_path, division, end_delta, message):
+    source = tmp_path / "long.mid"
+    source.write_bytes(one_note_file(division, end_delta))
+    result = run("render", source, "-o", tmp_path / "long.wav")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {source}: ")
+    assert message in result.stderr
+    assert not (tmp_path / "long.wav").exists()
+
+
 def test_compare_two_small_folders(tmp_path):
     result = run("compare", DATA, "--reference", DATA, "--json")
     assert result.exit_code == 0, result.output
@@ -364,11 +391,19 @@ def test_a_prime_that_already_fills_the_length_is_one_error(model, tmp_path):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("length", ["0", "-1s", "soon"])
+@pytest.mark.parametrize("length", ["0", "-1s", "soon", "2h"])
 def test_a_bad_length_is_a_usage_error_before_anything_is_said(model, tmp_path, length):
     result = run("generate", "-m", model, "-o", tmp_path / "x.mid", "--length", length)
     assert result.exit_code == 2
     assert "seed" not in result.stderr and "--length" in result.stderr
+
+
+@pytest.mark.parametrize(("option", "value"), [("--seed", "-1"), ("--num", "1001"), ("--num", "0")])
+def test_seeds_and_piece_counts_out_of_range_are_usage_errors(model, tmp_path, option, value):
+    result = run("generate", "-m", model, "-o", tmp_path / "x.mid", option, value)
+    assert result.exit_code == 2
+    assert option in result.stderr
+    assert not list(tmp_path.iterdir())
 
 
 def test_predict_names_the_tokens_it_does_not_know(model):

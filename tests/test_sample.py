@@ -126,13 +126,18 @@ def test_bad_sampling_options(options, message):
         ("1bar", 1, "bars"),
         ("2000tokens", 2000, "tokens"),
         ("2.5S", 2.5, "seconds"),
+        ("1h", 3600, "seconds"),
+        ("1000bars", 1000, "bars"),
     ],
 )
 def test_length_parse(text, amount, unit):
     assert Length.parse(text) == Length(amount, unit)
 
 
-@pytest.mark.parametrize("text", ["", "s", "abc", "16 beats", "0", "-3s", "0bars", "inf", "nan"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "s", "abc", "16 beats", "0", "-3s", "0bars", "inf", "nan", "61m", "1e9s", "1001bars"],
+)
 def test_length_parse_refuses(text):
     with pytest.raises(midigen.MidiError, match="length"):
         Length.parse(text)

@@ -213,7 +213,7 @@ def test_damaged_model_folders_give_one_error_line(dataset, tmp_path, damage):
 
 def test_training_into_an_existing_model_needs_resume(dataset, tmp_path):
     train(dataset, tmp_path / "model", fast(steps=2), TINY)
-    with pytest.raises(midigen.MidiError, match="already holds a model; resume it"):
+    with pytest.raises(midigen.MidiError, match="already holds a model; add --resume"):
         train(dataset, tmp_path / "model", fast(steps=2), TINY)
     result = CliRunner().invoke(main, ["train", str(dataset), "-o", str(tmp_path / "model")])
     assert result.exit_code == 1
@@ -412,10 +412,49 @@ def test_a_kill_during_the_first_checkpoint_restarts_cleanly(dataset, tmp_path, 
         kill_at_replace(patch, when)
         with pytest.raises(Killed):
             train(dataset, folder, fast(steps=3), TINY)
+    (folder / ".train.lock").write_text("999999999")  # a kill leaves the lock of a process gone
     messages: list[str] = []
     train(dataset, folder, fast(steps=3), TINY, resume=True, notify=messages.append)
     assert saved_steps(folder) == (3, 3)
     assert any("nothing to resume" in m for m in messages) or (folder / "state.json").exists()
+
+
+def test_resume_never_writes_over_a_model_without_its_training_state(dataset, tmp_path):
+    folder = tmp_path / "shipped"
+    train(dataset, folder, fast(steps=2), TINY)
+    for name in ("optimizer.safetensors", "state.json"):  # as models/default ships
+        (folder / name).unlink()
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    result = CliRunner().invoke(
+        main, ["train", str(dataset), "-o", str(folder), "--resume", "--steps", "4"]
+    )
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {folder}: holds a model but not its training state (state.json), "
+        "so there is nothing to resume; train into another folder\n"
+    )
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_training_never_writes_into_a_folder_of_other_files(dataset, tmp_path, resume):
+    folder = tmp_path / "songs"
+    folder.mkdir()
+    (folder / "a.mid").write_bytes(b"MThd")
+    with pytest.raises(midigen.MidiError, match=r"holds files that are not a model's \(a.mid\)"):
+        train(dataset, folder, fast(steps=2), TINY, resume=resume)
+    assert [path.name for path in folder.iterdir()] == ["a.mid"]
+    file = tmp_path / "file"
+    file.write_text("x")
+    with pytest.raises(midigen.MidiError, match="exists and is not a folder"):
+        train(dataset, file, fast(steps=2), TINY)
+
+
+def test_resume_into_a_new_folder_trains_from_the_start(dataset, tmp_path):
+    messages: list[str] = []
+    train(dataset, tmp_path / "new", fast(steps=2), TINY, resume=True, notify=messages.append)
+    assert saved_steps(tmp_path / "new") == (2, 2)
+    assert any("nothing to resume" in m for m in messages)
 
 
 def test_a_second_training_into_the_same_folder_is_refused(dataset, tmp_path):

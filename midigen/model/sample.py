@@ -894,6 +894,10 @@ class Stream:
 # -- lengths --------------------------------------------------------------------------------
 
 
+# the longest piece asked for: an hour of music, or what takes as long to sample
+MAX_LENGTH = {"seconds": 3600, "bars": 1000, "tokens": 1_000_000}
+
+
 @dataclass(frozen=True)
 class Length:
     """How long a piece should be: seconds, bars or tokens (the prime included)."""
@@ -903,7 +907,7 @@ class Length:
 
     @classmethod
     def parse(cls, text: str) -> Length:
-        """'60s', '60', '16bars', '2000tokens', '1.5m'.
+        """'60s', '60', '16bars', '2000tokens', '1.5m', '1h'.
 
         Raises:
             MidiError: not a length, or not positive.
@@ -915,6 +919,7 @@ class Length:
             ("bar", "bars", 1),
             ("s", "seconds", 1),
             ("m", "seconds", 60),
+            ("h", "seconds", 3600),
         ):
             if cleaned.endswith(suffix):
                 cleaned, chosen, factor = cleaned[: -len(suffix)], unit, scale
@@ -927,6 +932,8 @@ class Length:
             raise MidiError(f"length {text!r} is not like 60s, 16bars or 2000tokens") from None
         if not amount > 0 or amount == float("inf"):
             raise MidiError(f"length {text!r}: it must be positive and finite")
+        if amount > MAX_LENGTH[chosen]:
+            raise MidiError(f"length {text!r}: at most {MAX_LENGTH[chosen]:g} {chosen}")
         return cls(amount, chosen)
 
     def reached(self, stream: Stream) -> bool:

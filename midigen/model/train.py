@@ -35,6 +35,8 @@ from ..errors import MidiError, count
 from ..tokens.vocab import PAD_ID
 from .checkpoint import (
     LOCK_FILE,
+    MODEL_FILES,
+    PREVIOUS_OPTIMIZER_FILE,
     STATE_FILE,
     CheckpointError,
     build_network,
@@ -145,6 +147,8 @@ def train(
     warn = notify if notify and distributed.is_main else lambda message: None
     folder = Path(model_dir)
     try:
+        if distributed.is_main:
+            _check_folder(folder, resume)
         with _training_lock(folder) if distributed.is_main else nullcontext():
             if distributed.is_main:
                 remove_leftovers(folder)
@@ -169,6 +173,53 @@ def train(
         return result
     finally:
         distributed.stop()
+
+
+def _check_folder(folder: Path, resume: bool) -> None:
+    """Refuse a folder that training would spoil: anything but a new or empty folder, a
+    model to resume, or one whose run was killed before its first checkpoint.
+
+    ``--resume`` with no checkpoint trains from the start, but only where nothing
+    is lost by it: a folder that holds no model yet, or the weights of a run
+    that was killed (its lock outlived it) before it saved what resume needs.
+    A finished model without its training state, as models/default ships, is
+    not written over, nor is a folder of someone's files.
+
+    Raises:
+        MidiError: the folder is a file, holds files no training wrote, or holds
+            a model that this run would replace.
+    """
+    if folder.exists() and not folder.is_dir():
+        raise MidiError("exists and is not a folder; train into a folder", path=folder)
+    if not (folder / "config.json").exists():
+        ours = (*MODEL_FILES, PREVIOUS_OPTIMIZER_FILE, LOCK_FILE)
+        others = sorted(
+            entry.name
+            for entry in (folder.iterdir() if folder.is_dir() else ())
+            if entry.name not in ours and not entry.name.startswith(tuple(f".{n}." for n in ours))
+        )
+        if others:
+            raise MidiError(
+                f"holds files that are not a model's ({', '.join(others[:3])}"
+                f"{', ...' if len(others) > 3 else ''}); train into a new or empty folder",
+                path=folder,
+            )
+    elif not resume:
+        raise MidiError(
+            "already holds a model; add --resume to continue it, or use another -o", path=folder
+        )
+    elif not (folder / STATE_FILE).exists() and not _killed_run(folder):
+        raise MidiError(
+            f"holds a model but not its training state ({STATE_FILE}), so there is nothing "
+            "to resume; train into another folder",
+            path=folder,
+        )
+
+
+def _killed_run(folder: Path) -> bool:
+    """Whether a training was killed in this folder: its lock file outlived it."""
+    lock = folder / LOCK_FILE
+    return lock.exists() and _lock_owner(lock) is None
 
 
 @contextmanager
@@ -237,8 +288,6 @@ class _Trainer:
         if resume and not restart:
             self.network, *saved = self._resumed_network()
         else:
-            if not restart:
-                self._check_new_folder()
             architecture = ModelConfig(vocab_size=len(dataset.vocab), **model_config)
             self.network = build_network(architecture)
         self.network.to(self.device)
@@ -277,13 +326,6 @@ class _Trainer:
         return warnings
 
     # -- setup -------------------------------------------------------------------
-
-    def _check_new_folder(self) -> None:
-        if (self.folder / "config.json").exists():
-            raise MidiError(
-                "already holds a model; resume it, or train into another folder",
-                path=self.folder,
-            )
 
     def _resumed_network(self) -> tuple[LanguageModel, dict[str, Any], dict[str, torch.Tensor]]:
         architecture, vocab = read_architecture(load_config(self.folder))

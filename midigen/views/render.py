@@ -22,8 +22,12 @@ from ..fileio import write_atomic
 from ..midi.song import Song
 from ..midi.writer import write
 from .notes import song_notes
+from .summary import duration
 
 AUDIO_SUFFIXES = (".wav", ".opus")
+# the synthesizer holds the whole piece in memory, about 1.2 GB per 10 minutes of WAV; a
+# broken file's delta times can ask for years of it
+MAX_AUDIO_SECONDS = 30 * 60
 PEAK_DBFS = -1.0
 FULL_SCALE = 32767
 
@@ -39,7 +43,9 @@ def render_audio(song: Song, path: str | Path, soundfont: str | Path | None = No
     suffix of ``path``; return the audio's length in seconds.
 
     Raises:
-        MidiError: the suffix is not .wav or .opus, or the SoundFont cannot be read or used.
+        MidiError: the suffix is not .wav or .opus, the song's times cannot be converted
+            to seconds or last over MAX_AUDIO_SECONDS, or the SoundFont cannot be read
+            or used.
     """
     import midirenderer
 
@@ -47,6 +53,14 @@ def render_audio(song: Song, path: str | Path, soundfont: str | Path | None = No
     suffix = path.suffix.lower()
     if suffix not in AUDIO_SUFFIXES:
         raise MidiError(f"audio files end in {' or '.join(AUDIO_SUFFIXES)}", path=path)
+    length = duration(song)
+    if length is None:
+        raise MidiError("its ticks cannot be converted to seconds: there is no audio to render")
+    if length > MAX_AUDIO_SECONDS:
+        raise MidiError(
+            f"lasts {length / 60:,.0f} minutes; audio previews stop at "
+            f"{MAX_AUDIO_SECONDS // 60} (a piano roll, -o .png, has no limit)"
+        )
     font_path = Path(soundfont) if soundfont else default_soundfont()
     try:
         font = font_path.read_bytes()
