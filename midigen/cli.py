@@ -767,16 +767,26 @@ def evaluate(model_dir: str, data: str, as_json: bool) -> None:
     """
     from .model.trained import load_model
 
-    metrics = load_model(model_dir).evaluate(data)
+    skipped: list[str] = []
+    metrics = load_model(model_dir).evaluate(data, skipped=skipped.append)
+    for error in skipped[:5]:
+        click.echo(f"error: {error}", err=True)
     if as_json:
         click.echo(json.dumps(metrics.to_dict(), indent=2))
-        return
-    bits = "n/a" if metrics.bits_per_note is None else f"{metrics.bits_per_note:.3f}"
-    click.echo(
-        f"loss {metrics.loss:.4f} nats/token, perplexity {metrics.perplexity:.2f}, "
-        f"bits per note {bits}, accuracy {metrics.accuracy:.3f} "
-        f"({metrics.tokens} tokens, {metrics.notes} notes)"
-    )
+    else:
+        bits = "n/a" if metrics.bits_per_note is None else f"{metrics.bits_per_note:.3f}"
+        click.echo(
+            f"loss {metrics.loss:.4f} nats/token, perplexity {metrics.perplexity:.2f}, "
+            f"bits per note {bits}, accuracy {metrics.accuracy:.3f} "
+            f"({metrics.tokens} tokens, {metrics.notes} notes)"
+        )
+    if skipped:  # scored without them: say so, as prepare does
+        click.echo(
+            f"error: skipped {count(len(skipped), 'file')} that could not be read"
+            + (" (first 5 shown)" if len(skipped) > 5 else ""),
+            err=True,
+        )
+        sys.exit(1)
 
 
 @main.command()
@@ -925,7 +935,7 @@ def default_model() -> Path:
     "--length",
     default="60s",
     show_default=True,
-    help="Whole piece, prime included: 60s, 16bars or 2000tokens.",
+    help="Whole piece, prime included: 60s, 16bars or 2000tokens (at most 1h, 1000bars).",
 )
 @temperature_option
 @click.option(

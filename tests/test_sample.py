@@ -1003,3 +1003,28 @@ def test_a_piece_only_rests_in_its_last_eighth(length):
         score = grammar.Score()
         end = grammar.walk(tokens, score)
         assert max(note.start for note in score.notes) <= end.step - sample.LAST_ONSET_STEPS
+
+
+def tonic_share(steering: Steering) -> float:
+    """The share of an untrained network's pitched notes on the asked key's tonic."""
+    network = tiny_network("lstm", False)
+    stepper = Stepper(network.config, {k: v.numpy() for k, v in network.state_dict().items()})
+    classes = [
+        int(token[5:]) % 12
+        for tokens in four_streams(stepper, Length(800, "tokens"), steering, seed=5)
+        for token in tokens
+        if token.startswith("NOTE_")
+    ]
+    return classes.count(steering.key.tonic) / len(classes)
+
+
+def test_an_asked_key_leans_on_its_tonic_until_it_is_as_common_as_in_real_music(monkeypatch):
+    key = Steering(key=Key.parse("D"))
+    monkeypatch.setattr(sample, "TONIC_SHARE", 0.0)
+    never = tonic_share(key)  # 7 scale notes, none preferred: about 1/7
+    monkeypatch.setattr(sample, "TONIC_SHARE", 1.01)
+    always = tonic_share(key)
+    monkeypatch.setattr(sample, "TONIC_SHARE", 0.2)
+    aimed = tonic_share(key)
+    assert never < 0.17 and always > 0.3  # the lean always on makes a drone
+    assert abs(aimed - 0.2) < 0.04

@@ -135,6 +135,25 @@ def test_evaluate_reports_bits_per_note(dataset, tmp_path):
     assert on_files.tokens > 0
 
 
+def test_evaluate_names_the_files_of_a_folder_it_could_not_read(dataset, tmp_path):
+    folder = tmp_path / "model"
+    train(dataset, folder, fast(steps=2), TINY)
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    shutil.copy(DATA / "pymidi_mary.mid", songs)
+    (songs / "empty.mid").write_bytes(b"")
+    (songs / "notes.mid").write_text("not music")
+    result = CliRunner().invoke(main, ["evaluate", str(folder), str(songs), "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["notes"] == 34  # mary alone: scored without them
+    assert result.stderr.splitlines() == [
+        f"error: {songs / 'empty.mid'}: empty file (byte 0)",
+        f"error: {songs / 'notes.mid'}: not a MIDI file (starts with b'not ', no MThd header) "
+        "(byte 0)",
+        "error: skipped 2 files that could not be read",
+    ]
+
+
 def test_scores_do_not_depend_on_how_pieces_share_the_batch(dataset, tmp_path):
     from midigen.data.dataset import open_dataset
     from midigen.model.evaluate import evaluate_split

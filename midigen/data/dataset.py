@@ -488,13 +488,15 @@ def dataset_from(
     vocab: Vocab | None = None,
     valid_fraction: float = PrepareConfig.valid_fraction,
     styles: bool = False,
+    skipped: Callable[[str], None] | None = None,
 ) -> Iterator[Dataset]:
     """A dataset folder as it is, or a folder of MIDI or text prepared into a temporary one.
 
     ``scheme`` None guesses it from the files: MIDI anywhere means events,
     otherwise word text.  ``vocab`` is passed on to ``prepare`` (to score
     new files with a trained model's vocabulary); with ``styles`` a folder's
-    first-level subfolders name the files' styles.
+    first-level subfolders name the files' styles.  ``skipped`` hears why
+    each file that could not be prepared was left out.
 
     Raises:
         MidiError: the dataset holds another scheme, or the files cannot be prepared.
@@ -512,7 +514,9 @@ def dataset_from(
         config = PrepareConfig(
             scheme=scheme, valid_fraction=valid_fraction, styles=styles and scheme == "event"
         )
-        prepare([data], folder, config, vocab=vocab)
+        report = prepare([data], folder, config, vocab=vocab)
+        for piece in report.skipped if skipped else ():
+            skipped(piece.error)
         dataset = open_dataset(folder)
         dataset.meta["source"] = str(data)
         yield dataset

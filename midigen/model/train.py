@@ -156,7 +156,9 @@ def train(
             if restart:  # a run killed before its first checkpoint: nothing to continue
                 warn("nothing to resume (no complete checkpoint): training from the start")
                 (folder / LOG_FILE).unlink(missing_ok=True)
-            with dataset_from(data, scheme) as dataset:
+            with dataset_from(
+                data, scheme, skipped=lambda error: warn(f"skipped {error}")
+            ) as dataset:
                 trainer = _Trainer(
                     dataset, folder, config, model_config or {}, resume, restart, distributed
                 )

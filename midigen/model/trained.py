@@ -9,6 +9,7 @@ generating music never imports torch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -88,11 +89,12 @@ class TrainedModel:
         network.eval()
         return network
 
-    def evaluate(self, data: str | Path) -> Metrics:
+    def evaluate(self, data: str | Path, skipped: Callable[[str], None] | None = None) -> Metrics:
         """Score a dataset's validation split, or every file of a folder of MIDI or text.
 
         For a model with styles, a folder's first-level subfolders name the
         styles of the files in them (as ``prepare --styles`` reads them).
+        ``skipped`` hears why each file of a folder that cannot be read was left out.
 
         Raises:
             MidiError: the data cannot be read or holds another token scheme.
@@ -104,7 +106,12 @@ class TrainedModel:
         from .network import uses_bf16
 
         with dataset_from(
-            data, self.scheme, vocab=self.vocab, valid_fraction=0, styles=bool(self.styles)
+            data,
+            self.scheme,
+            vocab=self.vocab,
+            valid_fraction=0,
+            styles=bool(self.styles),
+            skipped=skipped,
         ) as dataset:
             split = "valid" if len(dataset.pieces("valid")) else "train"
             dataset = _with_vocab(dataset, self.vocab)
