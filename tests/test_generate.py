@@ -379,6 +379,23 @@ def test_generate_needs_a_model(tmp_path):
     assert result.stderr.startswith("error: ") and "no config.json" in result.stderr
 
 
+def test_a_primes_held_notes_end_with_the_piece(model, tmp_path):
+    prime = pretty_midi.PrettyMIDI(initial_tempo=120)
+    piano = pretty_midi.Instrument(program=0)
+    for start in range(10):  # a note a second, the last held for 6 s
+        piano.notes.append(pretty_midi.Note(90, 60 + start, start, start + 0.5))
+    piano.notes[-1].end = 15.5
+    prime.instruments.append(piano)
+    prime.write(str(tmp_path / "prime.mid"))
+    out = tmp_path / "out.mid"
+    result = run("generate", "-m", model, "--prime", tmp_path / "prime.mid", "--length", "12s",
+                 "--seed", "1", "-o", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    midi = pretty_midi.PrettyMIDI(str(out))
+    ends = [note.end for instrument in midi.instruments for note in instrument.notes]
+    assert 11.5 < max(ends) <= 12 + 0.5 / 24  # the held note stops with the piece
+
+
 def test_a_prime_that_already_fills_the_length_is_one_error(model, tmp_path):
     out = tmp_path / "x.mid"
     result = run("generate", "-m", model, "-o", out, "--prime", PRIME, "--prime-seconds", "500",

@@ -243,12 +243,14 @@ class TrainedModel:
             streams=num,
             seed=seed,
         )
-        # A piece in seconds or bars ends at its length (the sampler sees to it); one in
-        # tokens may stop mid-note, and its notes ring on at most a beat past the last
-        # step.  A key struck again ends its note, so that each instrument is one track.
+        # A piece in seconds or bars ends at its length (the sampler sees to it), and so
+        # do the notes a prime holds over it; one in tokens may stop mid-note, and its
+        # notes ring on at most a beat past the last step.  A key struck again ends its
+        # note, so that each instrument is one track.
+        ring = STEPS_PER_BEAT if length.unit == "tokens" else 0
         return [
             event_tokens_to_song(
-                tokens, ring_steps=STEPS_PER_BEAT, restrike=True, velocities=self.velocities
+                tokens, ring_steps=ring, restrike=True, velocities=self.velocities
             )[0]
             for tokens in streams
         ]
