@@ -43,7 +43,7 @@ from ..tokens.grammar import (
     walk,
 )
 from .sample import Length, Sampling, Steering, likeliest_style, log_softmax, sample_tokens
-from .stepper import Stepper
+from .stepper import Stepper, ThreadTuned
 
 SCORED_TOKENS = 256  # how much of what follows the span judges a candidate
 MAX_CANDIDATES = 64
@@ -189,21 +189,22 @@ def _best(stepper: Stepper, vocab, prompt: list[str], middles: list[list[str]], 
     """The candidate under which the model finds the real continuation likeliest."""
     if not after or len(middles) == 1:
         return 0
-    state = stepper.initial_state(1)
-    for token_id in vocab.tokens_to_ids(prompt[:-1]):
-        stepper.step(np.array([token_id]), state)
-    after_ids = vocab.tokens_to_ids(after)
-    scores = []
-    for middle in middles:
-        branch = [part.copy() for part in state]
-        logits = None
-        for token_id in vocab.tokens_to_ids([prompt[-1], *middle]):
-            logits = stepper.step(np.array([token_id]), branch)
-        total = 0.0
-        for token_id in after_ids:
-            total += log_softmax(logits)[0, token_id]
-            logits = stepper.step(np.array([token_id]), branch)
-        scores.append(total)
+    with ThreadTuned(stepper, 1) as steps:
+        state = steps.stepper.initial_state(1)
+        for token_id in vocab.tokens_to_ids(prompt[:-1]):
+            steps.step(np.array([token_id]), state)
+        after_ids = vocab.tokens_to_ids(after)
+        scores = []
+        for middle in middles:
+            branch = [part.copy() for part in state]
+            logits = None
+            for token_id in vocab.tokens_to_ids([prompt[-1], *middle]):
+                logits = steps.step(np.array([token_id]), branch)
+            total = 0.0
+            for token_id in after_ids:
+                total += log_softmax(logits)[0, token_id]
+                logits = steps.step(np.array([token_id]), branch)
+            scores.append(total)
     return int(np.argmax(scores))
 
 

@@ -1036,14 +1036,16 @@ def sample_tokens(
             for ranks in _draw_ranks(rng, streams, masks.quantiles)
         ]
         outputs = [list(prime) for _ in range(streams)]
-        # the prime is every stream's: the network reads it once, as one stream (untimed:
-        # the thread tuning counts sampling steps, each with the sampler's work on it)
+        # the prime is every stream's: the network reads it once, as one stream, on the
+        # BLAS threads that read fastest (the sampling's own tuning counts sampling steps,
+        # each with the sampler's work on it)
         state = stepper.initial_state(1)
-        for position, token_id in enumerate(vocab.tokens_to_ids(prime)):
-            logits = stepper.step(np.array([token_id]), state)
-            if position:
-                for run in runs:
-                    run.advance(token_id, masks)
+        with ThreadTuned(stepper, 1) as reader:
+            for position, token_id in enumerate(vocab.tokens_to_ids(prime)):
+                logits = reader.step(np.array([token_id]), state)
+                if position:
+                    for run in runs:
+                        run.advance(token_id, masks)
         state = [np.repeat(part, streams, axis=-1) for part in state]
         logits = np.repeat(logits, streams, axis=0)
         if not unprimed:
@@ -1119,9 +1121,10 @@ def likeliest_style(stepper: Stepper, vocab: Vocab, tokens: list[str]) -> str | 
     inputs = [np.full(streams, ids[0]), vocab.tokens_to_ids(styles)]
     inputs += [np.full(streams, token_id) for token_id in ids[1:]]
     totals = np.zeros(streams)
-    for given, scored in pairwise(inputs):
-        logits = stepper.step(given, state)
-        totals += log_softmax(logits)[np.arange(streams), scored]
+    with ThreadTuned(stepper, streams) as steps:
+        for given, scored in pairwise(inputs):
+            logits = steps.step(given, state)
+            totals += log_softmax(logits)[np.arange(streams), scored]
     return styles[int(np.argmax(totals))]
 
 

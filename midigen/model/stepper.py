@@ -27,7 +27,7 @@ TUNE_ROUNDS = 2  # blocks per thread count
 # batches smaller than this are tuned: their products come out the same to the bit on one
 # thread or two (OpenBLAS splits the rows between threads; from 8 columns its blocks split
 # the sums, and the last bits differ), so the choice leaves a seed's music unchanged
-TUNED_BELOW = 4
+TUNED_BELOW = 7
 
 
 class Stepper:

@@ -41,7 +41,7 @@ from .checkpoint import (
 )
 from .config import ModelConfig
 from .sample import Length, Sampling, Steering, Stream, likeliest_style, sample_tokens
-from .stepper import Stepper
+from .stepper import Stepper, ThreadTuned
 
 if TYPE_CHECKING:
     from ..data.dataset import Dataset
@@ -132,8 +132,9 @@ class TrainedModel:
         if not tokens:
             raise MidiError("predict needs some tokens to continue")
         state = self.stepper.initial_state(1)
-        for token_id in self.vocab.tokens_to_ids(tokens):
-            logits = self.stepper.step(np.array([token_id]), state)[0].astype(np.float64)
+        with ThreadTuned(self.stepper, 1) as steps:
+            for token_id in self.vocab.tokens_to_ids(tokens):
+                logits = steps.step(np.array([token_id]), state)[0].astype(np.float64)
         probabilities = np.exp(logits - logits.max())
         probabilities /= probabilities.sum()
         probabilities[PAD_ID] = 0.0
