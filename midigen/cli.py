@@ -35,6 +35,14 @@ SEED = click.IntRange(0, 2**63 - 1)  # what numpy, torch and random all take
 MAX_PIECES = 1000  # --num: every piece is a stream of one batch, held in memory together
 
 
+def _parsed_option(parse: Callable[[str], object], value: str, name: str) -> object:
+    """``parse(value)``, its MidiError a usage error (exit 2) that names the option."""
+    try:
+        return parse(value)
+    except MidiError as error:
+        raise click.BadParameter(str(error), param_hint=name) from None
+
+
 class CommandError(click.ClickException):
     """A MidiError on its way out: printed as ``error: ...``, exit status 1."""
 
@@ -1020,33 +1028,35 @@ def generate(
     from .midi.gm import Instruments
     from .midi.keys import Key
     from .midi.writer import write
-    from .model.sample import Length, Sampling
-    from .model.trained import load_model
-    from .model.trained import notes_per_second as _density
+    from .model.sample import Length, Sampling, Steering
+    from .model.trained import load_model, notes_per_second
+
     from .views.notes import song_notes
     from .views.render import render_audio, render_png
     from .views.summary import duration
+
+    def _rate(text: str) -> float:  # a number Steering accepts
+        return Steering(density=notes_per_second(text)).density
 
     if Path(output).suffix.lower() not in (".mid", ".midi"):
         raise click.BadParameter(
             "must end in .mid or .midi (add --wav for audio, or use `midigen render`)",
             param_hint="-o",
         )
-    try:
-        piece_length = Length.parse(length)
-    except MidiError as error:
-        raise click.BadParameter(str(error), param_hint="--length") from None
+    piece_length = _parsed_option(Length.parse, length, "--length")
     sampling = Sampling(temperature=temperature, top_k=top_k, top_p=top_p)
     steering = {
-        "key": Key.parse(key) if key else None,
-        "density": density if density is None else _density(density),
-        "instruments": Instruments.parse(instruments) if instruments else None,
+        "key": _parsed_option(Key.parse, key, "--key") if key else None,
+        "density": None if density is None else _parsed_option(_rate, density, "--density"),
+        "instruments": (
+            _parsed_option(Instruments.parse, instruments, "--instruments") if instruments else None
+        ),
         "drums": not no_drums,
         "free": free,
     }
     model = load_model(model_dir or default_model())
-    if style is not None:
-        model.style_token(style)  # an unknown style fails before anything is written
+    if style is not None:  # an unknown style fails before anything is written
+        _parsed_option(model.style_token, style, "--style")
     drawn = seed is None
     if drawn:
         seed = random.SystemRandom().randrange(2**31)

@@ -80,8 +80,11 @@ def test_generate_in_a_style_and_an_unknown_style_lists_them(styled, tmp_path):
     assert result.exit_code == 0, result.output
     assert midigen.read(out).tracks
     result = run("generate", "-m", model, "-o", tmp_path / "x.mid", "--style", "polka")
-    assert result.exit_code == 1
-    assert result.stderr == "error: this model knows no style 'polka'; its styles: folk, jazz\n"
+    assert result.exit_code == 2  # a usage error, as click's own
+    assert result.stderr.endswith(
+        "Error: Invalid value for --style: this model knows no style 'polka'; "
+        "its styles: folk, jazz\n"
+    )
     assert not (tmp_path / "x.mid").exists()
 
 
@@ -166,22 +169,22 @@ def test_key_estimation_finds_a_scale_played_with_its_tonic_chord():
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [
-        ("--key", "H", "error: key 'H' is not like C, F#, Bb, Am or C#m\n"),
-        ("--density", "0", "error: density must be more than 0 and at most 64 notes per second\n"),
+        ("--key", "H", "key 'H' is not like C, F#, Bb, Am or C#m\n"),
+        ("--density", "0", "density must be more than 0 and at most 64 notes per second\n"),
         ("--density", "busy",
-         "error: density 'busy' is not low, medium, high or a number of notes per second\n"),
+         "density 'busy' is not low, medium, high or a number of notes per second\n"),
         ("--instruments", "kazoo",
-         "error: 'kazoo' is not a General MIDI instrument; did you mean koto, agogo, bassoon?\n"),
+         "'kazoo' is not a General MIDI instrument; did you mean koto, agogo, bassoon?\n"),
     ],
 )  # fmt: skip
-def test_bad_steering_is_one_error_line_and_writes_nothing(
+def test_bad_steering_is_a_usage_error_and_writes_nothing(
     styled, tmp_path, option, value, message
 ):
     _, model = styled
     out = tmp_path / "x.mid"
     result = run("generate", "-m", model, "-o", out, option, value, "--seed", "1")
-    assert result.exit_code == 1
-    assert result.stderr == message
+    assert result.exit_code == 2  # a usage error, as click's own
+    assert result.stderr.endswith(f"Error: Invalid value for {option}: {message}")
     assert not out.exists()
 
 
