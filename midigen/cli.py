@@ -1030,7 +1030,6 @@ def generate(
     from .midi.writer import write
     from .model.sample import Length, Sampling, Steering
     from .model.trained import load_model, notes_per_second
-
     from .views.notes import song_notes
     from .views.render import render_audio, render_png
     from .views.summary import duration

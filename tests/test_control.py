@@ -177,9 +177,7 @@ def test_key_estimation_finds_a_scale_played_with_its_tonic_chord():
          "'kazoo' is not a General MIDI instrument; did you mean koto, agogo, bassoon?\n"),
     ],
 )  # fmt: skip
-def test_bad_steering_is_a_usage_error_and_writes_nothing(
-    styled, tmp_path, option, value, message
-):
+def test_bad_steering_is_a_usage_error_and_writes_nothing(styled, tmp_path, option, value, message):
     _, model = styled
     out = tmp_path / "x.mid"
     result = run("generate", "-m", model, "-o", out, option, value, "--seed", "1")
