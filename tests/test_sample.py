@@ -1028,3 +1028,26 @@ def test_an_asked_key_leans_on_its_tonic_until_it_is_as_common_as_in_real_music(
     aimed = tonic_share(key)
     assert never < 0.17 and always > 0.3  # the lean always on makes a drone
     assert abs(aimed - 0.2) < 0.04
+
+
+def family_programs(monkeypatch, one_player: bool) -> list[int]:
+    """How many programs of each named family each stream of an untrained network plays."""
+    if not one_player:
+        monkeypatch.setattr(Masks, "other_programs", lambda self, programs: self.no_lean)
+    network = tiny_network("lstm", False)
+    stepper = Stepper(network.config, {k: v.numpy() for k, v in network.state_dict().items()})
+    steering = Steering(instruments=Instruments.parse("guitar, bass"))
+    counts = []
+    for tokens in four_streams(stepper, Length(800, "tokens"), steering, seed=6):
+        score = grammar.Score()
+        grammar.walk(tokens, score)
+        played = {note.instrument for note in score.notes}
+        counts += [len(played & set(FAMILIES[family])) for family in ("guitar", "bass")]
+    return counts
+
+
+def test_a_named_family_is_one_player(monkeypatch):
+    one = family_programs(monkeypatch, one_player=True)
+    assert max(one) <= 2 and sum(one) <= 10  # two may start on the same step
+    free = family_programs(monkeypatch, one_player=False)
+    assert sum(free) >= 2 * sum(one)  # the untrained network hops from one to another

@@ -296,6 +296,7 @@ class Masks:
         self.program_values, self.drums = programs, kinds == "DRUM"
         self._new_instruments: dict[frozenset[int], np.ndarray] = {}
         self._silent_instruments: dict[frozenset[int], np.ndarray] = {}
+        self._other_programs: dict[frozenset[int], np.ndarray] = {}
         # stay: the PROGRAMs lean away while an instrument brought in has not yet played
         self.stay = np.where(self.programs, np.float32(-BRING_IN), np.float32(0.0))
         self.steered = _steered(steering, parsed, kinds, programs)
@@ -426,6 +427,16 @@ class Masks:
                 new, np.float32(NEW_INSTRUMENT), np.float32(0.0)
             )
         return self._new_instruments[played]
+
+    def other_programs(self, programs: frozenset[int]) -> np.ndarray:
+        """NEW_INSTRUMENT for the PROGRAM tokens of ``programs``: a named family's members
+        other than the one a stream plays."""
+        if programs not in self._other_programs:
+            tokens = self.instrument_tokens(programs)
+            self._other_programs[programs] = np.where(
+                tokens, np.float32(NEW_INSTRUMENT), np.float32(0.0)
+            )
+        return self._other_programs[programs]
 
     def silent_instruments(self, silent: frozenset[int]) -> np.ndarray:
         """Logits for the PROGRAM tokens of the programs in ``silent`` (and the DRUM
@@ -693,7 +704,9 @@ class Stream:
     def bring_in_bias(self, masks: Masks) -> np.ndarray:
         """The lean towards the named instruments that have not played yet, or not for
         NAMED_BRING_BACK_STEPS (twice that after LONG_SILENCE_STEPS more): an ensemble
-        plays together, it does not hand the tune on."""
+        plays together, it does not hand the tune on.  A named family is one player:
+        once the stream plays one of its programs, the others lean away (`guitar` gave
+        up to six guitar tracks, some of one note)."""
         since = self.cursor.step - NAMED_BRING_BACK_STEPS
         last = [
             max((self.last_played.get(i, -1) for i in named), default=-1) for named in masks.asked
@@ -702,6 +715,9 @@ class Stream:
         bias = masks.bring_in(missing)
         if any(self.cursor.program in masks.asked[k] for k in missing):
             bias = bias + masks.stay  # brought in: it plays before the tune moves on
+        for named in masks.asked:
+            if len(named) > 1 and (chosen := named & self.played) and chosen != named:
+                bias = bias + masks.other_programs(named - chosen)
         since -= LONG_SILENCE_STEPS  # silent this much longer: twice the lean
         long_silent = tuple(k for k, step in enumerate(last) if step < since)
         return bias + masks.bring_in(long_silent) if long_silent else bias
