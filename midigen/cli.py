@@ -373,7 +373,10 @@ def _tokenize_task(task: Task) -> Outcome:
 
     try:
         song = read(task.source, strict=task.options.strict)
-        text = tokens_to_text(tokenize(song, task.options.scheme))
+        try:
+            text = tokens_to_text(tokenize(song, task.options.scheme))
+        except MidiError as error:  # a tempo map with no seconds: name the file
+            raise error if error.path is not None else error.with_path(task.source) from None
         return _deliver(task, text.encode("utf-8"), tuple(map(str, song.warnings)))
     except MidiError as error:
         if task.options.debug:

@@ -198,3 +198,15 @@ def test_an_interrupted_command_says_so_and_exits_130(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["info", str(DATA / "crafted_mixed_running_status.mid")])
     assert result.exit_code == 130
     assert result.stderr == "error: interrupted; no file was left half-written\n"
+
+
+def test_a_file_whose_ticks_have_no_seconds_is_named_in_the_error(tmp_path):
+    track = bytes([0, 0x90, 60, 100, 0x60, 0x80, 60, 0, 0, 0xFF, 0x2F, 0])
+    header = b"MThd" + (6).to_bytes(4, "big") + bytes([0, 0, 0, 1, 0, 0])  # division 0
+    song = tmp_path / "zero.mid"
+    song.write_bytes(header + b"MTrk" + len(track).to_bytes(4, "big") + track)
+    result = CliRunner().invoke(main, ["tokenize", str(song), "--scheme", "event"])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {song}: division is 0 ticks per quarter: times cannot be converted to seconds\n"
+    )

@@ -336,7 +336,10 @@ class TrainedModel:
 
         if self.scheme == "text":
             raise MidiError("this model reads word text, not MIDI")
-        return tokenize(read(path), self.scheme, bars=has_bar_lines(self.vocab.ids))
+        try:
+            return tokenize(read(path), self.scheme, bars=has_bar_lines(self.vocab.ids))
+        except MidiError as error:  # a tempo map with no seconds: name the file
+            raise error if error.path is not None else error.with_path(path) from None
 
 
 def load_model(folder: str | Path) -> TrainedModel:
