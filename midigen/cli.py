@@ -1263,9 +1263,11 @@ def compare(
     from .views.notes import midi_notes
     from .views.rhythm import medians, rhythm
 
-    our_midis, their_midis = _load_midis(generated), _load_midis(reference)
+    skipped: list[str] = []
+    our_midis = _load_midis(generated, skipped, scored=True)
+    their_midis = _load_midis(reference, skipped, scored=True)
     if not our_midis or not their_midis:
-        raise MidiError("compare needs readable MIDI files on both sides")
+        raise MidiError("compare needs readable MIDI files with notes on both sides")
     ours = [midi_notes(midi) for midi in our_midis]
     theirs = [midi_notes(midi) for midi in their_midis]
     result = compare_sets(ours, theirs)
@@ -1273,13 +1275,21 @@ def compare(
         "generated": medians([rhythm(midi) for midi in our_midis]),
         "reference": medians([rhythm(midi) for midi in their_midis]),
     }
-    copied = _copying(training, ours, theirs) if training else None
+    copied = _copying(training, ours, theirs, skipped) if training else None
     if as_json:
         report = {**result.to_dict(), "rhythm_medians": rhythms}
         if copied:
             report["copying"] = {name: found.to_dict() for name, found in copied.items()}
         click.echo(json.dumps(report, indent=2))
-        return
+    else:
+        _print_comparison(result, rhythms, copied)
+    if skipped:  # compared without them: say so, as prepare does
+        click.echo(f"error: left out {count(len(skipped), 'file')}", err=True)
+        sys.exit(1)
+
+
+def _print_comparison(result, rhythms: dict, copied: dict | None) -> None:
+    """compare's report as tables: statistics, rhythm, and copying if measured."""
     click.echo(f"{'statistic':<22} {'generated':>18} {'reference':>18} {'overlap':>8}")
     for name, row in result.rows.items():
         ours_spread = f"{row['generated_mean']:.2f} ± {row['generated_std']:.2f}"
@@ -1302,18 +1312,23 @@ def compare(
         )
 
 
-def _copying(training: tuple[str, ...], ours: list, theirs: list) -> dict:
+def _copying(training: tuple[str, ...], ours: list, theirs: list, skipped: list[str]) -> dict:
     from .views.copying import copying, corpus_runs
     from .views.notes import midi_notes
 
-    midis = _load_midis(training, progress="training files")
+    midis = _load_midis(training, skipped, progress="training files")
+    if not midis:
+        raise MidiError("--train holds no readable MIDI files")
     corpus = corpus_runs(midi_notes(midi) for midi in midis)
     return {"generated": copying(ours, corpus), "reference": copying(theirs, corpus)}
 
 
-def _load_midis(inputs: tuple[str, ...], progress: str | None = None) -> list:
+def _load_midis(
+    inputs: tuple[str, ...], skipped: list[str], scored: bool = False, progress: str | None = None
+) -> list:
     """Every MIDI file as pretty_midi reads it (through midigen's tolerant reader); one that
-    cannot be read is reported and left out.
+    cannot be read is reported, added to ``skipped`` and left out, and so is one with no
+    notes where its statistics are ``scored`` (they would all be 0).
 
     ``progress`` names the files for a progress bar (a training corpus is large).
     """
@@ -1328,9 +1343,12 @@ def _load_midis(inputs: tuple[str, ...], progress: str | None = None) -> list:
     )
     for job in bar:
         try:
-            midis.append(read(job.source).to_pretty_midi())
+            midi = read(job.source).to_pretty_midi()
+            if scored and not any(instrument.notes for instrument in midi.instruments):
+                raise MidiError("has no notes to compare", path=job.source)
+            midis.append(midi)
         except MidiError as error:
-            click.echo(
-                f"error: {error.with_path(job.source) if error.path is None else error}", err=True
-            )
+            message = str(error.with_path(job.source) if error.path is None else error)
+            click.echo(f"error: {message}", err=True)
+            skipped.append(message)
     return midis

@@ -364,13 +364,24 @@ def test_render_refuses_audio_it_cannot_hold(tmp_path, division, end_delta, mess
 
 def test_compare_two_small_folders(tmp_path):
     result = run("compare", DATA, "--reference", DATA, "--json")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1  # the SMPTE file, on both sides, pretty_midi cannot read
+    assert result.stderr.splitlines()[-1] == "error: left out 2 files"
     report = json.loads(result.stdout)
     assert set(report["statistics"]) >= {"pitch_class_entropy", "polyphony", "velocity"}
     assert report["mean_overlap"] > 0.95  # a set against itself
     result = run("compare", PRIME, "--reference", DATA / "crafted_mixed_running_status.mid")
     assert result.exit_code == 0
     assert "mean overlap" in result.output
+    silent = tmp_path / "silent.mid"  # one track of nothing but its End of Track
+    track = bytes([0, 0xFF, 0x2F, 0])
+    silent.write_bytes(
+        b"MThd" + bytes([0, 0, 0, 6, 0, 0, 0, 1, 0, 96])
+        + b"MTrk" + len(track).to_bytes(4, "big") + track
+    )  # fmt: skip
+    result = run("compare", PRIME, silent, "--reference", PRIME)
+    assert result.exit_code == 1
+    assert f"error: {silent}: has no notes to compare\n" in result.stderr
+    assert "mean overlap" in result.stdout  # the rest is compared
 
 
 def test_generate_needs_a_model(tmp_path):
