@@ -32,6 +32,18 @@ from .fileio import (
 )
 
 SEED = click.IntRange(0, 2**63 - 1)  # what numpy, torch and random all take
+
+
+class Finite(click.FloatRange):
+    """A FloatRange that refuses nan and inf, which its bounds let through."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
 MAX_PIECES = 1000  # --num: every piece is a stream of one batch, held in memory together
 
 
@@ -435,7 +447,7 @@ def _transpose_range(value: str) -> tuple[int, int]:
 )
 @click.option(
     "--valid-fraction",
-    type=click.FloatRange(0, 1, max_open=True),
+    type=Finite(0, 1, max_open=True),
     default=0.05,
     show_default=True,
     help="Share of files (by content hash, stable across runs) kept for validation.",
@@ -562,9 +574,7 @@ def _duration_seconds(value: str | None) -> float | None:
 @click.option("--layers", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--hidden", type=click.IntRange(min=1), default=512, show_default=True)
 @click.option("--embed", type=click.IntRange(min=1), default=256, show_default=True)
-@click.option(
-    "--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.1, show_default=True
-)
+@click.option("--dropout", type=Finite(0, 1, max_open=True), default=0.1, show_default=True)
 @click.option(
     "--tie/--no-tie",
     default=True,
@@ -581,14 +591,14 @@ def _duration_seconds(value: str | None) -> float | None:
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option(
     "--lr",
-    type=click.FloatRange(min=0, min_open=True),
+    type=Finite(min=0, min_open=True),
     default=2e-3,
     show_default=True,
     help="Peak learning rate (Adam).",
 )
 @click.option(
     "--clip",
-    type=click.FloatRange(min=0, min_open=True),
+    type=Finite(min=0, min_open=True),
     default=1.0,
     show_default=True,
     help="Gradient norm clip.",
@@ -898,7 +908,7 @@ def model_command(model_dir: str | None, as_json: bool) -> None:
 # generate and infill sample alike
 temperature_option = click.option(
     "--temperature",
-    type=click.FloatRange(min=0, min_open=True),
+    type=Finite(min=0, min_open=True),
     default=1.0,
     show_default=True,
     help="Below 1: safer; above 1: wilder.",
@@ -937,7 +947,7 @@ def default_model() -> Path:
 @click.option("--prime", type=click.Path(), help="Start with this MIDI file and continue it.")
 @click.option(
     "--prime-seconds",
-    type=click.FloatRange(min=0),
+    type=Finite(min=0),
     default=10.0,
     show_default=True,
     help="How much of the prime to keep.",
@@ -958,7 +968,7 @@ def default_model() -> Path:
 )
 @click.option(
     "--top-p",
-    type=click.FloatRange(0, 1, min_open=True),
+    type=Finite(0, 1, min_open=True),
     default=1.0,
     show_default=True,
     help="Sample among the likeliest tokens covering P.",
