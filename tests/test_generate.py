@@ -426,8 +426,19 @@ def test_a_bad_length_is_a_usage_error_before_anything_is_said(model, tmp_path, 
     assert "seed" not in result.stderr and "--length" in result.stderr
 
 
-@pytest.mark.parametrize(("option", "value"), [("--seed", "-1"), ("--num", "1001"), ("--num", "0")])
-def test_seeds_and_piece_counts_out_of_range_are_usage_errors(model, tmp_path, option, value):
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--seed", "-1"),
+        ("--num", "1001"),
+        ("--num", "0"),
+        ("--temperature", "nan"),
+        ("--temperature", "inf"),
+        ("--top-p", "nan"),
+        ("--prime-seconds", "nan"),
+    ],
+)
+def test_numbers_out_of_range_are_usage_errors(model, tmp_path, option, value):
     result = run("generate", "-m", model, "-o", tmp_path / "x.mid", option, value)
     assert result.exit_code == 2
     assert option in result.stderr
