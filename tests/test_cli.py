@@ -101,6 +101,16 @@ def test_tokenize_to_stdout_then_detokenize_gives_the_same_bytes(tmp_path):
     result = run("detokenize", text, "-o", tmp_path / "song.mid")
     assert result.exit_code == 0
     assert (tmp_path / "song.mid").read_bytes() == SAMPLE.read_bytes()
+    # as a Windows editor saves it: a byte order mark, CRLF line ends
+    saved = tmp_path / "saved.txt"
+    saved.write_bytes(b"\xef\xbb\xbf" + text.read_bytes().replace(b"\n", b"\r\n"))
+    result = run("detokenize", saved, "-o", tmp_path / "saved.mid")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "saved.mid").read_bytes() == SAMPLE.read_bytes()
+    (tmp_path / "empty.txt").write_text("")
+    result = run("detokenize", tmp_path / "empty.txt", "-o", tmp_path / "empty.mid")
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {tmp_path / 'empty.txt'}: no tokens: the text is empty\n"
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])

@@ -79,6 +79,9 @@ def test_generate_in_a_style_and_an_unknown_style_lists_them(styled, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert midigen.read(out).tracks
+    shouted = tmp_path / "FOLK.mid"
+    run("generate", "-m", model, "-o", shouted, "--style", "FOLK", "--length", "3s", "--seed", "1")
+    assert shouted.read_bytes() == out.read_bytes()  # a style's name in any case
     result = run("generate", "-m", model, "-o", tmp_path / "x.mid", "--style", "polka")
     assert result.exit_code == 2  # a usage error, as click's own
     assert result.stderr.endswith(

@@ -318,9 +318,16 @@ class TrainedModel:
         ]
 
     def style_token(self, style: str) -> str:
-        """Raises MidiError naming the model's styles when it did not learn ``style``."""
+        """The STYLE_ token of ``style``, in any case where that names one style.
+
+        Raises:
+            MidiError: naming the model's styles, when it did not learn ``style``.
+        """
         token = STYLE_PREFIX + style
         if token not in self.vocab.ids:
+            same = [known for known in self.styles if known.casefold() == style.casefold()]
+            if len(same) == 1:
+                return STYLE_PREFIX + same[0]
             known = ", ".join(self.styles) or "none (prepare its data with --styles)"
             raise MidiError(f"this model knows no style {style!r}; its styles: {known}")
         return token

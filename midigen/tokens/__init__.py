@@ -46,8 +46,9 @@ def detokenize(tokens: list[str] | str) -> Song:
         return chunk_tokens_to_song(tokens)
     if tokens and tokens[0] == EVENT_HEADER:
         return event_tokens_to_song(tokens)[0]
-    first = tokens[0][:40] if tokens else "nothing"
-    raise TokenError(f"not midigen token text (starts with {first!r})", offset=0)
+    if not tokens:
+        raise TokenError("no tokens: the text is empty")
+    raise TokenError(f"not midigen token text (starts with {tokens[0][:40]!r})", offset=0)
 
 
 def tokens_to_text(tokens: list[str]) -> str:
@@ -61,4 +62,5 @@ def tokens_to_text(tokens: list[str]) -> str:
 
 
 def text_to_tokens(text: str) -> list[str]:
-    return text.split()
+    """Tokens of a token text, as an editor may have saved it (a UTF-8 BOM, CRLF lines)."""
+    return text.removeprefix("\ufeff").split()
