@@ -1055,6 +1055,9 @@ def generate(
             "must end in .mid or .midi (add --wav for audio, or use `midigen render`)",
             param_hint="-o",
         )
+    given = click.get_current_context().get_parameter_source("prime_seconds")
+    if prime is None and given == click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError("--prime-seconds says how much of a --prime to keep: give one")
     piece_length = _parsed_option(Length.parse, length, "--length")
     sampling = Sampling(temperature=temperature, top_k=top_k, top_p=top_p)
     steering = {
@@ -1095,6 +1098,8 @@ def generate(
         click.echo(
             f"{path}: {seconds:.1f} s, {count(len(notes), 'note')}, {count(parts, 'instrument')}"
         )
+        if not notes:
+            click.echo(f"warning: {path} has no notes: ask for a longer --length", err=True)
         if wav:
             render_audio(song, path.with_suffix(".wav"))
         if png:

@@ -426,6 +426,20 @@ def test_a_bad_length_is_a_usage_error_before_anything_is_said(model, tmp_path, 
     assert "seed" not in result.stderr and "--length" in result.stderr
 
 
+def test_prime_seconds_without_a_prime_is_a_usage_error(model, tmp_path):
+    result = run("generate", "-m", model, "-o", tmp_path / "x.mid", "--prime-seconds", "5")
+    assert result.exit_code == 2
+    assert "--prime-seconds says how much of a --prime to keep" in result.stderr
+
+
+def test_a_piece_with_no_notes_is_written_with_a_warning(model, tmp_path):
+    result = run("generate", "-m", model, "-o", tmp_path / "x.mid", "--length", "1tokens")
+    assert result.exit_code == 0
+    assert f"warning: {tmp_path / 'x.mid'} has no notes: ask for a longer --length" in (
+        result.stderr
+    )
+
+
 @pytest.mark.parametrize(
     ("option", "value"),
     [
