@@ -388,7 +388,7 @@ def _tokenize_task(task: Task) -> Outcome:
         try:
             text = tokens_to_text(tokenize(song, task.options.scheme))
         except MidiError as error:  # a tempo map with no seconds: name the file
-            raise error if error.path is not None else error.with_path(task.source) from None
+            raise error.with_path(task.source) from None
         return _deliver(task, text.encode("utf-8"), tuple(map(str, song.warnings)))
     except MidiError as error:
         if task.options.debug:
@@ -1177,7 +1177,7 @@ def infill(
             seed=seed,
         )
     except MidiError as error:  # the span against this song: name the song
-        raise error if error.path is not None else error.with_path(song) from None
+        raise error.with_path(song) from None
     if drawn:
         click.echo(f"seed {seed} (--seed {seed} makes this again)", err=True)
     write_atomic(output, write(edited), inputs=[Path(song)])
@@ -1229,7 +1229,7 @@ def render(file: str, output: str, soundfont: str | None) -> None:
         try:
             seconds = render_audio(song, output, soundfont)
         except MidiError as error:  # about the song: name it
-            raise error if error.path is not None else error.with_path(file) from None
+            raise error.with_path(file) from None
         click.echo(f"{output}: {seconds:.1f} s of audio")
     else:
         render_png(song, output, title=Path(file).name)
@@ -1363,7 +1363,7 @@ def _load_midis(
                 raise MidiError("has no notes to compare", path=job.source)
             midis.append(midi)
         except MidiError as error:
-            message = str(error.with_path(job.source) if error.path is None else error)
+            message = str(error.with_path(job.source))
             click.echo(f"error: {message}", err=True)
             skipped.append(message)
     return midis

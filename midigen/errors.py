@@ -31,8 +31,10 @@ class MidiError(Exception):
         self.offset = offset
 
     def with_path(self, path: str | os.PathLike[str]) -> MidiError:
-        """Attach the file name once the caller knows it (the reader works on bytes)."""
-        self.path = os.fspath(path)
+        """Attach the file name once a caller knows it (the reader works on bytes); an
+        error that already names its file keeps that name."""
+        if self.path is None:
+            self.path = os.fspath(path)
         return self
 
     def __str__(self) -> str:

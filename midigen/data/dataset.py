@@ -181,13 +181,13 @@ def _load_piece(work: tuple[str, str | None, str, bool]) -> Piece:
             if style is not None:
                 tokens.insert(1, STYLE_PREFIX + style)
             piece.tokens = tokens + [EOS]
-            piece.repairs = [str(w if w.path else w.with_path(path)) for w in song.warnings]
+            piece.repairs = [str(warning.with_path(path)) for warning in song.warnings]
             piece.velocities = velocity_counts(song)
             piece.notes = sum(piece.velocities)
             if scheme == "event":
                 piece.opening = read_opening(tokens)
     except MidiError as error:
-        piece.error = str(error.with_path(path) if error.path is None else error)
+        piece.error = str(error.with_path(path))
     return piece
 
 

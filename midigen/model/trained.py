@@ -346,7 +346,7 @@ class TrainedModel:
         try:
             return tokenize(read(path), self.scheme, bars=has_bar_lines(self.vocab.ids))
         except MidiError as error:  # a tempo map with no seconds: name the file
-            raise error if error.path is not None else error.with_path(path) from None
+            raise error.with_path(path) from None
 
 
 def load_model(folder: str | Path) -> TrainedModel:
