@@ -478,3 +478,10 @@ def remove_leftovers(folder: Path) -> None:
     for name in (*MODEL_FILES, PREVIOUS_OPTIMIZER_FILE):
         for leftover in folder.glob(f".{name}.*"):
             leftover.unlink(missing_ok=True)
+
+
+def written_by_training(name: str) -> bool:
+    """Whether a file of this name in a model folder is one training writes: a model
+    file, the lock, or a temporary file of them that a killed run left."""
+    ours = (*MODEL_FILES, PREVIOUS_OPTIMIZER_FILE, LOCK_FILE)
+    return name in ours or name.startswith(tuple(f".{own}." for own in ours))

@@ -190,7 +190,7 @@ def _best(stepper: Stepper, vocab, prompt: list[str], middles: list[list[str]], 
     if not after or len(middles) == 1:
         return 0
     with ThreadTuned(stepper, 1) as steps:
-        state = steps.stepper.initial_state(1)
+        state = stepper.initial_state(1)
         for token_id in vocab.tokens_to_ids(prompt[:-1]):
             steps.step(np.array([token_id]), state)
         after_ids = vocab.tokens_to_ids(after)

@@ -35,8 +35,6 @@ from ..errors import MidiError, count
 from ..tokens.vocab import PAD_ID
 from .checkpoint import (
     LOCK_FILE,
-    MODEL_FILES,
-    PREVIOUS_OPTIMIZER_FILE,
     STATE_FILE,
     CheckpointError,
     build_network,
@@ -49,6 +47,7 @@ from .checkpoint import (
     save_config,
     save_training,
     save_weights,
+    written_by_training,
 )
 from .config import ModelConfig
 from .distributed import Distributed
@@ -194,11 +193,10 @@ def _check_folder(folder: Path, resume: bool) -> None:
     if folder.exists() and not folder.is_dir():
         raise MidiError("exists and is not a folder; train into a folder", path=folder)
     if not (folder / "config.json").exists():
-        ours = (*MODEL_FILES, PREVIOUS_OPTIMIZER_FILE, LOCK_FILE)
         others = sorted(
             entry.name
             for entry in (folder.iterdir() if folder.is_dir() else ())
-            if entry.name not in ours and not entry.name.startswith(tuple(f".{n}." for n in ours))
+            if not written_by_training(entry.name)
         )
         if others:
             raise MidiError(
