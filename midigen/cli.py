@@ -1225,15 +1225,15 @@ def render(file: str, output: str, soundfont: str | None) -> None:
     if Path(output).exists() and Path(output).resolve() == Path(file).resolve():
         raise MidiError("refusing to overwrite an input file", path=output)
     song = read(file)
-    if suffix in AUDIO_SUFFIXES:
-        try:
+    try:
+        if suffix in AUDIO_SUFFIXES:
             seconds = render_audio(song, output, soundfont)
-        except MidiError as error:  # about the song: name it
-            raise error.with_path(file) from None
-        click.echo(f"{output}: {seconds:.1f} s of audio")
-    else:
-        render_png(song, output, title=Path(file).name)
-        click.echo(f"{output}: piano roll")
+            click.echo(f"{output}: {seconds:.1f} s of audio")
+        else:
+            render_png(song, output, title=Path(file).name)
+            click.echo(f"{output}: piano roll")
+    except MidiError as error:  # about the song: name it
+        raise error.with_path(file) from None
 
 
 @main.command()

@@ -344,6 +344,26 @@ def one_note_file(division: int, end_delta: int) -> bytes:
     return header + b"MTrk" + len(track).to_bytes(4, "big") + track
 
 
+def test_render_names_the_song_when_the_synthesizer_cannot_play_it(tmp_path):
+    no_tracks = tmp_path / "no_tracks.mid"  # the synthesizer panicked on it
+    no_tracks.write_bytes(b"MThd" + bytes([0, 0, 0, 6, 0, 1, 0, 0, 0, 96]))
+    result = run("render", no_tracks, "-o", tmp_path / "x.wav")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {no_tracks}: ")
+    assert len(result.stderr.splitlines()) == 1 and not (tmp_path / "x.wav").exists()
+
+
+def test_render_plays_a_file_in_its_riff_wrapper(tmp_path):
+    riff = tmp_path / "song.rmi"
+    smf = PRIME.read_bytes()
+    data = b"data" + len(smf).to_bytes(4, "little") + smf
+    riff.write_bytes(b"RIFF" + (4 + len(data)).to_bytes(4, "little") + b"RMID" + data)
+    assert midigen.read(riff).riff is not None
+    result = run("render", riff, "-o", tmp_path / "song.wav")
+    assert result.exit_code == 0, result.output
+    assert "s of audio" in result.stdout and "0.0 s" not in result.stdout
+
+
 @pytest.mark.parametrize(
     ("division", "end_delta", "message"),
     [

@@ -231,7 +231,10 @@ def _training_lock(folder: Path) -> Iterator[None]:
     Raises:
         MidiError: another live process trains into the folder.
     """
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # a file where a folder must be, or no right to write
+        raise MidiError(f"cannot write: {error.strerror or error}", path=folder) from None
     lock = folder / LOCK_FILE
     while True:
         try:

@@ -11,6 +11,7 @@ in grey.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import wave
 from pathlib import Path
@@ -58,8 +59,7 @@ def render_audio(song: Song, path: str | Path, soundfont: str | Path | None = No
         raise MidiError("its ticks cannot be converted to seconds: there is no audio to render")
     if length > MAX_AUDIO_SECONDS:
         raise MidiError(
-            f"lasts {length / 60:,.0f} minutes; audio previews stop at "
-            f"{MAX_AUDIO_SECONDS // 60} (a piano roll, -o .png, has no limit)"
+            f"lasts {length / 60:,.0f} minutes; audio previews stop at {MAX_AUDIO_SECONDS // 60}"
         )
     font_path = Path(soundfont) if soundfont else default_soundfont()
     try:
@@ -67,15 +67,21 @@ def render_audio(song: Song, path: str | Path, soundfont: str | Path | None = No
     except OSError as error:
         reason = error.strerror or error
         raise MidiError(f"cannot read SoundFont: {reason}", path=font_path) from None
-    midi = write(song)
+    if not song_notes(song):  # (the synthesizer panics on a song without tracks)
+        raise MidiError("has no notes: there is nothing to render")
+    midi = write(dataclasses.replace(song, riff=None))  # the synthesizer reads bare SMF only
     try:
         if suffix == ".opus":
             data = midirenderer.render_opus_from(font, midi)
             seconds = _opus_seconds(data)
         else:
             data, seconds = _normalised_wav(midirenderer.render_wave_from(font, midi))
-    except RuntimeError as error:  # midirenderer's one error type: SoundFont or MIDI trouble
-        raise MidiError(f"cannot render: {error}", path=font_path) from None
+    except BaseException as error:  # RuntimeError, or a Rust panic (not an Exception)
+        if not isinstance(error, RuntimeError) and type(error).__name__ != "PanicException":
+            raise
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else "it panicked"
+        # the song's trouble or the SoundFont's: the caller names the song
+        raise MidiError(f"cannot render with {font_path.name}: {reason}") from None
     write_atomic(path, data)
     return seconds
 
