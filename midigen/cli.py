@@ -1161,7 +1161,11 @@ def infill(
         raise click.UsageError("give the span with --bars A-B or --seconds A-B")
     if Path(output).suffix.lower() not in (".mid", ".midi"):
         raise click.BadParameter("must end in .mid or .midi", param_hint="-o")
-    span = Span.parse(bars or seconds, "bars" if bars else "seconds")
+    span = _parsed_option(
+        lambda text: Span.parse(text, "bars" if bars else "seconds"),
+        bars or seconds,
+        "--bars" if bars else "--seconds",
+    )
     refuse_input(output, [Path(song)])  # before the work, not after it
     original = read(song)
     model = load_model(model_dir or default_model())

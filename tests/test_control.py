@@ -230,23 +230,26 @@ def test_infill_keeps_everything_outside_the_span(styled, tmp_path, option, span
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["--bars", "8-5"], 1, "error: span '8-5' runs backwards or is empty\n"),
-        (
-            ["--bars", "40-41"],
-            1,
-            "error: {song}: the song has 10 bars; bars 40-41 run past its end\n",
-        ),
-        (["--bars", "0-2"], 1, "error: bars '0-2': bars are whole numbers from 1\n"),
-        (["--seconds", "x"], 1, "error: span 'x' is not like 5-8\n"),
+        # not a span at all: a usage error, as click's own
+        (["--bars", "8-5"], 2, "--bars: span '8-5' runs backwards or is empty\n"),
+        (["--bars", "0-2"], 2, "--bars: bars '0-2': bars are whole numbers from 1\n"),
+        (["--seconds", "x"], 2, "--seconds: span 'x' is not like 5-8\n"),
+        (["--seconds", "nan-5"], 2, "--seconds: span 'nan-5' is not like 5-8\n"),
+        # a span, but not of this song: one error line naming it
+        (["--bars", "40-41"], 1,
+         "error: {song}: the song has 10 bars; bars 40-41 run past its end\n"),
     ],
-)
-def test_bad_infill_spans_are_one_error_line(styled, tmp_path, args, code, message):
+)  # fmt: skip
+def test_bad_infill_spans_are_refused_before_any_work(styled, tmp_path, args, code, message):
     _, model = styled
     out = tmp_path / "new.mid"
     song = PRIME
     result = run("infill", song, *args, "-o", out, "-m", model)
     assert result.exit_code == code
-    assert result.stderr == message.format(song=song)
+    if code == 2:
+        assert result.stderr.endswith(f"Error: Invalid value for {message}")
+    else:
+        assert result.stderr == message.format(song=song)
     assert not out.exists()
 
 

@@ -21,6 +21,7 @@ samples and then listens ahead (the "generate, then rerank" recipe):
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict, deque
 from dataclasses import dataclass
 
@@ -59,6 +60,8 @@ class Span:
 
     def __post_init__(self) -> None:
         text = f"{self.first:g}-{self.last:g}"
+        if not (math.isfinite(self.first) and math.isfinite(self.last)):
+            raise MidiError(f"span {text!r} is not like 5-8")
         if self.unit == "bars" and (
             self.first != int(self.first) or self.last != int(self.last) or self.first < 1
         ):
