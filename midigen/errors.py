@@ -59,6 +59,11 @@ class TokenError(MidiError):
         return f"{text} (token {self.offset})" if self.offset is not None else text
 
 
+def first_line(error: BaseException) -> str:
+    """An exception's message as one line for ``error: ...``, or its type's name."""
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
 def count(number: int, noun: str) -> str:
     """``count(1, "byte")`` is "1 byte", ``count(3, "byte")`` "3 bytes": for messages."""
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

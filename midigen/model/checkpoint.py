@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..data import openings
-from ..errors import MidiError, count
+from ..errors import MidiError, count, first_line
 from ..fileio import read_regular, umask, write_atomic
 from ..tokens import grammar
 from ..tokens.vocab import Vocab
@@ -230,7 +230,7 @@ def load_arrays(path: Path, model_config: ModelConfig) -> dict[str, np.ndarray]:
     try:
         arrays = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as error:
-        raise CheckpointError(f"cannot load weights: {_first_line(error)}", path=path) from None
+        raise CheckpointError(f"cannot load weights: {first_line(error)}", path=path) from None
     if model_config.tie_weights and "embedding.weight" not in arrays and "output.weight" in arrays:
         arrays["embedding.weight"] = arrays.pop("output.weight")  # a tied pair, stored once
     wrong = sorted(
@@ -323,7 +323,7 @@ def load_tensors(path: Path) -> dict[str, torch.Tensor]:
     except FileNotFoundError:
         raise CheckpointError("missing (nothing to resume)", path=path) from None
     except (SafetensorError, OSError, ValueError) as error:
-        raise CheckpointError(f"unreadable: {_first_line(error)}", path=path) from None
+        raise CheckpointError(f"unreadable: {first_line(error)}", path=path) from None
 
 
 def save_json(path: Path, data: dict[str, Any]) -> None:
@@ -394,10 +394,6 @@ class _staged:
             raise CheckpointError(
                 f"cannot write: {error.strerror or error}", path=self.path
             ) from error
-
-
-def _first_line(error: BaseException) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def save_training(

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MidiError
+from ..errors import MidiError, first_line
 from ..fileio import write_atomic
 from ..midi.song import Song
 from ..midi.writer import write
 from .notes import song_notes
-from .summary import duration
+from .summary import summarize
 
 AUDIO_SUFFIXES = (".wav", ".opus")
 # the synthesizer holds the whole piece in memory, about 1.2 GB per 10 minutes of WAV; a
@@ -54,7 +54,8 @@ def render_audio(song: Song, path: str | Path, soundfont: str | Path | None = No
     suffix = path.suffix.lower()
     if suffix not in AUDIO_SUFFIXES:
         raise MidiError(f"audio files end in {' or '.join(AUDIO_SUFFIXES)}", path=path)
-    length = duration(song)
+    summary = summarize(song)  # a walk over the events, not a conversion
+    length = summary["duration_seconds"]
     if length is None:
         raise MidiError("its ticks cannot be converted to seconds: there is no audio to render")
     if length > MAX_AUDIO_SECONDS:
@@ -67,7 +68,7 @@ def render_audio(song: Song, path: str | Path, soundfont: str | Path | None = No
     except OSError as error:
         reason = error.strerror or error
         raise MidiError(f"cannot read SoundFont: {reason}", path=font_path) from None
-    if not song_notes(song):  # (the synthesizer panics on a song without tracks)
+    if not summary["notes"]:  # (the synthesizer panics on a song without tracks)
         raise MidiError("has no notes: there is nothing to render")
     midi = write(dataclasses.replace(song, riff=None))  # the synthesizer reads bare SMF only
     try:
@@ -79,9 +80,8 @@ def render_audio(song: Song, path: str | Path, soundfont: str | Path | None = No
     except BaseException as error:  # RuntimeError, or a Rust panic (not an Exception)
         if not isinstance(error, RuntimeError) and type(error).__name__ != "PanicException":
             raise
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else "it panicked"
         # the song's trouble or the SoundFont's: the caller names the song
-        raise MidiError(f"cannot render with {font_path.name}: {reason}") from None
+        raise MidiError(f"cannot render with {font_path.name}: {first_line(error)}") from None
     write_atomic(path, data)
     return seconds
 
