@@ -295,18 +295,14 @@ class Masks:
         programs = np.array([value if kind == "PROGRAM" else -1 for kind, value in parsed])
         self.program_values, self.drums = programs, kinds == "DRUM"
         self._new_instruments: dict[frozenset[int], np.ndarray] = {}
-        self._silent_instruments: dict[frozenset[int], np.ndarray] = {}
-        self._other_programs: dict[frozenset[int], np.ndarray] = {}
+        self._instrument_leans: dict[tuple[frozenset[int], float], np.ndarray] = {}
         # stay: the PROGRAMs lean away while an instrument brought in has not yet played
         self.stay = np.where(self.programs, np.float32(-BRING_IN), np.float32(0.0))
         self.steered = _steered(steering, parsed, kinds, programs)
         # to_bring_in[k]: the tokens that bring in the k-th instrument the musician named
         # (its programs, or the drum kit's notes), leaning while it has not played
         self.asked = chosen.asked if chosen is not None else ()
-        self.to_bring_in = [
-            np.where(self.instrument_tokens(named), np.float32(BRING_IN), np.float32(0.0))
-            for named in self.asked
-        ]
+        self.to_bring_in = [self._instrument_lean(named, BRING_IN) for named in self.asked]
         self._bring_in: dict[tuple[int, ...], np.ndarray] = {}
         # the ensemble is the musician's once they name instruments
         self.keeps_ensemble = INSTRUMENTS in self.quantiles and not self.asked
@@ -431,20 +427,21 @@ class Masks:
     def other_programs(self, programs: frozenset[int]) -> np.ndarray:
         """NEW_INSTRUMENT for the PROGRAM tokens of ``programs``: a named family's members
         other than the one a stream plays."""
-        if programs not in self._other_programs:
-            tokens = self.instrument_tokens(programs)
-            self._other_programs[programs] = np.where(
-                tokens, np.float32(NEW_INSTRUMENT), np.float32(0.0)
-            )
-        return self._other_programs[programs]
+        return self._instrument_lean(programs, NEW_INSTRUMENT)
 
     def silent_instruments(self, silent: frozenset[int]) -> np.ndarray:
         """Logits for the PROGRAM tokens of the programs in ``silent`` (and the DRUM
         tokens, with KIT in it): an ensemble's instruments that have fallen silent."""
-        if silent not in self._silent_instruments:
-            back = self.instrument_tokens(silent)
-            self._silent_instruments[silent] = np.where(back, np.float32(BRING_IN), np.float32(0.0))
-        return self._silent_instruments[silent]
+        return self._instrument_lean(silent, BRING_IN)
+
+    def _instrument_lean(self, instruments: frozenset[int], lean: float) -> np.ndarray:
+        """``lean`` for the tokens that play one of ``instruments``, 0 elsewhere."""
+        if (instruments, lean) not in self._instrument_leans:
+            tokens = self.instrument_tokens(instruments)
+            self._instrument_leans[instruments, lean] = np.where(
+                tokens, np.float32(lean), np.float32(0.0)
+            )
+        return self._instrument_leans[instruments, lean]
 
     def other_velocities(self, kept: int) -> np.ndarray:
         """Logits for the VEL tokens other than ``kept``."""
@@ -542,6 +539,14 @@ def _by_style_id(vocab: Vocab, by_style: Mapping[str, object]) -> dict[int | Non
         for style, value in by_style.items()
         if not style or STYLE_PREFIX + style in vocab.ids
     }
+
+
+def _log_lean(aim: float, measured: float, slack: float, gain: float, bound: float) -> float:
+    """A logit bias towards ``aim``: ``gain`` per unit of log(aim / measured) beyond
+    ``slack``, at most ``bound`` either way (the rate's and the chords' leans)."""
+    off = np.log(aim / measured)
+    off = np.sign(off) * max(abs(off) - slack, 0.0)
+    return float(np.clip(gain * off, -bound, bound))
 
 
 def _quantile(values: Sequence[float], rank: float) -> float:
@@ -823,9 +828,7 @@ class Stream:
                 return 0.0
         prior = DENSITY_PRIOR_SECONDS
         rate = (self.notes + aim * prior) / (self.cursor.seconds + prior)
-        off = np.log(aim / rate)
-        off = np.sign(off) * max(abs(off) - slack, 0.0)
-        return float(np.clip(DENSITY_GAIN * off, -DENSITY_MAX_BIAS, DENSITY_MAX_BIAS))
+        return _log_lean(aim, rate, slack, DENSITY_GAIN, DENSITY_MAX_BIAS)
 
     def chord_bias(self) -> float:
         """A logit bias for notes where one has just started, that steers the notes per
@@ -846,9 +849,7 @@ class Stream:
             return 0.0
         prior = CHORD_PRIOR_ONSETS
         size = (self.notes + aim * prior) / (self.onset_steps + prior)
-        off = np.log(aim / size)
-        off = np.sign(off) * max(abs(off) - CHORD_SLACK, 0.0)
-        return float(np.clip(CHORD_GAIN * off, -CHORD_MAX_BIAS, CHORD_MAX_BIAS))
+        return _log_lean(aim, size, CHORD_SLACK, CHORD_GAIN, CHORD_MAX_BIAS)
 
     def allowed(self, masks: Masks, length_reached: bool) -> np.ndarray:
         """Which ids may come next: the grammar's, narrowed by the sampler's limits (and
