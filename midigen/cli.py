@@ -14,7 +14,6 @@ import math
 import os
 import sys
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from .fileio import (
     refuse_input,
     write_atomic,
 )
+from .workers import process_map
 
 SEED = click.IntRange(0, 2**63 - 1)  # what numpy, torch and random all take
 
@@ -364,19 +364,10 @@ def _outcomes(
 
     workers = jobs or os.cpu_count() or 1
     with tqdm(total=len(tasks), desc=label, unit="file", disable=None, file=sys.stderr) as progress:
-        if workers == 1:
-            results = map(work, tasks)
-            for outcome in results:
-                progress.update()
-                yield outcome
-            return
-        pool = ProcessPoolExecutor(max_workers=workers)
-        try:
-            for outcome in pool.map(work, tasks, chunksize=4):
-                progress.update()
-                yield outcome
-        finally:  # after Ctrl-C, the files not yet started are dropped, not worked through
-            pool.shutdown(cancel_futures=True)
+        results = map(work, tasks) if workers == 1 else process_map(work, tasks, workers)
+        for outcome in results:
+            progress.update()
+            yield outcome
 
 
 def _tokenize_task(task: Task) -> Outcome:

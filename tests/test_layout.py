@@ -7,7 +7,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "midigen"
 # Lowest first: a module may import its own floor's modules and those of lower floors.
-FLOORS = ["errors", "fileio", "midi", "tokens", "data", "model", "views", "cli"]
+FLOORS = ["errors", "fileio", "workers", "midi", "tokens", "data", "model", "views", "cli"]
 
 
 def module_name(path: Path) -> str:

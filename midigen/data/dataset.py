@@ -26,7 +26,6 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from itertools import pairwise
@@ -41,6 +40,7 @@ from ..midi.song import Song
 from ..tokens import grammar, text_to_tokens, tokenize
 from ..tokens.grammar import STYLE_PREFIX
 from ..tokens.vocab import EOS, Vocab
+from ..workers import process_map
 from .openings import Opening, read_opening, style_instruments, style_quantiles
 
 SCHEMES = ("event", "chunk", "text")
@@ -159,8 +159,7 @@ def _load_all(
     if jobs == 1 or len(paths) == 1:
         yield from wrap(map(_load_piece, work), len(paths))
         return
-    with ProcessPoolExecutor(max_workers=jobs or os.cpu_count()) as pool:
-        yield from wrap(pool.map(_load_piece, work, chunksize=4), len(paths))
+    yield from wrap(process_map(_load_piece, work, jobs or os.cpu_count() or 1), len(paths))
 
 
 def _load_piece(work: tuple[str, str | None, str, bool]) -> Piece:
