@@ -1051,12 +1051,20 @@ def generate(
         raise click.UsageError("--prime-seconds says how much of a --prime to keep: give one")
     piece_length = _parsed_option(Length.parse, length, "--length")
     sampling = Sampling(temperature=temperature, top_k=top_k, top_p=top_p)
+    named = (
+        None
+        if instruments is None
+        else _parsed_option(Instruments.parse, instruments, "--instruments")
+    )
+    if no_drums and named is not None and not named.programs:
+        raise click.BadParameter(
+            "drums are the only instruments named, and --no-drums takes them away",
+            param_hint="--instruments",
+        )
     steering = {
-        "key": _parsed_option(Key.parse, key, "--key") if key else None,
+        "key": None if key is None else _parsed_option(Key.parse, key, "--key"),
         "density": None if density is None else _parsed_option(_rate, density, "--density"),
-        "instruments": (
-            _parsed_option(Instruments.parse, instruments, "--instruments") if instruments else None
-        ),
+        "instruments": named,
         "drums": not no_drums,
         "free": free,
     }
@@ -1079,10 +1087,18 @@ def generate(
     if drawn:
         click.echo(f"seed {seed} (--seed {seed} makes this again)", err=True)
     target = Path(output)
+    written: dict[bytes, Path] = {}
     for index, song in enumerate(songs, start=1):
         path = target if num == 1 else target.with_name(f"{target.stem}-{index}{target.suffix}")
         inputs = [Path(prime)] if prime else []
-        write_atomic(path, write(song), inputs=inputs)
+        data = write(song)
+        write_atomic(path, data, inputs=inputs)
+        if data in written:  # a prime that leaves no room: nothing was drawn
+            click.echo(
+                f"warning: {path} is the same as {written[data]}: ask for a longer --length",
+                err=True,
+            )
+        written.setdefault(data, path)
         notes = song_notes(song)
         seconds = duration(song) or max((n.end for n in notes), default=0.0)
         parts = len({n.instrument for n in notes})

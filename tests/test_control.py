@@ -176,14 +176,19 @@ def test_key_estimation_finds_a_scale_played_with_its_tonic_chord():
         ("--density", "0", "density must be more than 0 and at most 64 notes per second\n"),
         ("--density", "busy",
          "density 'busy' is not low, medium, high or a number of notes per second\n"),
+        ("--key", "", "key '' is not like C, F#, Bb, Am or C#m\n"),
         ("--instruments", "kazoo",
          "'kazoo' is not a General MIDI instrument; did you mean koto, agogo, bassoon?\n"),
+        ("--instruments", "", "name at least one instrument\n"),
+        ("--instruments", ("drums", "--no-drums"),
+         "drums are the only instruments named, and --no-drums takes them away\n"),
     ],
 )  # fmt: skip
 def test_bad_steering_is_a_usage_error_and_writes_nothing(styled, tmp_path, option, value, message):
     _, model = styled
     out = tmp_path / "x.mid"
-    result = run("generate", "-m", model, "-o", out, option, value, "--seed", "1")
+    values = value if isinstance(value, tuple) else (value,)  # the option's value, then others
+    result = run("generate", "-m", model, "-o", out, option, *values, "--seed", "1")
     assert result.exit_code == 2  # a usage error, as click's own
     assert result.stderr.endswith(f"Error: Invalid value for {option}: {message}")
     assert not out.exists()

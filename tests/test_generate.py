@@ -460,6 +460,21 @@ def test_a_piece_with_no_notes_is_written_with_a_warning(model, tmp_path):
     )
 
 
+def test_pieces_that_came_out_the_same_are_named(model, tmp_path):
+    """A prime that fills all but a grid step of --length leaves nothing to draw."""
+    out = tmp_path / "x.mid"
+    args = ("--prime", PRIME, "--prime-seconds", "3.98", "--length", "4s", "--num", "2")
+    result = run("generate", "-m", model, "-o", out, *args, "--seed", "1")
+    assert result.exit_code == 0
+    assert (tmp_path / "x-1.mid").read_bytes() == (tmp_path / "x-2.mid").read_bytes()
+    assert result.stderr == (
+        f"warning: {tmp_path / 'x-2.mid'} is the same as {tmp_path / 'x-1.mid'}: "
+        "ask for a longer --length\n"
+    )
+    result = run("generate", "-m", model, "-o", out, "--length", "4s", "--num", "2", "--seed", "1")
+    assert "the same as" not in result.stderr
+
+
 @pytest.mark.parametrize(
     ("option", "value"),
     [

@@ -163,6 +163,12 @@ def train(
                 )
                 for warning in trainer.validation_warnings():
                     warn(warning)
+                if resume and not restart and trainer.target_reached():
+                    warn(
+                        f"the model has trained {count(trainer.progress.step, 'step')} "
+                        "already, as far as this run asks: nothing to do (ask for more "
+                        "--steps, --time or --epochs to continue)"
+                    )
                 result = trainer.run(progress)
                 del trainer  # and its DDP wrapper, before the process group goes (stop())
         if result.best_step == 0 and result.step:
@@ -448,14 +454,19 @@ class _Trainer:
             return "seconds", c.time_seconds
         return "epochs", 1
 
-    def _done(self, started: float) -> bool:
+    def target_reached(self, seconds: float | None = None) -> bool:
+        """Whether training stands where this run should stop: at its --steps, its
+        --time (after ``seconds`` of training, by default those already done) or its
+        --epochs."""
         p, c = self.progress, self.config
         if c.steps:
-            finished = p.step >= c.steps
-        elif c.time_seconds:
-            finished = time.monotonic() - started >= c.time_seconds
-        else:
-            finished = p.epoch >= (c.epochs or 1)
+            return p.step >= c.steps
+        if c.time_seconds:
+            return (p.seconds if seconds is None else seconds) >= c.time_seconds
+        return p.epoch >= (c.epochs or 1)
+
+    def _done(self, started: float) -> bool:
+        finished = self.target_reached(time.monotonic() - started)
         return self.distributed.any(finished or self.stop_requested)
 
     def _catch_interrupt(self):
