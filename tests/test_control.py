@@ -157,6 +157,25 @@ def test_density_orders_notes_per_second(styled):
     assert rate("low") < rate("high")
 
 
+def test_an_asked_density_holds_for_the_continuation_of_a_denser_prime(tmp_path):
+    """The prime plays 8 notes a second; a continuation asked for 2.5 plays about that,
+    where measuring the prime too had kept it silent to its end."""
+    dense = pretty_midi.PrettyMIDI(initial_tempo=120)
+    piano = pretty_midi.Instrument(program=0)
+    for step in range(64):
+        pitch = 60 + (0, 4, 7, 12)[step % 4]
+        piano.notes.append(pretty_midi.Note(80, pitch, step / 8, step / 8 + 0.12))
+    dense.instruments.append(piano)
+    dense.write(str(tmp_path / "dense.mid"))
+    out = tmp_path / "out.mid"
+    args = ("--prime", tmp_path / "dense.mid", "--length", "28s", "--density", "2.5")
+    result = run("generate", "-o", out, *args, "--seed", "1")
+    assert result.exit_code == 0, result.output
+    played = [n for i in pretty_midi.PrettyMIDI(str(out)).instruments for n in i.notes]
+    rate = len([n for n in played if n.start >= 8.0]) / 20
+    assert 1.5 < rate < 4.0
+
+
 def test_a_keys_triad_is_its_tonic_third_and_fifth():
     assert Key.parse("C").triad == (0, 4, 7)
     assert Key.parse("F#m").triad == (6, 9, 1)
@@ -266,6 +285,21 @@ def test_infill_refuses_to_overwrite_its_song_before_it_samples(styled, tmp_path
     assert result.exit_code == 1
     assert result.stderr == f"error: {song}: refusing to overwrite an input file\n"  # no seed
     assert song.read_bytes() == Path(PRIME).read_bytes()
+
+
+def test_infill_needs_a_model_of_event_tokens(tmp_path):
+    (tmp_path / "words").mkdir()
+    (tmp_path / "words" / "cat.txt").write_text("the cat sat on the mat\n" * 20)
+    config = TrainConfig(steps=2, bptt=8, batch_size=2, warmup=1)
+    train(tmp_path / "words", tmp_path / "model", config, {"hidden": 8, "embed": 4})
+    out = tmp_path / "new.mid"
+    result = run("infill", PRIME, "--bars", "1-2", "-o", out, "-m", tmp_path / "model")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {tmp_path / 'model'}: this model reads text tokens; "
+        "infill needs an event-scheme model\n"
+    )
+    assert not out.exists()
 
 
 def test_a_key_share_is_the_share_of_the_opening_notes_in_their_best_scale():

@@ -571,6 +571,8 @@ class Stream:
     tokens: int = 0  # tokens after the header, prime included
     sounded: bool = False  # a note has begun
     notes: int = 0  # notes begun so far
+    prime_notes: int = 0  # and of them, the prime's; and the prime's length
+    prime_seconds: float = 0.0
     notes_this_step: int = 0  # notes begun on the current step
     onset_steps: int = 0  # steps on which a note began
     last_onset: int = 0  # the step of the last note begun
@@ -648,6 +650,7 @@ class Stream:
         say).  Its ensemble is the prime's (the steering names the whole prime file's
         instruments), and a prime that plays at several velocities keeps its dynamics."""
         self.primed = True
+        self.prime_notes, self.prime_seconds = self.notes, self.cursor.seconds
         self.targets.pop(INSTRUMENTS, None)
         if self.varied_velocity:
             self.targets.pop(VELOCITY_BINS, None)
@@ -819,15 +822,21 @@ class Stream:
         first); 0 for neither.
 
         The measured rate starts at the aim (a prior of a few seconds) so that
-        the first notes are not pushed about, then follows the piece.
+        the first notes are not pushed about, then follows the piece: an asked
+        rate the continuation of a prime alone, for a prime is not the stream's
+        to change (a prelude's 6 notes per second had kept a continuation asked
+        for 2.5 silent to its end).
         """
         aim, slack = asked, 0.0
+        notes, seconds = self.notes, self.cursor.seconds
         if aim is None:
             aim, slack = self.targets.get(NOTES_PER_SECOND), DENSITY_SLACK
             if aim is None:
                 return 0.0
+        else:
+            notes, seconds = notes - self.prime_notes, seconds - self.prime_seconds
         prior = DENSITY_PRIOR_SECONDS
-        rate = (self.notes + aim * prior) / (self.cursor.seconds + prior)
+        rate = (notes + aim * prior) / (seconds + prior)
         return _log_lean(aim, rate, slack, DENSITY_GAIN, DENSITY_MAX_BIAS)
 
     def chord_bias(self) -> float:

@@ -185,11 +185,7 @@ class TrainedModel:
         """
         from ..tokens.event import event_tokens_to_song, event_tokens_until
 
-        if self.scheme != "event":
-            raise MidiError(
-                f"this model reads {self.scheme} tokens; generating music needs "
-                "an event-scheme model"
-            )
+        self._check_event_scheme("generating music")
         if num < 1:
             raise MidiError("num must be at least 1")
         if isinstance(length, str):
@@ -275,6 +271,7 @@ class TrainedModel:
         from ..midi.reader import read
         from .infill import Span, infill
 
+        self._check_event_scheme("infill")
         if (bars is None) == (seconds is None):
             raise MidiError("give the span as bars or as seconds")
         span = Span(*(bars or seconds), "bars" if bars else "seconds")
@@ -290,6 +287,14 @@ class TrainedModel:
             seed=seed,
             velocities=self.velocities,
         )
+
+    def _check_event_scheme(self, task: str) -> None:
+        """Music comes from event tokens: a chunk or word-text model cannot make it."""
+        if self.scheme != "event":
+            raise MidiError(
+                f"this model reads {self.scheme} tokens; {task} needs an event-scheme model",
+                path=self.folder,
+            )
 
     def summary(self) -> dict[str, Any]:
         """What `midigen model` shows: scheme, vocabulary, styles, size, recipe, data, metrics."""
