@@ -400,7 +400,8 @@ def _detokenize_task(task: Task) -> Outcome:
             song = detokenize(text)
         except MidiError as error:
             raise error.with_path(task.source) from None
-        return _deliver(task, write(song), tuple(map(str, song.warnings)))
+        warnings = tuple(str(warning.with_path(task.source)) for warning in song.warnings)
+        return _deliver(task, write(song), warnings)
     except MidiError as error:
         if task.options.debug:
             raise
@@ -418,10 +419,13 @@ def _deliver(task: Task, data: bytes, warnings: tuple[str, ...]) -> Outcome:
 
 
 def _transpose_range(value: str) -> tuple[int, int]:
+    from .data.dataset import check_transposition
+
     try:
         low, high = (int(part) for part in value.split(".."))
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not LO..HI, e.g. -5..6") from None
+        raise MidiError(f"{value!r} is not LO..HI, e.g. -5..6") from None
+    check_transposition(low, high)
     return low, high
 
 
@@ -498,7 +502,11 @@ def prepare(
     from .data.dataset import prepare as prepare_dataset
 
     config = PrepareConfig(
-        scheme, valid_fraction, _transpose_range(transpose), min_count, styles=styles
+        scheme,
+        valid_fraction,
+        _parsed_option(_transpose_range, transpose, "--transpose"),
+        min_count,
+        styles=styles,
     )
 
     def progress(iterator, total):
@@ -515,6 +523,12 @@ def prepare(
         f"train {count(train['pieces'], 'piece')}, {count(train['tokens'], 'token')}; "
         f"valid {count(valid['pieces'], 'piece')}, {count(valid['tokens'], 'token')}"
     )
+    if not train["pieces"]:
+        click.echo(
+            "warning: the training split is empty: `evaluate` can score this dataset, "
+            "`train` cannot (lower --valid-fraction)",
+            err=True,
+        )
     for piece in report.repaired[:5]:
         more = len(piece.repairs) - 1
         click.echo(f"warning: {piece.repairs[0]}" + (f" (+{more} more)" if more else ""), err=True)
@@ -767,7 +781,9 @@ def train(
 @click.argument("data", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print the numbers as JSON.")
 def evaluate(model_dir: str, data: str, as_json: bool) -> None:
-    """Score MODEL on DATA: a dataset's validation split, or every file in a folder.
+    """Score MODEL on DATA: a dataset's validation split (all of the dataset if it has
+    none, as `prepare --valid-fraction 0` makes for held-out files), or every file in a
+    folder.
 
     Prints loss per token, perplexity, bits per note (comparable across token
     schemes) and next-token accuracy.
@@ -817,11 +833,13 @@ def predict(model_dir: str, prime: str | None, text: str | None, top: int) -> No
     from .model.trained import load_model
     from .tokens.grammar import HEADER as EVENT_HEADER
 
-    if prime and text:
+    if prime is not None and text is not None:
         raise click.UsageError("give --prime or --tokens, not both")
+    if text is not None and not text.split():
+        raise click.BadParameter("holds no tokens", param_hint="--tokens")
     model = load_model(model_dir)
-    tokens = model.prime_tokens(prime) if prime else (text or "").split()
-    if not prime and not text and model.scheme == "event":
+    tokens = model.prime_tokens(prime) if prime is not None else (text or "").split()
+    if prime is None and text is None and model.scheme == "event":
         tokens = [EVENT_HEADER]
     unknown = model.unknown_tokens(tokens)
     if unknown:
@@ -1035,7 +1053,7 @@ def generate(
     from .model.sample import Length, Sampling, Steering
     from .model.trained import load_model, notes_per_second
     from .views.notes import song_notes
-    from .views.render import render_audio, render_png
+    from .views.render import MAX_AUDIO_SECONDS, render_audio, render_png
     from .views.summary import duration
 
     def _rate(text: str) -> float:  # a number Steering accepts
@@ -1050,6 +1068,10 @@ def generate(
     if prime is None and given == click.core.ParameterSource.COMMANDLINE:
         raise click.UsageError("--prime-seconds says how much of a --prime to keep: give one")
     piece_length = _parsed_option(Length.parse, length, "--length")
+    if wav and piece_length.unit == "seconds" and piece_length.amount > MAX_AUDIO_SECONDS:
+        raise click.BadParameter(
+            f"--wav previews stop at {MAX_AUDIO_SECONDS // 60} minutes", param_hint="--length"
+        )
     sampling = Sampling(temperature=temperature, top_k=top_k, top_p=top_p)
     named = (
         None
@@ -1108,7 +1130,10 @@ def generate(
         if not notes:
             click.echo(f"warning: {path} has no notes: ask for a longer --length", err=True)
         if wav:
-            render_audio(song, path.with_suffix(".wav"))
+            try:
+                render_audio(song, path.with_suffix(".wav"))
+            except MidiError as error:  # a piece of bars or tokens may last too long
+                raise error.with_path(path) from None
         if png:
             render_png(song, path.with_suffix(".png"), title=path.name)
 
@@ -1164,7 +1189,9 @@ def infill(
     from .model.trained import load_model
     from .views.render import render_png
 
-    if (bars is None) == (seconds is None):
+    if bars is not None and seconds is not None:
+        raise click.UsageError("give the span with --bars A-B or --seconds A-B, not both")
+    if bars is None and seconds is None:
         raise click.UsageError("give the span with --bars A-B or --seconds A-B")
     if Path(output).suffix.lower() not in (".mid", ".midi"):
         raise click.BadParameter("must end in .mid or .midi", param_hint="-o")
@@ -1192,7 +1219,9 @@ def infill(
     if drawn:
         click.echo(f"seed {seed} (--seed {seed} makes this again)", err=True)
     write_atomic(output, write(edited), inputs=[Path(song)])
-    click.echo(f"{output}: {span.unit} {bars or seconds} regenerated ({candidates} candidates)")
+    click.echo(
+        f"{output}: {span.unit} {bars or seconds} regenerated ({count(candidates, 'candidate')})"
+    )
     if png:
         from .midi.timing import TempoMap
         from .model.infill import span_ticks

@@ -220,3 +220,45 @@ def test_a_file_whose_ticks_have_no_seconds_is_named_in_the_error(tmp_path):
     assert result.stderr == (
         f"error: {song}: division is 0 ticks per quarter: times cannot be converted to seconds\n"
     )
+
+
+def test_detokenize_names_the_file_whose_tokens_it_skipped(tmp_path):
+    text = tmp_path / "odd.txt"
+    text.write_text("EVENT_24 SHIFT_999999999 NOTE_60 VEL_10 DUR_24\n")
+    result = run("detokenize", text, "-o", tmp_path / "odd.mid")
+    assert result.exit_code == 0
+    assert result.stderr == (
+        f"warning: {text}: skipped 'SHIFT_999999999': value out of range (token 1)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("3", "'3' is not LO..HI, e.g. -5..6"),
+        ("6..-5", "transposition must be LO..HI with -24 <= LO <= 0 <= HI <= 24"),
+    ],
+)
+def test_a_bad_transposition_is_a_usage_error_naming_the_option(tmp_path, value, message):
+    result = run("prepare", DATA, "-o", tmp_path / "data", f"--transpose={value}")
+    assert result.exit_code == 2
+    assert result.stderr.endswith(f"Error: Invalid value for --transpose: {message}\n")
+    assert not (tmp_path / "data").exists()
+
+
+def test_prepare_warns_when_every_piece_went_to_validation(tmp_path):
+    result = run(
+        "prepare",
+        SAMPLE,
+        DATA / "pymidi_mary.mid",
+        "-o",
+        tmp_path / "d",
+        "--valid-fraction",
+        "0.99",
+    )
+    assert result.exit_code == 0
+    assert "train 0 pieces" in result.stdout
+    assert (
+        "warning: the training split is empty: `evaluate` can score this dataset, `train` cannot"
+        in result.stderr
+    )

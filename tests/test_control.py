@@ -18,6 +18,7 @@ from midigen.data.dataset import PrepareConfig, open_dataset, prepare
 from midigen.midi.gm import Instruments
 from midigen.midi.keys import KEY_SHARE_NOTES, Key, estimate_key, key_share
 from midigen.model.train import TrainConfig, train
+from midigen.tokens.grammar import style_name
 
 DATA = Path(__file__).parent / "data"
 PRIME = DATA / "pymidi_mary.mid"
@@ -277,6 +278,16 @@ def test_bad_infill_spans_are_refused_before_any_work(styled, tmp_path, args, co
     assert not out.exists()
 
 
+def test_infill_takes_one_span(styled, tmp_path):
+    _, model = styled
+    args = ("--bars", "1-2", "--seconds", "1-2", "-o", tmp_path / "new.mid", "-m", model)
+    result = run("infill", PRIME, *args)
+    assert result.exit_code == 2
+    assert result.stderr.endswith(
+        "Error: give the span with --bars A-B or --seconds A-B, not both\n"
+    )
+
+
 def test_infill_refuses_to_overwrite_its_song_before_it_samples(styled, tmp_path):
     _, model = styled
     song = tmp_path / "song.mid"
@@ -285,6 +296,20 @@ def test_infill_refuses_to_overwrite_its_song_before_it_samples(styled, tmp_path
     assert result.exit_code == 1
     assert result.stderr == f"error: {song}: refusing to overwrite an input file\n"  # no seed
     assert song.read_bytes() == Path(PRIME).read_bytes()
+
+
+def test_two_folders_that_would_be_one_style_are_refused(tmp_path):
+    for folder in ("a b", "a-b"):
+        (tmp_path / "corpus" / folder).mkdir(parents=True)
+        shutil.copy(PRIME, tmp_path / "corpus" / folder)
+    with pytest.raises(midigen.MidiError, match="folders 'a b' and 'a-b' would both be style a-b"):
+        prepare([tmp_path / "corpus"], tmp_path / "data", PrepareConfig(styles=True))
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_style_is_asked_for_as_its_folder_is_named(styled):
+    assert style_name("clas sical") == style_name(" clas  sical ") == "clas-sical"
+    assert midigen.load_model(styled[1]).style_token(" Folk ") == "STYLE_folk"
 
 
 def test_infill_needs_a_model_of_event_tokens(tmp_path):

@@ -460,6 +460,13 @@ def test_a_piece_with_no_notes_is_written_with_a_warning(model, tmp_path):
     )
 
 
+def test_a_wav_preview_too_long_to_render_is_refused_before_generating(model, tmp_path):
+    result = run("generate", "-m", model, "-o", tmp_path / "x.mid", "--length", "31m", "--wav")
+    assert result.exit_code == 2
+    assert "Invalid value for --length: --wav previews stop at 30 minutes" in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
 def test_pieces_that_came_out_the_same_are_named(model, tmp_path):
     """A prime that fills all but a grid step of --length leaves nothing to draw."""
     out = tmp_path / "x.mid"
@@ -492,6 +499,13 @@ def test_numbers_out_of_range_are_usage_errors(model, tmp_path, option, value):
     assert result.exit_code == 2
     assert option in result.stderr
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("text", ["", "   "])
+def test_predict_with_no_tokens_is_a_usage_error(model, text):
+    result = run("predict", model, "--tokens", text)
+    assert result.exit_code == 2
+    assert result.stderr.endswith("Error: Invalid value for --tokens: holds no tokens\n")
 
 
 def test_predict_names_the_tokens_it_does_not_know(model):

@@ -34,11 +34,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MidiError
-from ..fileio import MIDI_SUFFIXES, TEXT_SUFFIXES, find_inputs, read_regular, umask
+from ..fileio import MIDI_SUFFIXES, TEXT_SUFFIXES, Job, find_inputs, read_regular, umask
 from ..midi.reader import MAX_FILE_BYTES, read
 from ..midi.song import Song
 from ..tokens import grammar, text_to_tokens, tokenize
-from ..tokens.grammar import STYLE_PREFIX
+from ..tokens.grammar import STYLE_PREFIX, style_name
 from ..tokens.vocab import EOS, Vocab
 from ..workers import process_map
 from .openings import Opening, read_opening, style_instruments, style_quantiles
@@ -112,6 +112,8 @@ def prepare(
         raise MidiError(f"no input files found in {', '.join(map(str, inputs))}")
     paths = [str(job.source) for job in jobs_found]
     styles = [_style(job.relative) if config.styles else None for job in jobs_found]
+    if config.styles:
+        _check_style_folders(jobs_found)
     bars = vocab is None or grammar.has_bar_lines(vocab.ids)
     pieces = list(_load_all(paths, styles, config.scheme, bars, jobs, progress))
     good = [piece for piece in pieces if piece.error is None]
@@ -127,14 +129,19 @@ def prepare(
     return PrepareReport(len(pieces), skipped, repaired, counts, len(vocab))
 
 
+def check_transposition(low: int, high: int) -> None:
+    """Raises MidiError unless LO..HI holds 0 and stays within two octaves either way."""
+    if low > high or not -24 <= low <= 0 <= high <= 24:
+        raise MidiError("transposition must be LO..HI with -24 <= LO <= 0 <= HI <= 24")
+
+
 def _check_config(config: PrepareConfig) -> None:
     if config.scheme not in SCHEMES:
         raise MidiError(f"unknown scheme {config.scheme!r}; choose from {', '.join(SCHEMES)}")
     if not 0 <= config.valid_fraction < 1:
         raise MidiError("the validation fraction must be in [0, 1)")
     low, high = config.transpose
-    if low > high or not -24 <= low <= 0 <= high <= 24:
-        raise MidiError("transposition must be LO..HI with -24 <= LO <= 0 <= HI <= 24")
+    check_transposition(low, high)
     if (low, high) != (0, 0) and config.scheme != "event":
         raise MidiError("transposition needs the event scheme (it moves NOTE_ tokens)")
     if config.styles and config.scheme != "event":
@@ -148,7 +155,22 @@ def _style(relative: Path) -> str | None:
     """The style of a file: its first-level folder under the corpus (None directly in it)."""
     if len(relative.parts) < 2:
         return None
-    return "-".join(relative.parts[0].split())  # a token holds no spaces
+    return style_name(relative.parts[0])
+
+
+def _check_style_folders(jobs: list[Job]) -> None:
+    """Raises MidiError where two folders would be one style ("a b" and "a-b")."""
+    folders: dict[str, str] = {}
+    for job in jobs:
+        if len(job.relative.parts) < 2:
+            continue
+        folder = job.relative.parts[0]
+        other = folders.setdefault(style_name(folder), folder)
+        if other != folder:
+            raise MidiError(
+                f"folders {other!r} and {folder!r} would both be style {style_name(folder)}: "
+                "rename one"
+            )
 
 
 def _load_all(

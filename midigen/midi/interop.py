@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import struct
+import warnings
 from typing import TYPE_CHECKING
 
 from ..errors import MidiError
@@ -88,6 +89,8 @@ def song_to_pretty_midi(song: Song) -> pretty_midi.PrettyMIDI:
     if not song.ticks_per_beat:
         raise MidiError("pretty_midi needs a division in ticks per quarter note")
     try:
-        return pretty_midi.PrettyMIDI(mido_object=song_to_mido(song))
+        with warnings.catch_warnings():  # not two lines of pretty_midi's on the user's
+            warnings.simplefilter("ignore", RuntimeWarning)  # terminal for a legal file
+            return pretty_midi.PrettyMIDI(mido_object=song_to_mido(song))
     except Exception as error:  # pretty_midi raises bare ValueError/IndexError on odd files
         raise MidiError(f"pretty_midi cannot read this song: {error}") from error

@@ -175,7 +175,7 @@ def _located(song: Song, span: Span, bars: bool = True) -> tuple[list[str], Scor
     """The song's event tokens (with BAR tokens if ``bars``), what they say, and the span's
     [start, stop) steps."""
     if not song.ticks_per_beat:
-        raise MidiError("infill needs a time base in ticks per quarter note, not SMPTE")
+        raise MidiError("infill needs a time base in ticks per quarter note, not SMPTE or 0")
     tokens = tokenize(song, "event", bars)
     score = Score()
     end = walk(tokens, score).step

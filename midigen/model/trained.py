@@ -27,6 +27,7 @@ from ..tokens.grammar import (
     STYLE_PREFIX,
     Score,
     has_bar_lines,
+    style_name,
     walk,
 )
 from ..tokens.vocab import PAD_ID, UNK_ID, Vocab
@@ -90,7 +91,8 @@ class TrainedModel:
         return network
 
     def evaluate(self, data: str | Path, skipped: Callable[[str], None] | None = None) -> Metrics:
-        """Score a dataset's validation split, or every file of a folder of MIDI or text.
+        """Score a dataset's validation split (all of it, if it has none), or every file
+        of a folder of MIDI or text.
 
         For a model with styles, a folder's first-level subfolders name the
         styles of the files in them (as ``prepare --styles`` reads them).
@@ -328,9 +330,11 @@ class TrainedModel:
         Raises:
             MidiError: naming the model's styles, when it did not learn ``style``.
         """
-        token = STYLE_PREFIX + style
+        token = STYLE_PREFIX + style_name(style)
         if token not in self.vocab.ids:
-            same = [known for known in self.styles if known.casefold() == style.casefold()]
+            same = [
+                known for known in self.styles if known.casefold() == style_name(style).casefold()
+            ]
             if len(same) == 1:
                 return STYLE_PREFIX + same[0]
             known = ", ".join(self.styles) or "none (prepare its data with --styles)"

@@ -87,6 +87,14 @@ KINDS: dict[str, tuple] = {
 # Conditioning tokens name what a piece is, not what it plays; they follow the header
 # and their values are names, not numbers: STYLE_pop (a style learned from a folder).
 STYLE_PREFIX = "STYLE_"
+
+
+def style_name(text: str) -> str:
+    """A style as its token names it: the words of a folder name joined by dashes (a
+    token holds no spaces)."""
+    return "-".join(text.split())
+
+
 NAMED_KINDS = ("STYLE",)
 
 # What a stream expects next, and the token kinds that may then come.
