@@ -340,3 +340,40 @@ def test_track_built_from_invalid_event_is_rejected():
         Track([(0, 0x90, b"\x3c", False)])
     with pytest.raises(MidiError):
         Track([(0, 0xF8, b"", False)])
+
+
+def test_a_wait_longer_than_one_delta_time_is_carried_by_empty_text_events():
+    from midigen.midi.song import MAX_DELTA, delta_rows
+
+    wait = 2 * MAX_DELTA + 5
+    rows = delta_rows([(0, 0x90, b"\x3c\x40", True), (wait, 0x80, b"\x3c\x00", True)])
+    assert rows == [
+        (0, 0x90, b"\x3c\x40", True),
+        (MAX_DELTA, 0xFF, b"\x01", False),
+        (MAX_DELTA, 0xFF, b"\x01", False),
+        (5, 0x80, b"\x3c\x00", True),
+    ]
+    song = Song(format=0, division=96, tracks=[Track(rows)])
+    back = read(write(song)).tracks[0].rows
+    assert [row[:3] for row in back[:4]] == [row[:3] for row in rows]
+    assert sum(row[0] for row in back[:4]) == wait  # the note-off sits where it was asked
+
+
+def test_tokens_that_ask_for_a_silence_past_the_delta_limit_decode(tmp_path):
+    from click.testing import CliRunner
+
+    from midigen.cli import main
+
+    text = tmp_path / "long.txt"  # 800,000 beats of rest: past 0x0FFFFFFF ticks at 480 a beat
+    text.write_text("EVENT_24 " + "SHIFT_96 " * 200_000 + "NOTE_60 VEL_10 DUR_24\n")
+    result = CliRunner().invoke(main, ["detokenize", str(text), "-o", str(tmp_path / "l.mid")])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    note_on = None
+    for track in read(tmp_path / "l.mid").tracks:
+        ticks = 0
+        for delta, status, data, _ in track.rows:
+            ticks += delta
+            if status & 0xF0 == 0x90 and data[1]:
+                note_on = ticks
+    assert note_on == 800_000 * 480  # the rest, to the tick, at 480 ticks a beat

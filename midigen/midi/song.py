@@ -132,6 +132,25 @@ class Track(MutableSequence[Event]):
         return None
 
 
+MAX_DELTA = 0x0FFFFFFF  # the longest delta time a file can hold (a 4-byte VLQ)
+
+
+def delta_rows(timed: Iterable[tuple[int, int, bytes, bool]], start: int = 0) -> list[tuple]:
+    """Events at absolute ticks, (tick, status, data, running) in order from ``start``, as
+    track rows with delta times.  A wait longer than one delta time can hold goes into
+    empty Text events (FF 01 00) MAX_DELTA apart: tokens may ask for any silence, and an
+    edited file may join waits that were each at the limit."""
+    rows: list[tuple] = []
+    now = start
+    for tick, status, data, running in timed:
+        delta, now = tick - now, tick
+        while delta > MAX_DELTA:
+            rows.append((MAX_DELTA, META, b"\x01", False))
+            delta -= MAX_DELTA
+        rows.append((delta, status, data, running))
+    return rows
+
+
 def _check_event(value: tuple) -> tuple:
     """Validate an event a user adds, so the writer never emits a broken message."""
     if len(value) == 3:
@@ -139,7 +158,7 @@ def _check_event(value: tuple) -> tuple:
     if len(value) != 4:
         raise MidiError(f"an event is (delta, status, data[, running]), got {value!r}")
     delta, status, data, running = value
-    if not isinstance(delta, int) or not 0 <= delta <= 0x0FFFFFFF:
+    if not isinstance(delta, int) or not 0 <= delta <= MAX_DELTA:
         raise MidiError(f"delta time {delta!r} is not an int in 0..0x0FFFFFFF")
     if not isinstance(data, (bytes, bytearray)):
         raise MidiError(f"event data must be bytes, got {type(data).__name__}")

@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import MidiError, count
 from ..midi.gm import DRUM_CHANNEL, Instruments, program_name
 from ..midi.smf import END_OF_TRACK, META
-from ..midi.song import Song, Track
+from ..midi.song import Song, Track, delta_rows
 from ..tokens import tokenize
 from ..tokens.event import event_seconds, event_tokens_until, split_event_tokens
 from ..tokens.grammar import (
@@ -273,11 +273,7 @@ def _absolute(track: Track) -> list[tuple[int, tuple]]:
 
 
 def _rows(timed: list[tuple[int, tuple]]) -> list[tuple]:
-    rows, now = [], 0
-    for at, (_, status, data, running) in timed:
-        rows.append((at - now, status, data, running))
-        now = at
-    return rows
+    return delta_rows((at, status, data, running) for at, (_, status, data, running) in timed)
 
 
 def _without_notes(track: Track, first: int, last: int) -> Track:

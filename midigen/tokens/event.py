@@ -27,7 +27,7 @@ from itertools import pairwise
 from ..errors import MidiError, count
 from ..midi.gm import DRUM_CHANNEL, program_name
 from ..midi.smf import DEFAULT_TEMPO_US, META, SET_TEMPO, TIME_SIGNATURE
-from ..midi.song import Song, Track
+from ..midi.song import Song, Track, delta_rows
 from ..midi.timing import TempoMap
 from .grammar import (
     BIN_MIDDLES,
@@ -498,13 +498,11 @@ def _instrument_track(
 def _delta_rows(timed: list[tuple[int, int, bytes]], name: str, end_tick: int = 0) -> list[tuple]:
     """Absolute (tick, status, data) -> delta rows, with a track name and End of Track (at
     the last event, or at ``end_tick`` if that is later)."""
-    rows: list[tuple] = [(0, META, b"\x03" + name.encode("latin-1", "replace"), False)]
-    now = 0
-    for tick, status, data in timed:
-        rows.append((tick - now, status, data, status < 0xF0))
-        now = tick
-    rows.append((max(end_tick - now, 0), META, b"\x2f", False))
-    return rows
+    end = max([end_tick, *(tick for tick, _, _ in timed)])
+    return [(0, META, b"\x03" + name.encode("latin-1", "replace"), False)] + delta_rows(
+        [(tick, status, data, status < 0xF0) for tick, status, data in timed]
+        + [(end, META, b"\x2f", False)]
+    )
 
 
 def event_tokens_until(tokens: list[str], seconds: float) -> list[str]:
