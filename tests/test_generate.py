@@ -365,6 +365,23 @@ def test_render_plays_a_file_in_its_riff_wrapper(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("name", "seconds"),
+    [
+        ("crafted_smpte_division.mid", 0.3),  # 25 fps x 40: it had rendered 0 s of silence
+        ("jazzsoft_test-2-tracks-type-2.mid", 9.0),  # format 2: "not supported"
+        ("crafted_header_length_8.mid", 3.6),  # "the 'MThd' chunk has invalid data"
+    ],
+)
+def test_render_plays_what_the_synthesizer_reads_only_rewritten(tmp_path, name, seconds):
+    result = run("render", DATA / name, "-o", tmp_path / "x.wav")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"{tmp_path / 'x.wav'}: {seconds} s of audio\n"
+    with wave.open(str(tmp_path / "x.wav")) as audio:
+        samples = np.frombuffer(audio.readframes(audio.getnframes()), "<i2")
+    assert np.abs(samples).max() > 1000  # it sounds
+
+
+@pytest.mark.parametrize(
     ("division", "end_delta", "message"),
     [
         (96, 96 * 2 * 60 * 31, "lasts 31 minutes; audio previews stop at 30"),  # 120 bpm

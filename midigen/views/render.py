@@ -11,7 +11,6 @@ in grey.
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import wave
 from pathlib import Path
@@ -20,7 +19,9 @@ import numpy as np
 
 from ..errors import MidiError, first_line
 from ..fileio import write_atomic
-from ..midi.song import Song
+from ..midi.smf import META, SET_TEMPO
+from ..midi.song import Song, Track
+from ..midi.timing import SMPTE_FPS
 from ..midi.writer import write
 from .notes import song_notes
 from .summary import summarize
@@ -70,7 +71,7 @@ def render_audio(song: Song, path: str | Path, soundfont: str | Path | None = No
         raise MidiError(f"cannot read SoundFont: {reason}", path=font_path) from None
     if not summary["notes"]:  # (the synthesizer panics on a song without tracks)
         raise MidiError("has no notes: there is nothing to render")
-    midi = write(dataclasses.replace(song, riff=None))  # the synthesizer reads bare SMF only
+    midi = write(_for_synthesizer(song))
     try:
         if suffix == ".opus":
             data = midirenderer.render_opus_from(font, midi)
@@ -84,6 +85,39 @@ def render_audio(song: Song, path: str | Path, soundfont: str | Path | None = No
         raise MidiError(f"cannot render with {font_path.name}: {first_line(error)}") from None
     write_atomic(path, data)
     return seconds
+
+
+def _for_synthesizer(song: Song) -> Song:
+    """The song as the synthesizer can play it, which reads only the plainest files:
+    bare SMF (no RIFF wrapper, a header of 6 bytes, nothing but tracks: a header of 10
+    failed with "the 'MThd' chunk has invalid data"); format 2's sequences as format 1
+    tracks that start one after another ("the format 2 is not supported"); and an SMPTE
+    time base as ticks per quarter note at 60 bpm, the same ticks at the same seconds (it
+    played an SMPTE file as 0 s of silence).  Drop-frame 29.97 fps is taken as 30: 0.1%
+    slow, for a preview."""
+    tracks = [list(track.rows) for track in song.tracks]
+    if song.format == 2:
+        start = 0
+        for rows in tracks:
+            length = sum(row[0] for row in rows)
+            if rows:
+                rows[0] = (rows[0][0] + start, *rows[0][1:])
+            start += length
+    division = song.division
+    if song.smpte:
+        fps, ticks_per_frame = song.smpte
+        division = round(SMPTE_FPS[fps]) * ticks_per_frame  # a quarter a second at 60 bpm
+        tempo = bytes([SET_TEMPO]) + (1_000_000).to_bytes(3, "big")
+        tracks = [  # an SMPTE file's tempo events change nothing: they would here
+            [row for row in rows if not (row[1] == META and row[2][:1] == tempo[:1])]
+            for rows in tracks
+        ]
+        tracks[0].insert(0, (0, META, tempo, False))
+    return Song(
+        format=min(song.format, 1),
+        division=division,
+        tracks=[Track(rows) for rows in tracks],
+    )
 
 
 def _normalised_wav(data: bytes) -> tuple[bytes, float]:
