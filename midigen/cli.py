@@ -1346,10 +1346,14 @@ def compare(
 def _print_comparison(result, rhythms: dict, copied: dict | None) -> None:
     """compare's report as tables: statistics, rhythm, and copying if measured."""
     click.echo(f"{'statistic':<22} {'generated':>18} {'reference':>18} {'overlap':>8}")
+    def shown(mean: float | None, spread: float | None) -> str:
+        return "no pitch" if mean is None else f"{mean:.2f} ± {spread:.2f}"
+
     for name, row in result.rows.items():
-        ours_spread = f"{row['generated_mean']:.2f} ± {row['generated_std']:.2f}"
-        theirs_spread = f"{row['reference_mean']:.2f} ± {row['reference_std']:.2f}"
-        click.echo(f"{name:<22} {ours_spread:>18} {theirs_spread:>18} {row['overlap']:>8.2f}")
+        ours_spread = shown(row["generated_mean"], row["generated_std"])
+        theirs_spread = shown(row["reference_mean"], row["reference_std"])
+        overlap = "n/a" if row["overlap"] is None else f"{row['overlap']:.2f}"
+        click.echo(f"{name:<22} {ours_spread:>18} {theirs_spread:>18} {overlap:>8}")
     click.echo(
         f"mean overlap {result.mean_overlap:.3f} "
         f"({result.pieces[0]} generated, {result.pieces[1]} reference pieces)"

@@ -421,6 +421,23 @@ def test_compare_two_small_folders(tmp_path):
     assert "mean overlap" in result.stdout  # the rest is compared
 
 
+def test_compare_leaves_the_statistics_of_pitch_out_for_drums_alone(tmp_path):
+    for name, hits in (("a", 8), ("b", 12)):
+        song = pretty_midi.PrettyMIDI(initial_tempo=120)
+        kit = pretty_midi.Instrument(program=0, is_drum=True)
+        kit.notes = [pretty_midi.Note(100, 36, t / 4, t / 4 + 0.1) for t in range(hits)]
+        song.instruments.append(kit)
+        song.write(str(tmp_path / f"{name}.mid"))
+    result = run("compare", tmp_path / "a.mid", "--reference", tmp_path / "b.mid", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    pitched = ("pitch_class_entropy", "pitch_range", "mean_pitch", "polyphony", "note_duration")
+    for name in (*pitched, "scale_consistency"):
+        assert report["statistics"][name]["overlap"] is None  # not 1.00 for two zeros
+    others = [row["overlap"] for row in report["statistics"].values() if row["overlap"] is not None]
+    assert len(others) == 3 and report["mean_overlap"] == pytest.approx(sum(others) / 3)
+
+
 def test_generate_needs_a_model(tmp_path):
     result = run("generate", "-m", tmp_path / "none", "-o", tmp_path / "x.mid")
     assert result.exit_code == 1
