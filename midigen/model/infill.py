@@ -103,8 +103,8 @@ class Span:
         start = walk(event_tokens_until(tokens, self.first)).step
         if start >= end or seconds < self.last:
             raise MidiError(
-                f"the song is {seconds:.1f} s long; "
-                f"{self.first:g}-{self.last:g} s runs past its end"
+                f"the song's music ends at {seconds:.1f} s; "
+                f"{self.first:g}-{self.last:g} s runs past it"
             )
         stop = walk(event_tokens_until(tokens, self.last)).step
         return start, max(stop, start + 1)
