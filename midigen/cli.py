@@ -1346,6 +1346,7 @@ def compare(
 def _print_comparison(result, rhythms: dict, copied: dict | None) -> None:
     """compare's report as tables: statistics, rhythm, and copying if measured."""
     click.echo(f"{'statistic':<22} {'generated':>18} {'reference':>18} {'overlap':>8}")
+
     def shown(mean: float | None, spread: float | None) -> str:
         return "no pitch" if mean is None else f"{mean:.2f} ± {spread:.2f}"
 

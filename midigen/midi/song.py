@@ -135,13 +135,13 @@ class Track(MutableSequence[Event]):
 MAX_DELTA = 0x0FFFFFFF  # the longest delta time a file can hold (a 4-byte VLQ)
 
 
-def delta_rows(timed: Iterable[tuple[int, int, bytes, bool]], start: int = 0) -> list[tuple]:
-    """Events at absolute ticks, (tick, status, data, running) in order from ``start``, as
-    track rows with delta times.  A wait longer than one delta time can hold goes into
+def delta_rows(timed: Iterable[tuple[int, int, bytes, bool]]) -> list[tuple]:
+    """Events at absolute ticks, (tick, status, data, running) in order, as track rows
+    with delta times.  A wait longer than one delta time can hold goes into
     empty Text events (FF 01 00) MAX_DELTA apart: tokens may ask for any silence, and an
     edited file may join waits that were each at the limit."""
     rows: list[tuple] = []
-    now = start
+    now = 0
     for tick, status, data, running in timed:
         delta, now = tick - now, tick
         while delta > MAX_DELTA:

@@ -172,7 +172,7 @@ def compare(generated: list[list[Note]], reference: list[list[Note]]) -> Compari
         a = np.array([s[name] for s in ours])
         b = np.array([s[name] for s in theirs])
         a, b = a[~np.isnan(a)], b[~np.isnan(b)]  # pieces of drums alone have no pitch
-        measured = len(a) and len(b)
+        measured = len(a) > 0 and len(b) > 0
         rows[name] = {
             "generated_mean": float(a.mean()) if len(a) else None,
             "generated_std": float(a.std()) if len(a) else None,
