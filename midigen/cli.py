@@ -1052,9 +1052,8 @@ def generate(
     from .midi.writer import write
     from .model.sample import Length, Sampling, Steering
     from .model.trained import load_model, notes_per_second
-    from .views.notes import song_notes
     from .views.render import MAX_AUDIO_SECONDS, render_audio, render_png
-    from .views.summary import duration
+    from .views.summary import summarize
 
     def _rate(text: str) -> float:  # a number Steering accepts
         return Steering(density=notes_per_second(text)).density
@@ -1121,21 +1120,21 @@ def generate(
                 err=True,
             )
         written.setdefault(data, path)
-        notes = song_notes(song)
-        seconds = duration(song) or max((n.end for n in notes), default=0.0)
-        parts = len({n.instrument for n in notes})
+        summary = summarize(song)  # a walk over the events: pretty_midi refuses hours of them
+        notes, parts = summary["notes"], len(summary["instruments"])
         click.echo(
-            f"{path}: {seconds:.1f} s, {count(len(notes), 'note')}, {count(parts, 'instrument')}"
+            f"{path}: {summary['duration_seconds'] or 0.0:.1f} s, {count(notes, 'note')}, "
+            f"{count(parts, 'instrument')}"
         )
         if not notes:
             click.echo(f"warning: {path} has no notes: ask for a longer --length", err=True)
-        if wav:
-            try:
+        try:  # a piece of bars or tokens may last too long for a preview
+            if wav:
                 render_audio(song, path.with_suffix(".wav"))
-            except MidiError as error:  # a piece of bars or tokens may last too long
-                raise error.with_path(path) from None
-        if png:
-            render_png(song, path.with_suffix(".png"), title=path.name)
+            if png:
+                render_png(song, path.with_suffix(".png"), title=path.name)
+        except MidiError as error:
+            raise error.with_path(path) from None
 
 
 @main.command()

@@ -169,7 +169,9 @@ def train(
                         "already, as far as this run asks: nothing to do (ask for more "
                         "--steps, --time or --epochs to continue)"
                     )
-                result = trainer.run(progress)
+                    result = trainer.progress  # and its folder as it was, recipe included
+                else:
+                    result = trainer.run(progress)
                 del trainer  # and its DDP wrapper, before the process group goes (stop())
         if result.best_step == 0 and result.step:
             warn(

@@ -91,18 +91,12 @@ def _for_synthesizer(song: Song) -> Song:
     """The song as the synthesizer can play it, which reads only the plainest files:
     bare SMF (no RIFF wrapper, a header of 6 bytes, nothing but tracks: a header of 10
     failed with "the 'MThd' chunk has invalid data"); format 2's sequences as format 1
-    tracks that start one after another ("the format 2 is not supported"); and an SMPTE
+    tracks ("the format 2 is not supported"), played together as info, the piano roll and
+    the tokens take them; and an SMPTE
     time base as ticks per quarter note at 60 bpm, the same ticks at the same seconds (it
     played an SMPTE file as 0 s of silence).  Drop-frame 29.97 fps is taken as 30: 0.1%
     slow, for a preview."""
     tracks = [list(track.rows) for track in song.tracks]
-    if song.format == 2:
-        start = 0
-        for rows in tracks:
-            length = sum(row[0] for row in rows)
-            if rows:
-                rows[0] = (rows[0][0] + start, *rows[0][1:])
-            start += length
     division = song.division
     if song.smpte:
         fps, ticks_per_frame = song.smpte
