@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -30,6 +31,9 @@ from .fileio import (
     write_atomic,
 )
 from .workers import process_map
+
+if TYPE_CHECKING:
+    from .midi.song import Song
 
 SEED = click.IntRange(0, 2**63 - 1)  # what numpy, torch and random all take
 
@@ -380,7 +384,7 @@ def _tokenize_task(task: Task) -> Outcome:
             text = tokens_to_text(tokenize(song, task.options.scheme))
         except MidiError as error:  # a tempo map with no seconds: name the file
             raise error.with_path(task.source) from None
-        return _deliver(task, text.encode("utf-8"), tuple(map(str, song.warnings)))
+        return _deliver(task, text.encode("utf-8"), _named_warnings(song, task.source))
     except MidiError as error:
         if task.options.debug:
             raise
@@ -400,12 +404,16 @@ def _detokenize_task(task: Task) -> Outcome:
             song = detokenize(text)
         except MidiError as error:
             raise error.with_path(task.source) from None
-        warnings = tuple(str(warning.with_path(task.source)) for warning in song.warnings)
-        return _deliver(task, write(song), warnings)
+        return _deliver(task, write(song), _named_warnings(song, task.source))
     except MidiError as error:
         if task.options.debug:
             raise
         return Outcome(task.source, error=str(error))
+
+
+def _named_warnings(song: Song, source: Path) -> tuple[str, ...]:
+    """The song's warnings, each naming the file (the tokenizer's and decoder's do not)."""
+    return tuple(str(warning.with_path(source)) for warning in song.warnings)
 
 
 def _deliver(task: Task, data: bytes, warnings: tuple[str, ...]) -> Outcome:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pretty_midi
 import pytest
 from click.testing import CliRunner
 
@@ -262,3 +263,14 @@ def test_prepare_warns_when_every_piece_went_to_validation(tmp_path):
         "warning: the training split is empty: `evaluate` can score this dataset, `train` cannot"
         in result.stderr
     )
+
+
+def test_tokenize_names_the_file_whose_silence_it_shortened(tmp_path):
+    song = pretty_midi.PrettyMIDI(initial_tempo=120)
+    piano = pretty_midi.Instrument(program=0)
+    piano.notes = [pretty_midi.Note(80, 60, 0, 0.5), pretty_midi.Note(80, 62, 150, 150.5)]
+    song.instruments.append(piano)  # 300 beats apart: past the longest rest tokens keep
+    song.write(str(tmp_path / "gap.mid"))
+    result = run("tokenize", tmp_path / "gap.mid", "--scheme", "event")
+    assert result.exit_code == 0
+    assert result.stderr.startswith(f"warning: {tmp_path / 'gap.mid'}: 1 silence of up to")
