@@ -380,15 +380,10 @@ def _tokenize_task(task: Task) -> Outcome:
 
     try:
         song = read(task.source, strict=task.options.strict)
-        try:
-            text = tokens_to_text(tokenize(song, task.options.scheme))
-        except MidiError as error:  # a tempo map with no seconds: name the file
-            raise error.with_path(task.source) from None
+        text = tokens_to_text(tokenize(song, task.options.scheme))
         return _deliver(task, text.encode("utf-8"), _named_warnings(song, task.source))
     except MidiError as error:
-        if task.options.debug:
-            raise
-        return Outcome(task.source, error=str(error))
+        return _failed(task, error)
 
 
 def _detokenize_task(task: Task) -> Outcome:
@@ -399,16 +394,20 @@ def _detokenize_task(task: Task) -> Outcome:
         try:
             text = read_regular(task.source, MAX_TOKEN_TEXT_BYTES).decode("utf-8")
         except UnicodeDecodeError:
-            raise MidiError("not UTF-8 token text", path=task.source) from None
-        try:
-            song = detokenize(text)
-        except MidiError as error:
-            raise error.with_path(task.source) from None
+            raise MidiError("not UTF-8 token text") from None
+        song = detokenize(text)
         return _deliver(task, write(song), _named_warnings(song, task.source))
     except MidiError as error:
-        if task.options.debug:
-            raise
-        return Outcome(task.source, error=str(error))
+        return _failed(task, error)
+
+
+def _failed(task: Task, error: MidiError) -> Outcome:
+    """A file's error, naming the file (the tokenizer's and the decoder's do not); with
+    --debug, raised."""
+    error.with_path(task.source)
+    if task.options.debug:
+        raise error
+    return Outcome(task.source, error=str(error))
 
 
 def _named_warnings(song: Song, source: Path) -> tuple[str, ...]:
@@ -1395,7 +1394,7 @@ def _load_midis(
 ) -> list:
     """Every MIDI file as pretty_midi reads it (through midigen's tolerant reader); one that
     cannot be read is reported, added to ``skipped`` and left out, and so is one with no
-    notes where its statistics are ``scored`` (they would all be 0).
+    notes where its statistics are ``scored`` (they would be 0 or none).
 
     ``progress`` names the files for a progress bar (a training corpus is large).
     """
