@@ -27,7 +27,7 @@ from .fileio import (
     TEXT_SUFFIXES,
     find_inputs,
     read_regular,
-    refuse_input,
+    check_output,
     write_atomic,
 )
 from .workers import process_map
@@ -556,18 +556,24 @@ def prepare(
 
 # -- train / evaluate / predict -----------------------------------------------------------
 
-TIME_UNITS = {"s": 1, "m": 60, "h": 3600}
+class Duration(click.ParamType):
+    """A length of time like 90s, 30m, 1.5h (or plain seconds), as seconds: finite and
+    positive, so that a bad --time fails as a usage error naming the option."""
 
+    name = "duration"
+    UNITS = {"s": 1, "m": 60, "h": 3600}
 
-def _duration_seconds(value: str | None) -> float | None:
-    """'90', '45s', '30m', '1.5h' -> seconds."""
-    if value is None:
-        return None
-    unit = TIME_UNITS.get(value[-1:].lower())
-    try:
-        return float(value[:-1] if unit else value) * (unit or 1)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a duration like 90s, 30m or 2h") from None
+    def convert(self, value, param, ctx):
+        if isinstance(value, float):
+            return value
+        unit = self.UNITS.get(value[-1:].lower())
+        try:
+            seconds = float(value[:-1] if unit else value) * (unit or 1)
+        except ValueError:
+            self.fail(f"{value!r} is not a duration like 90s, 30m or 2h", param, ctx)
+        if not (math.isfinite(seconds) and seconds > 0):
+            self.fail(f"{value!r} is not a positive length of time", param, ctx)
+        return seconds
 
 
 @main.command()
@@ -624,7 +630,9 @@ def _duration_seconds(value: str | None) -> float | None:
 )
 @click.option("--steps", type=click.IntRange(min=1), help="Train for N steps in all.")
 @click.option("--epochs", type=click.IntRange(min=1), help="Train for N epochs in all.")
-@click.option("--time", "duration", help="Train for this long in all: 90s, 30m, 2h.")
+@click.option(
+    "--time", "duration", type=Duration(), help="Train for this long in all: 90s, 30m, 2h."
+)
 @click.option(
     "--eval-every",
     type=click.IntRange(min=1),
@@ -635,6 +643,7 @@ def _duration_seconds(value: str | None) -> float | None:
 @click.option("--resume", is_flag=True, help="Continue MODEL to the new target.")
 @click.option(
     "--checkpoint-every",
+    type=Duration(),
     default="5m",
     show_default=True,
     help="Save what --resume needs this often: 90s, 5m, 1h.",
@@ -672,10 +681,10 @@ def train(
     warmup: int,
     steps: int | None,
     epochs: int | None,
-    duration: str | None,
+    duration: float | None,
     eval_every: int,
     resume: bool,
-    checkpoint_every: str,
+    checkpoint_every: float,
     device: str,
     seed: int,
     precision: str,
@@ -698,11 +707,13 @@ def train(
     """
     from tqdm import tqdm
 
-    from .model.train import TrainConfig
+    from .model.train import TrainConfig, recorded_recipe
     from .model.train import train as run_training
 
     if sum(target is not None for target in (steps, epochs, duration)) > 1:
         raise click.UsageError("give one of --steps, --epochs and --time")
+    if resume:
+        _refuse_recipe_changes(recorded_recipe(model_dir))
     config = TrainConfig(
         bptt=bptt,
         batch_size=batch_size,
@@ -711,9 +722,9 @@ def train(
         warmup=warmup,
         steps=steps,
         epochs=epochs,
-        time_seconds=_duration_seconds(duration),
+        time_seconds=duration,
         eval_every=eval_every,
-        checkpoint_seconds=_duration_seconds(checkpoint_every),
+        checkpoint_seconds=checkpoint_every,
         seed=seed,
         device=device,
         precision=precision,
@@ -781,6 +792,36 @@ def train(
             err=True,
         )
         sys.exit(130)
+
+
+def _check_midi_name(output: str, hint: str) -> None:
+    """A usage error for an -o that is no MIDI file's name; ``hint`` says what to do."""
+    name = Path(output).name.lower()
+    if name in (".mid", ".midi"):
+        raise click.BadParameter(f"{output!r} needs a name before its suffix", param_hint="-o")
+    if Path(name).suffix not in (".mid", ".midi"):
+        raise click.BadParameter(f"must end in .mid or .midi{hint}", param_hint="-o")
+
+
+def _refuse_recipe_changes(recorded: tuple[dict, dict] | None) -> None:
+    """A usage error for an option given to --resume that differs from the run it
+    continues, which --resume takes whatever it is given (train.recorded_recipe)."""
+    if recorded is None:
+        return
+    context = click.get_current_context()
+    fields = {**recorded[0], **recorded[1]}
+    for param in context.command.params:
+        name = "tie_weights" if param.name == "tie" else param.name
+        if (
+            name in fields
+            and context.get_parameter_source(param.name) == click.core.ParameterSource.COMMANDLINE
+            and context.params[param.name] != fields[name]
+        ):
+            raise click.BadParameter(
+                f"the model trained with {fields[name]}, and --resume continues its recipe: "
+                "leave the option out, or train a new model",
+                param=param,
+            )
 
 
 @main.command()
@@ -958,7 +999,7 @@ def default_model() -> Path:
     "--output",
     required=True,
     type=click.Path(),
-    help="MIDI file to write; with --num N: OUT-1.mid ... OUT-N.mid.",
+    help="MIDI file to write; with --num N above 1: OUT-1.mid ... OUT-N.mid.",
 )
 @click.option("--prime", type=click.Path(), help="Start with this MIDI file and continue it.")
 @click.option(
@@ -1065,11 +1106,7 @@ def generate(
     def _rate(text: str) -> float:  # a number Steering accepts
         return Steering(density=notes_per_second(text)).density
 
-    if Path(output).suffix.lower() not in (".mid", ".midi"):
-        raise click.BadParameter(
-            "must end in .mid or .midi (add --wav for audio, or use `midigen render`)",
-            param_hint="-o",
-        )
+    _check_midi_name(output, " (add --wav for audio, or use `midigen render`)")
     given = click.get_current_context().get_parameter_source("prime_seconds")
     if prime is None and given == click.core.ParameterSource.COMMANDLINE:
         raise click.UsageError("--prime-seconds says how much of a --prime to keep: give one")
@@ -1096,6 +1133,13 @@ def generate(
         "drums": not no_drums,
         "free": free,
     }
+    target, inputs = Path(output), [Path(prime)] if prime else []
+    paths = [
+        target if num == 1 else target.with_name(f"{target.stem}-{index}{target.suffix}")
+        for index in range(1, num + 1)
+    ]
+    for path in paths:  # every one before the work: a tenth that cannot be would stop at it
+        check_output(path, inputs)
     model = load_model(model_dir or default_model())
     if style is not None:  # an unknown style fails before anything is written
         _parsed_option(model.style_token, style, "--style")
@@ -1114,11 +1158,8 @@ def generate(
     )
     if drawn:
         click.echo(f"seed {seed} (--seed {seed} makes this again)", err=True)
-    target = Path(output)
     written: dict[bytes, Path] = {}
-    for index, song in enumerate(songs, start=1):
-        path = target if num == 1 else target.with_name(f"{target.stem}-{index}{target.suffix}")
-        inputs = [Path(prime)] if prime else []
+    for path, song in zip(paths, songs, strict=True):
         data = write(song)
         write_atomic(path, data, inputs=inputs)
         if data in written:  # a prime that leaves no room: nothing was drawn
@@ -1199,14 +1240,13 @@ def infill(
         raise click.UsageError("give the span with --bars A-B or --seconds A-B, not both")
     if bars is None and seconds is None:
         raise click.UsageError("give the span with --bars A-B or --seconds A-B")
-    if Path(output).suffix.lower() not in (".mid", ".midi"):
-        raise click.BadParameter("must end in .mid or .midi", param_hint="-o")
+    _check_midi_name(output, "")
     span = _parsed_option(
         lambda text: Span.parse(text, "bars" if bars else "seconds"),
         bars or seconds,
         "--bars" if bars else "--seconds",
     )
-    refuse_input(output, [Path(song)])  # before the work, not after it
+    check_output(output, [Path(song)])  # before the work, not after it
     original = read(song)
     model = load_model(model_dir or default_model())
     drawn = seed is None
@@ -1268,8 +1308,7 @@ def render(file: str, output: str, soundfont: str | None) -> None:
     suffix = Path(output).suffix.lower()
     if suffix not in (*AUDIO_SUFFIXES, ".png"):
         raise click.UsageError("-o must end in .wav, .opus or .png")
-    if Path(output).exists() and Path(output).resolve() == Path(file).resolve():
-        raise MidiError("refusing to overwrite an input file", path=output)
+    check_output(output, [Path(file)])
     song = read(file)
     try:
         if suffix in AUDIO_SUFFIXES:

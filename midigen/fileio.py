@@ -60,10 +60,11 @@ def write_atomic(
     """Write ``data`` to ``path`` via a temporary file and a rename.
 
     Raises:
-        MidiError: ``path`` is one of ``inputs``, or the file system refuses.
+        MidiError: ``path`` is one of ``inputs`` or cannot be a file (check_output), or
+            the file system refuses.
     """
     path = Path(path)
-    refuse_input(path, inputs)
+    check_output(path, inputs)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -109,16 +110,25 @@ def interrupts_deferred() -> Iterator[None]:
             raise KeyboardInterrupt
 
 
-def refuse_input(path: str | os.PathLike[str], inputs: Iterable[Path]) -> None:
-    """Check, before any work, that writing ``path`` would not overwrite one of ``inputs``.
+def check_output(path: str | os.PathLike[str], inputs: Iterable[Path] = ()) -> None:
+    """Check, before any work, that ``path`` can take an output: it is not one of
+    ``inputs`` (however it is spelled: ``missing/../song.mid`` is ``song.mid``), not a
+    folder, and no file stands where a folder on its way should be.
 
     Raises:
-        MidiError: it would.
+        MidiError: it cannot.
     """
     path = Path(path)
     for source in inputs:
-        if path.exists() and path.resolve() == Path(source).resolve():
+        if path.resolve() == Path(source).resolve():
             raise MidiError("refusing to overwrite an input file", path=path)
+    if path.is_dir():
+        raise MidiError("is a folder; name a file to write", path=path)
+    for parent in path.parents:  # the nearest that exists must be a folder
+        if parent.exists() or parent.is_symlink():
+            if not parent.is_dir():
+                raise MidiError(f"{parent} is not a folder", path=path)
+            break
 
 
 def umask() -> int:

@@ -150,6 +150,37 @@ def test_an_input_is_never_overwritten(tmp_path):
     assert text.read_text().startswith("MTHD_")
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("generate", "-o", "missing/../song.mid", "--prime", "song.mid"),
+        ("infill", "song.mid", "--bars", "1", "-o", "missing/../song.mid"),
+        ("tokenize", "song.mid", "-o", "missing/../song.mid"),
+    ],
+)
+def test_an_output_through_a_missing_folder_and_back_is_still_the_input(
+    tmp_path, monkeypatch, command
+):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(SAMPLE, tmp_path / "song.mid")
+    result = run(*command)
+    assert result.exit_code == 1
+    assert result.stderr == "error: missing/../song.mid: refusing to overwrite an input file\n"
+    assert (tmp_path / "song.mid").read_bytes() == SAMPLE.read_bytes()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["song.mid"]
+
+
+def test_generate_checks_every_output_before_it_writes_one(tmp_path):
+    (tmp_path / "y-2.mid").mkdir()
+    result = run("generate", "-o", tmp_path / "y.mid", "--num", "3", "--length", "2s")
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {tmp_path / 'y-2.mid'}: is a folder; name a file to write\n"
+    assert [path.name for path in tmp_path.iterdir()] == ["y-2.mid"]
+    (tmp_path / "afile").write_text("")
+    result = run("generate", "-o", tmp_path / "afile" / "x.mid", "--length", "2s")
+    assert result.stderr == f"error: {tmp_path}/afile/x.mid: {tmp_path}/afile is not a folder\n"
+
+
 def test_bad_token_text_names_the_token(tmp_path):
     text = tmp_path / "bad.txt"
     text.write_text("MTHD_0001_0060\nMTRK 00_90_3C 00_FF2F_\n")
@@ -245,6 +276,23 @@ def test_a_bad_transposition_is_a_usage_error_naming_the_option(tmp_path, value,
     assert result.exit_code == 2
     assert result.stderr.endswith(f"Error: Invalid value for --transpose: {message}\n")
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--time", "0s", "'0s' is not a positive length of time"),
+        ("--time", "-1m", "'-1m' is not a positive length of time"),
+        ("--time", "inf", "'inf' is not a positive length of time"),
+        ("--time", "abc", "'abc' is not a duration like 90s, 30m or 2h"),
+        ("--checkpoint-every", "0s", "'0s' is not a positive length of time"),
+    ],
+)
+def test_a_bad_training_time_is_a_usage_error_naming_the_option(tmp_path, option, value, message):
+    result = run("train", DATA, "-o", tmp_path / "model", f"{option}={value}")
+    assert result.exit_code == 2
+    assert result.stderr.endswith(f"Error: Invalid value for '{option}': {message}\n")
+    assert not (tmp_path / "model").exists()
 
 
 def test_prepare_warns_when_every_piece_went_to_validation(tmp_path):

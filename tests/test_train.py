@@ -70,6 +70,36 @@ def test_resume_gives_the_weights_of_an_uninterrupted_run(dataset, tmp_path, cel
     assert state["progress"]["step"] == 12
 
 
+def test_resume_takes_the_recipe_of_the_run_it_continues(dataset, tmp_path):
+    recipe = ["--bptt", "8", "--batch-size", "2", "--lr", "0.02", "--warmup", "3"]
+    recipe += ["--seed", "5", "--precision", "fp32", "--eval-every", "4"]
+    recipe += ["--hidden", "24", "--embed", "16", "--cell", "gru"]
+    runner = CliRunner()
+    for folder, steps in (("straight", "9"), ("resumed", "4")):
+        args = ["train", str(dataset), "-o", str(tmp_path / folder), "--steps", steps]
+        assert runner.invoke(main, args + recipe).exit_code == 0
+    resume = ["train", str(dataset), "-o", str(tmp_path / "resumed"), "--resume"]
+    changed = runner.invoke(main, resume + ["--steps", "9", "--batch-size", "32"])
+    assert changed.exit_code == 2
+    assert "--batch-size" in changed.output and "trained with 2" in changed.output
+    same = runner.invoke(main, resume + ["--steps", "9", "--lr", "0.02", "--cell", "gru"])
+    assert same.exit_code == 0, same.output
+    straight, resumed = weights(tmp_path / "straight"), weights(tmp_path / "resumed")
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+    recorded = json.loads((tmp_path / "resumed" / "config.json").read_text())["training"]
+    assert (recorded["batch_size"], recorded["seed"], recorded["precision"]) == (2, 5, "fp32")
+
+
+def test_resume_refuses_other_data_with_the_same_vocabulary(dataset, tmp_path):
+    other = tmp_path / "other"
+    midi = sorted(p for p in DATA.glob("*.mid") if "smpte" not in p.name)
+    prepare(midi, other, PrepareConfig(valid_fraction=0.5, transpose=(-1, 1)))
+    assert (other / "vocab.json").read_bytes() == (dataset / "vocab.json").read_bytes()
+    train(dataset, tmp_path / "model", fast(steps=2), TINY)
+    with pytest.raises(midigen.MidiError, match="trained on other data .* resume needs the same"):
+        train(other, tmp_path / "model", fast(steps=4), TINY, resume=True)
+
+
 def test_loss_falls_and_files_are_written(dataset, tmp_path):
     folder = tmp_path / "model"
     train(dataset, folder, fast(steps=40, eval_every=10), TINY)

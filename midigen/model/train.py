@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,9 @@ from .network import LanguageModel, State, detach_state, reset_state, uses_bf16
 PRECISIONS = ("auto", "fp32", "bf16")
 MIN_VALID_PIECES = 3
 MIN_VALID_SHARE = 0.005  # of the training tokens
+# what a resumed run takes from the run it continues, whatever it is given: the recipe's
+# fields that shape the weights, for --resume gives the weights of one uninterrupted run
+RESUMED_RECIPE = ("bptt", "batch_size", "lr", "clip", "warmup", "eval_every", "seed", "precision")
 LOG_FILE = "log.csv"
 LOG_COLUMNS = ("step", "seconds", "train_loss", "valid_loss", "tokens_per_s")
 
@@ -115,6 +118,23 @@ class Progress:
     interrupted: bool = False  # this run stopped at Ctrl-C, before its target
 
 
+def recorded_recipe(folder: str | Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """What ``--resume`` continues in ``folder``: the RESUMED_RECIPE fields its config.json
+    records, and the architecture (ModelConfig's fields but the vocabulary size); None
+    where the folder holds no model.
+
+    Raises:
+        CheckpointError: config.json is not a midigen model's.
+    """
+    if not (Path(folder) / "config.json").exists():
+        return None
+    config = load_config(folder)
+    training = config.get("training") or {}
+    recipe = {name: training[name] for name in RESUMED_RECIPE if name in training}
+    architecture = {name: value for name, value in config["model"].items() if name != "vocab_size"}
+    return recipe, architecture
+
+
 def learning_rate(config: TrainConfig, step: int) -> float:
     """Linear warm-up, then inverse square-root decay; a function of the step only."""
     step = step + 1
@@ -133,7 +153,9 @@ def train(
 ) -> Progress:
     """Train (or resume) a model on a dataset folder or a folder of MIDI / word text.
 
-    ``model_config`` holds ModelConfig fields other than the vocabulary size.
+    ``model_config`` holds ModelConfig fields other than the vocabulary size.  A
+    resumed run takes both from the run it continues (``recorded_recipe``), all
+    but its target, checkpoint interval and device.
     ``progress`` is called after each step with (progress, loss, tokens/s,
     target) for a progress bar; ``notify`` with each warning about the run
     (a validation split too small to pick the best model, a model that never
@@ -148,6 +170,9 @@ def train(
     try:
         if distributed.is_main:
             _check_folder(folder, resume)
+        recorded = recorded_recipe(folder) if resume else None
+        if recorded is not None:
+            config, model_config = replace(config, **recorded[0]), recorded[1]
         with _training_lock(folder) if distributed.is_main else nullcontext():
             if distributed.is_main:
                 remove_leftovers(folder)
@@ -339,10 +364,25 @@ class _Trainer:
     # -- setup -------------------------------------------------------------------
 
     def _resumed_network(self) -> tuple[LanguageModel, dict[str, Any], dict[str, torch.Tensor]]:
-        architecture, vocab = read_architecture(load_config(self.folder))
+        """The network of the run this one continues, which must have trained on this data:
+        its vocabulary, and as many pieces and tokens in each split."""
+        config = load_config(self.folder)
+        architecture, vocab = read_architecture(config)
         if vocab.tokens != self.dataset.vocab.tokens:
             raise MidiError(
                 "the data's vocabulary differs from the model's; resume needs the same data",
+                path=self.folder,
+            )
+        recorded = (config.get("data") or {}).get("counts")
+        counts = self.dataset.meta.get("counts")
+        if recorded and counts and recorded != counts:
+            were, are = (
+                ", ".join(f"{count(c[split]['tokens'], split + ' token')}" for split in c)
+                for c in (recorded, counts)
+            )
+            raise MidiError(
+                f"the model trained on other data ({were}; this data has {are}); "
+                "resume needs the same data",
                 path=self.folder,
             )
         network = build_network(architecture)
