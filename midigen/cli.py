@@ -25,9 +25,9 @@ from .errors import MidiError, count
 from .fileio import (
     MIDI_SUFFIXES,
     TEXT_SUFFIXES,
+    check_output,
     find_inputs,
     read_regular,
-    check_output,
     write_atomic,
 )
 from .workers import process_map
@@ -555,6 +555,7 @@ def prepare(
 
 
 # -- train / evaluate / predict -----------------------------------------------------------
+
 
 class Duration(click.ParamType):
     """A length of time like 90s, 30m, 1.5h (or plain seconds), as seconds: finite and
