@@ -252,6 +252,28 @@ def test_infill_keeps_everything_outside_the_span(styled, tmp_path, option, span
     ]
 
 
+def test_infill_puts_each_new_note_in_the_track_of_its_register(tmp_path):
+    """A melody and an accompaniment on one program (as POP909 has them): a high new note
+    joins the melody's track, a low one the accompaniment's, none a new track."""
+    from midigen.model.infill import _edited
+    from midigen.tokens.grammar import STEPS_PER_BEAT, Note
+
+    song = pretty_midi.PrettyMIDI(initial_tempo=120)
+    for name, pitches in (("melody", (72, 74, 76, 77)), ("piano", (48, 52, 55, 43))):
+        track = pretty_midi.Instrument(program=0, name=name)
+        track.notes = [pretty_midi.Note(80, p, t, t + 0.5) for t in range(8) for p in pitches[:1]]
+        track.notes += [pretty_midi.Note(80, p, 0.5, 1) for p in pitches[1:]]
+        song.instruments.append(track)
+    song.write(str(tmp_path / "two.mid"))
+    beat = STEPS_PER_BEAT
+    new = [Note(8 * beat, beat, 79, 80, 0), Note(8 * beat, beat, 45, 80, 0)]
+    edited = _edited(midigen.read((tmp_path / "two.mid").read_bytes()), 8 * beat, 9 * beat, new)
+    tracks = pretty_midi.PrettyMIDI(io.BytesIO(midigen.write(edited))).instruments
+    assert [t.name for t in tracks] == ["melody", "piano"]
+    added = [[n.pitch for n in t.notes if n.start == 4.0] for t in tracks]
+    assert added == [[79], [45]]
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [

@@ -438,6 +438,14 @@ def test_compare_leaves_the_statistics_of_pitch_out_for_drums_alone(tmp_path):
     assert len(others) == 3 and report["mean_overlap"] == pytest.approx(sum(others) / 3)
 
 
+@pytest.mark.parametrize(("generated", "reference"), [(1, 20), (2, 20), (3, 20), (2, 1)])
+def test_sets_of_one_velocity_overlap_fully_whatever_their_sizes(generated, reference):
+    from midigen.views.compare import overlapping_area
+
+    assert overlapping_area([90.0] * generated, [90.0] * reference) == pytest.approx(1, abs=1e-3)
+    assert overlapping_area([90.0] * generated, [64.0] * reference) < 1e-3
+
+
 def test_generate_needs_a_model(tmp_path):
     result = run("generate", "-m", tmp_path / "none", "-o", tmp_path / "x.mid")
     assert result.exit_code == 1

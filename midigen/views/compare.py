@@ -133,8 +133,10 @@ def overlapping_area(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _bandwidth(values: np.ndarray, scale: float) -> float:
+    """Scott's rule, floored at a share of the scale of both sets, whatever the count: two
+    sets of one value (scores at velocity 90) are then one density, and overlap fully."""
     spread = values.std(ddof=1) if len(values) > 1 else 0.0
-    return max(spread, 0.05 * scale) * len(values) ** (-1 / 5)  # Scott's rule, floored
+    return max(spread * len(values) ** (-1 / 5), 0.05 * scale)
 
 
 def _kde(values: np.ndarray, width: float, grid: np.ndarray) -> np.ndarray:
