@@ -446,6 +446,25 @@ def test_sets_of_one_velocity_overlap_fully_whatever_their_sizes(generated, refe
     assert overlapping_area([90.0] * generated, [64.0] * reference) < 1e-3
 
 
+def test_a_continuation_keeps_the_tracks_its_prime_plays_one_instrument_in(model, tmp_path):
+    prime = pretty_midi.PrettyMIDI(initial_tempo=120)
+    for name, low in (("right hand", 72), ("left hand", 36)):
+        hand = pretty_midi.Instrument(program=0, name=name)
+        hand.notes = [pretty_midi.Note(80, low + k % 8, k / 2, k / 2 + 0.4) for k in range(24)]
+        prime.instruments.append(hand)
+    prime.write(str(tmp_path / "hands.mid"))
+    out = tmp_path / "out.mid"
+    result = run("generate", "-m", model, "--prime", tmp_path / "hands.mid", "--prime-seconds",
+                 "4", "--length", "12s", "--seed", "2", "-o", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert_every_note_ends(out.read_bytes())
+    written = {i.name: i for i in pretty_midi.PrettyMIDI(str(out)).instruments}
+    assert set(written) <= {"right hand", "left hand"} and "left hand" in written
+    for hand in prime.instruments:
+        kept = [(n.pitch, round(n.start, 3)) for n in hand.notes if n.start < 4]
+        assert [(n.pitch, round(n.start, 3)) for n in written[hand.name].notes][:8] == kept
+
+
 def test_generate_needs_a_model(tmp_path):
     result = run("generate", "-m", tmp_path / "none", "-o", tmp_path / "x.mid")
     assert result.exit_code == 1

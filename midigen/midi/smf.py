@@ -6,6 +6,7 @@ Every floor that reads or writes MIDI bytes names them from here.
 META = 0xFF
 SYSEX = 0xF0
 ESCAPE = 0xF7  # sysex continuation packet or "escape" carrying arbitrary bytes
+TRACK_NAME = 0x03
 END_OF_TRACK = 0x2F
 SET_TEMPO = 0x51
 TIME_SIGNATURE = 0x58

@@ -16,7 +16,7 @@ from itertools import repeat
 from typing import TYPE_CHECKING, NamedTuple, overload
 
 from ..errors import MidiError
-from .smf import CHANNEL_DATA_LENGTH, ESCAPE, META, SYSEX
+from .smf import CHANNEL_DATA_LENGTH, ESCAPE, META, SYSEX, TRACK_NAME
 
 if TYPE_CHECKING:
     import mido
@@ -127,7 +127,7 @@ class Track(MutableSequence[Event]):
     def name(self) -> str | None:
         """The first track-name meta event (type 0x03), decoded as Latin-1."""
         for _, status, data, _ in self._rows:
-            if status == META and data[:1] == b"\x03":
+            if status == META and data[:1] == bytes((TRACK_NAME,)):
                 return data[1:].decode("latin-1")
         return None
 

@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import MidiError, count
-from ..midi.gm import DRUM_CHANNEL, Instruments, program_name
+from ..midi.gm import Instruments
 from ..midi.smf import END_OF_TRACK, META
-from ..midi.song import Song, Track, delta_rows
+from ..midi.song import Song, Track
 from ..tokens import tokenize
 from ..tokens.event import event_seconds, event_tokens_until, split_event_tokens
 from ..tokens.grammar import (
@@ -43,6 +43,7 @@ from ..tokens.grammar import (
     has_bar_lines,
     walk,
 )
+from .parts import absolute, likeliest, new_part, relative, song_parts
 from .sample import Length, Sampling, Steering, likeliest_style, log_softmax, sample_tokens
 from .stepper import Stepper, ThreadTuned
 
@@ -230,16 +231,16 @@ def _edited(song: Song, start: int, stop: int, notes: list[Note]) -> Song:
     """The song without its notes starting in [start, stop) steps, and with ``notes`` added."""
     first, last = _tick(song, start), _tick(song, stop)
     tracks = [_without_notes(track, first, last) for track in song.tracks]
-    homes = _homes(tracks)
+    parts = song_parts(tracks)
     added: dict[int, list[tuple[int, int, bytes]]] = defaultdict(
         list
     )  # track -> (tick, status, data)
     busy = _sounding(tracks)
     for note in notes:
-        if note.instrument not in homes:
-            homes[note.instrument] = [_new_home(tracks, note.instrument)]
-        home = max(homes[note.instrument], key=lambda home: home.fit(note.pitch))
-        index, channel = home.track, home.channel
+        if note.instrument not in parts:
+            parts[note.instrument] = [new_part(tracks, note.instrument)]
+        part = likeliest(parts[note.instrument], note.pitch)
+        index, channel = part.track, part.channel
         on = _tick(song, note.start)
         off = max(_tick(song, note.start + note.length), on + 1)
         # one key of one channel sounds once: a kept note of that key wins
@@ -264,18 +265,6 @@ def _edited(song: Song, start: int, stop: int, notes: list[Note]) -> Song:
     return edited
 
 
-def _absolute(track: Track) -> list[tuple[int, tuple]]:
-    now, timed = 0, []
-    for row in track.rows:
-        now += row[0]
-        timed.append((now, row))
-    return timed
-
-
-def _rows(timed: list[tuple[int, tuple]]) -> list[tuple]:
-    return delta_rows((at, status, data, running) for at, (_, status, data, running) in timed)
-
-
 def _without_notes(track: Track, first: int, last: int) -> Track:
     """The track without the notes whose note-on falls in [first, last) ticks, nor their note-offs.
 
@@ -283,7 +272,7 @@ def _without_notes(track: Track, first: int, last: int) -> Track:
     """
     sounding: dict[tuple[int, int], deque[bool]] = defaultdict(deque)  # -> removed?
     kept = []
-    for at, row in _absolute(track):
+    for at, row in absolute(track):
         _, status, data, _ = row
         kind = status & 0xF0 if status < 0xF0 else 0
         if kind == 0x90 and data[1]:
@@ -296,7 +285,7 @@ def _without_notes(track: Track, first: int, last: int) -> Track:
             if queue and queue.popleft():
                 continue
         kept.append((at, row))
-    return Track(_rows(kept), track.trailing)
+    return Track(relative(kept), track.trailing)
 
 
 def _sounding(tracks: list[Track]) -> defaultdict[tuple[int, int, int], list[tuple[int, int]]]:
@@ -304,7 +293,7 @@ def _sounding(tracks: list[Track]) -> defaultdict[tuple[int, int, int], list[tup
     intervals: defaultdict[tuple[int, int, int], list[tuple[int, int]]] = defaultdict(list)
     for index, track in enumerate(tracks):
         open_notes: dict[tuple[int, int], deque[int]] = defaultdict(deque)
-        for at, (_, status, data, _) in _absolute(track):
+        for at, (_, status, data, _) in absolute(track):
             kind = status & 0xF0 if status < 0xF0 else 0
             key = (status & 0x0F, data[0]) if kind in (0x80, 0x90) else None
             if kind == 0x90 and data[1]:
@@ -314,66 +303,10 @@ def _sounding(tracks: list[Track]) -> defaultdict[tuple[int, int, int], list[tup
     return intervals
 
 
-@dataclass
-class _Home:
-    """Where an instrument plays: a track and channel, and the keys it plays there."""
-
-    track: int
-    channel: int
-    pitches: list[int] = field(default_factory=list)
-
-    def fit(self, pitch: int) -> float:
-        """How well a note of ``pitch`` belongs here: the log of a normal density around
-        the home's keys, times how many it plays.  One instrument may play in several
-        tracks (POP909's melody, bridge and piano are all program 0); a note goes to the
-        likeliest, so that a melody's notes stay in the melody's track (putting notes
-        back into their own tracks, this chose right for 78% against 21% for the first
-        track, over 180 spans of 15 s of 60 POP909 songs)."""
-        if not self.pitches:
-            return 0.0
-        mean, spread = float(np.mean(self.pitches)), max(float(np.std(self.pitches)), 1.0)
-        return math.log(len(self.pitches) / spread) - 0.5 * ((pitch - mean) / spread) ** 2
-
-
-def _homes(tracks: list[Track]) -> dict[int, list[_Home]]:
-    """Where each instrument already plays: instrument -> its homes, first played first."""
-    homes: dict[int, dict[tuple[int, int], _Home]] = defaultdict(dict)
-    for index, track in enumerate(tracks):
-        programs = [0] * 16
-        for _, status, data, _ in track.rows:
-            if status >= 0xF0:
-                continue
-            channel = status & 0x0F
-            if status & 0xF0 == 0xC0:
-                programs[channel] = data[0]
-            elif status & 0xF0 == 0x90 and data[1]:
-                instrument = DRUMS if channel == DRUM_CHANNEL else programs[channel]
-                home = homes[instrument].setdefault((index, channel), _Home(index, channel))
-                home.pitches.append(data[0])
-    return {instrument: list(found.values()) for instrument, found in homes.items()}
-
-
-def _new_home(tracks: list[Track], instrument: int) -> _Home:
-    """A new named track for an instrument the song lacks, on a channel it does not use."""
-    used = {status & 0x0F for track in tracks for _, status, _, _ in track.rows if status < 0xF0}
-    if instrument == DRUMS:
-        channel = DRUM_CHANNEL
-    else:
-        free = [c for c in range(16) if c != DRUM_CHANNEL and c not in used]
-        channel = free[0] if free else 0
-    name = program_name(0, DRUM_CHANNEL) if instrument == DRUMS else program_name(instrument)
-    rows = [(0, META, b"\x03" + name.encode("latin-1", "replace"), False)]
-    if instrument != DRUMS:
-        rows.append((0, 0xC0 | channel, bytes((instrument,)), False))
-    rows.append((0, META, bytes((END_OF_TRACK,)), False))
-    tracks.append(Track(rows))
-    return _Home(len(tracks) - 1, channel)
-
-
 def _with_events(track: Track, events: list[tuple[int, int, bytes]]) -> Track:
     """The track with channel events added at their ticks, after what is already there,
     and End of Track moved on if the new notes sound past it."""
-    timed = _absolute(track)
+    timed = absolute(track)
     end = None
     if timed and timed[-1][1][1] == META and timed[-1][1][2][:1] == bytes((END_OF_TRACK,)):
         end = timed.pop()
@@ -388,4 +321,4 @@ def _with_events(track: Track, events: list[tuple[int, int, bytes]]) -> Track:
     if end is not None:
         last = timed[-1][0] if timed else 0
         timed.append((max(end[0], last), end[1]))
-    return Track(_rows(timed), track.trailing)
+    return Track(relative(timed), track.trailing)

@@ -41,6 +41,7 @@ from .checkpoint import (
     read_velocities,
 )
 from .config import ModelConfig
+from .parts import into_prime_parts
 from .sample import Length, Sampling, Steering, Stream, likeliest_style, sample_tokens
 from .stepper import Stepper, ThreadTuned
 
@@ -185,6 +186,7 @@ class TrainedModel:
         Raises:
             MidiError: the model does not read event tokens, or bad options.
         """
+        from ..midi.reader import read
         from ..tokens.event import event_tokens_to_song, event_tokens_until
 
         self._check_event_scheme("generating music")
@@ -196,7 +198,8 @@ class TrainedModel:
         if prime is not None:
             if not prime_seconds >= 0:
                 raise MidiError("prime_seconds must not be negative")
-            whole_prime = self.prime_tokens(prime)
+            prime_song = read(prime)
+            whole_prime = self._song_tokens(prime_song, prime)
             start = event_tokens_until(whole_prime, prime_seconds)
             if length.reached(Stream(walk(start), tokens=len(start) - 1)):
                 raise MidiError(
@@ -247,12 +250,17 @@ class TrainedModel:
         # notes ring on at most a beat past the last step.  A key struck again ends its
         # note, so that each instrument is one track.
         ring = STEPS_PER_BEAT if length.unit == "tokens" else 0
-        return [
+        songs = [
             event_tokens_to_song(
                 tokens, ring_steps=ring, restrike=True, velocities=self.velocities
             )[0]
             for tokens in streams
         ]
+        if prime is None:
+            return songs
+        # an instrument the prime plays in several tracks (a melody and its piano, each
+        # hand) goes on in them, as a DAW user laid them out
+        return [into_prime_parts(song, prime_song) for song in songs]
 
     def infill(
         self,
@@ -348,12 +356,16 @@ class TrainedModel:
             MidiError: the file cannot be read, or the model reads word text.
         """
         from ..midi.reader import read
-        from ..tokens import tokenize
 
         if self.scheme == "text":
             raise MidiError("this model reads word text, not MIDI")
+        return self._song_tokens(read(path), path)
+
+    def _song_tokens(self, song: Song, path: str | Path) -> list[str]:
+        from ..tokens import tokenize
+
         try:
-            return tokenize(read(path), self.scheme, bars=has_bar_lines(self.vocab.ids))
+            return tokenize(song, self.scheme, bars=has_bar_lines(self.vocab.ids))
         except MidiError as error:  # a tempo map with no seconds: name the file
             raise error.with_path(path) from None
 

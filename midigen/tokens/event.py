@@ -26,7 +26,7 @@ from itertools import pairwise
 
 from ..errors import MidiError, count
 from ..midi.gm import DRUM_CHANNEL, program_name
-from ..midi.smf import DEFAULT_TEMPO_US, META, SET_TEMPO, TIME_SIGNATURE
+from ..midi.smf import DEFAULT_TEMPO_US, META, SET_TEMPO, TIME_SIGNATURE, TRACK_NAME
 from ..midi.song import Song, Track, delta_rows
 from ..midi.timing import TempoMap
 from .grammar import (
@@ -499,7 +499,8 @@ def _delta_rows(timed: list[tuple[int, int, bytes]], name: str, end_tick: int = 
     """Absolute (tick, status, data) -> delta rows, with a track name and End of Track (at
     the last event, or at ``end_tick`` if that is later)."""
     end = max([end_tick, *(tick for tick, _, _ in timed)])
-    return [(0, META, b"\x03" + name.encode("latin-1", "replace"), False)] + delta_rows(
+    named = bytes((TRACK_NAME,)) + name.encode("latin-1", "replace")
+    return [(0, META, named, False)] + delta_rows(
         [(tick, status, data, status < 0xF0) for tick, status, data in timed]
         + [(end, META, b"\x2f", False)]
     )

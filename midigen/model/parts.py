@@ -1,0 +1,167 @@
+"""The tracks one instrument plays in, and which of them a new note belongs to.
+
+A song may give one instrument several tracks: POP909's melody, bridge and
+piano are all program 0, and a piano piece may have a track for each hand.
+Tokens know instruments, not tracks, so music written from them (an infill's
+new notes, a continuation of a prime) is put back into the song's tracks by
+the keys each track plays.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict, deque
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from ..midi.gm import DRUM_CHANNEL, program_name
+from ..midi.smf import END_OF_TRACK, META, TRACK_NAME
+from ..midi.song import Song, Track, delta_rows
+from ..tokens.grammar import DRUMS, STEPS_PER_BEAT
+
+Timed = tuple[int, tuple]  # (absolute tick, row)
+
+
+@dataclass
+class Part:
+    """One track's notes of one instrument on one channel, and the keys they play."""
+
+    track: int
+    channel: int
+    name: bytes = b""  # the track's name, as its Track Name event has it
+    pitches: list[int] = field(default_factory=list)
+    onsets: set[tuple[int, int]] = field(default_factory=set)  # (tick, key)
+
+    def fit(self, pitch: int) -> float:
+        """How well a note of ``pitch`` belongs here: the log of a normal density around
+        the part's keys, times how many it plays.  A note goes to the likeliest part
+        (putting the notes of 15 s spans of 60 POP909 songs back into their own tracks,
+        this chose right for 78%, against 21% for the instrument's first track)."""
+        if not self.pitches:
+            return 0.0
+        mean, spread = float(np.mean(self.pitches)), max(float(np.std(self.pitches)), 1.0)
+        return math.log(len(self.pitches) / spread) - 0.5 * ((pitch - mean) / spread) ** 2
+
+
+def song_parts(tracks: list[Track]) -> dict[int, list[Part]]:
+    """Where each instrument (a program, or DRUMS) plays: its parts, in track order."""
+    parts: dict[int, dict[tuple[int, int], Part]] = defaultdict(dict)
+    for index, track in enumerate(tracks):
+        programs, name = [0] * 16, (track.name or "").encode("latin-1")
+        for at, (_, status, data, _) in absolute(track):
+            if status >= 0xF0:
+                continue
+            channel = status & 0x0F
+            if status & 0xF0 == 0xC0:
+                programs[channel] = data[0]
+            elif status & 0xF0 == 0x90 and data[1]:
+                instrument = DRUMS if channel == DRUM_CHANNEL else programs[channel]
+                part = parts[instrument].setdefault((index, channel), Part(index, channel, name))
+                part.pitches.append(data[0])
+                part.onsets.add((at, data[0]))
+    return {instrument: list(found.values()) for instrument, found in parts.items()}
+
+
+def likeliest(parts: list[Part], pitch: int) -> Part:
+    return max(parts, key=lambda part: part.fit(pitch))
+
+
+def into_prime_parts(song: Song, prime: Song) -> Song:
+    """``song``, which begins with ``prime`` and plays each instrument in one track (as
+    generate writes it), with every instrument the prime plays in several tracks split
+    into those tracks, named as the prime names them: a note of the prime goes back to
+    its own track, a new note to the track whose keys it fits (a track left with no notes
+    is left out).  A prime in SMPTE time, or with one track per instrument, leaves the
+    song as it is."""
+    if not prime.ticks_per_beat or not song.ticks_per_beat:
+        return song
+    scale = song.ticks_per_beat // STEPS_PER_BEAT  # the song's ticks per grid step
+    layout = {
+        instrument: [_on_grid(part, prime.ticks_per_beat, scale) for part in parts]
+        for instrument, parts in song_parts(prime.tracks).items()
+        if len(parts) > 1
+    }
+    if not layout:
+        return song
+    tracks: list[Track] = []
+    for track in song.tracks:
+        found = song_parts([track])
+        if len(found) == 1 and (instrument := next(iter(found))) in layout:
+            tracks += _split(track, instrument, layout[instrument], scale)
+        else:
+            tracks.append(track)
+    return replace(song, tracks=tracks)
+
+
+def _on_grid(part: Part, ticks_per_beat: int, scale: int) -> Part:
+    """The part with its onsets in the song's ticks, on the tokens' grid."""
+    onsets = {(round(at * STEPS_PER_BEAT / ticks_per_beat) * scale, key) for at, key in part.onsets}
+    return Part(part.track, part.channel, part.name, part.pitches, onsets)
+
+
+def _split(track: Track, instrument: int, parts: list[Part], scale: int) -> list[Track]:
+    """One track of one instrument as one track per part that plays in it.  Its other channel events
+    (program, pedal) go to every part, for they act on the channel all of them play on."""
+    timed = absolute(track)
+    owner: list[int | None] = [None] * len(timed)  # part index of each note event
+    sounding: dict[tuple[int, int], deque[int]] = defaultdict(deque)
+    for k, (at, (_, status, data, _)) in enumerate(timed):
+        kind = status & 0xF0 if status < 0xF0 else 0
+        if kind == 0x90 and data[1]:
+            near = [(at + shift, data[0]) for shift in (0, -scale, scale)]
+            mine = [i for i, part in enumerate(parts) for onset in near if onset in part.onsets]
+            owner[k] = mine[0] if mine else parts.index(likeliest(parts, data[0]))
+            sounding[(status & 0x0F, data[0])].append(owner[k])
+        elif kind in (0x80, 0x90):
+            queue = sounding[(status & 0x0F, data[0])]
+            owner[k] = queue.popleft() if queue else 0
+    split = []
+    for index, part in enumerate(parts):
+        if index not in owner:  # a part the piece does not play: no empty track
+            continue
+        name = bytes((TRACK_NAME,)) + (part.name or _name(instrument, index).encode("latin-1"))
+        kept = [
+            (at, (0, META, name, False) if row[1] == META and row[2][:1] == name[:1] else row)
+            for k, (at, row) in enumerate(timed)
+            if owner[k] in (None, index)
+        ]
+        split.append(Track(relative(kept), track.trailing))
+    return split
+
+
+def _name(instrument: int, index: int | None = None) -> str:
+    """The General MIDI name of an instrument (a program, or DRUMS), numbered if ``index``
+    is given: the second of a prime's nameless piano tracks is "Acoustic Grand Piano (2)"."""
+    name = program_name(0, DRUM_CHANNEL) if instrument == DRUMS else program_name(instrument)
+    return name if index is None else f"{name} ({index + 1})"
+
+
+def absolute(track: Track) -> list[Timed]:
+    """The track's rows with their absolute ticks."""
+    now, timed = 0, []
+    for row in track.rows:
+        now += row[0]
+        timed.append((now, row))
+    return timed
+
+
+def relative(timed: list[Timed]) -> list[tuple]:
+    """Absolute (tick, row) pairs back to rows with delta times."""
+    return delta_rows((at, status, data, running) for at, (_, status, data, running) in timed)
+
+
+def new_part(tracks: list[Track], instrument: int) -> Part:
+    """A new named track for an instrument the song lacks, on a channel it does not use."""
+    used = {status & 0x0F for track in tracks for _, status, _, _ in track.rows if status < 0xF0}
+    if instrument == DRUMS:
+        channel = DRUM_CHANNEL
+    else:
+        free = [c for c in range(16) if c != DRUM_CHANNEL and c not in used]
+        channel = free[0] if free else 0
+    rows = [(0, META, bytes((TRACK_NAME,)) + _name(instrument).encode("latin-1"), False)]
+    if instrument != DRUMS:
+        rows.append((0, 0xC0 | channel, bytes((instrument,)), False))
+    rows.append((0, META, bytes((END_OF_TRACK,)), False))
+    tracks.append(Track(rows))
+    return Part(len(tracks) - 1, channel)
