@@ -116,11 +116,14 @@ def _split(track: Track, instrument: int, parts: list[Part], scale: int) -> list
         elif kind in (0x80, 0x90):
             queue = sounding[(status & 0x0F, data[0])]
             owner[k] = queue.popleft() if queue else 0
+    names = [part.name or _name(instrument).encode("latin-1") for part in parts]
     split = []
-    for index, part in enumerate(parts):
+    for index, name in enumerate(names):
         if index not in owner:  # a part the piece does not play: no empty track
             continue
-        name = bytes((TRACK_NAME,)) + (part.name or _name(instrument, index).encode("latin-1"))
+        if names.count(name) > 1:  # two channels of one track, or tracks of one name
+            name += f" ({index + 1})".encode("latin-1")
+        name = bytes((TRACK_NAME,)) + name
         kept = [
             (at, (0, META, name, False) if row[1] == META and row[2][:1] == name[:1] else row)
             for k, (at, row) in enumerate(timed)
@@ -130,11 +133,9 @@ def _split(track: Track, instrument: int, parts: list[Part], scale: int) -> list
     return split
 
 
-def _name(instrument: int, index: int | None = None) -> str:
-    """The General MIDI name of an instrument (a program, or DRUMS), numbered if ``index``
-    is given: the second of a prime's nameless piano tracks is "Acoustic Grand Piano (2)"."""
-    name = program_name(0, DRUM_CHANNEL) if instrument == DRUMS else program_name(instrument)
-    return name if index is None else f"{name} ({index + 1})"
+def _name(instrument: int) -> str:
+    """The General MIDI name of an instrument: a program, or DRUMS."""
+    return program_name(0, DRUM_CHANNEL) if instrument == DRUMS else program_name(instrument)
 
 
 def absolute(track: Track) -> list[Timed]:
