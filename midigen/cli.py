@@ -34,6 +34,7 @@ from .workers import process_map
 
 if TYPE_CHECKING:
     from .midi.song import Song
+    from .model.train import Recipe
 
 SEED = click.IntRange(0, 2**63 - 1)  # what numpy, torch and random all take
 
@@ -565,11 +566,10 @@ class Duration(click.ParamType):
     UNITS = {"s": 1, "m": 60, "h": 3600}
 
     def convert(self, value, param, ctx):
-        if isinstance(value, float):
-            return value
-        unit = self.UNITS.get(value[-1:].lower())
+        text = str(value)
+        unit = self.UNITS.get(text[-1:].lower())
         try:
-            seconds = float(value[:-1] if unit else value) * (unit or 1)
+            seconds = float(text[:-1] if unit else text) * (unit or 1)
         except ValueError:
             self.fail(f"{value!r} is not a duration like 90s, 30m or 2h", param, ctx)
         if not (math.isfinite(seconds) and seconds > 0):
@@ -804,22 +804,30 @@ def _check_midi_name(output: str, hint: str) -> None:
         raise click.BadParameter(f"must end in .mid or .midi{hint}", param_hint="-o")
 
 
-def _refuse_recipe_changes(recorded: tuple[dict, dict] | None) -> None:
+# train's options by the recipe field they set, where the names differ
+RECIPE_OPTIONS = {"tie": "tie_weights"}
+
+
+def _refuse_recipe_changes(recorded: Recipe | None) -> None:
     """A usage error for an option given to --resume that differs from the run it
     continues, which --resume takes whatever it is given (train.recorded_recipe)."""
     if recorded is None:
         return
     context = click.get_current_context()
-    fields = {**recorded[0], **recorded[1]}
+    fields = {**recorded.training, **recorded.architecture, "scheme": recorded.scheme}
     for param in context.command.params:
-        name = "tie_weights" if param.name == "tie" else param.name
+        field = RECIPE_OPTIONS.get(param.name, param.name)
+        given = context.params[param.name]
         if (
-            name in fields
+            field in fields
             and context.get_parameter_source(param.name) == click.core.ParameterSource.COMMANDLINE
-            and context.params[param.name] != fields[name]
+            and given != fields[field]
         ):
+            was = fields[field]
+            if isinstance(param, click.Option) and param.is_flag and param.secondary_opts:
+                was = param.opts[0] if was else param.secondary_opts[0]  # --tie, --no-tie
             raise click.BadParameter(
-                f"the model trained with {fields[name]}, and --resume continues its recipe: "
+                f"the model trained with {was}, and --resume continues its recipe: "
                 "leave the option out, or train a new model",
                 param=param,
             )
@@ -1139,8 +1147,10 @@ def generate(
         target if num == 1 else target.with_name(f"{target.stem}-{index}{target.suffix}")
         for index in range(1, num + 1)
     ]
+    previews = [suffix for suffix, asked in ((".wav", wav), (".png", png)) if asked]
     for path in paths:  # every one before the work: a tenth that cannot be would stop at it
-        check_output(path, inputs)
+        for output_path in (path, *(path.with_suffix(suffix) for suffix in previews)):
+            check_output(output_path, inputs)
     model = load_model(model_dir or default_model())
     if style is not None:  # an unknown style fails before anything is written
         _parsed_option(model.style_token, style, "--style")
@@ -1247,7 +1257,8 @@ def infill(
         bars or seconds,
         "--bars" if bars else "--seconds",
     )
-    check_output(output, [Path(song)])  # before the work, not after it
+    for output_path in (Path(output), *([Path(output).with_suffix(".png")] if png else [])):
+        check_output(output_path, [Path(song)])  # before the work, not after it
     original = read(song)
     model = load_model(model_dir or default_model())
     drawn = seed is None

@@ -112,16 +112,22 @@ def interrupts_deferred() -> Iterator[None]:
 
 def check_output(path: str | os.PathLike[str], inputs: Iterable[Path] = ()) -> None:
     """Check, before any work, that ``path`` can take an output: it is not one of
-    ``inputs`` (however it is spelled: ``missing/../song.mid`` is ``song.mid``), not a
-    folder, and no file stands where a folder on its way should be.
+    ``inputs`` (however it is spelled: ``missing/../song.mid`` is ``song.mid``, and a hard
+    link is the file), not a folder, and no file stands where a folder on its way should
+    be.
 
     Raises:
         MidiError: it cannot.
     """
     path = Path(path)
-    for source in inputs:
-        if path.resolve() == Path(source).resolve():
-            raise MidiError("refusing to overwrite an input file", path=path)
+    try:
+        for source in inputs:
+            if path.resolve() == Path(source).resolve() or (
+                path.exists() and Path(source).exists() and path.samefile(source)
+            ):  # the same name, or another name of the same file (a hard link)
+                raise MidiError("refusing to overwrite an input file", path=path)
+    except (OSError, RuntimeError) as error:  # a symlink loop (RuntimeError in 3.11)
+        raise MidiError(f"cannot follow its links: {error}", path=path) from None
     if path.is_dir():
         raise MidiError("is a folder; name a file to write", path=path)
     for parent in path.parents:  # the nearest that exists must be a folder

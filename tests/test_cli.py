@@ -170,12 +170,29 @@ def test_an_output_through_a_missing_folder_and_back_is_still_the_input(
     assert sorted(path.name for path in tmp_path.iterdir()) == ["song.mid"]
 
 
+def test_a_hard_link_to_the_input_and_a_symlink_loop_are_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(SAMPLE, tmp_path / "song.mid")
+    (tmp_path / "other.mid").hardlink_to(tmp_path / "song.mid")
+    result = run("generate", "-o", "other.mid", "--prime", "song.mid")
+    assert result.stderr == "error: other.mid: refusing to overwrite an input file\n"
+    (tmp_path / "loop.mid").symlink_to("loop.mid")
+    result = run("generate", "-o", "loop.mid", "--prime", "song.mid")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: loop.mid: cannot follow its links: ")
+    assert (tmp_path / "song.mid").read_bytes() == SAMPLE.read_bytes()
+
+
 def test_generate_checks_every_output_before_it_writes_one(tmp_path):
     (tmp_path / "y-2.mid").mkdir()
     result = run("generate", "-o", tmp_path / "y.mid", "--num", "3", "--length", "2s")
     assert result.exit_code == 1
     assert result.stderr == f"error: {tmp_path / 'y-2.mid'}: is a folder; name a file to write\n"
     assert [path.name for path in tmp_path.iterdir()] == ["y-2.mid"]
+    (tmp_path / "z.png").mkdir()  # a preview that cannot be written stops the work too
+    result = run("generate", "-o", tmp_path / "z.mid", "--length", "2s", "--png")
+    assert result.stderr == f"error: {tmp_path / 'z.png'}: is a folder; name a file to write\n"
+    assert not (tmp_path / "z.mid").exists()
     (tmp_path / "afile").write_text("")
     result = run("generate", "-o", tmp_path / "afile" / "x.mid", "--length", "2s")
     assert result.stderr == f"error: {tmp_path}/afile/x.mid: {tmp_path}/afile is not a folder\n"

@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import mido
 import numpy as np
 import pretty_midi
 import pytest
@@ -272,6 +273,38 @@ def test_infill_puts_each_new_note_in_the_track_of_its_register(tmp_path):
     assert [t.name for t in tracks] == ["melody", "piano"]
     added = [[n.pitch for n in t.notes if n.start == 4.0] for t in tracks]
     assert added == [[79], [45]]
+
+
+def test_infill_never_strikes_a_key_another_track_holds_on_its_channel(tmp_path):
+    """Both hands on channel 1: a new note for the right hand on a key the left hand
+    holds would be cut off by (or cut off) the held one, so it is left out."""
+    from midigen.model.infill import _edited
+    from midigen.tokens.grammar import STEPS_PER_BEAT, Note
+
+    song = mido.MidiFile(ticks_per_beat=480)
+    for name, notes in (
+        ("right", [(b, 74 + b % 4, 240) for b in range(8)]),
+        ("left", [(0, 72, 3840), *((b, 36 + b % 3, 240) for b in range(8))]),
+    ):
+        events = sorted(
+            [(b * 480, 1, k) for b, k, _ in notes]
+            + [(b * 480 + length, 0, k) for b, k, length in notes]
+        )
+        track, now = mido.MidiTrack([mido.MetaMessage("track_name", name=name)]), 0
+        for at, on, key in events:
+            track.append(mido.Message("note_on", note=key, velocity=80 * on, time=at - now))
+            now = at
+        song.tracks.append(track)
+    song.save(str(tmp_path / "hands.mid"))
+    beat = STEPS_PER_BEAT
+    new = [Note(4 * beat, beat, 72, 80, 0), Note(4 * beat, beat, 77, 80, 0)]
+    edited = _edited(midigen.read((tmp_path / "hands.mid").read_bytes()), 4 * beat, 5 * beat, new)
+    starts = [
+        (n.pitch, n.start)
+        for i in pretty_midi.PrettyMIDI(io.BytesIO(midigen.write(edited))).instruments
+        for n in i.notes
+    ]
+    assert (77, 2.0) in starts and (72, 2.0) not in starts
 
 
 @pytest.mark.parametrize(

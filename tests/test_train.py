@@ -90,6 +90,18 @@ def test_resume_takes_the_recipe_of_the_run_it_continues(dataset, tmp_path):
     assert (recorded["batch_size"], recorded["seed"], recorded["precision"]) == (2, 5, "fp32")
 
 
+def test_resume_of_a_model_trained_on_a_folder_reads_it_in_the_recorded_scheme(tmp_path):
+    midi = tmp_path / "midi"
+    midi.mkdir()
+    for path in sorted(DATA.glob("*.mid"))[:4]:
+        shutil.copy(path, midi)
+    start = ["train", str(midi), "-o", str(tmp_path / "model"), "--hidden", "16", "--embed", "8"]
+    assert CliRunner().invoke(main, [*start, "--scheme", "chunk", "--steps", "1"]).exit_code == 0
+    resumed = CliRunner().invoke(main, [*start[:4], "--resume", "--steps", "2"])
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads((tmp_path / "model" / "config.json").read_text())["scheme"] == "chunk"
+
+
 def test_resume_refuses_other_data_with_the_same_vocabulary(dataset, tmp_path):
     other = tmp_path / "other"
     midi = sorted(p for p in DATA.glob("*.mid") if "smpte" not in p.name)

@@ -239,12 +239,12 @@ def _edited(song: Song, start: int, stop: int, notes: list[Note]) -> Song:
     for note in notes:
         if note.instrument not in parts:
             parts[note.instrument] = [new_part(tracks, note.instrument)]
-        part = likeliest(parts[note.instrument], note.pitch)
+        part = parts[note.instrument][likeliest(parts[note.instrument], note.pitch)]
         index, channel = part.track, part.channel
         on = _tick(song, note.start)
         off = max(_tick(song, note.start + note.length), on + 1)
         # one key of one channel sounds once: a kept note of that key wins
-        kept = busy[(index, channel, note.pitch)]
+        kept = busy[(channel, note.pitch)]
         if any(start <= on < end for start, end in kept):
             continue
         off = min([off, *(start for start, _ in kept if on < start)])
@@ -288,10 +288,11 @@ def _without_notes(track: Track, first: int, last: int) -> Track:
     return Track(relative(kept), track.trailing)
 
 
-def _sounding(tracks: list[Track]) -> defaultdict[tuple[int, int, int], list[tuple[int, int]]]:
-    """(track, channel, key) -> the [on, off) ticks of its notes, paired first in, first out."""
-    intervals: defaultdict[tuple[int, int, int], list[tuple[int, int]]] = defaultdict(list)
-    for index, track in enumerate(tracks):
+def _sounding(tracks: list[Track]) -> defaultdict[tuple[int, int], list[tuple[int, int]]]:
+    """(channel, key) -> the [on, off) ticks of its notes in any track (the tracks of one
+    instrument may share a channel), paired first in, first out."""
+    intervals: defaultdict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
+    for track in tracks:
         open_notes: dict[tuple[int, int], deque[int]] = defaultdict(deque)
         for at, (_, status, data, _) in absolute(track):
             kind = status & 0xF0 if status < 0xF0 else 0
@@ -299,7 +300,7 @@ def _sounding(tracks: list[Track]) -> defaultdict[tuple[int, int, int], list[tup
             if kind == 0x90 and data[1]:
                 open_notes[key].append(at)
             elif key is not None and open_notes[key]:
-                intervals[(index, *key)].append((open_notes[key].popleft(), at))
+                intervals[key].append((open_notes[key].popleft(), at))
     return intervals
 
 

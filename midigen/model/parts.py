@@ -12,12 +12,14 @@ from __future__ import annotations
 import math
 from collections import defaultdict, deque
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 
 from ..midi.gm import DRUM_CHANNEL, program_name
 from ..midi.smf import END_OF_TRACK, META, TRACK_NAME
 from ..midi.song import Song, Track, delta_rows
+from ..tokens.event import grid_step
 from ..tokens.grammar import DRUMS, STEPS_PER_BEAT
 
 Timed = tuple[int, tuple]  # (absolute tick, row)
@@ -33,6 +35,11 @@ class Part:
     pitches: list[int] = field(default_factory=list)
     onsets: set[tuple[int, int]] = field(default_factory=set)  # (tick, key)
 
+    @cached_property
+    def keys(self) -> tuple[float, float]:
+        """The mean and spread (at least a semitone) of the keys, once they are all in."""
+        return float(np.mean(self.pitches)), max(float(np.std(self.pitches)), 1.0)
+
     def fit(self, pitch: int) -> float:
         """How well a note of ``pitch`` belongs here: the log of a normal density around
         the part's keys, times how many it plays.  A note goes to the likeliest part
@@ -40,7 +47,7 @@ class Part:
         this chose right for 78%, against 21% for the instrument's first track)."""
         if not self.pitches:
             return 0.0
-        mean, spread = float(np.mean(self.pitches)), max(float(np.std(self.pitches)), 1.0)
+        mean, spread = self.keys
         return math.log(len(self.pitches) / spread) - 0.5 * ((pitch - mean) / spread) ** 2
 
 
@@ -63,22 +70,32 @@ def song_parts(tracks: list[Track]) -> dict[int, list[Part]]:
     return {instrument: list(found.values()) for instrument, found in parts.items()}
 
 
-def likeliest(parts: list[Part], pitch: int) -> Part:
-    return max(parts, key=lambda part: part.fit(pitch))
+def likeliest(parts: list[Part], pitch: int) -> int:
+    """The index of the part a new note of ``pitch`` belongs to (Part.fit)."""
+    return max(range(len(parts)), key=lambda index: parts[index].fit(pitch))
 
 
-def into_prime_parts(song: Song, prime: Song) -> Song:
-    """``song``, which begins with ``prime`` and plays each instrument in one track (as
-    generate writes it), with every instrument the prime plays in several tracks split
-    into those tracks, named as the prime names them: a note of the prime goes back to
-    its own track, a new note to the track whose keys it fits (a track left with no notes
-    is left out).  A prime in SMPTE time, or with one track per instrument, leaves the
-    song as it is."""
-    if not prime.ticks_per_beat or not song.ticks_per_beat:
-        return song
+def into_prime_parts(song: Song, prime: Song, kept_steps: int) -> Song:
+    """``song``, which begins with the first ``kept_steps`` grid steps of ``prime`` and
+    plays each instrument in one track (as generate writes it), with every instrument the
+    prime plays in several tracks split into those tracks, named as the prime names them:
+    a note of the kept prime goes back to its own track, a new note to the track whose
+    keys it fits (a track left with no notes is left out).  A prime with one track per
+    instrument leaves the song as it is."""
+    to_step = grid_step(prime)  # as the tokens took the prime
     scale = song.ticks_per_beat // STEPS_PER_BEAT  # the song's ticks per grid step
     layout = {
-        instrument: [_on_grid(part, prime.ticks_per_beat, scale) for part in parts]
+        instrument: [
+            replace(
+                part,
+                onsets={
+                    (to_step(at) * scale, key)
+                    for at, key in part.onsets
+                    if to_step(at) < kept_steps
+                },
+            )
+            for part in parts
+        ]
         for instrument, parts in song_parts(prime.tracks).items()
         if len(parts) > 1
     }
@@ -88,41 +105,34 @@ def into_prime_parts(song: Song, prime: Song) -> Song:
     for track in song.tracks:
         found = song_parts([track])
         if len(found) == 1 and (instrument := next(iter(found))) in layout:
-            tracks += _split(track, instrument, layout[instrument], scale)
+            tracks += _split(track, instrument, layout[instrument])
         else:
             tracks.append(track)
     return replace(song, tracks=tracks)
 
 
-def _on_grid(part: Part, ticks_per_beat: int, scale: int) -> Part:
-    """The part with its onsets in the song's ticks, on the tokens' grid."""
-    onsets = {(round(at * STEPS_PER_BEAT / ticks_per_beat) * scale, key) for at, key in part.onsets}
-    return Part(part.track, part.channel, part.name, part.pitches, onsets)
-
-
-def _split(track: Track, instrument: int, parts: list[Part], scale: int) -> list[Track]:
-    """One track of one instrument as one track per part that plays in it.  Its other channel events
-    (program, pedal) go to every part, for they act on the channel all of them play on."""
+def _split(track: Track, instrument: int, parts: list[Part]) -> list[Track]:
+    """One track of one instrument as one track per part that plays in it.  Its other
+    channel events (program, pedal) go to every part, for they act on the channel all of
+    them play on."""
     timed = absolute(track)
     owner: list[int | None] = [None] * len(timed)  # part index of each note event
     sounding: dict[tuple[int, int], deque[int]] = defaultdict(deque)
     for k, (at, (_, status, data, _)) in enumerate(timed):
         kind = status & 0xF0 if status < 0xF0 else 0
         if kind == 0x90 and data[1]:
-            near = [(at + shift, data[0]) for shift in (0, -scale, scale)]
-            mine = [i for i, part in enumerate(parts) for onset in near if onset in part.onsets]
-            owner[k] = mine[0] if mine else parts.index(likeliest(parts, data[0]))
+            mine = [i for i, part in enumerate(parts) if (at, data[0]) in part.onsets]
+            owner[k] = mine[0] if mine else likeliest(parts, data[0])
             sounding[(status & 0x0F, data[0])].append(owner[k])
         elif kind in (0x80, 0x90):
             queue = sounding[(status & 0x0F, data[0])]
             owner[k] = queue.popleft() if queue else 0
-    names = [part.name or _name(instrument).encode("latin-1") for part in parts]
+    playing = [index for index in range(len(parts)) if index in owner]
+    names = [parts[index].name or _name(instrument).encode("latin-1") for index in playing]
     split = []
-    for index, name in enumerate(names):
-        if index not in owner:  # a part the piece does not play: no empty track
-            continue
+    for number, (index, name) in enumerate(zip(playing, names, strict=True), start=1):
         if names.count(name) > 1:  # two channels of one track, or tracks of one name
-            name += f" ({index + 1})".encode("latin-1")
+            name += f" ({number})".encode("latin-1")
         name = bytes((TRACK_NAME,)) + name
         kept = [
             (at, (0, META, name, False) if row[1] == META and row[2][:1] == name[:1] else row)

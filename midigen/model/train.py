@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -118,9 +118,16 @@ class Progress:
     interrupted: bool = False  # this run stopped at Ctrl-C, before its target
 
 
-def recorded_recipe(folder: str | Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """What ``--resume`` continues in ``folder``: the RESUMED_RECIPE fields its config.json
-    records, and the architecture (ModelConfig's fields but the vocabulary size); None
+class Recipe(NamedTuple):
+    """What a resumed run takes from the run it continues (``recorded_recipe``)."""
+
+    training: dict[str, Any]  # the RESUMED_RECIPE fields of TrainConfig
+    architecture: dict[str, Any]  # ModelConfig's fields but the vocabulary size
+    scheme: str  # the tokens it read
+
+
+def recorded_recipe(folder: str | Path) -> Recipe | None:
+    """What ``--resume`` continues in ``folder``, as its config.json records it; None
     where the folder holds no model.
 
     Raises:
@@ -130,9 +137,11 @@ def recorded_recipe(folder: str | Path) -> tuple[dict[str, Any], dict[str, Any]]
         return None
     config = load_config(folder)
     training = config.get("training") or {}
-    recipe = {name: training[name] for name in RESUMED_RECIPE if name in training}
-    architecture = {name: value for name, value in config["model"].items() if name != "vocab_size"}
-    return recipe, architecture
+    return Recipe(
+        {name: training[name] for name in RESUMED_RECIPE if name in training},
+        {name: value for name, value in config["model"].items() if name != "vocab_size"},
+        config["scheme"],
+    )
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
@@ -154,8 +163,8 @@ def train(
     """Train (or resume) a model on a dataset folder or a folder of MIDI / word text.
 
     ``model_config`` holds ModelConfig fields other than the vocabulary size.  A
-    resumed run takes both from the run it continues (``recorded_recipe``), all
-    but its target, checkpoint interval and device.
+    resumed run takes both, and the scheme, from the run it continues
+    (``recorded_recipe``): all but its target, checkpoint interval and device.
     ``progress`` is called after each step with (progress, loss, tokens/s,
     target) for a progress bar; ``notify`` with each warning about the run
     (a validation split too small to pick the best model, a model that never
@@ -172,7 +181,8 @@ def train(
             _check_folder(folder, resume)
         recorded = recorded_recipe(folder) if resume else None
         if recorded is not None:
-            config, model_config = replace(config, **recorded[0]), recorded[1]
+            config, model_config = replace(config, **recorded.training), recorded.architecture
+            scheme = recorded.scheme
         with _training_lock(folder) if distributed.is_main else nullcontext():
             if distributed.is_main:
                 remove_leftovers(folder)
@@ -412,6 +422,8 @@ class _Trainer:
     def run(self, progress: Callable | None) -> Progress:
         config, p = self.config, self.progress
         if p.step == 0:
+            if self.distributed.is_main:  # the recipe, for a --resume of a run killed early
+                self._save_config()
             self._validate()  # the starting point of the curve; not part of --time
         started = time.monotonic() - p.seconds
         last_checkpoint = time.monotonic()

@@ -260,7 +260,8 @@ class TrainedModel:
             return songs
         # an instrument the prime plays in several tracks (a melody and its piano, each
         # hand) goes on in them, as a DAW user laid them out
-        return [into_prime_parts(song, prime_song) for song in songs]
+        kept_steps = walk(start).step
+        return [into_prime_parts(song, prime_song, kept_steps) for song in songs]
 
     def infill(
         self,

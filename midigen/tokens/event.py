@@ -22,6 +22,7 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_right
 from collections import defaultdict
+from collections.abc import Callable
 from itertools import pairwise
 
 from ..errors import MidiError, count
@@ -82,10 +83,7 @@ def song_to_event_tokens(song: Song, bars: bool = True) -> list[str]:
             SMPTE rate), so beats cannot be known.
     """
     scale = _step_scale(song)
-    a, b, c = scale
-
-    def to_step(tick: int) -> int:
-        return (tick * a + b) // c
+    to_step = grid_step(song)
 
     events: list[tuple] = []  # (step, group, instrument, pitch, value, length)
     conductor: list[tuple[int, bytes]] = []  # (tick, data) of first-track tempo and signatures
@@ -166,6 +164,16 @@ class _Seconds:
     def __call__(self, tick: float) -> float:
         k = bisect_right(self.ticks, tick) - 1
         return self.seconds[k] + (tick - self.ticks[k]) * self.rates[k]
+
+
+def grid_step(song: Song) -> Callable[[int], int]:
+    """The song's ticks to the grid steps its event tokens are on (rounded half up).
+
+    Raises:
+        MidiError: the song has no usable time base.
+    """
+    a, b, c = _step_scale(song)
+    return lambda tick: (tick * a + b) // c
 
 
 def _step_scale(song: Song) -> tuple[int, int, int]:
