@@ -112,6 +112,44 @@ def test_resume_refuses_other_data_with_the_same_vocabulary(dataset, tmp_path):
         train(other, tmp_path / "model", fast(steps=4), TINY, resume=True)
 
 
+def test_one_thread_and_two_train_to_the_same_weights(dataset, tmp_path, monkeypatch):
+    """What lets ThreadTrials choose a thread count by speed alone."""
+    from midigen.model import train as training
+
+    trials = training.ThreadTrials
+    for threads in (1, 2):
+        monkeypatch.setattr(training, "ThreadTrials", lambda _, n=threads: trials((n,)))
+        train(dataset, tmp_path / str(threads), fast(steps=6, precision="bf16"), TINY)
+    one, two = weights(tmp_path / "1"), weights(tmp_path / "2")
+    assert all(torch.equal(one[k], two[k]) for k in one)
+
+
+@pytest.mark.parametrize(
+    ("one", "two", "expected", "wait"),
+    [
+        (0.7, 11.0, [1, 1, 2, 1, 1, 1], 60.0),  # under load: one slow step on two, then one
+        (0.43, 0.28, [1, 1, 2, 2, 2, 2], 120.0),  # idle: two, as before, so the wait doubles
+    ],
+)
+def test_thread_trials_run_the_steps_on_the_faster_count(one, two, expected, wait):
+    from midigen.model.train import ThreadTrials
+
+    trials, clock, seen = ThreadTrials((1, 2)), 0.0, []
+    try:
+        for _ in expected:
+            trials.begin(clock)
+            threads = torch.get_num_threads()
+            seen.append(threads)
+            clock += {1: one, 2: two}[threads]
+            trials.end({1: one, 2: two}[threads], clock)
+        assert seen == expected
+        assert trials.wait == wait and trials.next_trial < clock + wait
+        trials.begin(trials.next_trial)  # the next trial starts on one thread
+        assert torch.get_num_threads() == 1
+    finally:
+        trials.restore()
+
+
 def test_loss_falls_and_files_are_written(dataset, tmp_path):
     folder = tmp_path / "model"
     train(dataset, folder, fast(steps=40, eval_every=10), TINY)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+import statistics
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -314,6 +315,70 @@ def _lock_owner(lock: Path) -> int | None:
     return pid
 
 
+THREAD_TRIAL_STEPS = 2  # steps timed on each thread count in a trial
+THREAD_TRIAL_WAITS = (60.0, 960.0)  # seconds to the next trial: at first, and at most
+THREAD_TRIAL_GIVE_UP = 3.0  # a count whose step takes this many times the best is dropped
+
+
+class ThreadTrials:
+    """How many threads torch gives the training steps: as many as run them fastest now.
+
+    On an idle 2-core machine two threads train 1.6x faster than one; but
+    while other processes keep the cores busy, bf16 steps on two threads
+    crawl (each thread spins, waiting for the other to be scheduled): 12
+    steps of the default model took 134 s on two threads beside two busy
+    loops, against 8 s on one.  So a trial times THREAD_TRIAL_STEPS steps on
+    one thread and on all, the steps after it run on the faster, and the next
+    trial comes a minute later, or twice as long after a trial that changed
+    nothing.  A count whose step takes THREAD_TRIAL_GIVE_UP times the best is
+    not timed again in that trial, so a trial under load costs one slow step.
+
+    The weights do not depend on the count (tests/test_train.py checks that
+    one thread and two train to the same bits), so neither does --resume.
+    """
+
+    def __init__(self, counts: tuple[int, ...]) -> None:
+        self.counts = counts  # none to choose from: torch keeps its own
+        self.original = torch.get_num_threads()
+        self.chosen = counts[-1] if counts else None
+        self.wait = THREAD_TRIAL_WAITS[0]
+        self.next_trial = 0.0  # on the clock passed to begin and end
+        self.trial: list[int] = []  # the counts of the trial's steps still to time
+        self.took: dict[int, list[float]] = {}
+
+    def begin(self, now: float) -> None:
+        """Before a step: start a trial when one is due, and set the step's count."""
+        if not self.counts:
+            return
+        if not self.trial and now >= self.next_trial:
+            self.trial = [count for count in self.counts for _ in range(THREAD_TRIAL_STEPS)]
+            self.took = {count: [] for count in self.counts}
+        threads = self.trial[0] if self.trial else self.chosen
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+
+    def end(self, seconds: float, now: float) -> None:
+        """After a step of ``seconds``: count it to its trial, and choose when it is done."""
+        if not self.trial:
+            return
+        count = self.trial.pop(0)
+        self.took[count].append(seconds)
+        if seconds > THREAD_TRIAL_GIVE_UP * min(min(t) for t in self.took.values() if t):
+            self.trial = [other for other in self.trial if other != count]
+        if self.trial:
+            return
+        fastest = min(self.took, key=lambda n: statistics.fmean(self.took[n] or [math.inf]))
+        same = fastest == self.chosen
+        self.wait = min(2 * self.wait, THREAD_TRIAL_WAITS[1]) if same else THREAD_TRIAL_WAITS[0]
+        self.chosen, self.next_trial = fastest, now + self.wait
+        torch.set_num_threads(fastest)
+
+    def restore(self) -> None:
+        """Give torch back the count it had."""
+        if torch.get_num_threads() != self.original:
+            torch.set_num_threads(self.original)
+
+
 class _Trainer:
     def __init__(
         self,
@@ -342,6 +407,9 @@ class _Trainer:
         self.progress = Progress()
         self.state: State = None
         self.stop_requested = False
+        threads = torch.get_num_threads()
+        tunable = self.device.type == "cpu" and threads > 1
+        self.threads = ThreadTrials((1, threads) if tunable else ())
         if saved is not None:
             self._restore(*saved)
             self.progress.interrupted = False
@@ -434,7 +502,9 @@ class _Trainer:
                 epoch = self._epoch(p.epoch)
                 while p.window < epoch.windows and not self._done(started):
                     tick = time.monotonic()
+                    self.threads.begin(tick)
                     loss, tokens = self._step(epoch, p.window)
+                    self.threads.end(time.monotonic() - tick, time.monotonic())
                     p.window += 1
                     p.step += 1
                     p.tokens += tokens
@@ -460,6 +530,7 @@ class _Trainer:
             self._checkpoint()
         finally:
             signal.signal(signal.SIGINT, previous_handler)
+            self.threads.restore()
         return p
 
     def _epoch(self, epoch: int) -> Epoch:
