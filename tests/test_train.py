@@ -127,8 +127,8 @@ def test_one_thread_and_two_train_to_the_same_weights(dataset, tmp_path, monkeyp
 @pytest.mark.parametrize(
     ("one", "two", "expected", "wait"),
     [
-        (0.7, 11.0, [1, 1, 2, 1, 1, 1], 60.0),  # under load: one slow step on two, then one
-        (0.43, 0.28, [1, 1, 2, 2, 2, 2], 120.0),  # idle: two, as before, so the wait doubles
+        (0.7, 11.0, [1, 1, 2, 1, 1, 1], 120.0),  # under load: one slow step on two, then one,
+        (0.43, 0.28, [1, 1, 2, 2, 2, 2], 60.0),  # as before the trial: the wait doubles
     ],
 )
 def test_thread_trials_run_the_steps_on_the_faster_count(one, two, expected, wait):

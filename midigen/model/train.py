@@ -340,7 +340,9 @@ class ThreadTrials:
     def __init__(self, counts: tuple[int, ...]) -> None:
         self.counts = counts  # none to choose from: torch keeps its own
         self.original = torch.get_num_threads()
-        self.chosen = counts[-1] if counts else None
+        # one thread until a trial has timed the others: the validation before the first
+        # step, under load, took 46 s on two threads where the steps took 0.7 s on one
+        self.chosen = counts[0] if counts else None
         self.wait = THREAD_TRIAL_WAITS[0]
         self.next_trial = 0.0  # on the clock passed to begin and end
         self.trial: list[int] = []  # the counts of the trial's steps still to time
@@ -353,8 +355,12 @@ class ThreadTrials:
         if not self.trial and now >= self.next_trial:
             self.trial = [count for count in self.counts for _ in range(THREAD_TRIAL_STEPS)]
             self.took = {count: [] for count in self.counts}
-        threads = self.trial[0] if self.trial else self.chosen
-        if torch.get_num_threads() != threads:
+        self.use(self.trial[0] if self.trial else self.chosen)
+
+    def use(self, threads: int | None = None) -> None:
+        """Give torch ``threads``, by default the chosen count."""
+        threads = threads or self.chosen
+        if threads and torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
 
     def end(self, seconds: float, now: float) -> None:
@@ -371,12 +377,11 @@ class ThreadTrials:
         same = fastest == self.chosen
         self.wait = min(2 * self.wait, THREAD_TRIAL_WAITS[1]) if same else THREAD_TRIAL_WAITS[0]
         self.chosen, self.next_trial = fastest, now + self.wait
-        torch.set_num_threads(fastest)
+        self.use()
 
     def restore(self) -> None:
         """Give torch back the count it had."""
-        if torch.get_num_threads() != self.original:
-            torch.set_num_threads(self.original)
+        self.use(self.original)
 
 
 class _Trainer:
@@ -488,6 +493,14 @@ class _Trainer:
     # -- the loop ----------------------------------------------------------------------
 
     def run(self, progress: Callable | None) -> Progress:
+        """Train to the target; torch's thread count is the trials' while it runs."""
+        self.threads.use()
+        try:
+            return self._run(progress)
+        finally:
+            self.threads.restore()
+
+    def _run(self, progress: Callable | None) -> Progress:
         config, p = self.config, self.progress
         if p.step == 0:
             if self.distributed.is_main:  # the recipe, for a --resume of a run killed early
@@ -530,7 +543,6 @@ class _Trainer:
             self._checkpoint()
         finally:
             signal.signal(signal.SIGINT, previous_handler)
-            self.threads.restore()
         return p
 
     def _epoch(self, epoch: int) -> Epoch:
