@@ -135,6 +135,16 @@ class Track(MutableSequence[Event]):
 MAX_DELTA = 0x0FFFFFFF  # the longest delta time a file can hold (a 4-byte VLQ)
 
 
+def timed_rows(track: Track) -> list[tuple[int, int, bytes, bool]]:
+    """The track's rows at absolute ticks, (tick, status, data, running): what delta_rows
+    turns back into rows."""
+    timed, now = [], 0
+    for delta, status, data, running in track.rows:
+        now += delta
+        timed.append((now, status, data, running))
+    return timed
+
+
 def delta_rows(timed: Iterable[tuple[int, int, bytes, bool]]) -> list[tuple]:
     """Events at absolute ticks, (tick, status, data, running) in order, as track rows
     with delta times.  A wait longer than one delta time can hold goes into

@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import MidiError, count
 from ..midi.gm import Instruments
 from ..midi.smf import END_OF_TRACK, META
-from ..midi.song import Song, Track
+from ..midi.song import Song, Track, delta_rows, timed_rows
 from ..tokens import tokenize
 from ..tokens.event import event_seconds, event_tokens_until, split_event_tokens
 from ..tokens.grammar import (
@@ -43,7 +43,7 @@ from ..tokens.grammar import (
     has_bar_lines,
     walk,
 )
-from .parts import absolute, likeliest, new_part, relative, song_parts
+from .parts import likeliest, new_part, song_parts
 from .sample import Length, Sampling, Steering, likeliest_style, log_softmax, sample_tokens
 from .stepper import Stepper, ThreadTuned
 
@@ -272,8 +272,8 @@ def _without_notes(track: Track, first: int, last: int) -> Track:
     """
     sounding: dict[tuple[int, int], deque[bool]] = defaultdict(deque)  # -> removed?
     kept = []
-    for at, row in absolute(track):
-        _, status, data, _ = row
+    for row in timed_rows(track):
+        at, status, data, _ = row
         kind = status & 0xF0 if status < 0xF0 else 0
         if kind == 0x90 and data[1]:
             removed = first <= at < last
@@ -284,8 +284,8 @@ def _without_notes(track: Track, first: int, last: int) -> Track:
             queue = sounding[(status & 0x0F, data[0])]
             if queue and queue.popleft():
                 continue
-        kept.append((at, row))
-    return Track(relative(kept), track.trailing)
+        kept.append(row)
+    return Track(delta_rows(kept), track.trailing)
 
 
 def _sounding(tracks: list[Track]) -> defaultdict[tuple[int, int], list[tuple[int, int]]]:
@@ -294,7 +294,7 @@ def _sounding(tracks: list[Track]) -> defaultdict[tuple[int, int], list[tuple[in
     intervals: defaultdict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
     for track in tracks:
         open_notes: dict[tuple[int, int], deque[int]] = defaultdict(deque)
-        for at, (_, status, data, _) in absolute(track):
+        for at, status, data, _ in timed_rows(track):
             kind = status & 0xF0 if status < 0xF0 else 0
             key = (status & 0x0F, data[0]) if kind in (0x80, 0x90) else None
             if kind == 0x90 and data[1]:
@@ -307,19 +307,19 @@ def _sounding(tracks: list[Track]) -> defaultdict[tuple[int, int], list[tuple[in
 def _with_events(track: Track, events: list[tuple[int, int, bytes]]) -> Track:
     """The track with channel events added at their ticks, after what is already there,
     and End of Track moved on if the new notes sound past it."""
-    timed = absolute(track)
+    timed = timed_rows(track)
     end = None
-    if timed and timed[-1][1][1] == META and timed[-1][1][2][:1] == bytes((END_OF_TRACK,)):
+    if timed and timed[-1][1] == META and timed[-1][2][:1] == bytes((END_OF_TRACK,)):
         end = timed.pop()
     # note-offs before note-ons at one tick, so that a restruck key is not cut off
     new = sorted(events, key=lambda event: (event[0], event[1] & 0xF0 == 0x90))
     merged = sorted(
-        [(at, 0, k, row) for k, (at, row) in enumerate(timed)]
-        + [(at, 1, k, (0, status, data, False)) for k, (at, status, data) in enumerate(new)],
+        [(row[0], 0, k, row) for k, row in enumerate(timed)]
+        + [(at, 1, k, (at, status, data, False)) for k, (at, status, data) in enumerate(new)],
         key=lambda item: item[:3],
     )
-    timed = [(at, row) for at, _, _, row in merged]
+    timed = [row for *_, row in merged]
     if end is not None:
         last = timed[-1][0] if timed else 0
-        timed.append((max(end[0], last), end[1]))
-    return Track(relative(timed), track.trailing)
+        timed.append((max(end[0], last), *end[1:]))
+    return Track(delta_rows(timed), track.trailing)

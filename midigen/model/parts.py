@@ -18,11 +18,9 @@ import numpy as np
 
 from ..midi.gm import DRUM_CHANNEL, program_name
 from ..midi.smf import END_OF_TRACK, META, TRACK_NAME
-from ..midi.song import Song, Track, delta_rows
+from ..midi.song import Song, Track, delta_rows, timed_rows
 from ..tokens.event import grid_step
 from ..tokens.grammar import DRUMS, STEPS_PER_BEAT
-
-Timed = tuple[int, tuple]  # (absolute tick, row)
 
 
 @dataclass
@@ -56,7 +54,7 @@ def song_parts(tracks: list[Track]) -> dict[int, list[Part]]:
     parts: dict[int, dict[tuple[int, int], Part]] = defaultdict(dict)
     for index, track in enumerate(tracks):
         programs, name = [0] * 16, (track.name or "").encode("latin-1")
-        for at, (_, status, data, _) in absolute(track):
+        for at, status, data, _ in timed_rows(track):
             if status >= 0xF0:
                 continue
             channel = status & 0x0F
@@ -115,10 +113,10 @@ def _split(track: Track, instrument: int, parts: list[Part]) -> list[Track]:
     """One track of one instrument as one track per part that plays in it.  Its other
     channel events (program, pedal) go to every part, for they act on the channel all of
     them play on."""
-    timed = absolute(track)
+    timed = timed_rows(track)
     owner: list[int | None] = [None] * len(timed)  # part index of each note event
     sounding: dict[tuple[int, int], deque[int]] = defaultdict(deque)
-    for k, (at, (_, status, data, _)) in enumerate(timed):
+    for k, (at, status, data, _) in enumerate(timed):
         kind = status & 0xF0 if status < 0xF0 else 0
         if kind == 0x90 and data[1]:
             mine = [i for i, part in enumerate(parts) if (at, data[0]) in part.onsets]
@@ -135,31 +133,17 @@ def _split(track: Track, instrument: int, parts: list[Part]) -> list[Track]:
             name += f" ({number})".encode("latin-1")
         name = bytes((TRACK_NAME,)) + name
         kept = [
-            (at, (0, META, name, False) if row[1] == META and row[2][:1] == name[:1] else row)
-            for k, (at, row) in enumerate(timed)
+            (row[0], META, name, False) if row[1] == META and row[2][:1] == name[:1] else row
+            for k, row in enumerate(timed)
             if owner[k] in (None, index)
         ]
-        split.append(Track(relative(kept), track.trailing))
+        split.append(Track(delta_rows(kept), track.trailing))
     return split
 
 
 def _name(instrument: int) -> str:
     """The General MIDI name of an instrument: a program, or DRUMS."""
     return program_name(0, DRUM_CHANNEL) if instrument == DRUMS else program_name(instrument)
-
-
-def absolute(track: Track) -> list[Timed]:
-    """The track's rows with their absolute ticks."""
-    now, timed = 0, []
-    for row in track.rows:
-        now += row[0]
-        timed.append((now, row))
-    return timed
-
-
-def relative(timed: list[Timed]) -> list[tuple]:
-    """Absolute (tick, row) pairs back to rows with delta times."""
-    return delta_rows((at, status, data, running) for at, (_, status, data, running) in timed)
 
 
 def new_part(tracks: list[Track], instrument: int) -> Part:
