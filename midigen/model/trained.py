@@ -339,11 +339,10 @@ class TrainedModel:
         Raises:
             MidiError: naming the model's styles, when it did not learn ``style``.
         """
-        token = STYLE_PREFIX + style_name(style)
+        name = style_name(style)
+        token = STYLE_PREFIX + name
         if token not in self.vocab.ids:
-            same = [
-                known for known in self.styles if known.casefold() == style_name(style).casefold()
-            ]
+            same = [known for known in self.styles if known.casefold() == name.casefold()]
             if len(same) == 1:
                 return STYLE_PREFIX + same[0]
             known = ", ".join(self.styles) or "none (prepare its data with --styles)"

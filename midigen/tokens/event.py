@@ -27,7 +27,14 @@ from itertools import pairwise
 
 from ..errors import MidiError, count
 from ..midi.gm import DRUM_CHANNEL, program_name
-from ..midi.smf import DEFAULT_TEMPO_US, META, SET_TEMPO, TIME_SIGNATURE, TRACK_NAME
+from ..midi.smf import (
+    DEFAULT_TEMPO_US,
+    END_OF_TRACK,
+    META,
+    SET_TEMPO,
+    TIME_SIGNATURE,
+    TRACK_NAME,
+)
 from ..midi.song import Song, Track, delta_rows
 from ..midi.timing import TempoMap
 from .grammar import (
@@ -510,7 +517,7 @@ def _delta_rows(timed: list[tuple[int, int, bytes]], name: str, end_tick: int = 
     named = bytes((TRACK_NAME,)) + name.encode("latin-1", "replace")
     return [(0, META, named, False)] + delta_rows(
         [(tick, status, data, status < 0xF0) for tick, status, data in timed]
-        + [(end, META, b"\x2f", False)]
+        + [(end, META, bytes((END_OF_TRACK,)), False)]
     )
 
 
