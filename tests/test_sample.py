@@ -910,6 +910,60 @@ def test_a_stream_plays_chords_as_thick_as_a_piece_of_its_style():
     assert not Masks(VOCAB, named).keeps_chords
 
 
+class BassPlayer:
+    """A stepper that plays a bass, one note at a time between 8th rests, and now and
+    then a piano or drum note."""
+
+    NOTES = [VOCAB.ids[f"NOTE_{pitch}"] for pitch in range(40, 48)]
+    SHIFTS = [VOCAB.ids[token] for token in VOCAB.tokens if token.startswith("SHIFT_")]
+    UP_TO_AN_8TH = [VOCAB.ids[f"SHIFT_{steps}"] for steps in range(1, 13)] + [VOCAB.ids["BAR"]]
+
+    def initial_state(self, streams: int) -> list:
+        return [np.zeros(streams, bool)]  # a note has started on this step
+
+    def step(self, ids: np.ndarray, state: list) -> np.ndarray:
+        state[0] = (state[0] | np.isin(ids, self.NOTES)) & ~np.isin(ids, self.SHIFTS)
+        logits = np.zeros((len(ids), len(VOCAB)), np.float32)
+        logits[:, self.NOTES] = np.where(state[0], 1.0, 5.0)[:, None]
+        logits[:, self.UP_TO_AN_8TH] = np.where(state[0], 6.0, -9.0)[:, None]
+        logits[:, VOCAB.ids["SHIFT_12"]] = np.where(state[0], 9.0, 1.0)
+        logits[:, VOCAB.ids["PROGRAM_33"]] = np.where(state[0], -9.0, 4.0)
+        logits[:, VOCAB.ids["PROGRAM_0"]] = 1.0
+        logits[:, [VOCAB.ids["VEL_8"], VOCAB.ids["DUR_12"]]] = 10.0
+        return logits
+
+
+def test_a_lean_for_chords_or_notes_brings_in_instruments_not_a_chord_on_a_bass():
+    def played(steering: Steering) -> tuple[float, float, int]:
+        """The share of bass notes that start with another, the notes per onset, and the
+        notes, of four streams."""
+        stacked = bass = notes = 0
+        onsets = set()
+        streams = four_streams(BassPlayer(), Length(30, "seconds"), steering, seed=4)
+        for number, tokens in enumerate(streams):
+            cursor, struck = grammar.Cursor(), set()
+            for token in tokens[1:]:
+                kind, value = grammar.parse_token(token)
+                if kind == "NOTE":
+                    notes += 1
+                    onsets.add((number, cursor.step))
+                    if cursor.program == 33:
+                        bass += 1
+                        stacked += cursor.step in struck
+                        struck.add(cursor.step)
+                cursor.feed(kind, value)
+        return stacked / bass, notes / len(onsets), notes
+
+    free_stacked, free_chords, free_notes = played(Steering(steady=True))
+    assert free_stacked < 0.1 and free_chords < 1.3  # the model's bass plays one line
+    thick = {"notes_per_onset": {"": [3.0] * 11}}
+    stacked, chords, _ = played(Steering(steady=True, piece_quantiles=thick))
+    assert stacked < free_stacked + 0.05  # it still plays one line
+    assert chords > free_chords + 0.1  # and other instruments join it
+    stacked, _, notes = played(Steering(steady=True, density=12.0))
+    assert stacked < free_stacked + 0.05 and notes > 1.2 * free_notes
+
+
 class LongNoteLover:
     """A stepper that holds every note for 32 beats and rests four beats at a time."""
 
