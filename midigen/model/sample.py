@@ -344,6 +344,8 @@ class Masks:
         # longer between them
         rests = np.log2(np.maximum(shifts, 1) / (STEPS_PER_BEAT / 4)) / 2
         self.rest_lean = ((shifts > 0) * rests).astype(np.float32)
+        self.sound_lean = self.sounds.astype(np.float32)
+        self.density_lean = self.sound_lean - self.rest_lean
         self._voices: dict[tuple[frozenset[int], bool], tuple[np.ndarray, np.ndarray]] = {}
         # shorter_than[n]: every token but the SHIFTs of n steps or more
         self.shorter_than = np.array([shifts < max(n, 1) for n in range(MAX_SHIFT + 2)])
@@ -614,6 +616,8 @@ class Stream:
     in_key_notes: int = 0  # and those in its scale
     onset_phases: list[int] = field(default_factory=lambda: [0] * STEPS_PER_BEAT)  # until pulse
     pulse: int | None = None  # the kept pulse's phase in steps (0-5), once settled
+    lines_struck: frozenset[int] = frozenset()  # ONE_LINE programs that struck on this step
+    lines_step: int = -1  # and the step
     finished: bool = False
 
     def advance(self, token_id: int, masks: Masks) -> None:
@@ -628,6 +632,10 @@ class Stream:
             self.notes_this_step = 0
         elif kind == "NOTE" or kind == "DRUM":
             self.played.add(self.cursor.program if kind == "NOTE" else KIT)
+            if kind == "NOTE" and self.cursor.program in ONE_LINE:
+                if self.lines_step != self.cursor.step:
+                    self.lines_struck, self.lines_step = frozenset(), self.cursor.step
+                self.lines_struck |= {self.cursor.program}
             self.last_played[self.cursor.program if kind == "NOTE" else KIT] = self.cursor.step
             self.onset_steps += not self.notes_this_step
             self.notes_this_step += 1
@@ -878,19 +886,19 @@ class Stream:
         size = (self.notes + aim * prior) / (self.onset_steps + prior)
         return _log_lean(aim, size, CHORD_SLACK, CHORD_GAIN, CHORD_MAX_BIAS)
 
-    def voices(self, masks: Masks) -> tuple[np.ndarray, np.ndarray]:
+    def voices(self, masks: Masks) -> tuple[np.ndarray, np.ndarray | None]:
         """The tokens a lean for more or fewer notes (density_bias, chord_bias) moves now,
-        and those it leaves with the probability the model gives them: a second note on
-        this step of an instrument whose player sounds one note at a time
+        and those it leaves with the probability the model gives them (None: none): a
+        second note on this step of an instrument whose player sounds one note at a time
         (midi.gm.ONE_LINE, Masks.voices).
 
         Leaning every note alike put 34% of the basses' notes and 41% of the woodwinds'
         in chords (classical and band, 96 pieces), where the corpus has 2% and 5-15% and
         the model alone 3% and 1%: a stream short of notes stacked them on the
         instrument at hand, and a lean against long rests did the same."""
-        step = self.cursor.step
-        struck = frozenset(p for p, at in self.last_played.items() if at == step and p in ONE_LINE)
-        return masks.voices(struck, self.cursor.program in struck)
+        if self.lines_step != self.cursor.step:
+            return masks.sound_lean, None
+        return masks.voices(self.lines_struck, self.cursor.program in self.lines_struck)
 
     def allowed(self, masks: Masks, length_reached: bool) -> np.ndarray:
         """Which ids may come next: the grammar's, narrowed by the sampler's limits (and
@@ -1134,21 +1142,9 @@ def sample_tokens(
                     for k, left in zip(active, lefts, strict=True)
                 ]
                 scores = lean_within(scores, np.stack(leans), allowed & masks.notes)
-            voices = [runs[k].voices(masks) for k in active]
-            more = np.stack([lean for lean, _ in voices])
-            lean = np.zeros_like(more)
-            if steering.density is not None or NOTES_PER_SECOND in masks.quantiles:
-                bias = np.array([runs[k].density_bias(steering.density) for k in active])
-                lean += bias[:, None] * (more - masks.rest_lean)
-            if masks.keeps_chords:  # between onsets there is no chord bias
-                lean += np.array([runs[k].chord_bias() for k in active])[:, None] * more
-            stacking = np.stack([lean for _, lean in voices])
-            held = stacking.any(axis=1)
-            scores[~held] += lean[~held].astype(scores.dtype)
-            if held.any():
-                scores[held] = lean_within(
-                    scores[held], lean[held], allowed[held] & ~stacking[held]
-                )
+            density = steering.density is not None or NOTES_PER_SECOND in masks.quantiles
+            if density or masks.keeps_chords:
+                scores = lean_for_notes(scores, allowed, [runs[k] for k in active], masks, steering)
             for row, (k, left) in enumerate(zip(active, lefts, strict=True)):
                 for past, at_end in runs[k].past_the_end(masks, left) if left is not None else ():
                     stop_at_end(scores[row], allowed[row], past, at_end, sampling.temperature)
@@ -1192,6 +1188,31 @@ def likeliest_style(stepper: Stepper, vocab: Vocab, tokens: list[str]) -> str | 
             logits = steps.step(given, state)
             totals += log_softmax(logits)[np.arange(streams), scored]
     return styles[int(np.argmax(totals))]
+
+
+def lean_for_notes(
+    scores: np.ndarray, allowed: np.ndarray, runs: list[Stream], masks: Masks, steering: Steering
+) -> np.ndarray:
+    """``scores`` with each stream's density and chord leans (Stream.density_bias,
+    Stream.chord_bias) added to the tokens they move (Stream.voices)."""
+    density = steering.density is not None or NOTES_PER_SECOND in masks.quantiles
+    voices = [run.voices(masks) for run in runs]
+    bias = np.array([run.density_bias(steering.density) if density else 0.0 for run in runs])
+    chords = np.array([run.chord_bias() if masks.keeps_chords else 0.0 for run in runs])
+    held = np.array([stacking is not None for _, stacking in voices])
+    if not held.any():  # the common case: every sound is leant alike
+        if density:
+            scores = scores + np.outer(bias, masks.density_lean).astype(scores.dtype)
+        if chords.any():  # between onsets there is no chord bias
+            scores = scores + np.outer(chords, masks.sound_lean).astype(scores.dtype)
+        return scores
+    more = np.stack([lean for lean, _ in voices])
+    lean = bias[:, None] * (more - masks.rest_lean) + chords[:, None] * more
+    stacking = np.stack([stacking for _, stacking in voices if stacking is not None])
+    scores = scores.copy()
+    scores[~held] += lean[~held].astype(scores.dtype)
+    scores[held] = lean_within(scores[held], lean[held], allowed[held] & ~stacking)
+    return scores
 
 
 def lean_within(scores: np.ndarray, lean: np.ndarray, members: np.ndarray) -> np.ndarray:
