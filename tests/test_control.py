@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import mido
@@ -17,7 +18,15 @@ import midigen
 from midigen.cli import main
 from midigen.data.dataset import PrepareConfig, open_dataset, prepare
 from midigen.midi.gm import Instruments
-from midigen.midi.keys import KEY_SHARE_NOTES, Key, estimate_key, key_share
+from midigen.midi.keys import (
+    ALL_KEYS,
+    KEY_SHARE_NOTES,
+    Key,
+    estimate_key,
+    key_share,
+    played_key,
+    with_key_signature,
+)
 from midigen.model.train import TrainConfig, train
 from midigen.tokens.grammar import style_name
 
@@ -53,7 +62,7 @@ def styled(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def pretty(song: midigen.Song) -> pretty_midi.PrettyMIDI:
-    return pretty_midi.PrettyMIDI(io.BytesIO(midigen.write(song)))
+    return song.to_pretty_midi()
 
 
 def test_styles_are_read_from_first_level_folders(styled):
@@ -117,6 +126,51 @@ def test_a_key_keeps_every_pitched_note_in_its_scale(styled, name):
     for song in midigen.load_model(model).generate_batch(num=3, length="6s", seed=2, key=name):
         notes = [n for i in pretty(song).instruments if not i.is_drum for n in i.notes]
         assert notes and all(n.pitch % 12 in key.scale for n in notes)
+
+
+def key_signatures(song: midigen.Song) -> list[list[str]]:
+    """Each track's key signatures, as mido names them."""
+    midi = mido.MidiFile(file=io.BytesIO(midigen.write(song)))
+    return [[m.key for m in track if m.type == "key_signature"] for track in midi.tracks]
+
+
+def test_generated_music_is_notated_in_its_key(styled):
+    _, model = styled
+    generate = midigen.load_model(model).generate_batch
+    for song in generate(num=3, length="6s", seed=2, key="F#m", drums=False):
+        # in the first track, as pretty_midi reads it, and in each track that plays
+        # pitched notes, as MuseScore does
+        midi = mido.MidiFile(file=io.BytesIO(midigen.write(song)))
+        pitched = [any(m.type == "note_on" and m.channel != 9 for m in t) for t in midi.tracks]
+        assert key_signatures(song) == [
+            ["F#m"] if index == 0 or plays else [] for index, plays in enumerate(pitched)
+        ]
+        assert sum(pitched) >= 1
+        assert [k.key_number for k in pretty(song).key_signature_changes] == [18]  # F#m
+    for song in generate(num=3, length="6s", seed=4, drums=False):
+        key = played_key(song)
+        assert key is not None
+        assert Key.parse(key_signatures(song)[1][0]).sharps == key.sharps
+    for song in generate(num=2, length="6s", seed=3, instruments="drums"):
+        assert played_key(song) is None and not any(key_signatures(song))
+
+
+def test_a_key_signature_has_the_sharps_or_flats_of_its_key():
+    mary = midigen.read(PRIME)  # Mary had a little lamb, in C, with its key signature
+    assert key_signatures(mary) == [["C"], []]
+    unsigned = [
+        midigen.Track(row for row in track.rows if row[2][:1] != b"\x59" or row[1] != 0xFF)
+        for track in mary.tracks
+    ]
+    song = replace(mary, tracks=unsigned)
+    assert not any(key_signatures(song)) and played_key(song) == Key.parse("Em")
+    for key in ALL_KEYS:  # mido reads the bytes back as the same key, spelt its way
+        written = key_signatures(with_key_signature(song, key))
+        assert {name for names in written for name in names} == {written[0][0]}
+        assert Key.parse(written[0][0]) == key
+    assert Key.parse("F#").sharps == 6 and Key.parse("Gb").sharps == 6  # one spelling
+    assert Key.parse("Bbm").sharps == -5 and Key.parse("Dm").sharps == -1
+    assert with_key_signature(mary, Key.parse("Eb")) == mary  # its own is kept
 
 
 def test_instruments_never_play_another_program(styled):

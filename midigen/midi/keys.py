@@ -1,4 +1,5 @@
-"""key names <-> keys, scales, and a piece's key estimated from its pitch classes.
+"""key names <-> keys, scales, a piece's key estimated from its pitch classes, and the
+key signature that notates it.
 
 A key is a tonic pitch class (0 = C) and a mode, major or minor.  Names are
 the ones musicians type: ``C``, ``F#``, ``Bb``, ``Am``, ``C#m``, ``Ebminor``.
@@ -11,9 +12,12 @@ duration-weighted pitch-class histogram (Krumhansl & Kessler 1982 profiles).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import MidiError
+from .gm import DRUM_CHANNEL
+from .smf import KEY_SIGNATURE, META
+from .song import Song, Track
 
 NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 _LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
@@ -59,6 +63,15 @@ class Key:
         """The pitch classes of the tonic chord: tonic, third (minor or major), fifth."""
         third = 3 if self.minor else 4
         return self.tonic, (self.tonic + third) % 12, (self.tonic + 7) % 12
+
+    @property
+    def sharps(self) -> int:
+        """The sharps of its key signature, negative for flats: a minor key has those of
+        its relative major, and the key six fifths away is written with sharps (F#, D#m),
+        as with 5 or more flats the key a semitone below reads more easily."""
+        major = (self.tonic + 3) % 12 if self.minor else self.tonic
+        fifths = 7 * major % 12
+        return fifths if fifths <= 6 else fifths - 12
 
     @property
     def name(self) -> str:
@@ -110,3 +123,52 @@ def key_share(pitches: Sequence[int]) -> float | None:
     for pitch in pitches:
         counts[pitch % 12] += 1
     return max(sum(counts[pc] for pc in key.scale) for key in ALL_KEYS) / len(pitches)
+
+
+def played_key(song: Song) -> Key | None:
+    """The key of a song's pitched notes (estimate_key over how often each pitch class
+    starts a note, as a sampled stream settles its key); None for fewer than
+    ``KEY_SHARE_MIN_NOTES``, or drums alone."""
+    counts = [0] * 12
+    for track in song.tracks:
+        for _, status, data, _ in track.rows:
+            if status & 0xF0 == 0x90 and status & 0x0F != DRUM_CHANNEL and data[1]:
+                counts[data[0] % 12] += 1
+    return estimate_key(counts) if sum(counts) >= KEY_SHARE_MIN_NOTES else None
+
+
+def with_key_signature(song: Song, key: Key) -> Song:
+    """``song`` with a Key Signature event for ``key`` at the start of its first track and
+    of each track that plays pitched notes, after their meta events at tick 0: notation
+    spells the notes in that key instead of guessing one.  Readers differ on where they
+    look: pretty_midi reads the first track alone, MuseScore 3 a staff's own track (as
+    MuseScore writes it), so it goes in both.  A song that has a key signature keeps its
+    own."""
+    if any(
+        status == META and data[:1] == bytes((KEY_SIGNATURE,))
+        for track in song.tracks
+        for _, status, data, _ in track.rows
+    ):
+        return song
+    signature = (0, META, bytes((KEY_SIGNATURE, key.sharps & 0xFF, int(key.minor))), False)
+    tracks = [
+        _signed(track, signature) if index == 0 or _pitched(track) else track
+        for index, track in enumerate(song.tracks)
+    ]
+    return replace(song, tracks=tracks)
+
+
+def _pitched(track: Track) -> bool:
+    return any(
+        status & 0xF0 == 0x90 and status & 0x0F != DRUM_CHANNEL for _, status, _, _ in track.rows
+    )
+
+
+def _signed(track: Track, signature: tuple) -> Track:
+    """The track with the key signature row added after its meta events at tick 0."""
+    rows = track.rows
+    at = next(
+        (k for k, (delta, status, _, _) in enumerate(rows) if delta or status != META),
+        max(len(rows) - 1, 0),  # all meta at tick 0: before its End of Track
+    )
+    return Track([*rows[:at], signature, *rows[at:]], track.trailing)

@@ -10,6 +10,7 @@ TRACK_NAME = 0x03
 END_OF_TRACK = 0x2F
 SET_TEMPO = 0x51
 TIME_SIGNATURE = 0x58
+KEY_SIGNATURE = 0x59
 DEFAULT_TEMPO_US = 500_000  # 120 bpm, SMF 1.0
 
 # Data bytes after a channel status, indexed by status byte (0 for non-channel).

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import MidiError
 from ..midi.gm import KIT, Instruments
-from ..midi.keys import Key
+from ..midi.keys import Key, played_key, with_key_signature
 from ..midi.song import Song
 from ..tokens.grammar import (
     DRUMS,
@@ -256,12 +256,16 @@ class TrainedModel:
             )[0]
             for tokens in streams
         ]
-        if prime is None:
-            return songs
-        # an instrument the prime plays in several tracks (a melody and its piano, each
-        # hand) goes on in them, as a DAW user laid them out
-        kept_steps = walk(start).step
-        return [into_prime_parts(song, prime_song, kept_steps) for song in songs]
+        if prime is not None:
+            # an instrument the prime plays in several tracks (a melody and its piano, each
+            # hand) goes on in them, as a DAW user laid them out
+            kept_steps = walk(start).step
+            songs = [into_prime_parts(song, prime_song, kept_steps) for song in songs]
+        # notated in the key asked for, or the one it plays in
+        return [
+            with_key_signature(song, key) if (key := steering.key or played_key(song)) else song
+            for song in songs
+        ]
 
     def infill(
         self,
