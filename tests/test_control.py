@@ -387,6 +387,24 @@ def test_bad_infill_spans_are_refused_before_any_work(styled, tmp_path, args, co
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("span", "message"),
+    [
+        (("--bars", "1-1"), "the song has 0 bars; bars 1-1 run past its end"),
+        (("--seconds", "0-2"), "the song's music ends at 0.0 s; 0-2 s runs past it"),
+    ],
+)
+def test_a_silent_song_has_no_span_to_infill(styled, tmp_path, span, message):
+    _, model = styled
+    silent, out = tmp_path / "silent.mid", tmp_path / "new.mid"
+    silent.write_bytes(
+        midigen.write(midigen.Song(tracks=[midigen.Track([(0, 0xFF, b"/", False)])]))
+    )
+    result = run("infill", silent, *span, "-o", out, "-m", model)
+    assert (result.exit_code, result.stderr) == (1, f"error: {silent}: {message}\n")
+    assert not out.exists()
+
+
 def test_infill_takes_one_span(styled, tmp_path):
     _, model = styled
     args = ("--bars", "1-2", "--seconds", "1-2", "-o", tmp_path / "new.mid", "-m", model)

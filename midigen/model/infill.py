@@ -214,10 +214,11 @@ def _best(stepper: Stepper, vocab, prompt: list[str], middles: list[list[str]], 
 
 def _bar_starts(score: Score, end: int) -> list[int]:
     """The step where each bar begins under the song's time signatures, bar 1 at step 0,
-    up to the start of the bar after the last one that sounds."""
+    up to the start of the bar after the last one that sounds (a silent song has none,
+    as it has no seconds)."""
     signatures = {step: (n, d) for step, n, d in score.time_signatures}
     starts, step, meter = [], 0, signatures.get(0, (4, 4))
-    while step < end or len(starts) < 2:
+    while step < end:
         starts.append(step)
         length = bar_steps(*meter)
         changes = [at for at in signatures if step < at < step + length]
