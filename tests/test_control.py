@@ -24,7 +24,7 @@ from midigen.midi.keys import (
     Key,
     estimate_key,
     key_share,
-    played_key,
+    notated_key,
     with_key_signature,
 )
 from midigen.model.train import TrainConfig, train
@@ -148,11 +148,11 @@ def test_generated_music_is_notated_in_its_key(styled):
         assert sum(pitched) >= 1
         assert [k.key_number for k in pretty(song).key_signature_changes] == [18]  # F#m
     for song in generate(num=3, length="6s", seed=4, drums=False):
-        key = played_key(song)
+        key = notated_key(song)
         assert key is not None
         assert Key.parse(key_signatures(song)[1][0]).sharps == key.sharps
     for song in generate(num=2, length="6s", seed=3, instruments="drums"):
-        assert played_key(song) is None and not any(key_signatures(song))
+        assert notated_key(song) is None and not any(key_signatures(song))
 
 
 def test_a_key_signature_has_the_sharps_or_flats_of_its_key():
@@ -163,7 +163,7 @@ def test_a_key_signature_has_the_sharps_or_flats_of_its_key():
         for track in mary.tracks
     ]
     song = replace(mary, tracks=unsigned)
-    assert not any(key_signatures(song)) and played_key(song) == Key.parse("Em")
+    assert not any(key_signatures(song)) and notated_key(song) == Key.parse("Em")
     for key in ALL_KEYS:  # mido reads the bytes back as the same key, spelt its way
         written = key_signatures(with_key_signature(song, key))
         assert {name for names in written for name in names} == {written[0][0]}
@@ -171,6 +171,20 @@ def test_a_key_signature_has_the_sharps_or_flats_of_its_key():
     assert Key.parse("F#").sharps == 6 and Key.parse("Gb").sharps == 6  # one spelling
     assert Key.parse("Bbm").sharps == -5 and Key.parse("Dm").sharps == -1
     assert with_key_signature(mary, Key.parse("Eb")) == mary  # its own is kept
+
+
+def test_a_key_signature_leaves_the_fewest_notes_with_accidentals():
+    # a C major triad over and over, and the rest of F major's scale, B flat included
+    counts = {0: 10, 4: 10, 7: 10, 9: 3, 2: 3, 5: 3, 10: 3}
+    weights = [counts.get(pitch_class, 0) for pitch_class in range(12)]
+    assert estimate_key(weights) == Key.parse("C")  # whose scale has no B flat
+    rows = [(0, 0xFF, b"/", False)]
+    for pitch_class, times in counts.items():
+        for _ in range(times):
+            rows[-1:-1] = [(0, 0x90, bytes((60 + pitch_class, 80)), False)]
+            rows[-1:-1] = [(240, 0x80, bytes((60 + pitch_class, 0)), False)]
+    song = midigen.Song(tracks=[midigen.Track(rows)])
+    assert notated_key(song).sharps == -1  # F major or D minor: every note in its scale
 
 
 def test_instruments_never_play_another_program(styled):

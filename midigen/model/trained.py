@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import MidiError
 from ..midi.gm import KIT, Instruments
-from ..midi.keys import Key, played_key, with_key_signature
+from ..midi.keys import Key, notated_key, with_key_signature
 from ..midi.song import Song
 from ..tokens.grammar import (
     DRUMS,
@@ -263,7 +263,7 @@ class TrainedModel:
             songs = [into_prime_parts(song, prime_song, kept_steps) for song in songs]
         # notated in the key asked for, or the one it plays in
         return [
-            with_key_signature(song, key) if (key := steering.key or played_key(song)) else song
+            with_key_signature(song, key) if (key := steering.key or notated_key(song)) else song
             for song in songs
         ]
 
