@@ -964,6 +964,58 @@ def test_a_lean_for_chords_or_notes_brings_in_instruments_not_a_chord_on_a_bass(
     assert stacked < free_stacked + 0.05 and notes > 1.2 * free_notes
 
 
+class ChordPlayer:
+    """A stepper that wants chords of many notes, on whatever instrument it plays."""
+
+    def initial_state(self, streams: int) -> list:
+        return []
+
+    def step(self, ids: np.ndarray, state: list) -> np.ndarray:
+        logits = np.zeros((len(ids), len(VOCAB)), np.float32)
+        logits[:, [VOCAB.ids[f"NOTE_{pitch}"] for pitch in range(60, 72)]] = 6.0
+        logits[:, VOCAB.ids["SHIFT_12"]] = 6.0
+        logits[:, [VOCAB.ids["VEL_8"], VOCAB.ids["DUR_12"]]] = 10.0
+        return logits
+
+
+@pytest.mark.parametrize(("program", "most"), [(73, 3), (33, 2), (40, 4), (0, None)])
+def test_no_instrument_starts_more_notes_at_once_than_its_players_can(program, most):
+    steering = Steering(steady=True, instruments=Instruments(frozenset({program}), drums=False))
+    largest = 0
+    for tokens in four_streams(ChordPlayer(), Length(20, "seconds"), steering, seed=5):
+        cursor, at_once = grammar.Cursor(), Counter()
+        for token in tokens[1:]:
+            kind, value = grammar.parse_token(token)
+            if kind == "NOTE":
+                assert cursor.program == program
+                at_once[cursor.step] += 1
+            cursor.feed(kind, value)
+        largest = max(largest, *at_once.values())
+    if most is None:  # a piano plays the chords the model wants
+        assert largest > 4
+    else:  # a flute section of three, a bass's double stop, a violin's four strings
+        assert largest == most
+
+
+class Whisperer:
+    """A stepper that wants every note at the softest velocity."""
+
+    def initial_state(self, streams: int) -> list:
+        return []
+
+    def step(self, ids: np.ndarray, state: list) -> np.ndarray:
+        logits = np.zeros((len(ids), len(VOCAB)), np.float32)
+        logits[:, VOCAB.ids["NOTE_60"]] = 6.0
+        logits[:, VOCAB.ids["VEL_0"]] = 20.0
+        return logits
+
+
+def test_no_note_is_drawn_too_soft_to_hear():
+    streams = four_streams(Whisperer(), Length(5, "seconds"), Steering(steady=True), seed=1)
+    velocities = Counter(t for tokens in streams for t in tokens if t.startswith("VEL_"))
+    assert velocities and "VEL_0" not in velocities and velocities["VEL_1"] > 0
+
+
 class LongNoteLover:
     """A stepper that holds every note for 32 beats and rests four beats at a time."""
 

@@ -58,7 +58,7 @@ from ..data.openings import (
     VELOCITY_BINS,
 )
 from ..errors import MidiError
-from ..midi.gm import KIT, ONE_LINE, PROGRAM_RANGES, Instruments
+from ..midi.gm import KIT, MOST_AT_ONCE, ONE_LINE, PROGRAM_RANGES, Instruments
 from ..midi.keys import Key, estimate_key
 from ..tokens.grammar import (
     DURATION,
@@ -249,6 +249,11 @@ class Masks:
         self.values = [value for _, value in parsed]
         kinds = np.array(self.kinds)
         self.after = {expect: np.isin(kinds, names) for expect, names in FOLLOWERS.items()}
+        # a note is never drawn softer than VEL_1: VEL_0 (velocities 1-7) is too soft to
+        # hear, and in the corpus such notes are placeholders (decoded at velocity 1)
+        soft = (kinds == "VEL") & (np.array(self.values, dtype=object) == 0)
+        if (self.after[VELOCITY] & ~soft).any():
+            self.after[VELOCITY] = self.after[VELOCITY] & ~soft
         self.sounds = np.isin(kinds, ("NOTE", "DRUM"))
         self.onsets = self.sounds | (kinds == "PROGRAM")
         self.rests = kinds == "SHIFT"
@@ -347,6 +352,7 @@ class Masks:
         self.sound_lean = self.sounds.astype(np.float32)
         self.density_lean = self.sound_lean - self.rest_lean
         self._voices: dict[tuple[frozenset[int], bool], tuple[np.ndarray, np.ndarray]] = {}
+        self._not_joining: dict[tuple[frozenset[int], bool], np.ndarray] = {}
         # shorter_than[n]: every token but the SHIFTs of n steps or more
         self.shorter_than = np.array([shifts < max(n, 1) for n in range(MAX_SHIFT + 2)])
         self.durations = np.array([value if kind == "DUR" else -1 for kind, value in parsed])
@@ -371,6 +377,14 @@ class Masks:
                 more = self.sounds
             self._voices[struck, holding] = more.astype(np.float32), stacking
         return self._voices[struck, holding]
+
+    def not_joining(self, full: frozenset[int], playing: bool) -> np.ndarray:
+        """Every token but another note on this step of the ``full`` programs: their
+        PROGRAMs, and the NOTEs if one of them is ``playing``."""
+        if (full, playing) not in self._not_joining:
+            refused = np.isin(self.program_values, list(full)) | (self.notes & playing)
+            self._not_joining[full, playing] = ~refused
+        return self._not_joining[full, playing]
 
     def longest_duration_id(self, steps: int) -> int | None:
         """The id of the longest DUR of at most ``steps`` steps; None if there is none."""
@@ -616,8 +630,8 @@ class Stream:
     in_key_notes: int = 0  # and those in its scale
     onset_phases: list[int] = field(default_factory=lambda: [0] * STEPS_PER_BEAT)  # until pulse
     pulse: int | None = None  # the kept pulse's phase in steps (0-5), once settled
-    lines_struck: frozenset[int] = frozenset()  # ONE_LINE programs that struck on this step
-    lines_step: int = -1  # and the step
+    at_once: dict[int, int] = field(default_factory=dict)  # notes begun on this step by
+    at_once_step: int = -1  # each MOST_AT_ONCE program, and the step
     finished: bool = False
 
     def advance(self, token_id: int, masks: Masks) -> None:
@@ -632,10 +646,10 @@ class Stream:
             self.notes_this_step = 0
         elif kind == "NOTE" or kind == "DRUM":
             self.played.add(self.cursor.program if kind == "NOTE" else KIT)
-            if kind == "NOTE" and self.cursor.program in ONE_LINE:
-                if self.lines_step != self.cursor.step:
-                    self.lines_struck, self.lines_step = frozenset(), self.cursor.step
-                self.lines_struck |= {self.cursor.program}
+            if kind == "NOTE" and self.cursor.program in MOST_AT_ONCE:
+                if self.at_once_step != self.cursor.step:
+                    self.at_once, self.at_once_step = {}, self.cursor.step
+                self.at_once[self.cursor.program] = self.at_once.get(self.cursor.program, 0) + 1
             self.last_played[self.cursor.program if kind == "NOTE" else KIT] = self.cursor.step
             self.onset_steps += not self.notes_this_step
             self.notes_this_step += 1
@@ -896,9 +910,12 @@ class Stream:
         in chords (classical and band, 96 pieces), where the corpus has 2% and 5-15% and
         the model alone 3% and 1%: a stream short of notes stacked them on the
         instrument at hand, and a lean against long rests did the same."""
-        if self.lines_step != self.cursor.step:
+        if self.at_once_step != self.cursor.step:
             return masks.sound_lean, None
-        return masks.voices(self.lines_struck, self.cursor.program in self.lines_struck)
+        struck = frozenset(program for program in self.at_once if program in ONE_LINE)
+        if not struck:
+            return masks.sound_lean, None
+        return masks.voices(struck, self.cursor.program in struck)
 
     def allowed(self, masks: Masks, length_reached: bool) -> np.ndarray:
         """Which ids may come next: the grammar's, narrowed by the sampler's limits (and
@@ -957,6 +974,10 @@ class Stream:
             allowed &= ~masks.meters
         if self.notes_this_step >= MAX_ONSETS_PER_STEP:
             allowed &= ~masks.onsets
+        if self.at_once_step == cursor.step:  # no more notes than its players have
+            full = [p for p, notes in self.at_once.items() if notes >= MOST_AT_ONCE[p]]
+            if full:
+                allowed &= masks.not_joining(frozenset(full), cursor.program in full)
         if len(self.programs) >= MAX_PROGRAMS:  # only the programs already in use
             in_use = np.zeros_like(allowed)
             in_use[list(self.programs)] = True
