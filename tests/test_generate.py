@@ -21,6 +21,7 @@ from midigen.data.openings import BOUNDS
 from midigen.midi.vlq import encode_vlq
 from midigen.model.sample import Length, Sampling, sample_tokens
 from midigen.model.train import TrainConfig, train
+from midigen.tokens.event import event_tokens_to_song
 from midigen.views.notes import song_notes
 
 DATA = Path(__file__).parent / "data"
@@ -576,3 +577,14 @@ def test_predict_names_the_tokens_it_does_not_know(model):
         "warning: 2 tokens not in the model's vocabulary, read as <unk>: hello, world\n"
     )
     assert len(result.stdout.splitlines()) == 2
+
+
+def test_no_generated_note_is_too_soft_to_hear():
+    shipped = midigen.load_model(Path(__file__).resolve().parents[1] / "models" / "default")
+    assert shipped.config["data"]["velocities"][0] == 1  # its corpus's placeholders
+    assert min(shipped.velocities) == 8
+    song, _ = event_tokens_to_song(
+        ["EVENT_24", "NOTE_60", "VEL_0", "DUR_12"], velocities=shipped.velocities
+    )
+    (note,) = [n for i in song.to_pretty_midi().instruments for n in i.notes]
+    assert note.velocity == 8

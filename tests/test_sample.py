@@ -320,7 +320,7 @@ def out_of_key_share(steering: Steering) -> float:
     stepper = Stepper(network.config, {k: v.numpy() for k, v in network.state_dict().items()})
     masks = Masks(VOCAB, Steering(settle_key=True))
     outside = total = 0
-    for tokens in four_streams(stepper, Length(600, "tokens"), steering, seed=4):
+    for tokens in four_streams(stepper, Length(1500, "tokens"), steering, seed=4):
         stream = Stream()
         for token in tokens[1:]:
             stream.advance(VOCAB.ids[token], masks)
@@ -995,25 +995,6 @@ def test_no_instrument_starts_more_notes_at_once_than_its_players_can(program, m
         assert largest > 4
     else:  # a flute section of three, a bass's double stop, a violin's four strings
         assert largest == most
-
-
-class Whisperer:
-    """A stepper that wants every note at the softest velocity."""
-
-    def initial_state(self, streams: int) -> list:
-        return []
-
-    def step(self, ids: np.ndarray, state: list) -> np.ndarray:
-        logits = np.zeros((len(ids), len(VOCAB)), np.float32)
-        logits[:, VOCAB.ids["NOTE_60"]] = 6.0
-        logits[:, VOCAB.ids["VEL_0"]] = 20.0
-        return logits
-
-
-def test_no_note_is_drawn_too_soft_to_hear():
-    streams = four_streams(Whisperer(), Length(5, "seconds"), Steering(steady=True), seed=1)
-    velocities = Counter(t for tokens in streams for t in tokens if t.startswith("VEL_"))
-    assert velocities and "VEL_0" not in velocities and velocities["VEL_1"] > 0
 
 
 class LongNoteLover:

@@ -249,11 +249,6 @@ class Masks:
         self.values = [value for _, value in parsed]
         kinds = np.array(self.kinds)
         self.after = {expect: np.isin(kinds, names) for expect, names in FOLLOWERS.items()}
-        # a note is never drawn softer than VEL_1: VEL_0 (velocities 1-7) is too soft to
-        # hear, and in the corpus such notes are placeholders (decoded at velocity 1)
-        soft = (kinds == "VEL") & (np.array(self.values, dtype=object) == 0)
-        if (self.after[VELOCITY] & ~soft).any():
-            self.after[VELOCITY] = self.after[VELOCITY] & ~soft
         self.sounds = np.isin(kinds, ("NOTE", "DRUM"))
         self.onsets = self.sounds | (kinds == "PROGRAM")
         self.rests = kinds == "SHIFT"

@@ -25,6 +25,7 @@ from ..tokens.grammar import (
     HEADER,
     STEPS_PER_BEAT,
     STYLE_PREFIX,
+    VELOCITY_BIN_WIDTH,
     Score,
     has_bar_lines,
     style_name,
@@ -69,7 +70,9 @@ class TrainedModel:
         self.folder, self.config, self.architecture = folder, config, architecture
         self.vocab, self.weights = vocab, weights
         self.scheme: str = config["scheme"]
-        self.velocities = read_velocities(config)  # what each VEL bin plays
+        # what each VEL bin plays, and never softer than SOFTEST: the corpus's most common
+        # velocity under 8 is 1, a placeholder no instrument sounds
+        self.velocities = tuple(max(velocity, SOFTEST) for velocity in read_velocities(config))
         self.piece_quantiles = read_piece_quantiles(config)  # what each style's openings are like
         self.style_instruments = read_style_instruments(config)  # and who plays in them
 
@@ -372,6 +375,9 @@ class TrainedModel:
             return tokenize(song, self.scheme, bars=has_bar_lines(self.vocab.ids))
         except MidiError as error:  # a tempo map with no seconds: name the file
             raise error.with_path(path) from None
+
+
+SOFTEST = VELOCITY_BIN_WIDTH  # 8: where VEL_1 begins, soft but heard
 
 
 def load_model(folder: str | Path) -> TrainedModel:
