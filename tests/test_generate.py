@@ -465,6 +465,20 @@ def test_a_continuation_keeps_the_tracks_its_prime_plays_one_instrument_in(model
         kept = [(n.pitch, round(n.start, 3)) for n in hand.notes if n.start < 4]
         assert [(n.pitch, round(n.start, 3)) for n in written[hand.name].notes][:8] == kept
 
+    def channels(path: Path) -> dict[str, set[int]]:
+        tracks = mido.MidiFile(path).tracks
+        return {t.name: {m.channel for m in t if hasattr(m, "channel")} for t in tracks[1:]}
+
+    # each on its own channel, as in the prime: MuseScore makes one staff of a channel
+    assert (
+        channels(out)
+        == channels(tmp_path / "hands.mid")
+        == {
+            "right hand": {0},
+            "left hand": {1},
+        }
+    )
+
 
 def test_generate_needs_a_model(tmp_path):
     result = run("generate", "-m", tmp_path / "none", "-o", tmp_path / "x.mid")

@@ -100,19 +100,27 @@ def into_prime_parts(song: Song, prime: Song, kept_steps: int) -> Song:
     if not layout:
         return song
     tracks: list[Track] = []
-    for track in song.tracks:
+    for index, track in enumerate(song.tracks):
         found = song_parts([track])
         if len(found) == 1 and (instrument := next(iter(found))) in layout:
-            tracks += _split(track, instrument, layout[instrument])
+            taken = {
+                c for k, other in enumerate(song.tracks) if k != index for c in _channels(other)
+            }
+            tracks += _split(track, instrument, layout[instrument], taken)
         else:
             tracks.append(track)
     return replace(song, tracks=tracks)
 
 
-def _split(track: Track, instrument: int, parts: list[Part]) -> list[Track]:
-    """One track of one instrument as one track per part that plays in it.  Its other
-    channel events (program, pedal) go to every part, for they act on the channel all of
-    them play on."""
+def _channels(track: Track) -> set[int]:
+    return {status & 0x0F for _, status, _, _ in track.rows if status < 0xF0}
+
+
+def _split(track: Track, instrument: int, parts: list[Part], taken: set[int]) -> list[Track]:
+    """One track of one instrument as one track per part that plays in it, each on its
+    part's channel where no other track of the song plays (MuseScore makes one staff of
+    the tracks of one channel).  Its other channel events (program, pedal) go to every
+    part."""
     timed = timed_rows(track)
     owner: list[int | None] = [None] * len(timed)  # part index of each note event
     sounding: dict[tuple[int, int], deque[int]] = defaultdict(deque)
@@ -132,8 +140,14 @@ def _split(track: Track, instrument: int, parts: list[Part]) -> list[Track]:
         if names.count(name) > 1:  # two channels of one track, or tracks of one name
             name += f" ({number})".encode("latin-1")
         name = bytes((TRACK_NAME,)) + name
+        channel = parts[index].channel
+        move = channel not in taken and (channel == DRUM_CHANNEL) == (instrument == DRUMS)
         kept = [
-            (row[0], META, name, False) if row[1] == META and row[2][:1] == name[:1] else row
+            (row[0], META, name, False)
+            if row[1] == META and row[2][:1] == name[:1]
+            else (row[0], row[1] & 0xF0 | channel, *row[2:])
+            if move and row[1] < 0xF0
+            else row
             for k, row in enumerate(timed)
             if owner[k] in (None, index)
         ]
