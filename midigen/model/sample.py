@@ -308,6 +308,9 @@ class Masks:
         self.keeps_ensemble = INSTRUMENTS in self.quantiles and not self.asked
         # and so are their chords: a solo style's would keep them from playing together
         self.keeps_chords = NOTES_PER_ONSET in self.quantiles and not self.asked
+        # the notes per second asked for, or else a piece of the style's (density_bias)
+        self.asked_rate = steering.density
+        self.keeps_rate = NOTES_PER_SECOND in self.quantiles
         # foreign[style id, or None]: the logits for the instruments foreign to the style
         self.foreign = {}
         if not self.asked:
@@ -1158,9 +1161,8 @@ def sample_tokens(
                     for k, left in zip(active, lefts, strict=True)
                 ]
                 scores = lean_within(scores, np.stack(leans), allowed & masks.notes)
-            density = steering.density is not None or NOTES_PER_SECOND in masks.quantiles
-            if density or masks.keeps_chords:
-                scores = lean_for_notes(scores, allowed, [runs[k] for k in active], masks, steering)
+            if masks.asked_rate is not None or masks.keeps_rate or masks.keeps_chords:
+                scores = lean_for_notes(scores, allowed, [runs[k] for k in active], masks)
             for row, (k, left) in enumerate(zip(active, lefts, strict=True)):
                 for past, at_end in runs[k].past_the_end(masks, left) if left is not None else ():
                     stop_at_end(scores[row], allowed[row], past, at_end, sampling.temperature)
@@ -1207,13 +1209,13 @@ def likeliest_style(stepper: Stepper, vocab: Vocab, tokens: list[str]) -> str | 
 
 
 def lean_for_notes(
-    scores: np.ndarray, allowed: np.ndarray, runs: list[Stream], masks: Masks, steering: Steering
+    scores: np.ndarray, allowed: np.ndarray, runs: list[Stream], masks: Masks
 ) -> np.ndarray:
     """``scores`` with each stream's density and chord leans (Stream.density_bias,
     Stream.chord_bias) added to the tokens they move (Stream.voices)."""
-    density = steering.density is not None or NOTES_PER_SECOND in masks.quantiles
+    density = masks.asked_rate is not None or masks.keeps_rate
     voices = [run.voices(masks) for run in runs]
-    bias = np.array([run.density_bias(steering.density) if density else 0.0 for run in runs])
+    bias = np.array([run.density_bias(masks.asked_rate) if density else 0.0 for run in runs])
     chords = np.array([run.chord_bias() if masks.keeps_chords else 0.0 for run in runs])
     held = np.array([stacking is not None for _, stacking in voices])
     if not held.any():  # the common case: every sound is leant alike

@@ -46,6 +46,8 @@ from .parts import into_prime_parts
 from .sample import Length, Sampling, Steering, Stream, likeliest_style, sample_tokens
 from .stepper import Stepper, ThreadTuned
 
+SOFTEST = VELOCITY_BIN_WIDTH  # 8: where VEL_1 begins, the softest velocity a generated note plays
+
 if TYPE_CHECKING:
     from ..data.dataset import Dataset
     from .evaluate import Metrics
@@ -375,9 +377,6 @@ class TrainedModel:
             return tokenize(song, self.scheme, bars=has_bar_lines(self.vocab.ids))
         except MidiError as error:  # a tempo map with no seconds: name the file
             raise error.with_path(path) from None
-
-
-SOFTEST = VELOCITY_BIN_WIDTH  # 8: where VEL_1 begins, soft but heard
 
 
 def load_model(folder: str | Path) -> TrainedModel:
