@@ -368,9 +368,10 @@ def test_render_plays_a_file_in_its_riff_wrapper(tmp_path):
 @pytest.mark.parametrize(
     ("name", "seconds"),
     [
-        ("crafted_smpte_division.mid", 0.3),  # 25 fps x 40: it had rendered 0 s of silence
-        ("jazzsoft_test-2-tracks-type-2.mid", 4.5),  # format 2: "not supported"
-        ("crafted_header_length_8.mid", 3.6),  # "the 'MThd' chunk has invalid data"
+        # each file's seconds and RELEASE_SECONDS (2 s) for its last notes to ring out
+        ("crafted_smpte_division.mid", 2.3),  # 25 fps x 40: it had rendered 0 s of silence
+        ("jazzsoft_test-2-tracks-type-2.mid", 6.5),  # format 2: "not supported"
+        ("crafted_header_length_8.mid", 5.6),  # "the 'MThd' chunk has invalid data"
     ],
 )
 def test_render_plays_what_the_synthesizer_reads_only_rewritten(tmp_path, name, seconds):

@@ -19,9 +19,9 @@ import numpy as np
 
 from ..errors import MidiError, first_line
 from ..fileio import write_atomic
-from ..midi.smf import META, SET_TEMPO
+from ..midi.smf import DEFAULT_TEMPO_US, END_OF_TRACK, META, SET_TEMPO
 from ..midi.song import Song, Track
-from ..midi.timing import SMPTE_FPS
+from ..midi.timing import SMPTE_FPS, tempo_changes, track_length_ticks
 from ..midi.writer import write
 from .notes import song_notes
 from .summary import summarize
@@ -31,6 +31,7 @@ AUDIO_SUFFIXES = (".wav", ".opus")
 # broken file's delta times can ask for years of it
 MAX_AUDIO_SECONDS = 30 * 60
 PEAK_DBFS = -1.0
+RELEASE_SECONDS = 2.0  # audio after the file's end, for its last notes to ring out
 FULL_SCALE = 32767
 
 
@@ -88,7 +89,8 @@ def render_audio(song: Song, path: str | Path, soundfont: str | Path | None = No
 
 
 def _for_synthesizer(song: Song) -> Song:
-    """The song as the synthesizer can play it, which reads only the plainest files:
+    """The song as the synthesizer can play it, RELEASE_SECONDS longer, which reads only
+    the plainest files:
     bare SMF (no RIFF wrapper, a header of 6 bytes, nothing but tracks: a header of 10
     failed with "the 'MThd' chunk has invalid data"); format 2's sequences as format 1
     tracks ("the format 2 is not supported"), played together as info, the piano roll and
@@ -107,6 +109,14 @@ def _for_synthesizer(song: Song) -> Song:
             for rows in tracks
         ]
         tracks[0].insert(0, (0, META, tempo, False))
+        last_tempo_us = 1_000_000
+    else:
+        last_tempo_us = max(tempo_changes(song.tracks), default=(0, DEFAULT_TEMPO_US))[1]
+    # the synthesizer stops at the last End of Track: a track of its own ends later, so
+    # that the last chord rings out as timidity and fluidsynth let it (it stopped mid-note)
+    end = max((track_length_ticks(track) for track in song.tracks), default=0)
+    release = round(RELEASE_SECONDS * 1e6 / last_tempo_us * division)
+    tracks.append([(end + release, META, bytes((END_OF_TRACK,)), False)])
     return Song(
         format=min(song.format, 1),
         division=division,
