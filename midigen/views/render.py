@@ -118,7 +118,7 @@ def _for_synthesizer(song: Song) -> Song:
     release = round(RELEASE_SECONDS * 1e6 / last_tempo_us * division)
     tracks.append([(end + release, META, bytes((END_OF_TRACK,)), False)])
     return Song(
-        format=min(song.format, 1),
+        format=1,  # its tracks and the release track play together
         division=division,
         tracks=[Track(rows) for rows in tracks],
     )
