@@ -162,7 +162,7 @@ def _name(instrument: int) -> str:
 
 def new_part(tracks: list[Track], instrument: int) -> Part:
     """A new named track for an instrument the song lacks, on a channel it does not use."""
-    used = {status & 0x0F for track in tracks for _, status, _, _ in track.rows if status < 0xF0}
+    used = {channel for track in tracks for channel in _channels(track)}
     if instrument == DRUMS:
         channel = DRUM_CHANNEL
     else:

@@ -310,7 +310,7 @@ class Masks:
         self.keeps_chords = NOTES_PER_ONSET in self.quantiles and not self.asked
         # the notes per second asked for, or else a piece of the style's (density_bias)
         self.asked_rate = steering.density
-        self.keeps_rate = NOTES_PER_SECOND in self.quantiles
+        self.leans_rate = steering.density is not None or NOTES_PER_SECOND in self.quantiles
         # foreign[style id, or None]: the logits for the instruments foreign to the style
         self.foreign = {}
         if not self.asked:
@@ -368,7 +368,7 @@ class Masks:
         More notes are the notes and drums, or while ``holding``, another instrument's
         joining in (a PROGRAM, a drum)."""
         if (struck, holding) not in self._voices:
-            stacking = np.isin(self.program_values, list(struck))
+            stacking = self.instrument_tokens(struck)
             if holding:
                 more, stacking = (self.programs | self.drums) & ~stacking, stacking | self.notes
             else:
@@ -380,7 +380,7 @@ class Masks:
         """Every token but another note on this step of the ``full`` programs: their
         PROGRAMs, and the NOTEs if one of them is ``playing``."""
         if (full, playing) not in self._not_joining:
-            refused = np.isin(self.program_values, list(full)) | (self.notes & playing)
+            refused = self.instrument_tokens(full) | (self.notes & playing)
             self._not_joining[full, playing] = ~refused
         return self._not_joining[full, playing]
 
@@ -1161,7 +1161,7 @@ def sample_tokens(
                     for k, left in zip(active, lefts, strict=True)
                 ]
                 scores = lean_within(scores, np.stack(leans), allowed & masks.notes)
-            if masks.asked_rate is not None or masks.keeps_rate or masks.keeps_chords:
+            if masks.leans_rate or masks.keeps_chords:
                 scores = lean_for_notes(scores, allowed, [runs[k] for k in active], masks)
             for row, (k, left) in enumerate(zip(active, lefts, strict=True)):
                 for past, at_end in runs[k].past_the_end(masks, left) if left is not None else ():
@@ -1213,13 +1213,14 @@ def lean_for_notes(
 ) -> np.ndarray:
     """``scores`` with each stream's density and chord leans (Stream.density_bias,
     Stream.chord_bias) added to the tokens they move (Stream.voices)."""
-    density = masks.asked_rate is not None or masks.keeps_rate
     voices = [run.voices(masks) for run in runs]
-    bias = np.array([run.density_bias(masks.asked_rate) if density else 0.0 for run in runs])
+    bias = np.array(
+        [run.density_bias(masks.asked_rate) if masks.leans_rate else 0.0 for run in runs]
+    )
     chords = np.array([run.chord_bias() if masks.keeps_chords else 0.0 for run in runs])
     held = np.array([stacking is not None for _, stacking in voices])
     if not held.any():  # the common case: every sound is leant alike
-        if density:
+        if masks.leans_rate:
             scores = scores + np.outer(bias, masks.density_lean).astype(scores.dtype)
         if chords.any():  # between onsets there is no chord bias
             scores = scores + np.outer(chords, masks.sound_lean).astype(scores.dtype)
