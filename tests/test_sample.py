@@ -1138,3 +1138,67 @@ def test_a_named_family_is_one_player(monkeypatch):
     assert max(one) <= 2 and sum(one) <= 10  # two may start on the same step
     free = family_programs(monkeypatch, one_player=False)
     assert sum(free) >= 2 * sum(one)  # the untrained network hops from one to another
+
+
+def low_soft_prime(bars: int) -> list[str]:
+    """A prime of 8th notes on E2 at the softest velocity, its bar lines marked."""
+    prime, cursor = ["EVENT_24", "TIMESIG_4_4"], grammar.Cursor(bar_lines=True)
+    cursor.feed("TIMESIG", (4, 4))
+    for start in range(0, bars * 4 * grammar.STEPS_PER_BEAT, grammar.STEPS_PER_BEAT // 2):
+        while cursor.step < start:
+            if cursor.expect == grammar.BAR_LINE:
+                prime.append("BAR")
+                cursor.feed("BAR", None)
+            shift = min(start - cursor.step, cursor.to_next_bar_line)
+            prime.append(f"SHIFT_{shift}")
+            cursor.feed("SHIFT", shift)
+        prime += ["NOTE_40", "VEL_0", "DUR_6"]
+        for token in prime[-3:]:
+            cursor.feed(*grammar.parse_token(token))
+    return prime
+
+
+def test_a_continuation_aimed_at_figures_keeps_them_not_its_primes():
+    """An infill's candidates aim at the music on both sides of its span (Steering.aims):
+    their own notes keep its register, loudness and rate, whatever the prompt before
+    them played, and are measured without it."""
+    network = tiny_network("lstm", False)
+    stepper = Stepper(network.config, {k: v.numpy() for k, v in network.state_dict().items()})
+    prime = low_soft_prime(bars=4)  # 32 notes in 8 s at 120 bpm
+    piano = Instruments(frozenset({0}), drums=False)  # as an infill names the song's
+
+    def own_notes(aims: dict[str, float]) -> list[tuple[float, float, float]]:
+        """Each of four streams' mean pitch, mean VEL bin and notes per second, after the
+        prime, over 20 s."""
+        streams = sample_tokens(
+            stepper,
+            VOCAB,
+            prime,
+            length=Length(28, "seconds"),
+            sampling=Sampling(),
+            steering=Steering(instruments=piano, aims=aims),
+            streams=4,
+            seed=3,
+        )
+        figures = []
+        for tokens in streams:
+            new = tokens[len(prime) :]
+            pitches = [int(token[5:]) for token in new if token.startswith("NOTE_")]
+            bins = [int(token[4:]) for token in new if token.startswith("VEL_")]
+            figures.append((np.mean(pitches), np.mean(bins), len(bins) / 20))
+        return figures
+
+    free = own_notes({})  # where the untrained network sits
+    assert all(60 < pitch < 72 and 5 < loudness < 9 for pitch, loudness, _ in free)
+    aims = {
+        "mean_pitch": 76.0,
+        "reach_below": 12.0,
+        "reach_above": 12.0,
+        "notes_per_second": 3.0,
+        "notes_per_onset": 1.0,
+        sample.MEAN_VELOCITY: 12.0,
+    }
+    kept = own_notes(aims)
+    assert all(abs(pitch - 76.0) < 3.5 for pitch, _, _ in kept)
+    assert all(abs(loudness - 12.0) < 1.5 for _, loudness, _ in kept)
+    assert all(2.0 < rate < 4.5 for *_, rate in kept)

@@ -7,7 +7,9 @@ samples and then listens ahead (the "generate, then rerank" recipe):
    before is the prompt, with the style under which the model finds the
    song likeliest (a model that learned styles saw one in every piece).
 2. K candidates continue the prompt up to the end of the span, in the
-   song's instruments, tempo and meter.
+   song's instruments, tempo and meter, aiming at the register, range,
+   rate, chords and loudness of the music on both sides of the span
+   (``around``), not at the prompt's alone.
 3. Each candidate is followed by the song's real tokens after the span, and
    the model scores them: the candidate under which what follows is most
    likely is the one that leads into it best.  K costs K times the
@@ -27,6 +29,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..data.openings import (
+    MEAN_PITCH,
+    MIN_NOTES,
+    NOTES_PER_ONSET,
+    NOTES_PER_SECOND,
+    REACH_ABOVE,
+    REACH_BELOW,
+)
 from ..errors import MidiError, count
 from ..midi.gm import Instruments
 from ..midi.smf import END_OF_TRACK, META
@@ -37,14 +47,24 @@ from ..tokens.grammar import (
     BIN_MIDDLES,
     DRUMS,
     STEPS_PER_BEAT,
+    Cursor,
     Note,
     Score,
     bar_steps,
     has_bar_lines,
+    velocity_bin,
     walk,
 )
 from .parts import likeliest, new_part, song_parts
-from .sample import Length, Sampling, Steering, likeliest_style, log_softmax, sample_tokens
+from .sample import (
+    MEAN_VELOCITY,
+    Length,
+    Sampling,
+    Steering,
+    likeliest_style,
+    log_softmax,
+    sample_tokens,
+)
 from .stepper import Stepper, ThreadTuned
 
 SCORED_TOKENS = 256  # how much of what follows the span judges a candidate
@@ -133,6 +153,7 @@ def infill(
     if not 1 <= candidates <= MAX_CANDIDATES:
         raise MidiError(f"candidates must be between 1 and {MAX_CANDIDATES}")
     tokens, score, start, stop = _located(song, span, bars=has_bar_lines(vocab.ids))
+    aims = around(tokens, start, stop)
     if style := likeliest_style(stepper, vocab, tokens):
         tokens.insert(1, style)
     prompt, _ = split_event_tokens(tokens, start)
@@ -141,6 +162,7 @@ def infill(
     steering = Steering(
         instruments=Instruments(frozenset(played - {DRUMS}), DRUMS in played) if played else None,
         keep_tempo=True,
+        aims=aims,
     )
     streams = sample_tokens(
         stepper,
@@ -160,6 +182,58 @@ def infill(
     for note in notes:  # end by the span's end: what follows it is the song's own
         note.length = min(note.length, stop - note.start)
     return _edited(song, start, stop, notes)
+
+
+def around(tokens: list[str], start: int, stop: int) -> dict[str, float]:
+    """What the music around the span [start, stop) steps of these event tokens is like
+    (Steering.aims): the mean pitch of its pitched notes and their reach below and above
+    it, its notes per second and per onset, and its mean VEL bin.  It is measured over as
+    many steps on each side as the span has, or over the whole song but the span where
+    that holds fewer than MIN_NOTES pitched notes; {} where the song has fewer still.
+
+    Candidates that went on from the prompt alone played as it began: bars 5-8 of
+    Tchaikovsky's June, between four soft, low bars and louder ones, came out at
+    velocity 27-41 and a mean pitch of 48-58, where the song plays 69 and 63 on
+    both sides of them.  Aimed at the prompt's figures instead, one candidate
+    played 309 notes in the four bars, for the prompt's few notes set its rate.
+    """
+    score = Score()
+    cursor = Cursor(score)
+    clock = [(0, 0.0)]  # (step, seconds) wherever the cursor has moved, and the music's end
+    for token in tokens:
+        cursor.feed_token(token)
+        if cursor.step != clock[-1][0]:
+            clock.append((cursor.step, cursor.seconds))
+    cursor.finish()
+    end = max([cursor.step, *(note.start + note.length for note in score.notes)])
+    clock.append((end, cursor.seconds_after(end - cursor.step)))
+    width = stop - start
+    for sides in (
+        [(max(start - width, 0), start), (stop, min(stop + width, end))],
+        [(0, start), (stop, end)],
+    ):
+        near = [
+            note for note in score.notes if any(low <= note.start < high for low, high in sides)
+        ]
+        pitched = [note.pitch for note in near if note.instrument != DRUMS]
+        if len(pitched) >= MIN_NOTES:
+            break
+    else:
+        return {}
+    steps, seconds = zip(*clock, strict=True)
+    lasting = sum(
+        float(np.interp(high, steps, seconds) - np.interp(low, steps, seconds))
+        for low, high in sides
+    )
+    mean = float(np.mean(pitched))
+    return {
+        MEAN_PITCH: mean,
+        REACH_BELOW: mean - min(pitched),
+        REACH_ABOVE: max(pitched) - mean,
+        NOTES_PER_SECOND: len(near) / max(lasting, 1.0),
+        NOTES_PER_ONSET: len(near) / len({note.start for note in near}),
+        MEAN_VELOCITY: float(np.mean([velocity_bin(note.velocity) for note in near])),
+    }
 
 
 def span_ticks(song: Song, span: Span) -> tuple[int, int]:

@@ -153,6 +153,19 @@ NEW_INSTRUMENT = -8.0
 FOREIGN_SHARE = 0.01
 FOREIGN_INSTRUMENT = -8.0
 OTHER_VELOCITY = -4.0  # logit bias, in a one-velocity style, for VEL bins but the first one
+# an aim only (Steering.aims), not a style's figure: the mean VEL bin (0-15) of the music
+# around an infilled span
+MEAN_VELOCITY = "mean_velocity"
+# a stream's loudness: the running mean of its VEL bins (with this many notes at the aim as
+# a prior) may stray this many bins from the aim before the VEL bins tilt back towards it,
+# by LOUDNESS_GAIN logits per bin strayed beyond for every 4 bins (a quarter of the range),
+# up to LOUDNESS_MAX_GAIN.  A tilt, not a lean on the far side as the register has: the
+# model's velocities bunch in a few bins next to each other, which such a lean hardly
+# moved (Tchaikovsky's June, bars 5-8 aimed at bin 7.4: from bin 4.0 to 5.0)
+LOUDNESS_PRIOR_NOTES = 8
+LOUDNESS_SLACK = 0.5
+LOUDNESS_GAIN = 2.0
+LOUDNESS_MAX_GAIN = 4.0
 # a stream silent this long after it has sounded leans back into playing: its rests get
 # SILENCE_LEAN, and more as the silence goes on (an LSTM that has rested for bars grows
 # ever surer it should rest on: a continuation of a prime in POP909's one-beat bars once
@@ -220,6 +233,9 @@ class Steering:
     play leans away, so that a pop song is played on the piano POP909 plays.
     ``settle_pulse``: notes start on the 16ths and 8th triplets of a pulse:
     the written beat's from scratch, the one a prime's notes keep after it.
+    ``aims`` ({figure: value}: PIECE_FIGURES but the key's and the ensemble's, and
+    MEAN_VELOCITY): what a continuation aims at instead of its prime's figures; an
+    infill's are those of the music on both sides of its span.
     """
 
     key: Key | None = None
@@ -231,6 +247,7 @@ class Steering:
     piece_quantiles: Mapping[str, Mapping[str, Sequence[float]]] = field(default_factory=dict)
     style_instruments: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
     settle_pulse: bool = False
+    aims: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.density is not None and not 0 < self.density <= MAX_DENSITY:
@@ -276,6 +293,10 @@ class Masks:
         self.no_lean = np.zeros(len(vocab), np.float32)
         self._window_bias: dict[tuple[int, int], np.ndarray] = {}  # by (lowest, highest)
         self.vel_tokens = kinds == "VEL"
+        velocity_bins = np.array([value if kind == "VEL" else 0 for kind, value in parsed])
+        # each VEL token's bin in units of 4 bins (a tilt's slope), 0 for the other tokens
+        self.loudness = (velocity_bins / 4).astype(np.float32)
+        self.aims = dict(steering.aims)
         self._other_velocities: dict[int, np.ndarray] = {}
         self._key_bias: dict[Key, np.ndarray] = {}
         self.settle_pulse = steering.settle_pulse
@@ -307,10 +328,14 @@ class Masks:
         # the ensemble is the musician's once they name instruments
         self.keeps_ensemble = INSTRUMENTS in self.quantiles and not self.asked
         # and so are their chords: a solo style's would keep them from playing together
-        self.keeps_chords = NOTES_PER_ONSET in self.quantiles and not self.asked
+        # (but not an infill's, which aims at the chords around its span)
+        aimed = set(self.quantiles) | set(self.aims)
+        self.keeps_chords = NOTES_PER_ONSET in self.aims or (
+            NOTES_PER_ONSET in self.quantiles and not self.asked
+        )
         # the notes per second asked for, or else a piece of the style's (density_bias)
         self.asked_rate = steering.density
-        self.leans_rate = steering.density is not None or NOTES_PER_SECOND in self.quantiles
+        self.leans_rate = steering.density is not None or NOTES_PER_SECOND in aimed
         # foreign[style id, or None]: the logits for the instruments foreign to the style
         self.foreign = {}
         if not self.asked:
@@ -328,12 +353,11 @@ class Masks:
             or self.settle_pulse
             or bool(self.asked)
             or VELOCITY_BINS in self.quantiles
+            or MEAN_VELOCITY in self.aims
             or self.keeps_ensemble
             or bool(self.foreign)
         )
-        self.pitch_leans = (
-            MEAN_PITCH in self.quantiles or self.settle_key or steering.key is not None
-        )
+        self.pitch_leans = MEAN_PITCH in aimed or self.settle_key or steering.key is not None
         shifts = np.array([value if kind == "SHIFT" else 0 for kind, value in parsed])
         self.shifts = shifts
         # shift_ids[n]: the id of SHIFT_n, -1 where there is none (n = 0 or past MAX_SHIFT)
@@ -618,12 +642,16 @@ class Stream:
     ranks: tuple[float, ...] = (1.0,) * len(PIECE_FIGURES)  # where among its style's pieces
     targets: dict[str, float] = field(default_factory=dict)  # and the figures there
     pitch_total: int = 0  # of pitched notes, for their running mean
+    pitched: int = 0
     lowest: int = 128  # and the lowest and highest of them
     highest: int = -1
     first_velocity: int | None = None  # the id of the first VEL token played
+    velocity_total: int = 0  # of the VEL bins played, for their running mean
+    velocities: int = 0
     varied_velocity: bool = False  # and whether another has been played since
     style: int | None = None  # the id of its STYLE token
     primed: bool = False  # it continues a prime, whose instruments are its own
+    aimed: bool = False  # and aims at the steering's figures: its leans measure its own notes
     kept_notes: int = 0  # pitched notes since the key was kept
     in_key_notes: int = 0  # and those in its scale
     onset_phases: list[int] = field(default_factory=lambda: [0] * STEPS_PER_BEAT)  # until pulse
@@ -661,6 +689,7 @@ class Stream:
             if kind == "NOTE":
                 self.pitch_classes[masks.values[token_id] % 12] += 1
                 self.pitch_total += masks.values[token_id]
+                self.pitched += 1
                 self.lowest = min(self.lowest, masks.values[token_id])
                 self.highest = max(self.highest, masks.values[token_id])
                 if self.key is not None:
@@ -670,6 +699,8 @@ class Stream:
                     if sum(self.pitch_classes) >= KEY_SETTLE_NOTES:
                         self.key = estimate_key(self.pitch_classes)
         elif kind == "VEL":
+            self.velocity_total += masks.values[token_id]
+            self.velocities += 1
             if self.first_velocity is None:
                 self.first_velocity = token_id
             self.varied_velocity |= token_id != self.first_velocity
@@ -681,20 +712,26 @@ class Stream:
             self.meter_step = self.cursor.step
         self.cursor.feed(kind, masks.values[token_id])
 
-    def follow_prime(self) -> None:
+    def follow_prime(self, aims: Mapping[str, float]) -> None:
         """Aim at the register, range, rate and chords of the prime just fed, instead of
         a piece of its style drawn at random: a continuation goes on as it began (only
         the figures the model aims at, and only where the prime has notes enough to
-        say).  Its ensemble is the prime's (the steering names the whole prime file's
+        say), or at ``aims`` (Steering.aims) where the steering gives them.  Its
+        ensemble is the prime's (the steering names the whole prime file's
         instruments), and a prime that plays at several velocities keeps its dynamics."""
         self.primed = True
         self.prime_notes, self.prime_seconds = self.notes, self.cursor.seconds
         self.targets.pop(INSTRUMENTS, None)
         if self.varied_velocity:
             self.targets.pop(VELOCITY_BINS, None)
-        pitched = sum(self.pitch_classes)
-        if pitched >= MIN_NOTES:
-            mean = self.pitch_total / pitched
+        if aims:  # a register or a rate of the prime's would throw the measure off them
+            self.targets.update(aims)
+            self.aimed = True
+            self.pitch_total = self.pitched = self.onset_steps = 0
+            self.velocity_total = self.velocities = 0
+            return
+        if self.pitched >= MIN_NOTES:
+            mean = self.pitch_total / self.pitched
             prime = {
                 MEAN_PITCH: mean,
                 REACH_BELOW: mean - self.lowest,
@@ -803,8 +840,8 @@ class Stream:
         target = self.targets.get(MEAN_PITCH)
         if target is None:
             return masks.no_lean
-        pitched = sum(self.pitch_classes)
-        mean = (self.pitch_total + target * REGISTER_PRIOR_NOTES) / (pitched + REGISTER_PRIOR_NOTES)
+        prior = REGISTER_PRIOR_NOTES
+        mean = (self.pitch_total + target * prior) / (self.pitched + prior)
         strayed = mean - target
         beyond = abs(strayed) - REGISTER_SLACK
         if beyond <= 0:
@@ -849,10 +886,21 @@ class Stream:
 
     def velocity_bias(self, masks: Masks) -> np.ndarray:
         """In a style that keeps one velocity, once the stream has played a note the other
-        VEL bins lean away: no stray accent in a folk tune."""
-        if VELOCITY_BINS not in self.targets or self.first_velocity is None:
+        VEL bins lean away: no stray accent in a folk tune.  With a MEAN_VELOCITY aim,
+        once the running mean of its VEL bins strays from it, they tilt back towards it."""
+        if VELOCITY_BINS in self.targets and self.first_velocity is not None:
+            return masks.other_velocities(self.first_velocity)
+        target = self.targets.get(MEAN_VELOCITY)
+        if target is None:
             return masks.no_lean
-        return masks.other_velocities(self.first_velocity)
+        prior = LOUDNESS_PRIOR_NOTES
+        mean = (self.velocity_total + target * prior) / (self.velocities + prior)
+        strayed = mean - target
+        beyond = abs(strayed) - LOUDNESS_SLACK
+        if beyond <= 0:
+            return masks.no_lean
+        gain = min(LOUDNESS_GAIN * beyond, LOUDNESS_MAX_GAIN)
+        return masks.loudness * np.float32(-gain * np.sign(strayed))
 
     def density_bias(self, asked: float | None) -> float:
         """A logit bias for note tokens that steers the notes per second towards ``asked``,
@@ -861,9 +909,9 @@ class Stream:
 
         The measured rate starts at the aim (a prior of a few seconds) so that
         the first notes are not pushed about, then follows the piece: an asked
-        rate the continuation of a prime alone, for a prime is not the stream's
-        to change (a prelude's 6 notes per second had kept a continuation asked
-        for 2.5 silent to its end).
+        or aimed rate the continuation of a prime alone, for a prime is not the
+        stream's to change (a prelude's 6 notes per second had kept a
+        continuation asked for 2.5 silent to its end).
         """
         aim, slack = asked, 0.0
         notes, seconds = self.notes, self.cursor.seconds
@@ -871,7 +919,7 @@ class Stream:
             aim, slack = self.targets.get(NOTES_PER_SECOND), DENSITY_SLACK
             if aim is None:
                 return 0.0
-        else:
+        if asked is not None or self.aimed:
             notes, seconds = notes - self.prime_notes, seconds - self.prime_seconds
         prior = DENSITY_PRIOR_SECONDS
         rate = (notes + aim * prior) / (seconds + prior)
@@ -895,7 +943,8 @@ class Stream:
         if aim is None or not self.notes_this_step:
             return 0.0
         prior = CHORD_PRIOR_ONSETS
-        size = (self.notes + aim * prior) / (self.onset_steps + prior)
+        notes = self.notes - self.prime_notes if self.aimed else self.notes
+        size = (notes + aim * prior) / (self.onset_steps + prior)
         return _log_lean(aim, size, CHORD_SLACK, CHORD_GAIN, CHORD_MAX_BIAS)
 
     def voices(self, masks: Masks) -> tuple[np.ndarray, np.ndarray | None]:
@@ -1135,7 +1184,7 @@ def sample_tokens(
         logits = np.repeat(logits, streams, axis=0)
         if not unprimed:
             for run in runs:
-                run.follow_prime()
+                run.follow_prime(masks.aims)
         budget = length.token_budget()
         while True:
             active, allowed = [], []
