@@ -193,9 +193,10 @@ def around(tokens: list[str], start: int, stop: int) -> dict[str, float]:
 
     Candidates that went on from the prompt alone played as it began: bars 5-8 of
     Tchaikovsky's June, between four soft, low bars and louder ones, came out at
-    velocity 27-41 and a mean pitch of 48-58, where the song plays 69 and 63 on
-    both sides of them.  Aimed at the prompt's figures instead, one candidate
-    played 309 notes in the four bars, for the prompt's few notes set its rate.
+    velocity 27-41 and a mean pitch of 48-58, where the song plays them at 69 and
+    63, and the four bars after them at 69 and 62.  Aimed at the prompt's figures
+    instead, one candidate played 309 notes in the four bars, for the prompt's few
+    notes set its rate.
     """
     score = Score()
     cursor = Cursor(score)

@@ -26,7 +26,8 @@ step either side of the beat) does not drift against the bar lines.  Each
 stream aims at the opening of a piece of its style drawn at random
 (data/openings.py: its mean pitch, its reach below and above it, its rate
 of notes and how many start together, its ensemble, each at a rank of its
-own, and one velocity where the style keeps one), or at its prime's, so
+own, and one velocity where the style keeps one), or at its prime's (an
+infill's candidates: at the music's on both sides of the span), so
 that the music neither roams nor comes out all alike; an ensemble's
 instruments that fall silent are brought back, so that it plays together
 instead of handing the tune on; and in its last two bars it leans to its
@@ -641,12 +642,12 @@ class Stream:
     key: Key | None = None  # the key kept, once settled
     ranks: tuple[float, ...] = (1.0,) * len(PIECE_FIGURES)  # where among its style's pieces
     targets: dict[str, float] = field(default_factory=dict)  # and the figures there
-    pitch_total: int = 0  # of pitched notes, for their running mean
+    pitch_total: int = 0  # of pitched notes, for their running mean, and how many
     pitched: int = 0
     lowest: int = 128  # and the lowest and highest of them
     highest: int = -1
     first_velocity: int | None = None  # the id of the first VEL token played
-    velocity_total: int = 0  # of the VEL bins played, for their running mean
+    velocity_total: int = 0  # of the VEL bins played, for their running mean, and how many
     velocities: int = 0
     varied_velocity: bool = False  # and whether another has been played since
     style: int | None = None  # the id of its STYLE token
