@@ -545,11 +545,12 @@ def test_music_from_scratch_keeps_the_written_pulse():
     assert share(settle=True) > 0.9
 
 
-def test_a_continuation_keeps_the_pulse_of_its_prime():
-    # a prime whose notes sit 3 steps after the written 16ths, with its bar lines marked
+def barred_prime(starts: range, note: list[str]) -> list[str]:
+    """A prime in 4/4 that plays ``note`` (its NOTE, VEL and DUR tokens) at each of
+    ``starts`` (steps), its bar lines marked."""
     prime, cursor = ["EVENT_24", "TIMESIG_4_4"], grammar.Cursor(bar_lines=True)
     cursor.feed("TIMESIG", (4, 4))
-    for start in range(3, 300, 6):
+    for start in starts:
         while cursor.step < start:
             if cursor.expect == grammar.BAR_LINE:
                 prime.append("BAR")
@@ -557,9 +558,15 @@ def test_a_continuation_keeps_the_pulse_of_its_prime():
             shift = min(start - cursor.step, cursor.to_next_bar_line)
             prime.append(f"SHIFT_{shift}")
             cursor.feed("SHIFT", shift)
-        prime += ["NOTE_60", "VEL_8", "DUR_6"]
-        for token in prime[-3:]:
+        prime += note
+        for token in note:
             cursor.feed(*grammar.parse_token(token))
+    return prime
+
+
+def test_a_continuation_keeps_the_pulse_of_its_prime():
+    # a prime whose notes sit 3 steps after the written 16ths
+    prime = barred_prime(range(3, 300, 6), ["NOTE_60", "VEL_8", "DUR_6"])
 
     def share(settle: bool) -> float:
         streams = sample_tokens(
@@ -1140,31 +1147,15 @@ def test_a_named_family_is_one_player(monkeypatch):
     assert sum(free) >= 2 * sum(one)  # the untrained network hops from one to another
 
 
-def low_soft_prime(bars: int) -> list[str]:
-    """A prime of 8th notes on E2 at the softest velocity, its bar lines marked."""
-    prime, cursor = ["EVENT_24", "TIMESIG_4_4"], grammar.Cursor(bar_lines=True)
-    cursor.feed("TIMESIG", (4, 4))
-    for start in range(0, bars * 4 * grammar.STEPS_PER_BEAT, grammar.STEPS_PER_BEAT // 2):
-        while cursor.step < start:
-            if cursor.expect == grammar.BAR_LINE:
-                prime.append("BAR")
-                cursor.feed("BAR", None)
-            shift = min(start - cursor.step, cursor.to_next_bar_line)
-            prime.append(f"SHIFT_{shift}")
-            cursor.feed("SHIFT", shift)
-        prime += ["NOTE_40", "VEL_0", "DUR_6"]
-        for token in prime[-3:]:
-            cursor.feed(*grammar.parse_token(token))
-    return prime
-
-
 def test_a_continuation_aimed_at_figures_keeps_them_not_its_primes():
     """An infill's candidates aim at the music on both sides of its span (Steering.aims):
     their own notes keep its register, loudness and rate, whatever the prompt before
     them played, and are measured without it."""
     network = tiny_network("lstm", False)
     stepper = Stepper(network.config, {k: v.numpy() for k, v in network.state_dict().items()})
-    prime = low_soft_prime(bars=4)  # 32 notes in 8 s at 120 bpm
+    # 8th notes on E2 at the softest velocity: 32 notes in 8 s at 120 bpm
+    eighths = range(0, 16 * grammar.STEPS_PER_BEAT, grammar.STEPS_PER_BEAT // 2)
+    prime = barred_prime(eighths, ["NOTE_40", "VEL_0", "DUR_6"])
     piano = Instruments(frozenset({0}), drums=False)  # as an infill names the song's
 
     def own_notes(aims: dict[str, float]) -> list[tuple[float, float, float]]:

@@ -606,6 +606,28 @@ def _log_lean(aim: float, measured: float, slack: float, gain: float, bound: flo
     return float(np.clip(gain * off, -bound, bound))
 
 
+def _pull_back(
+    total: float,
+    count: int,
+    target: float,
+    *,
+    prior: int,
+    slack: float,
+    gain: float,
+    max_gain: float,
+) -> tuple[float, float]:
+    """The running mean of ``count`` values that sum to ``total``, with ``prior`` more at
+    ``target``, and how hard it is pulled back (register_bias, velocity_bias): none
+    within ``slack`` of the target, beyond it ``gain`` per unit further, at most
+    ``max_gain``, signed as the mean strayed."""
+    mean = (total + target * prior) / (count + prior)
+    strayed = mean - target
+    beyond = abs(strayed) - slack
+    if beyond <= 0:
+        return mean, 0.0
+    return mean, min(gain * beyond, max_gain) * float(np.sign(strayed))
+
+
 def _quantile(values: Sequence[float], rank: float) -> float:
     """The value at ``rank`` (0..1) of rising quantiles taken at even levels 0..1."""
     return float(np.interp(rank, np.linspace(0, 1, len(values)), values))
@@ -841,15 +863,19 @@ class Stream:
         target = self.targets.get(MEAN_PITCH)
         if target is None:
             return masks.no_lean
-        prior = REGISTER_PRIOR_NOTES
-        mean = (self.pitch_total + target * prior) / (self.pitched + prior)
-        strayed = mean - target
-        beyond = abs(strayed) - REGISTER_SLACK
-        if beyond <= 0:
+        mean, pull = _pull_back(
+            self.pitch_total,
+            self.pitched,
+            target,
+            prior=REGISTER_PRIOR_NOTES,
+            slack=REGISTER_SLACK,
+            gain=REGISTER_GAIN,
+            max_gain=REGISTER_MAX_GAIN,
+        )
+        if not pull:
             return masks.no_lean
-        gain = min(REGISTER_GAIN * beyond, REGISTER_MAX_GAIN)
-        octaves_out = (masks.pitches - mean) * (np.sign(strayed) / 12)  # positive: far side
-        return np.where(masks.notes & (octaves_out > 0), -gain * octaves_out, 0.0).astype(
+        octaves_out = (masks.pitches - mean) * (np.sign(pull) / 12)  # positive: far side
+        return np.where(masks.notes & (octaves_out > 0), -abs(pull) * octaves_out, 0.0).astype(
             np.float32
         )
 
@@ -894,14 +920,16 @@ class Stream:
         target = self.targets.get(MEAN_VELOCITY)
         if target is None:
             return masks.no_lean
-        prior = LOUDNESS_PRIOR_NOTES
-        mean = (self.velocity_total + target * prior) / (self.velocities + prior)
-        strayed = mean - target
-        beyond = abs(strayed) - LOUDNESS_SLACK
-        if beyond <= 0:
-            return masks.no_lean
-        gain = min(LOUDNESS_GAIN * beyond, LOUDNESS_MAX_GAIN)
-        return masks.loudness * np.float32(-gain * np.sign(strayed))
+        _, pull = _pull_back(
+            self.velocity_total,
+            self.velocities,
+            target,
+            prior=LOUDNESS_PRIOR_NOTES,
+            slack=LOUDNESS_SLACK,
+            gain=LOUDNESS_GAIN,
+            max_gain=LOUDNESS_MAX_GAIN,
+        )
+        return masks.loudness * np.float32(-pull) if pull else masks.no_lean
 
     def density_bias(self, asked: float | None) -> float:
         """A logit bias for note tokens that steers the notes per second towards ``asked``,
