@@ -7,7 +7,8 @@ For every control it generates 12+ pieces of 30 s and measures what was asked:
   the asked key (DESIGN §6: >= 0.97 and >= 80%).
 - ``--density``: median notes per second for low, medium and high (each
   step >= 1.4x the one below).
-- ``--instruments``: share of notes played by the asked instruments.
+- ``--instruments``: share of notes played by the asked instruments, and of 4-s
+  windows in which all of them sound (they play together).
 - ``--prime``: share of continuation notes on the prime's instruments, and
   whether the tempo stays the prime's.
 
@@ -21,6 +22,7 @@ control should not lower it by more than 0.05.
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import time
@@ -89,6 +91,29 @@ def all_heard(song: midigen.Song, asked: Instruments) -> bool:
     return all(named & played for named in asked.asked)
 
 
+TOGETHER_WINDOW = 4.0  # seconds: about two bars, over which a trio's parts all sound
+
+
+def played_together(song: midigen.Song, asked: Instruments) -> float:
+    """The share of the piece's TOGETHER_WINDOW windows in which every instrument the
+    musician named sounds: an ensemble, not the tune handed from one to the next."""
+    sounding = [
+        (KIT if i.is_drum else i.program, n.start, n.end)
+        for i in pretty(song).instruments
+        for n in i.notes
+    ]
+    end = max((stop for _, _, stop in sounding), default=0.0)
+    windows = [k * TOGETHER_WINDOW for k in range(math.ceil(end / TOGETHER_WINDOW))]
+    together = sum(
+        all(
+            any(i in named and a < start + TOGETHER_WINDOW and b > start for i, a, b in sounding)
+            for named in asked.asked
+        )
+        for start in windows
+    )
+    return together / max(len(windows), 1)
+
+
 def share_played_by(songs: list[midigen.Song], allowed: Instruments) -> float:
     inside = total = 0
     for song in songs:
@@ -154,13 +179,17 @@ def main() -> int:
         ratio = f"{rate / below:.2f}x" if below else ""
         print(f"{name:<10} {rate:>9.2f} {ratio:>9} {plausibility(songs, reference):>8.3f}")
         below = rate
-    print(f"\n{'--instruments':<24} {'notes by them':>14} {'all heard':>10} {'mean OA':>8}")
+    print(f"\n{'--instruments':<24} {'notes by them':>14} {'all heard':>10} {'together':>9} "
+          f"{'notes/s':>8} {'mean OA':>8}")  # fmt: skip
     for names in INSTRUMENTS:
         songs = model.generate_batch(**options, instruments=names)
         asked = Instruments.parse(names)
         share = share_played_by(songs, asked)
         heard = sum(all_heard(song, asked) for song in songs) / len(songs)
-        print(f"{names:<24} {share:>14.1%} {heard:>10.0%} {plausibility(songs, reference):>8.3f}")
+        together = statistics.mean(played_together(song, asked) for song in songs)
+        rate = statistics.median(map(notes_per_second, songs))
+        print(f"{names:<24} {share:>14.1%} {heard:>10.0%} {together:>9.0%} {rate:>8.2f} "
+              f"{plausibility(songs, reference):>8.3f}")  # fmt: skip
     primes = sorted(held_out)[:: max(1, len(held_out) // args.pieces)][: args.pieces]
     shares, tempos = [], []
     for prime in primes:

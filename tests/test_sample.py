@@ -397,14 +397,36 @@ def test_a_named_instrument_brought_in_plays_before_the_tune_moves_on():
     for token in ("NOTE_67", "VEL_8", "DUR_12"):  # strings played
         stream.advance(VOCAB.ids[token], masks)
     assert leaving == -sample.BRING_IN and stream.lean(masks)[VOCAB.ids["PROGRAM_0"]] == 0
-    # silent past NAMED_BRING_BACK_STEPS, the piano is called back; longer, twice as strongly
+    # not heard past NAMED_BRING_BACK_STEPS, the piano is called back; longer, twice as
+    # strongly
     called = []
-    for shifts in (1, 2, 5):  # to 4, 12 and 32 beats of strings alone
-        for _ in range(shifts):
-            for token in ("SHIFT_96", "NOTE_67", "VEL_8", "DUR_12"):
-                stream.advance(VOCAB.ids[token], masks)
+    for shift in (24, 96, 96):  # the piano's note ended at 12: silent 12, 108, then 204 steps
+        for token in (f"SHIFT_{shift}", "NOTE_67", "VEL_8", "DUR_12"):
+            stream.advance(VOCAB.ids[token], masks)
         called.append(float(stream.lean(masks)[VOCAB.ids["PROGRAM_0"]]))
     assert called == [0.0, sample.BRING_IN, 2 * sample.BRING_IN]
+    back = sample.NAMED_BRING_BACK_STEPS
+    assert back <= 108 < back + sample.NAMED_LONG_SILENCE_STEPS < 204
+
+
+def test_a_named_instrument_holding_a_note_is_heard_and_a_family_comes_back_as_one_player():
+    masks = Masks(VOCAB, Steering(instruments=Instruments.parse("piano,strings")))
+    stream = Stream()
+    held = ("PROGRAM_48", "NOTE_55", "VEL_8", "DUR_96", "DUR_96")  # strings hold 8 beats
+    for token in (*held, "PROGRAM_0"):
+        stream.advance(VOCAB.ids[token], masks)
+    leans = []
+    for _ in range(4):  # the piano plays a note a beat, for 4 beats, then for 8 more
+        for token in ("NOTE_72", "VEL_8", "DUR_12", "SHIFT_24"):
+            stream.advance(VOCAB.ids[token], masks)
+        leans.append(float(stream.lean(masks)[VOCAB.ids["PROGRAM_48"]]))
+    assert leans == [0.0] * 4  # the strings still sound, 4 beats after their onset
+    for _ in range(8):
+        for token in ("NOTE_72", "VEL_8", "DUR_12", "SHIFT_24"):
+            stream.advance(VOCAB.ids[token], masks)
+    lean = stream.lean(masks)
+    assert lean[VOCAB.ids["PROGRAM_48"]] == sample.BRING_IN  # silent since the chord ended
+    assert lean[VOCAB.ids["PROGRAM_40"]] == sample.NEW_INSTRUMENT  # the strings it chose only
 
 
 def test_left_out_instruments_get_neither_notes_nor_pedal():

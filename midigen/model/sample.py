@@ -88,10 +88,15 @@ MAX_PROGRAMS = 8  # instruments in one piece (drums aside): a band, not a channe
 # note: strong, for a model that learned a style of one instrument would never bring in a
 # second (piano,bass,strings: all three in 0 of 24 pieces at 0, 6 at 4, 16 at 6), and brief
 BRING_IN = 6.0
-# and again once it has been silent this long: a model of one instrument's style plays
-# the named ones one after another, each for a long stretch, unless they are called back
-# soon (piano,bass,strings, 60 s: 4-s windows with all three 14% at 16 beats, 29% at 8)
-NAMED_BRING_BACK_STEPS = 8 * STEPS_PER_BEAT
+# and again once it has not been heard (its last note ended) this long, twice as strongly
+# this much longer: a model of one instrument's style plays the named ones one after
+# another, each for a long stretch, unless they are called back soon.  The share of 4-s
+# windows in which every named instrument sounds (scripts/bench_control.py, 16 pieces a
+# set), called back 8 beats after the last note's start (16 more for twice the lean), and
+# with these: piano,bass,strings 35% -> 85%, guitar,drums 48% -> 91%,
+# flute,clarinet,bassoon 75% -> 95%; mean OA 0.795 -> 0.763, 0.731 -> 0.734, 0.762 -> 0.758
+NAMED_BRING_BACK_STEPS = 2 * STEPS_PER_BEAT
+NAMED_LONG_SILENCE_STEPS = 4 * STEPS_PER_BEAT
 # an instrument of a style's ensemble is brought back (by BRING_IN) after a longer
 # silence: a quartet's parts rest for bars at a time
 BRING_BACK_STEPS = 16 * STEPS_PER_BEAT
@@ -321,11 +326,7 @@ class Masks:
         # stay: the PROGRAMs lean away while an instrument brought in has not yet played
         self.stay = np.where(self.programs, np.float32(-BRING_IN), np.float32(0.0))
         self.steered = _steered(steering, parsed, kinds, programs)
-        # to_bring_in[k]: the tokens that bring in the k-th instrument the musician named
-        # (its programs, or the drum kit's notes), leaning while it has not played
         self.asked = chosen.asked if chosen is not None else ()
-        self.to_bring_in = [self._instrument_lean(named, BRING_IN) for named in self.asked]
-        self._bring_in: dict[tuple[int, ...], np.ndarray] = {}
         # the ensemble is the musician's once they name instruments
         self.keeps_ensemble = INSTRUMENTS in self.quantiles and not self.asked
         # and so are their chords: a solo style's would keep them from playing together
@@ -441,16 +442,6 @@ class Masks:
             self._key_bias[key] = bias
         return self._key_bias[key]
 
-    def bring_in(self, missing: tuple[int, ...]) -> np.ndarray:
-        """Logits to add while the named instruments ``missing`` (indices into ``asked``)
-        have not played."""
-        if missing not in self._bring_in:
-            bias = np.zeros(len(self.kinds), np.float32)
-            for k in missing:
-                bias += self.to_bring_in[k]
-            self._bring_in[missing] = bias
-        return self._bring_in[missing]
-
     def targets(self, style_id: int | None, ranks: Sequence[float]) -> dict[str, float]:
         """Each figure of the piece at ``ranks`` (0..1, one per PIECE_FIGURES) among the
         pieces of this style (None: without one), where the model says; and
@@ -488,7 +479,7 @@ class Masks:
 
     def silent_instruments(self, silent: frozenset[int]) -> np.ndarray:
         """Logits for the PROGRAM tokens of the programs in ``silent`` (and the DRUM
-        tokens, with KIT in it): an ensemble's instruments that have fallen silent."""
+        tokens, with KIT in it): instruments to bring in, or back once fallen silent."""
         return self._instrument_lean(silent, BRING_IN)
 
     def _instrument_lean(self, instruments: frozenset[int], lean: float) -> np.ndarray:
@@ -658,6 +649,7 @@ class Stream:
     programs: set[int] = field(default_factory=set)  # ids of PROGRAM tokens used
     played: set[int] = field(default_factory=set)  # programs that played a note, KIT for drums
     last_played: dict[int, int] = field(default_factory=dict)  # and the step of their last
+    heard_until: dict[int, int] = field(default_factory=dict)  # and where it ended (DUR)
     tempo_step: int = -1  # the step of the last TEMPO
     meter_step: int = -1  # and of the last TIMESIG: one of each a step, as the encoder writes
     pitch_classes: list[int] = field(default_factory=lambda: [0] * 12)  # of pitched notes
@@ -734,6 +726,10 @@ class Stream:
         elif kind == "TIMESIG":
             self.meter_step = self.cursor.step
         self.cursor.feed(kind, masks.values[token_id])
+        if kind == "DUR":  # the note's length so far: a held chord is heard to its end
+            note = self.cursor.note  # its instrument: a program, or DRUMS, which is KIT
+            heard = self.heard_until.get(note.instrument, -1)
+            self.heard_until[note.instrument] = max(heard, note.start + note.length)
 
     def follow_prime(self, aims: Mapping[str, float]) -> None:
         """Aim at the register, range, rate and chords of the prime just fed, instead of
@@ -808,25 +804,27 @@ class Stream:
         return lean
 
     def bring_in_bias(self, masks: Masks) -> np.ndarray:
-        """The lean towards the named instruments that have not played yet, or not for
-        NAMED_BRING_BACK_STEPS (twice that after LONG_SILENCE_STEPS more): an ensemble
-        plays together, it does not hand the tune on.  A named family is one player:
-        once the stream plays one of its programs, the others lean away (`guitar` gave
-        up to six guitar tracks, some of one note)."""
-        since = self.cursor.step - NAMED_BRING_BACK_STEPS
-        last = [
-            max((self.last_played.get(i, -1) for i in named), default=-1) for named in masks.asked
-        ]
-        missing = tuple(k for k, step in enumerate(last) if step < max(since, 0))
-        bias = masks.bring_in(missing)
-        if any(self.cursor.program in masks.asked[k] for k in missing):
-            bias = bias + masks.stay  # brought in: it plays before the tune moves on
+        """The lean towards each named instrument that has not played yet, or has not
+        been heard (its last note ended) for NAMED_BRING_BACK_STEPS, twice that after
+        NAMED_LONG_SILENCE_STEPS more: an ensemble plays together, it does not hand the
+        tune on.  A named family is one player: once the stream plays one of its
+        programs, that one is brought back and the others lean away (`guitar` gave up to
+        six guitar tracks, some of one note)."""
+        bias, stay = masks.no_lean, False
         for named in masks.asked:
-            if len(named) > 1 and (chosen := named & self.played) and chosen != named:
+            chosen = frozenset(named & self.played)
+            if len(named) > 1 and chosen and chosen != named:
                 bias = bias + masks.other_programs(named - chosen)
-        since -= LONG_SILENCE_STEPS  # silent this much longer: twice the lean
-        long_silent = tuple(k for k, step in enumerate(last) if step < since)
-        return bias + masks.bring_in(long_silent) if long_silent else bias
+            heard = max((self.heard_until.get(i, -1) for i in named), default=-1)
+            silent = self.cursor.step - heard
+            if heard >= 0 and silent < NAMED_BRING_BACK_STEPS:  # not played yet: leans now
+                continue
+            lean = masks.silent_instruments(chosen or named)
+            bias = bias + lean
+            if silent > NAMED_BRING_BACK_STEPS + NAMED_LONG_SILENCE_STEPS:
+                bias = bias + lean
+            stay |= self.cursor.program in named
+        return bias + masks.stay if stay else bias  # brought in: it plays before moving on
 
     def key_bias(self, masks: Masks) -> np.ndarray:
         """The kept key's bias for the next token.  With a target share: none while the
