@@ -37,6 +37,7 @@ import midigen
 from midigen.cli import default_model
 from midigen.midi.gm import KIT, Instruments
 from midigen.midi.keys import Key, estimate_key
+from midigen.model.infill import Span, span_ticks
 from midigen.model.trained import load_model
 from midigen.views.compare import compare
 from midigen.views.notes import song_notes
@@ -221,9 +222,12 @@ def infill_figures(model, songs: list[Path], seed: int) -> None:
         original = midigen.read(path)
         try:
             edited = model.infill(original, bars=(5, 8), seed=seed)
-            first, last = (pretty(original).get_downbeats()[k] for k in (4, 8))
-        except (midigen.MidiError, IndexError):
+            # the bars as midigen counts them: pretty_midi's downbeats count a short bar
+            # where music21's files repeat a time signature mid-piece
+            ticks = span_ticks(original, Span(5, 8, "bars"))
+        except midigen.MidiError:
             continue
+        first, last = (pretty(original).tick_to_time(tick) for tick in ticks)
         before, after = note_tuples(original), note_tuples(edited)
 
         def inside(note, first=first, last=last):
