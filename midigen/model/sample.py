@@ -649,7 +649,9 @@ class Stream:
     programs: set[int] = field(default_factory=set)  # ids of PROGRAM tokens used
     played: set[int] = field(default_factory=set)  # programs that played a note, KIT for drums
     last_played: dict[int, int] = field(default_factory=dict)  # and the step of their last
-    heard_until: dict[int, int] = field(default_factory=dict)  # and where it ended (DUR)
+    # the step each instrument the musician named (by its index in Masks.asked) was last
+    # heard to: where its last note ended, for a held chord is still playing
+    named_heard: dict[int, int] = field(default_factory=dict)
     tempo_step: int = -1  # the step of the last TEMPO
     meter_step: int = -1  # and of the last TIMESIG: one of each a step, as the encoder writes
     pitch_classes: list[int] = field(default_factory=lambda: [0] * 12)  # of pitched notes
@@ -726,10 +728,12 @@ class Stream:
         elif kind == "TIMESIG":
             self.meter_step = self.cursor.step
         self.cursor.feed(kind, masks.values[token_id])
-        if kind == "DUR":  # the note's length so far: a held chord is heard to its end
+        if kind == "DUR" and masks.asked:  # the note's length so far
             note = self.cursor.note  # its instrument: a program, or DRUMS, which is KIT
-            heard = self.heard_until.get(note.instrument, -1)
-            self.heard_until[note.instrument] = max(heard, note.start + note.length)
+            for k, named in enumerate(masks.asked):
+                if note.instrument in named:
+                    end = note.start + note.length
+                    self.named_heard[k] = max(self.named_heard.get(k, -1), end)
 
     def follow_prime(self, aims: Mapping[str, float]) -> None:
         """Aim at the register, range, rate and chords of the prime just fed, instead of
@@ -811,11 +815,11 @@ class Stream:
         programs, that one is brought back and the others lean away (`guitar` gave up to
         six guitar tracks, some of one note)."""
         bias, stay = masks.no_lean, False
-        for named in masks.asked:
+        for k, named in enumerate(masks.asked):
             chosen = frozenset(named & self.played)
             if len(named) > 1 and chosen and chosen != named:
                 bias = bias + masks.other_programs(named - chosen)
-            heard = max((self.heard_until.get(i, -1) for i in named), default=-1)
+            heard = self.named_heard.get(k, -1)
             silent = self.cursor.step - heard
             if heard >= 0 and silent < NAMED_BRING_BACK_STEPS:  # not played yet: leans now
                 continue
