@@ -152,6 +152,19 @@ def test_bad_files_are_skipped_and_reported(corpus, tmp_path):
     assert (tmp_path / "data" / "train.npy").exists()
 
 
+def test_a_text_file_that_is_not_token_text_is_named_as_such(corpus, tmp_path):
+    (corpus / "notes.txt").write_text("my songs, with the ones I like best first\n")
+    (corpus / "song.txt").write_bytes(MIDI_FILES[0].read_bytes())  # a MIDI file, misnamed
+    result = CliRunner().invoke(
+        main, ["prepare", str(corpus), "-o", str(tmp_path / "data"), "--jobs", "1"]
+    )
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        f"error: {corpus / 'notes.txt'}: not token text: it starts with b'my songs'"
+    )
+    assert f"error: skipped 1 file of {len(MIDI_FILES) + 2}" in result.stderr
+
+
 def test_repaired_files_are_kept_and_reported(corpus, tmp_path):
     mended = corpus / "no_end.mid"
     mended.write_bytes((Path(__file__).parent / "data/broken/crafted_missing_eot.mid").read_bytes())

@@ -252,6 +252,12 @@ def _song_tokens(data: bytes, path: str, scheme: str, bars: bool) -> tuple[Song,
         if tokens[0].startswith("MTHD_") != (scheme == "chunk"):
             tokens = tokenize(song, scheme, bars)
         return song, tokens
+    if path.lower().endswith(TEXT_SUFFIXES) and not head.startswith((b"MThd", b"RIFF")):
+        raise MidiError(
+            f"not token text: it starts with {head[:8]!r}, where midigen's starts with "
+            f"{grammar.HEADER} or MTHD_",
+            path=path,
+        )
     song = read(data)
     return song, tokenize(song, scheme, bars)
 
