@@ -993,6 +993,48 @@ def test_a_lean_for_chords_or_notes_brings_in_instruments_not_a_chord_on_a_bass(
     assert stacked < free_stacked + 0.05 and notes > 1.2 * free_notes
 
 
+class StackingBass:
+    """A stepper that plays a bass from the start, and on a step it has struck would
+    rather strike another note than move on an 8th (odds of 8 e^5 : e^6, about 3 : 1)."""
+
+    NOTES = [VOCAB.ids[f"NOTE_{pitch}"] for pitch in range(40, 48)]
+
+    def initial_state(self, streams: int) -> list:
+        return [np.zeros(streams, bool), np.zeros(streams, bool)]  # bass chosen; struck now
+
+    def step(self, ids: np.ndarray, state: list) -> np.ndarray:
+        state[0] |= ids == VOCAB.ids["PROGRAM_33"]
+        state[1] = (state[1] | np.isin(ids, self.NOTES)) & (ids != VOCAB.ids["SHIFT_12"])
+        logits = np.full((len(ids), len(VOCAB)), -9.0, np.float32)
+        logits[:, VOCAB.ids["PROGRAM_33"]] = np.where(state[0], -9.0, 9.0)
+        logits[:, self.NOTES] = 5.0
+        logits[:, VOCAB.ids["SHIFT_12"]] = np.where(state[1], 6.0, -9.0)
+        logits[:, [VOCAB.ids["VEL_8"], VOCAB.ids["DUR_12"]]] = 10.0
+        return logits
+
+
+def test_a_bass_plays_one_line_where_the_model_would_stack_its_notes(monkeypatch):
+    def stacked(steering: Steering) -> float:
+        """The share of bass notes that start with another, over four streams."""
+        together = bass = 0
+        for tokens in four_streams(StackingBass(), Length(20, "seconds"), steering, seed=4):
+            cursor, struck = grammar.Cursor(), set()
+            for token in tokens[1:]:
+                kind, value = grammar.parse_token(token)
+                if kind == "NOTE" and cursor.program == 33:
+                    bass += 1
+                    together += cursor.step in struck
+                    struck.add(cursor.step)
+                cursor.feed(kind, value)
+        return together / bass
+
+    steered = stacked(Steering(steady=True))
+    monkeypatch.setattr(sample, "STACKED_LINE", 0.0)
+    unleant = stacked(Steering(steady=True))
+    assert unleant > 0.3  # the model's bass plays chords
+    assert steered < unleant / 3  # a second note is 1/20 as likely (STACKED_LINE)
+
+
 class ChordPlayer:
     """A stepper that wants chords of many notes, on whatever instrument it plays."""
 
