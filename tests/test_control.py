@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -107,6 +108,7 @@ def test_the_model_command_shows_styles_and_size(styled):
     result = run("model", model)
     assert result.exit_code == 0
     assert "styles: folk (2 files), jazz (2 files)" in result.output
+    assert re.search(r"trained \d+ steps in \d+ s on", result.output)  # a run of seconds
     summary = json.loads(run("model", model, "--json").output)
     assert summary["styles"] == ["folk", "jazz"] and summary["parameters"] > 1000
 

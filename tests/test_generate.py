@@ -345,6 +345,16 @@ def one_note_file(division: int, end_delta: int) -> bytes:
     return header + b"MTrk" + len(track).to_bytes(4, "big") + track
 
 
+def test_render_names_a_soundfont_that_is_not_one(tmp_path):
+    font = tmp_path / "font.sf2"
+    font.write_bytes(PRIME.read_bytes())  # a MIDI file given as the SoundFont
+    result = run("render", PRIME, "-o", tmp_path / "x.wav", "--soundfont", font)
+    assert result.exit_code == 1 and not (tmp_path / "x.wav").exists()
+    assert result.stderr == (
+        f"error: {font}: not a SoundFont 2 file (it starts with b'MThd', not b'RIFF'...b'sfbk')\n"
+    )
+
+
 def test_render_names_the_song_when_the_synthesizer_cannot_play_it(tmp_path):
     no_tracks = tmp_path / "no_tracks.mid"  # the synthesizer panicked on it
     no_tracks.write_bytes(b"MThd" + bytes([0, 0, 0, 6, 0, 1, 0, 0, 0, 96]))
@@ -459,6 +469,7 @@ def test_a_continuation_keeps_the_tracks_its_prime_plays_one_instrument_in(model
     result = run("generate", "-m", model, "--prime", tmp_path / "hands.mid", "--prime-seconds",
                  "4", "--length", "12s", "--seed", "2", "-o", out)  # fmt: skip
     assert result.exit_code == 0, result.output
+    assert result.output.rstrip().endswith("notes, 1 instrument in 2 tracks")  # two pianos
     assert_every_note_ends(out.read_bytes())
     written = {i.name: i for i in pretty_midi.PrettyMIDI(str(out)).instruments}
     assert set(written) <= {"right hand", "left hand"} and "left hand" in written

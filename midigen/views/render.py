@@ -70,6 +70,11 @@ def render_audio(song: Song, path: str | Path, soundfont: str | Path | None = No
     except OSError as error:
         reason = error.strerror or error
         raise MidiError(f"cannot read SoundFont: {reason}", path=font_path) from None
+    if font[:4] != b"RIFF" or font[8:12] != b"sfbk":  # a SoundFont 2 file is a RIFF sfbk
+        raise MidiError(
+            f"not a SoundFont 2 file (it starts with {font[:4]!r}, not b'RIFF'...b'sfbk')",
+            path=font_path,
+        )
     if not summary["notes"]:  # (the synthesizer panics on a song without tracks)
         raise MidiError("has no notes: there is nothing to render")
     midi = write(_for_synthesizer(song))
