@@ -14,11 +14,13 @@ from .midi.writer import write
 from .tokens import detokenize, tokenize
 
 
-def load_model(folder):
-    """Load a trained model folder to generate, predict or evaluate; see model/trained.py."""
+def load_model(folder=None):
+    """Load a trained model folder to generate, predict or evaluate (by default the
+    shipped one, from any working directory); see model/trained.py."""
+    from .model import default_model
     from .model.trained import load_model as load
 
-    return load(folder)
+    return load(default_model() if folder is None else folder)
 
 
 def __getattr__(name: str):

@@ -30,6 +30,7 @@ from .fileio import (
     read_regular,
     write_atomic,
 )
+from .model import default_model
 from .workers import process_map
 
 if TYPE_CHECKING:
@@ -989,20 +990,6 @@ temperature_option = click.option(
     show_default=True,
     help="Below 1: safer; above 1: wilder.",
 )
-
-
-def default_model() -> Path:
-    """$MIDIGEN_MODEL, else the shipped models/default, installed as package data.
-
-    pyproject.toml maps the repository's models/ folder to the package
-    ``midigen.models``, so a wheel, a plain ``pip install .`` and an editable
-    install all find it, from any working directory.
-    """
-    if "MIDIGEN_MODEL" in os.environ:
-        return Path(os.environ["MIDIGEN_MODEL"])
-    from importlib.resources import files
-
-    return Path(str(files("midigen.models") / "default"))
 
 
 @main.command()

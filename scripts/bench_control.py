@@ -34,9 +34,9 @@ from bench_music import pretty as pretty_file
 from shared_corpus import shared_corpus
 
 import midigen
-from midigen.cli import default_model
 from midigen.midi.gm import KIT, Instruments
 from midigen.midi.keys import Key, estimate_key
+from midigen.model import default_model
 from midigen.model.infill import Span, span_ticks
 from midigen.model.trained import load_model
 from midigen.views.compare import compare

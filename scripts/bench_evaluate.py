@@ -20,8 +20,8 @@ from pathlib import Path
 
 from shared_corpus import shared_corpus
 
-from midigen.cli import default_model
 from midigen.data.dataset import PrepareConfig, dataset_from, prepare
+from midigen.model import default_model
 from midigen.model.evaluate import evaluate_split
 from midigen.model.network import uses_bf16
 from midigen.model.train import TrainConfig, train

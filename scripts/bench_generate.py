@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from midigen.cli import default_model
+from midigen.model import default_model
 from midigen.model.sample import Length, Sampling, sample_tokens
 from midigen.model.trained import load_model
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from shared_corpus import shared_corpus
 
 import midigen
-from midigen.cli import default_model
+from midigen.model import default_model
 from midigen.model.infill import Span, span_ticks
 from midigen.views.notes import Note, song_notes
 

@@ -62,3 +62,20 @@ def test_every_example_runs_as_written(tmp_path):
         assert not done.stderr.startswith("error:"), f"{command}\n{done.stderr}"
     for name in ("song.mid", "song.wav", "song.opus", "song.png", "ideas-4.png", "more.mid"):
         assert (tmp_path / name).stat().st_size > 0, name
+
+
+def python_blocks() -> list[str]:
+    """The README's ```python blocks."""
+    return re.findall(r"```python\n(.*?)```", README, re.S)
+
+
+def test_every_python_example_runs_as_written(tmp_path, monkeypatch):
+    """From a folder of the user's own (the shipped model is found from anywhere)."""
+    (tmp_path / "samples").symlink_to(REPO / "samples")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MIDIGEN_MODEL", raising=False)
+    blocks = python_blocks()
+    assert len(blocks) >= 2
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})
+    assert (tmp_path / "song.mid").stat().st_size > 0

@@ -2,3 +2,21 @@
 
 Only the modules that train or evaluate import torch; sampling runs in NumPy.
 """
+
+import os
+from pathlib import Path
+
+
+def default_model() -> Path:
+    """$MIDIGEN_MODEL, else the shipped models/default, installed as package data: the
+    model `midigen` and ``midigen.load_model()`` use when given none.
+
+    pyproject.toml maps the repository's models/ folder to the package
+    ``midigen.models``, so a wheel, a plain ``pip install .`` and an editable
+    install all find it, from any working directory.
+    """
+    if "MIDIGEN_MODEL" in os.environ:
+        return Path(os.environ["MIDIGEN_MODEL"])
+    from importlib.resources import files
+
+    return Path(str(files("midigen.models") / "default"))
