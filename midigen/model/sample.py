@@ -30,7 +30,9 @@ own, and one velocity where the style keeps one), or at its prime's (an
 infill's candidates: at the music's on both sides of the span), so
 that the music neither roams nor comes out all alike; an ensemble's
 instruments that fall silent are brought back, so that it plays together
-instead of handing the tune on; and in its last two bars it leans to its
+instead of handing the tune on; an instrument that sounds one note at a
+time (a bass, a trumpet, a clarinet) seldom strikes two together; and in
+its last two bars it leans to its
 key's tonic triad, so that it ends on its tonic instead of stopping
 mid-phrase.
 And each instrument the musician names is brought in: its programs lean
@@ -734,7 +736,7 @@ class Stream:
         elif kind == "TIMESIG":
             self.meter_step = self.cursor.step
         self.cursor.feed(kind, masks.values[token_id])
-        if kind == "DUR" and masks.asked:  # the note's length so far
+        if kind == "DUR" and masks.asked:  # the note's length so far: where a named one ends
             note = self.cursor.note  # its instrument: a program, or DRUMS, which is KIT
             for k, named in enumerate(masks.asked):
                 if note.instrument in named:
