@@ -1035,6 +1035,43 @@ def test_a_bass_plays_one_line_where_the_model_would_stack_its_notes(monkeypatch
     assert steered < unleant / 3  # a second note is 1/20 as likely (STACKED_LINE)
 
 
+class WideBass:
+    """A stepper that plays a bass over three octaves alike, E1 to D#4, a note a beat."""
+
+    NOTES = [VOCAB.ids[f"NOTE_{pitch}"] for pitch in range(28, 64)]
+
+    def initial_state(self, streams: int) -> list:
+        return [np.zeros(streams, bool), np.zeros(streams, bool)]  # bass chosen; struck now
+
+    def step(self, ids: np.ndarray, state: list) -> np.ndarray:
+        state[0] |= ids == VOCAB.ids["PROGRAM_33"]
+        state[1] = (state[1] | np.isin(ids, self.NOTES)) & (ids != VOCAB.ids["SHIFT_24"])
+        logits = np.full((len(ids), len(VOCAB)), -9.0, np.float32)
+        logits[:, VOCAB.ids["PROGRAM_33"]] = np.where(state[0], -9.0, 9.0)
+        logits[:, self.NOTES] = np.where(state[1], -9.0, 5.0)[:, None]
+        logits[:, VOCAB.ids["SHIFT_24"]] = np.where(state[1], 9.0, -9.0)
+        logits[:, [VOCAB.ids["VEL_8"], VOCAB.ids["DUR_12"]]] = 10.0
+        return logits
+
+
+def test_a_bass_keeps_to_a_bass_register():
+    def bass_pitches(steering: Steering) -> list[int]:
+        pitches = []
+        for tokens in four_streams(WideBass(), Length(20, "seconds"), steering, seed=4):
+            cursor = grammar.Cursor()
+            for token in tokens[1:]:
+                kind, value = grammar.parse_token(token)
+                if kind == "NOTE" and cursor.program == 33:
+                    pitches.append(value)
+                cursor.feed(kind, value)
+        return pitches
+
+    free, steered = bass_pitches(Steering()), bass_pitches(Steering(settle_key=True))
+    assert np.median(free) > 40 and np.mean(np.array(free) > sample.BASS_TOP + 6) > 0.4
+    assert np.mean(np.array(steered) > sample.BASS_TOP + 6) < 0.05  # 6 logits down, or more
+    assert np.median(steered) <= sample.BASS_TOP
+
+
 class ChordPlayer:
     """A stepper that wants chords of many notes, on whatever instrument it plays."""
 
