@@ -787,7 +787,8 @@ def train(
         else ""
     )
     click.echo(
-        f"{model_dir}: {result.step} steps, {result.epoch} epochs, {result.seconds:.0f} s{best}",
+        f"{model_dir}: {count(result.step, 'step')}, {count(result.epoch, 'epoch')}, "
+        f"{result.seconds:.0f} s{best}",
         err=True,
     )
     if result.interrupted:
@@ -957,7 +958,8 @@ def model_command(model_dir: str | None, as_json: bool) -> None:
         window = training.get("batch_size", 0) * training.get("bptt", 0)
         seen = steps * window if steps and window else None
         lines.append(
-            f"  trained {steps or '?'} steps in {_minutes(training.get('seconds', 0))} "
+            f"  trained {count(steps, 'step') if steps else '? steps'} in "
+            f"{_minutes(training.get('seconds', 0))} "
             f"on {data.get('files', '?')} files: "
             f"{'?' if seen is None else f'{seen / 1e6:.1f} M'} tokens seen of a training split "
             f"of {'?' if split is None else f'{split / 1e6:.1f} M'}"
