@@ -993,40 +993,51 @@ def test_a_lean_for_chords_or_notes_brings_in_instruments_not_a_chord_on_a_bass(
     assert stacked < free_stacked + 0.05 and notes > 1.2 * free_notes
 
 
-class StackingBass:
-    """A stepper that plays a bass from the start, and on a step it has struck would
-    rather strike another note than move on an 8th (odds of 8 e^5 : e^6, about 3 : 1)."""
+class Bass:
+    """A stepper that plays a bass from the start, over ``pitches`` alike: on a step it has
+    struck, another note has logit ``again`` and moving on ``shift`` steps ``move``."""
 
-    NOTES = [VOCAB.ids[f"NOTE_{pitch}"] for pitch in range(40, 48)]
+    def __init__(self, pitches: range, shift: int, again: float, move: float) -> None:
+        self.notes = [VOCAB.ids[f"NOTE_{pitch}"] for pitch in pitches]
+        self.shift, self.again, self.move = VOCAB.ids[f"SHIFT_{shift}"], again, move
 
     def initial_state(self, streams: int) -> list:
         return [np.zeros(streams, bool), np.zeros(streams, bool)]  # bass chosen; struck now
 
     def step(self, ids: np.ndarray, state: list) -> np.ndarray:
         state[0] |= ids == VOCAB.ids["PROGRAM_33"]
-        state[1] = (state[1] | np.isin(ids, self.NOTES)) & (ids != VOCAB.ids["SHIFT_12"])
+        state[1] = (state[1] | np.isin(ids, self.notes)) & (ids != self.shift)
         logits = np.full((len(ids), len(VOCAB)), -9.0, np.float32)
         logits[:, VOCAB.ids["PROGRAM_33"]] = np.where(state[0], -9.0, 9.0)
-        logits[:, self.NOTES] = 5.0
-        logits[:, VOCAB.ids["SHIFT_12"]] = np.where(state[1], 6.0, -9.0)
+        logits[:, self.notes] = np.where(state[1], self.again, 5.0)[:, None]
+        logits[:, self.shift] = np.where(state[1], self.move, -9.0)
         logits[:, [VOCAB.ids["VEL_8"], VOCAB.ids["DUR_12"]]] = 10.0
         return logits
 
 
+def bass_notes(stepper: Bass, steering: Steering) -> list[tuple[int, int, int]]:
+    """(stream, step, pitch) of each bass note four streams of 20 s play."""
+    notes = []
+    for number, tokens in enumerate(four_streams(stepper, Length(20, "seconds"), steering, seed=4)):
+        cursor = grammar.Cursor()
+        for token in tokens[1:]:
+            kind, value = grammar.parse_token(token)
+            if kind == "NOTE" and cursor.program == 33:
+                notes.append((number, cursor.step, value))
+            cursor.feed(kind, value)
+    return notes
+
+
 def test_a_bass_plays_one_line_where_the_model_would_stack_its_notes(monkeypatch):
+    # on a step it has struck, the model would rather strike another note than move on an
+    # 8th: odds of 8 e^5 : e^6, about 3 : 1
+    stacking = Bass(range(40, 48), shift=12, again=5.0, move=6.0)
+
     def stacked(steering: Steering) -> float:
-        """The share of bass notes that start with another, over four streams."""
-        together = bass = 0
-        for tokens in four_streams(StackingBass(), Length(20, "seconds"), steering, seed=4):
-            cursor, struck = grammar.Cursor(), set()
-            for token in tokens[1:]:
-                kind, value = grammar.parse_token(token)
-                if kind == "NOTE" and cursor.program == 33:
-                    bass += 1
-                    together += cursor.step in struck
-                    struck.add(cursor.step)
-                cursor.feed(kind, value)
-        return together / bass
+        """The share of bass notes that start with another."""
+        notes = bass_notes(stacking, steering)
+        onsets = {(number, step) for number, step, _ in notes}
+        return 1 - len(onsets) / len(notes)
 
     steered = stacked(Steering(steady=True))
     monkeypatch.setattr(sample, "STACKED_LINE", 0.0)
@@ -1035,40 +1046,15 @@ def test_a_bass_plays_one_line_where_the_model_would_stack_its_notes(monkeypatch
     assert steered < unleant / 3  # a second note is 1/20 as likely (STACKED_LINE)
 
 
-class WideBass:
-    """A stepper that plays a bass over three octaves alike, E1 to D#4, a note a beat."""
-
-    NOTES = [VOCAB.ids[f"NOTE_{pitch}"] for pitch in range(28, 64)]
-
-    def initial_state(self, streams: int) -> list:
-        return [np.zeros(streams, bool), np.zeros(streams, bool)]  # bass chosen; struck now
-
-    def step(self, ids: np.ndarray, state: list) -> np.ndarray:
-        state[0] |= ids == VOCAB.ids["PROGRAM_33"]
-        state[1] = (state[1] | np.isin(ids, self.NOTES)) & (ids != VOCAB.ids["SHIFT_24"])
-        logits = np.full((len(ids), len(VOCAB)), -9.0, np.float32)
-        logits[:, VOCAB.ids["PROGRAM_33"]] = np.where(state[0], -9.0, 9.0)
-        logits[:, self.NOTES] = np.where(state[1], -9.0, 5.0)[:, None]
-        logits[:, VOCAB.ids["SHIFT_24"]] = np.where(state[1], 9.0, -9.0)
-        logits[:, [VOCAB.ids["VEL_8"], VOCAB.ids["DUR_12"]]] = 10.0
-        return logits
-
-
 def test_a_bass_keeps_to_a_bass_register():
-    def bass_pitches(steering: Steering) -> list[int]:
-        pitches = []
-        for tokens in four_streams(WideBass(), Length(20, "seconds"), steering, seed=4):
-            cursor = grammar.Cursor()
-            for token in tokens[1:]:
-                kind, value = grammar.parse_token(token)
-                if kind == "NOTE" and cursor.program == 33:
-                    pitches.append(value)
-                cursor.feed(kind, value)
-        return pitches
+    wide = Bass(range(28, 64), shift=24, again=-9.0, move=9.0)  # E1 to D#4 alike, a beat each
+
+    def bass_pitches(steering: Steering) -> np.ndarray:
+        return np.array([pitch for _, _, pitch in bass_notes(wide, steering)])
 
     free, steered = bass_pitches(Steering()), bass_pitches(Steering(settle_key=True))
-    assert np.median(free) > 40 and np.mean(np.array(free) > sample.BASS_TOP + 6) > 0.4
-    assert np.mean(np.array(steered) > sample.BASS_TOP + 6) < 0.05  # 6 logits down, or more
+    assert np.median(free) > 40 and np.mean(free > sample.BASS_TOP + 6) > 0.4
+    assert np.mean(steered > sample.BASS_TOP + 6) < 0.05  # 6 logits down, or more
     assert np.median(steered) <= sample.BASS_TOP
 
 
