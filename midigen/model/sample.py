@@ -1261,7 +1261,8 @@ def sample_tokens(
                     runs[k].pitch_lean(masks, runs[k].closing(left))
                     for k, left in zip(active, lefts, strict=True)
                 ]
-                scores = lean_within(scores, np.stack(leans), allowed & masks.notes)
+                if any(lean is not masks.no_lean for lean in leans):  # a note may come next
+                    scores = lean_within(scores, np.stack(leans), allowed & masks.notes)
             if masks.leans_rate or masks.keeps_chords or masks.leans:
                 scores = lean_for_notes(scores, allowed, [runs[k] for k in active], masks)
             for row, (k, left) in enumerate(zip(active, lefts, strict=True)):
