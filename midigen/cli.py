@@ -125,7 +125,8 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--strict", is_flag=True, help="Reject files with any defect instead of repairing.")
 @click.pass_obj
 def info(settings: dict, files: tuple[str, ...], as_json: bool, strict: bool) -> None:
-    """Show format, division, tracks, events, notes, duration, tempi and instruments.
+    """Show format, division, tracks, events, notes, duration, tempi, meters, keys and
+    instruments.
 
     FILES may be MIDI files or folders of them.
 
@@ -183,6 +184,8 @@ def _format_summary(summary: dict) -> str:
         f"  format {summary['format']}, {timing}, {count(summary['tracks'], 'track')}, "
         f"{count(summary['events'], 'event')}, {count(summary['notes'], 'note')}",
         f"  duration {duration}, tempo {tempi} bpm",
+        f"  meter {', '.join(summary['meters']) or 'none given (4/4)'}, "
+        f"key {', '.join(summary['keys']) or 'none given'}",
         f"  instruments: {instruments or 'none'}",
     ]
     lines += [f"  warning: {warning}" for warning in summary["warnings"][:5]]
@@ -1182,9 +1185,13 @@ def generate(
         notes, parts = summary["notes"], len(summary["instruments"])
         named = len({part["name"] for part in summary["instruments"]})  # two pianos: one
         tracks = f" in {parts} tracks" if parts != named else ""
+        # what a DAW project needs set to play along: its key, meter and tempo
+        keys = "".join(f", {key}" for key in summary["keys"][:1])
+        meter = summary["meters"][0] if summary["meters"] else "4/4"
         click.echo(
             f"{path}: {summary['duration_seconds'] or 0.0:.1f} s, {count(notes, 'note')}, "
-            f"{count(named, 'instrument')}{tracks}"
+            f"{count(named, 'instrument')}{tracks}{keys}, "
+            f"{meter} at {summary['tempi_bpm'][0]:g} bpm"
         )
         if not notes:
             click.echo(f"warning: {path} has no notes: ask for a longer --length", err=True)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mido
 import pretty_midi
 import pytest
 from click.testing import CliRunner
@@ -62,6 +63,29 @@ def test_info_text_and_json():
     assert summary["file"] == str(SAMPLE)
     assert summary["notes"] > 0
     assert summary["tracks"] == 1
+
+
+def test_info_names_the_meters_and_keys_a_file_gives_in_time_order(tmp_path):
+    midi = mido.MidiFile()
+    conductor, tune = midi.add_track(), midi.add_track()
+    conductor.extend(
+        [
+            mido.MetaMessage("time_signature", numerator=6, denominator=8),
+            mido.MetaMessage("time_signature", numerator=3, denominator=4, time=960),
+            mido.MetaMessage("time_signature", numerator=6, denominator=8, time=960),
+        ]
+    )
+    tune.extend([mido.MetaMessage("key_signature", key="Gm", time=1200),
+                 mido.MetaMessage("key_signature", key="Bb"),
+                 mido.Message("note_on", note=67, velocity=80),
+                 mido.Message("note_off", note=67, time=480)])  # fmt: skip
+    midi.save(tmp_path / "song.mid")
+    result = run("info", tmp_path / "song.mid")
+    assert result.exit_code == 0, result.output
+    assert "  meter 6/8, 3/4, key G minor, Bb major\n" in result.output
+    summary = json.loads(run("info", "--json", tmp_path / "song.mid").output)[0]
+    assert summary["meters"] == ["6/8", "3/4"] and summary["keys"] == ["G minor", "Bb major"]
+    assert "  meter none given (4/4), key none given\n" in run("info", SAMPLE).output
 
 
 def test_missing_file_is_one_error_line():

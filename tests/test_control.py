@@ -170,6 +170,7 @@ def test_a_key_signature_has_the_sharps_or_flats_of_its_key():
         written = key_signatures(with_key_signature(song, key))
         assert {name for names in written for name in names} == {written[0][0]}
         assert Key.parse(written[0][0]) == key
+        assert Key.from_signature(key.sharps, key.minor) == key  # and midigen reads it back
     assert Key.parse("F#").sharps == 6 and Key.parse("Gb").sharps == 6  # one spelling
     assert Key.parse("Bbm").sharps == -5 and Key.parse("Dm").sharps == -1
     assert with_key_signature(mary, Key.parse("Eb")) == mary  # its own is kept

@@ -18,6 +18,7 @@ import midigen
 from midigen.cli import main
 from midigen.data.dataset import PrepareConfig, prepare
 from midigen.data.openings import BOUNDS
+from midigen.midi.keys import Key
 from midigen.midi.vlq import encode_vlq
 from midigen.model.sample import Length, Sampling, sample_tokens
 from midigen.model.train import TrainConfig, train
@@ -469,7 +470,11 @@ def test_a_continuation_keeps_the_tracks_its_prime_plays_one_instrument_in(model
     result = run("generate", "-m", model, "--prime", tmp_path / "hands.mid", "--prime-seconds",
                  "4", "--length", "12s", "--seed", "2", "-o", out)  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert result.output.rstrip().endswith("notes, 1 instrument in 2 tracks")  # two pianos
+    assert "notes, 1 instrument in 2 tracks, " in result.output  # two pianos
+    # and what a DAW project needs to play along: the key it is notated in, meter, tempo
+    key = pretty_midi.PrettyMIDI(str(out)).key_signature_changes[0].key_number
+    name = Key.parse(pretty_midi.key_number_to_key_name(key)).full_name  # "Db Major": C# major
+    assert result.output.rstrip().endswith(f"tracks, {name}, 4/4 at 120 bpm")
     assert_every_note_ends(out.read_bytes())
     written = {i.name: i for i in pretty_midi.PrettyMIDI(str(out)).instruments}
     assert set(written) <= {"right hand", "left hand"} and "left hand" in written

@@ -52,6 +52,13 @@ class Key:
         tonic = (_LETTERS[letter] + _ACCIDENTALS[accidental]) % 12
         return cls(tonic, mode in ("m", "min", "minor"))
 
+    @classmethod
+    def from_signature(cls, sharps: int, minor: bool) -> Key:
+        """The key a Key Signature event names: ``sharps`` (negative for flats) and its
+        mode (the inverse of ``sharps``, six flats read as six sharps)."""
+        major = 7 * sharps % 12
+        return cls((major - 3) % 12 if minor else major, minor)
+
     @property
     def scale(self) -> frozenset[int]:
         """The pitch classes of the key's scale (natural minor for minor keys)."""
@@ -76,6 +83,11 @@ class Key:
     @property
     def name(self) -> str:
         return NOTE_NAMES[self.tonic] + ("m" if self.minor else "")
+
+    @property
+    def full_name(self) -> str:
+        """'D major', 'F# minor': as a musician reads it off a summary."""
+        return NOTE_NAMES[self.tonic] + (" minor" if self.minor else " major")
 
     def __str__(self) -> str:
         return self.name

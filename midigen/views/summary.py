@@ -6,12 +6,15 @@ from typing import Any
 
 from ..errors import MidiError
 from ..midi.gm import DRUM_CHANNEL, program_name
+from ..midi.keys import Key
+from ..midi.smf import KEY_SIGNATURE, META, TIME_SIGNATURE
 from ..midi.song import Song
 from ..midi.timing import TempoMap, tempo_changes, track_length_ticks
 
 
 def summarize(song: Song) -> dict[str, Any]:
-    """Format, division, tracks, events, notes, duration, tempi, instruments, warnings."""
+    """Format, division, tracks, events, notes, duration, tempi, meters, keys,
+    instruments, warnings."""
     notes = 0
     programs: dict[int, set[int]] = {}
     used_channels: set[int] = set()
@@ -37,6 +40,8 @@ def summarize(song: Song) -> dict[str, Any]:
         "notes": notes,
         "duration_seconds": duration(song),
         "tempi_bpm": _tempi(song),
+        "meters": _signatures(song, TIME_SIGNATURE),
+        "keys": _signatures(song, KEY_SIGNATURE),
         "instruments": instruments,
         "drums": DRUM_CHANNEL in used_channels,
         "warnings": [str(warning) for warning in song.warnings],
@@ -66,6 +71,25 @@ def duration(song: Song) -> float | None:
         return TempoMap(song).seconds(ticks)
     except MidiError:
         return None
+
+
+def _signatures(song: Song, meta_type: int) -> list[str]:
+    """The distinct time signatures ("6/8") or key signatures ("D major") in order of
+    time; a malformed one (a denominator past 1/64, eight sharps) is left out."""
+    found = []
+    for track in song.tracks:
+        tick = 0
+        for delta, status, data, _ in track.rows:
+            tick += delta
+            if status != META or data[:1] != bytes((meta_type,)):
+                continue
+            if meta_type == TIME_SIGNATURE and len(data) == 5 and data[2] <= 6:
+                found.append((tick, f"{data[1]}/{2 ** data[2]}"))
+            elif meta_type == KEY_SIGNATURE and len(data) == 3 and data[2] <= 1:
+                sharps = data[1] - 256 if data[1] > 127 else data[1]
+                if -7 <= sharps <= 7:
+                    found.append((tick, Key.from_signature(sharps, bool(data[2])).full_name))
+    return list(dict.fromkeys(name for _, name in sorted(found, key=lambda row: row[0])))
 
 
 def _tempi(song: Song) -> list[float]:
