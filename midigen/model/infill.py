@@ -24,7 +24,7 @@ samples and then listens ahead (the "generate, then rerank" recipe):
 from __future__ import annotations
 
 import math
-from collections import defaultdict, deque
+from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -342,42 +342,52 @@ def _edited(song: Song, start: int, stop: int, notes: list[Note]) -> Song:
 
 
 def _without_notes(track: Track, first: int, last: int) -> Track:
-    """The track without the notes whose note-on falls in [first, last) ticks, nor their note-offs.
-
-    Note-offs pair with note-ons first in, first out per channel and key.
-    """
-    sounding: dict[tuple[int, int], deque[bool]] = defaultdict(deque)  # -> removed?
-    kept = []
-    for row in timed_rows(track):
-        at, status, data, _ = row
-        kind = status & 0xF0 if status < 0xF0 else 0
-        if kind == 0x90 and data[1]:
-            removed = first <= at < last
-            sounding[(status & 0x0F, data[0])].append(removed)
-            if removed:
-                continue
-        elif kind in (0x80, 0x90):
-            queue = sounding[(status & 0x0F, data[0])]
-            if queue and queue.popleft():
-                continue
-        kept.append(row)
-    return Track(delta_rows(kept), track.trailing)
+    """The track without the notes whose note-on falls in [first, last) ticks, nor the
+    note-offs that end only those (``_note_offs``): a note-off that also ends a note kept
+    ends it where it did."""
+    timed = timed_rows(track)
+    removed = {k for k, (at, status, data, _) in enumerate(timed) if _is_note_on(status, data)}
+    removed = {k for k in removed if first <= timed[k][0] < last}
+    removed |= {off for off, ons in _note_offs(timed).items() if ons and ons <= removed}
+    return Track(delta_rows(row for k, row in enumerate(timed) if k not in removed), track.trailing)
 
 
 def _sounding(tracks: list[Track]) -> defaultdict[tuple[int, int], list[tuple[int, int]]]:
     """(channel, key) -> the [on, off) ticks of its notes in any track (the tracks of one
-    instrument may share a channel), paired first in, first out."""
+    instrument may share a channel), as ``_note_offs`` pairs them."""
     intervals: defaultdict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
     for track in tracks:
-        open_notes: dict[tuple[int, int], deque[int]] = defaultdict(deque)
-        for at, status, data, _ in timed_rows(track):
-            kind = status & 0xF0 if status < 0xF0 else 0
-            key = (status & 0x0F, data[0]) if kind in (0x80, 0x90) else None
-            if kind == 0x90 and data[1]:
-                open_notes[key].append(at)
-            elif key is not None and open_notes[key]:
-                intervals[key].append((open_notes[key].popleft(), at))
+        timed = timed_rows(track)
+        for off, ons in _note_offs(timed).items():
+            at, status, data, _ = timed[off]
+            intervals[(status & 0x0F, data[0])] += [(timed[on][0], at) for on in sorted(ons)]
     return intervals
+
+
+def _note_offs(timed: list[tuple[int, int, bytes, bool]]) -> dict[int, frozenset[int]]:
+    """Each note-off row's index -> the note-on rows it ends, as pretty_midi pairs them
+    (the one reading of notes midigen's views share, views/notes.py): a note-off ends
+    every note of its channel and key still sounding, but one struck at its own tick,
+    unless that is all there is (a note of no length, which no reading keeps).  Synths
+    hear a note-off the same way: it silences the key, however often it was struck."""
+    sounding: defaultdict[tuple[int, int], list[int]] = defaultdict(list)
+    ends = {}
+    for k, (at, status, data, _) in enumerate(timed):
+        if status >= 0xF0 or status & 0xF0 not in (0x80, 0x90):
+            continue
+        key = (status & 0x0F, data[0])
+        if _is_note_on(status, data):
+            sounding[key].append(k)
+            continue
+        struck_now = [on for on in sounding[key] if timed[on][0] == at]
+        earlier = [on for on in sounding[key] if timed[on][0] != at]
+        ends[k] = frozenset(earlier or struck_now)
+        sounding[key] = struck_now if earlier else []
+    return ends
+
+
+def _is_note_on(status: int, data: bytes) -> bool:
+    return status < 0xF0 and status & 0xF0 == 0x90 and data[1] > 0
 
 
 def _with_events(track: Track, events: list[tuple[int, int, bytes]]) -> Track:
@@ -387,11 +397,14 @@ def _with_events(track: Track, events: list[tuple[int, int, bytes]]) -> Track:
     end = None
     if timed and timed[-1][1] == META and timed[-1][2][:1] == bytes((END_OF_TRACK,)):
         end = timed.pop()
-    # note-offs before note-ons at one tick, so that a restruck key is not cut off
-    new = sorted(events, key=lambda event: (event[0], event[1] & 0xF0 == 0x90))
+    # at one tick the new note-offs come first and the new note-ons last, so that a key
+    # struck again, by a new note or a kept one, is not cut off
     merged = sorted(
-        [(row[0], 0, k, row) for k, row in enumerate(timed)]
-        + [(at, 1, k, (at, status, data, False)) for k, (at, status, data) in enumerate(new)],
+        [(row[0], 1, k, row) for k, row in enumerate(timed)]
+        + [
+            (at, 2 if status & 0xF0 == 0x90 else 0, k, (at, status, data, False))
+            for k, (at, status, data) in enumerate(events)
+        ],
         key=lambda item: item[:3],
     )
     timed = [row for *_, row in merged]
