@@ -52,13 +52,6 @@ class Key:
         tonic = (_LETTERS[letter] + _ACCIDENTALS[accidental]) % 12
         return cls(tonic, mode in ("m", "min", "minor"))
 
-    @classmethod
-    def from_signature(cls, sharps: int, minor: bool) -> Key:
-        """The key a Key Signature event names: ``sharps`` (negative for flats) and its
-        mode (the inverse of ``sharps``, six flats read as six sharps)."""
-        major = 7 * sharps % 12
-        return cls((major - 3) % 12 if minor else major, minor)
-
     @property
     def scale(self) -> frozenset[int]:
         """The pitch classes of the key's scale (natural minor for minor keys)."""
@@ -86,11 +79,23 @@ class Key:
 
     @property
     def full_name(self) -> str:
-        """'D major', 'F# minor': as a musician reads it off a summary."""
-        return NOTE_NAMES[self.tonic] + (" minor" if self.minor else " major")
+        """'D major', 'Db major', 'D# minor': spelt as its key signature writes it."""
+        return signature_name(self.sharps, self.minor)
 
     def __str__(self) -> str:
         return self.name
+
+
+# the keys of 7 flats .. 7 sharps, round the circle of fifths
+MAJOR_BY_SHARPS = "Cb Gb Db Ab Eb Bb F C G D A E B F# C#".split()
+MINOR_BY_SHARPS = "Ab Eb Bb F C G D A E B F# C# G# D# A#".split()
+
+
+def signature_name(sharps: int, minor: bool) -> str:
+    """The key a Key Signature event names ('Bb major', 'G# minor'): ``sharps`` -7..7,
+    negative for flats, and its mode."""
+    names = MINOR_BY_SHARPS if minor else MAJOR_BY_SHARPS
+    return names[sharps + 7] + (" minor" if minor else " major")
 
 
 ALL_KEYS = tuple(Key(tonic, minor) for minor in (False, True) for tonic in range(12))

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..errors import MidiError
 from ..midi.gm import DRUM_CHANNEL, program_name
-from ..midi.keys import Key
+from ..midi.keys import signature_name
 from ..midi.smf import KEY_SIGNATURE, META, TIME_SIGNATURE
 from ..midi.song import Song
 from ..midi.timing import TempoMap, tempo_changes, track_length_ticks
@@ -88,7 +88,7 @@ def _signatures(song: Song, meta_type: int) -> list[str]:
             elif meta_type == KEY_SIGNATURE and len(data) == 3 and data[2] <= 1:
                 sharps = data[1] - 256 if data[1] > 127 else data[1]
                 if -7 <= sharps <= 7:
-                    found.append((tick, Key.from_signature(sharps, bool(data[2])).full_name))
+                    found.append((tick, signature_name(sharps, bool(data[2]))))
     return list(dict.fromkeys(name for _, name in sorted(found, key=lambda row: row[0])))
 
 
