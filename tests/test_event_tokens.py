@@ -227,6 +227,24 @@ def test_every_decoded_file_states_its_meter_at_tick_zero():
         assert first[0] == (0, b"\x58\x04\x02")
 
 
+def test_a_pedal_still_down_at_the_end_is_let_go_where_the_music_stops():
+    tokens = ["EVENT_24", "PEDAL_ON", "NOTE_60", "VEL_12", "DUR_24", "SHIFT_48"]
+    for ending, length in (([], 48), (["PEDAL_OFF", "PEDAL_ON", "NOTE_64", "VEL_12",
+                                       "DUR_96"], 144)):  # fmt: skip
+        decoded, _ = event_tokens_to_song(tokens + ending)
+        at, controls = 0, []
+        for row in decoded.tracks[1].rows:
+            at += row[0]
+            if row[1] & 0xF0 == 0xB0:
+                controls.append((at, row[2]))
+        ticks = 480 // 24  # a step
+        assert controls[-1] == (length * ticks, b"\x40\x00")  # past the last note, and last
+        assert sum(row[0] for row in decoded.tracks[1].rows) == length * ticks
+    decoded = midigen.detokenize([*tokens, "PEDAL_OFF"])  # let go already: nothing added
+    assert [e.data for e in decoded.tracks[1] if e.status & 0xF0 == 0xB0] == [
+        b"\x40\x7f", b"\x40\x00"]  # fmt: skip
+
+
 def test_hanging_notes_end_with_their_track():
     events = [(0, 0x90, b"\x3c\x40"), (3 * TPQ, 0xFF, b"\x01")]
     tokens = song_to_event_tokens(song(events))

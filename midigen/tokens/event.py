@@ -417,7 +417,7 @@ def _score_to_song(score: Score, restrike: bool, end_step: int) -> Song:
             else [(step, down) for step, program, down in score.pedals if program == instrument]
         )
         song.tracks.append(
-            _instrument_track(instrument, voice, channel_of[instrument], notes, pedals)
+            _instrument_track(instrument, voice, channel_of[instrument], notes, pedals, end_step)
         )
     return song
 
@@ -490,8 +490,17 @@ def _conductor(score: Score, end_step: int) -> Track:
 
 
 def _instrument_track(
-    instrument: int, voice: int, channel: int, notes: list[Note], pedals: list[tuple[int, bool]]
+    instrument: int,
+    voice: int,
+    channel: int,
+    notes: list[Note],
+    pedals: list[tuple[int, bool]],
+    end_step: int,
 ) -> Track:
+    """The track of one instrument voice: its program, notes and pedal.  A pedal still
+    down when the music stops is let go at the track's end, where the last note has
+    ended and the piece too: a DAW that loops the file, or plays the next one on that
+    channel, would otherwise hold every note after it."""
     name = program_name(0, DRUM_CHANNEL) if instrument == DRUMS else program_name(instrument)
     if voice:
         name += f" ({voice + 1})"
@@ -505,6 +514,9 @@ def _instrument_track(
         timed.append(
             (step * TICKS_PER_STEP, 1, 0xB0 | channel, bytes((SUSTAIN, 127 if down else 0)))
         )
+    if pedals and pedals[-1][1]:
+        end = max([end_step * TICKS_PER_STEP, *(tick for tick, *_ in timed)])
+        timed.append((end, 3, 0xB0 | channel, bytes((SUSTAIN, 0))))
     timed.sort(key=lambda item: (item[0], item[1]))
     head = [(0, 0xC0 | channel, bytes((instrument,)))] if instrument != DRUMS else []
     return Track(_delta_rows(head + [(t, s, d) for t, _, s, d in timed], name=name))
