@@ -71,3 +71,12 @@ def test_window_tensors_and_state_resets():
     x, y, keep = epoch.window(0)
     assert x.shape == y.shape == (2, 8) and str(x.dtype) == "torch.int64"
     assert not keep.any()  # both columns start a piece: their state is zeroed
+
+
+def test_an_empty_piece_takes_no_window():
+    """An empty text file is a piece of no tokens: laid after a full column, it has no
+    window to start (it raised IndexError), and it takes none from the others."""
+    ids = np.arange(3, 8)
+    pieces = np.array([[0, 5], [5, 0], [5, 0]])
+    epoch = lay_out(ids, pieces, columns=1, bptt=5, seed=None)
+    assert epoch.inputs.tolist() == [ids.tolist()] and epoch.starts.tolist() == [[True]]

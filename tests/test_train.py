@@ -524,7 +524,10 @@ def test_a_kill_during_the_first_checkpoint_restarts_cleanly(dataset, tmp_path, 
         kill_at_replace(patch, when)
         with pytest.raises(Killed):
             train(dataset, folder, fast(steps=3), TINY)
-    (folder / ".train.lock").write_text("999999999")  # a kill leaves the lock of a process gone
+    # a kill (no clean-up) leaves the folder and the lock of a process gone; the raise here
+    # let the lock go, and the folder too where the run had written nothing into it yet
+    folder.mkdir(exist_ok=True)
+    (folder / ".train.lock").write_text("999999999")
     messages: list[str] = []
     train(dataset, folder, fast(steps=3), TINY, resume=True, notify=messages.append)
     assert saved_steps(folder) == (3, 3)
@@ -560,6 +563,18 @@ def test_training_never_writes_into_a_folder_of_other_files(dataset, tmp_path, r
     file.write_text("x")
     with pytest.raises(midigen.MidiError, match="exists and is not a folder"):
         train(dataset, file, fast(steps=2), TINY)
+
+
+def test_a_training_that_fails_before_its_first_step_leaves_no_folder_it_made(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "cat.txt").write_text("")  # no tokens to train on
+    for folder in (tmp_path / "new" / "model", tmp_path / "kept"):
+        if folder.name == "kept":
+            folder.mkdir()  # the user's own empty folder stays
+        with pytest.raises(midigen.MidiError):
+            train(empty, folder, fast(steps=2), TINY)
+        assert folder.exists() == (folder.name == "kept")
 
 
 def test_resume_into_a_new_folder_trains_from_the_start(dataset, tmp_path):

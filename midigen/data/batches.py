@@ -77,6 +77,8 @@ def lay_out(
         position = 0
         for piece in placed:
             offset, length = int(pieces[piece, 0]), int(lengths[piece])
+            if not length:  # an empty text file: nothing to lay out, and no window of its own
+                continue
             tokens = ids[offset : offset + length]
             inputs[column, position : position + length] = tokens
             targets[column, position : position + length - 1] = tokens[1:]

@@ -270,11 +270,13 @@ def _killed_run(folder: Path) -> bool:
 def _training_lock(folder: Path) -> Iterator[None]:
     """One training per model folder: a lock file holding the writer's process id.
 
-    A lock whose process is gone (killed) is taken over.
+    A lock whose process is gone (killed) is taken over.  A folder the lock made
+    goes with it if the run wrote nothing there (it failed before its first step).
 
     Raises:
         MidiError: another live process trains into the folder.
     """
+    made = not folder.exists()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:  # a file where a folder must be, or no right to write
@@ -301,6 +303,8 @@ def _training_lock(folder: Path) -> Iterator[None]:
         yield
     finally:
         lock.unlink(missing_ok=True)
+        if made and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def _lock_owner(lock: Path) -> int | None:
@@ -422,7 +426,7 @@ class _Trainer:
             self._restore(*saved)
             self.progress.interrupted = False
         self.train_ids, self.train_pieces = dataset.ids("train"), dataset.pieces("train")
-        if not len(self.train_pieces):
+        if not self.train_pieces[:, 1].sum():  # no pieces, or only empty text files
             raise MidiError("the training split is empty", path=dataset.folder)
 
     def same_on_any_count(self, threads: int) -> bool:
