@@ -26,6 +26,7 @@ from midigen.midi.keys import (
     estimate_key,
     key_share,
     notated_key,
+    signature_name,
     with_key_signature,
 )
 from midigen.model.train import TrainConfig, train
@@ -170,8 +171,12 @@ def test_a_key_signature_has_the_sharps_or_flats_of_its_key():
         written = key_signatures(with_key_signature(song, key))
         assert {name for names in written for name in names} == {written[0][0]}
         assert Key.parse(written[0][0]) == key
-        assert Key.from_signature(key.sharps, key.minor) == key  # and midigen reads it back
+        assert Key.parse(key.full_name) == key  # named as its signature spells it
+        assert key.full_name == signature_name(key.sharps, key.minor)
     assert Key.parse("F#").sharps == 6 and Key.parse("Gb").sharps == 6  # one spelling
+    assert [Key.parse(name).full_name for name in ("Db", "C#", "D#m", "Ebm", "Bbm")] == [
+        "Db major", "Db major", "D# minor", "D# minor", "Bb minor"]  # fmt: skip
+    assert signature_name(-7, False) == "Cb major" and signature_name(7, True) == "A# minor"
     assert Key.parse("Bbm").sharps == -5 and Key.parse("Dm").sharps == -1
     assert with_key_signature(mary, Key.parse("Eb")) == mary  # its own is kept
 
@@ -417,6 +422,45 @@ def test_infill_never_strikes_a_key_another_track_holds_on_its_channel(tmp_path)
         for n in i.notes
     ]
     assert (77, 2.0) in starts and (72, 2.0) not in starts
+
+
+def test_infill_keeps_a_note_struck_again_across_the_span_as_every_reader_hears_it(tmp_path):
+    """Key 72 struck inside the span and again after it, then two note-offs: the first
+    silences the key (pretty_midi, and a synth, end both notes there), so it stays when
+    the note inside goes; and a new note that ends where a kept one of its key starts
+    is let go before the kept one strikes."""
+    from midigen.model.infill import _edited
+    from midigen.tokens.grammar import STEPS_PER_BEAT, Note
+
+    events = [(0, "note_on", 64), (480, "note_off", 64), (2000, "note_on", 60),
+              (2200, "note_off", 60), (3600, "note_on", 72), (3840, "note_on", 67),
+              (3900, "note_on", 72), (4000, "note_off", 72), (4100, "note_off", 67),
+              (4400, "note_off", 72)]  # fmt: skip
+    track, now = mido.MidiTrack(), 0
+    for at, kind, key in events:
+        track.append(mido.Message(kind, note=key, velocity=80 if kind == "note_on" else 0,
+                                  time=at - now))  # fmt: skip
+        now = at
+    song = mido.MidiFile(ticks_per_beat=480, tracks=[track])
+    song.save(str(tmp_path / "again.mid"))
+    beat = STEPS_PER_BEAT  # 20 ticks a step: the span is ticks 1920-3840
+    new = [Note(7 * beat + beat // 2, beat // 2, 67, 90, 0)]  # ticks 3600-3840, key 67
+    edited = midigen.write(
+        _edited(midigen.read((tmp_path / "again.mid").read_bytes()), 4 * beat, 8 * beat, new)
+    )
+    midi = pretty_midi.PrettyMIDI(io.BytesIO(edited))
+    ticks = sorted(
+        (n.pitch, midi.time_to_tick(n.start), midi.time_to_tick(n.end), n.velocity)
+        for n in midi.instruments[0].notes
+    )
+    assert ticks == [(64, 0, 480, 80), (67, 3600, 3840, 90), (67, 3840, 4100, 80),
+                     (72, 3900, 4000, 80)]  # fmt: skip
+    at, order = 0, []
+    for message in mido.MidiFile(file=io.BytesIO(edited)).tracks[0]:
+        at += message.time
+        if at == 3840 and message.type in ("note_on", "note_off"):
+            order.append((message.type, message.velocity))
+    assert order == [("note_off", 0), ("note_on", 80)]  # the new note lets go first
 
 
 @pytest.mark.parametrize(
