@@ -950,7 +950,7 @@ def model_command(model_dir: str | None, as_json: bool) -> None:
         folder,
         f"  {summary['scheme']} tokens, vocabulary {summary['vocabulary']}, "
         f"styles: {styles or 'none'}",
-        f"  {architecture['cell']}, {architecture['layers']} layers, hidden "
+        f"  {architecture['cell']}, {count(architecture['layers'], 'layer')}, hidden "
         f"{architecture['hidden']}, embedding {architecture['embed']}"
         f"{', tied' if architecture['tie_weights'] else ''}; "
         f"{summary['parameters'] / 1e6:.2f} M parameters ({summary['megabytes']:.1f} MB)",
@@ -1188,20 +1188,24 @@ def generate(
         # what a DAW project needs set to play along: its key, meter and tempo
         keys = "".join(f", {key}" for key in summary["keys"][:1])
         meter = summary["meters"][0] if summary["meters"] else "4/4"
+        slowest, fastest = min(summary["tempi_bpm"]), max(summary["tempi_bpm"])  # a prime's
+        tempo = f"{slowest:g}" if slowest == fastest else f"{slowest:g}-{fastest:g}"
         click.echo(
             f"{path}: {summary['duration_seconds'] or 0.0:.1f} s, {count(notes, 'note')}, "
-            f"{count(named, 'instrument')}{tracks}{keys}, "
-            f"{meter} at {summary['tempi_bpm'][0]:g} bpm"
+            f"{count(named, 'instrument')}{tracks}{keys}, {meter} at {tempo} bpm"
         )
         if not notes:
             click.echo(f"warning: {path} has no notes: ask for a longer --length", err=True)
-        try:  # a piece of bars or tokens may last too long for a preview
+        preview = path
+        try:  # a piece of bars or tokens may last too long for a preview (its MIDI is written)
             if wav:
-                render_audio(song, path.with_suffix(".wav"))
+                preview = path.with_suffix(".wav")
+                render_audio(song, preview)
             if png:
-                render_png(song, path.with_suffix(".png"), title=path.name)
+                preview = path.with_suffix(".png")
+                render_png(song, preview, title=path.name)
         except MidiError as error:
-            raise error.with_path(path) from None
+            raise error.with_path(preview) from None
 
 
 @main.command()
@@ -1286,7 +1290,8 @@ def infill(
         click.echo(f"seed {seed} (--seed {seed} makes this again)", err=True)
     write_atomic(output, write(edited), inputs=[Path(song)])
     click.echo(
-        f"{output}: {span.unit} {bars or seconds} regenerated ({count(candidates, 'candidate')})"
+        f"{output}: {span.unit if span.first != span.last else span.unit[:-1]} "
+        f"{bars or seconds} regenerated ({count(candidates, 'candidate')})"
     )
     if png:
         from .midi.timing import TempoMap
