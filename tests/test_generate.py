@@ -619,3 +619,24 @@ def test_no_generated_note_is_too_soft_to_hear():
     )
     (note,) = [n for i in song.to_pretty_midi().instruments for n in i.notes]
     assert note.velocity == 8
+
+
+def test_the_python_api_takes_what_a_user_has_at_hand(model):
+    """Seconds as a number, instruments as a list, a prime as a path, its bytes or a
+    Song, all give the same music; a file name where a Song belongs says what to do."""
+    loaded = midigen.load_model(model)
+    assert midigen.write(loaded.generate(length=6, seed=3)) == midigen.write(
+        loaded.generate(length="6s", seed=3)
+    )
+    listed = loaded.generate(length="4s", seed=3, instruments=["piano", 33])
+    assert midigen.write(listed) == midigen.write(
+        loaded.generate(length="4s", seed=3, instruments="piano,33")
+    )
+    primes = (PRIME, PRIME.read_bytes(), midigen.read(PRIME))
+    songs = [loaded.generate(prime=prime, prime_seconds=2, length="6s", seed=1) for prime in primes]
+    assert len({midigen.write(song) for song in songs}) == 1
+    with pytest.raises(midigen.MidiError, match="^the prime: the prime's first 9 s already"):
+        loaded.generate(prime=midigen.read(PRIME), prime_seconds=9, length="6s")
+    for call in (lambda: midigen.tokenize(str(PRIME)), lambda: midigen.write(PRIME)):
+        with pytest.raises(TypeError, match=r"takes a Song \(midigen.read\(path\) reads one\)"):
+            call()

@@ -248,3 +248,12 @@ class Song:
         from .interop import song_to_pretty_midi
 
         return song_to_pretty_midi(self)
+
+
+def expect_song(value: object, taker: str) -> None:
+    """A TypeError that says how to get a Song, for an API call handed something else
+    (a file name, say): an AttributeError deep inside helps no one."""
+    if not isinstance(value, Song):
+        raise TypeError(
+            f"{taker} takes a Song (midigen.read(path) reads one), not {type(value).__name__}"
+        )

@@ -14,7 +14,7 @@ import struct
 
 from ..errors import MidiError
 from .smf import END_OF_TRACK, META
-from .song import Song, Track
+from .song import Song, Track, expect_song
 from .vlq import Wide, WideData, encode_vlq
 
 END_OF_TRACK_EVENT = b"\x00\xff\x2f\x00"
@@ -28,7 +28,9 @@ def write(song: Song) -> bytes:
 
     Raises:
         MidiError: an event holds a value no MIDI file can store.
+        TypeError: not a Song.
     """
+    expect_song(song, "write")
     for name, value in (("format", song.format), ("division", song.division)):
         if not 0 <= value <= MAX_HEADER_FIELD:
             raise MidiError(f"the {name} must be a 16-bit number, not {value}")

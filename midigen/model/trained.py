@@ -9,7 +9,7 @@ generating music never imports torch.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -157,22 +157,23 @@ class TrainedModel:
         self,
         *,
         num: int,
-        length: str | Length = "60s",
-        prime: str | Path | None = None,
+        length: str | float | Length = "60s",
+        prime: str | Path | bytes | Song | None = None,
         prime_seconds: float = 10.0,
         sampling: Sampling | None = None,
         seed: int | None = None,
         style: str | None = None,
         key: str | Key | None = None,
         density: str | float | None = None,
-        instruments: str | Instruments | None = None,
+        instruments: str | Sequence[str | int] | Instruments | None = None,
         drums: bool = True,
         free: bool = False,
     ) -> list[Song]:
         """Sample ``num`` different pieces at once, as playable songs.
 
         ``length`` counts the whole piece, prime included: "60s", "16bars",
-        "2000tokens" or a Length.  With a ``prime`` MIDI file the pieces start
+        "2000tokens", seconds as a number, or a Length.  With a ``prime`` (a MIDI
+        file, its bytes or a Song) the pieces start
         with its first ``prime_seconds`` (on the 1/24-beat grid) and continue
         it, with its instruments and tempo unless ``instruments`` names others
         or ``free`` is set.  Tempo and meter are set before the first note and
@@ -197,21 +198,26 @@ class TrainedModel:
         self._check_event_scheme("generating music")
         if num < 1:
             raise MidiError("num must be at least 1")
+        if isinstance(length, (int, float)) and not isinstance(length, bool):
+            length = f"{length}s"
         if isinstance(length, str):
             length = Length.parse(length)
         start, whole_prime = [HEADER], []
         if prime is not None:
             if not prime_seconds >= 0:
                 raise MidiError("prime_seconds must not be negative")
-            prime_song = read(prime)
-            whole_prime = self._song_tokens(prime_song, prime)
+            prime_song = prime if isinstance(prime, Song) else read(prime)
+            source = "the prime" if isinstance(prime, (Song, bytes)) else prime  # for errors
+            whole_prime = self._song_tokens(prime_song, source)
             start = event_tokens_until(whole_prime, prime_seconds)
             if length.reached(Stream(walk(start), tokens=len(start) - 1)):
                 raise MidiError(
                     f"the prime's first {prime_seconds:g} s already fill the length "
                     f"({length.amount:g} {length.unit}): ask for more, or keep less prime",
-                    path=prime,
+                    path=source,
                 )
+        if isinstance(instruments, (list, tuple)):  # ["piano", "bass"]: as "piano,bass"
+            instruments = ",".join(str(named) for named in instruments)
         if isinstance(instruments, str):
             instruments = Instruments.parse(instruments)
         if instruments is None and prime is not None and not free:

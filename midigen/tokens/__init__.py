@@ -7,7 +7,7 @@ for chunk tokens), so ``detokenize`` needs no flags.
 from __future__ import annotations
 
 from ..errors import TokenError
-from ..midi.song import Song
+from ..midi.song import Song, expect_song
 from .chunk import LINE_STARTS, chunk_tokens_to_song, song_to_chunk_tokens
 from .event import event_tokens_to_song, song_to_event_tokens
 from .grammar import HEADER as EVENT_HEADER
@@ -23,7 +23,9 @@ def tokenize(song: Song, scheme: str = "chunk", bars: bool = True) -> list[str]:
 
     Raises:
         MidiError: the event scheme needs a time base the song lacks.
+        TypeError: not a Song.
     """
+    expect_song(song, "tokenize")
     if scheme == "chunk":
         return song_to_chunk_tokens(song)
     if scheme == "event":
