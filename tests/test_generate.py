@@ -413,8 +413,11 @@ def test_render_refuses_audio_it_cannot_hold(tmp_path, division, end_delta, mess
 
 
 def test_compare_two_small_folders(tmp_path):
-    result = run("compare", DATA, "--reference", DATA, "--json")
-    assert result.exit_code == 1  # the SMPTE file, on both sides, pretty_midi cannot read
+    folder = tmp_path / "set"
+    shutil.copytree(DATA, folder, ignore=lambda _, names: [n for n in names if ".mid" not in n])
+    (folder / "broken.mid").write_bytes(b"MThd\x00\x00")  # the SMPTE file is read now
+    result = run("compare", folder, "--reference", folder, "--json")
+    assert result.exit_code == 1  # the broken file, on both sides
     assert result.stderr.splitlines()[-1] == "error: left out 2 files"
     report = json.loads(result.stdout)
     assert set(report["statistics"]) >= {"pitch_class_entropy", "polyphony", "velocity"}
@@ -640,3 +643,25 @@ def test_the_python_api_takes_what_a_user_has_at_hand(model):
     for call in (lambda: midigen.tokenize(str(PRIME)), lambda: midigen.write(PRIME)):
         with pytest.raises(TypeError, match=r"takes a Song \(midigen.read\(path\) reads one\)"):
             call()
+
+
+def test_an_smpte_song_is_drawn_and_compared_at_the_seconds_it_plays(tmp_path):
+    """pretty_midi knows only quarter notes: an SMPTE time base is read as ticks per
+    quarter at 60 bpm (it refused), and a tempo event, which changes nothing under SMPTE,
+    is left out without moving what follows it (its wait went with it)."""
+    from midigen.views.notes import song_notes
+
+    rows = [(0, 0x90, b"\x3c\x50", False), (100, 0xFF, b"\x51\x07\xa1\x20", False),
+            (900, 0x80, b"\x3c\x00", False), (0, 0x90, b"\x40\x50", False),
+            (1000, 0x80, b"\x40\x00", False), (0, 0xFF, b"\x2f", False)]  # fmt: skip
+    song = midigen.Song(format=0, division=(256 - 25) << 8 | 40, tracks=[midigen.Track(rows)])
+    notes = [(n.pitch, round(n.start, 3), round(n.end, 3)) for n in song_notes(song)]
+    assert notes == [(60, 0.0, 1.0), (64, 1.0, 2.0)]  # 1,000 ticks a second at 25 x 40
+    (tmp_path / "smpte.mid").write_bytes(midigen.write(song))
+    result = run("render", tmp_path / "smpte.mid", "-o", tmp_path / "smpte.png")
+    assert result.exit_code == 0, result.output
+    result = run("compare", PRIME, "--reference", tmp_path / "smpte.mid")
+    assert result.exit_code == 0, result.output
+    (tmp_path / "none.mid").write_bytes(b"MThd\x00\x00\x00\x06\x00\x01\x00\x00\x00\x60")
+    result = run("render", tmp_path / "none.mid", "-o", tmp_path / "none.png")
+    assert result.stderr.endswith("none.mid: the song has no tracks, so no notes to read\n")

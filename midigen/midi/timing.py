@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from ..errors import MidiError
 from .smf import DEFAULT_TEMPO_US, META, SET_TEMPO
-from .song import Song, Track
+from .song import Song, Track, delta_rows, timed_rows
 
 SMPTE_FPS = {24: 24.0, 25: 25.0, 29: 29.97, 30: 30.0}
 
@@ -73,3 +73,26 @@ def tempo_changes(tracks: Iterable[Track]) -> list[tuple[int, int]]:
 
 def track_length_ticks(track: Track) -> int:
     return sum(row[0] for row in track.rows)
+
+
+def in_quarter_notes(song: Song) -> Song:
+    """The song with an SMPTE time base as ticks per quarter note at 60 bpm, the same
+    ticks at the same seconds, for the readers that know only quarter notes (pretty_midi,
+    the synthesizer); a song in quarter notes as it is.  Its tempo events, which change
+    nothing under SMPTE, are left out, for they would here.  Drop-frame 29.97 fps is
+    taken as 30: 0.1% slow, for a view."""
+    if not song.smpte or not song.tracks:
+        return song
+    fps, ticks_per_frame = song.smpte
+    tempo = bytes((SET_TEMPO,)) + (1_000_000).to_bytes(3, "big")  # a quarter a second
+    tracks = [
+        Track(
+            delta_rows(
+                row for row in timed_rows(track) if not (row[1] == META and row[2][:1] == tempo[:1])
+            ),
+            track.trailing,
+        )
+        for track in song.tracks
+    ]
+    tracks[0] = Track([(0, META, tempo, False), *tracks[0].rows], tracks[0].trailing)
+    return Song(format=song.format, division=round(SMPTE_FPS[fps]) * ticks_per_frame, tracks=tracks)

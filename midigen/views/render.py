@@ -19,9 +19,9 @@ import numpy as np
 
 from ..errors import MidiError, first_line
 from ..fileio import write_atomic
-from ..midi.smf import DEFAULT_TEMPO_US, END_OF_TRACK, META, SET_TEMPO
+from ..midi.smf import DEFAULT_TEMPO_US, END_OF_TRACK, META
 from ..midi.song import Song, Track
-from ..midi.timing import SMPTE_FPS, tempo_changes, track_length_ticks
+from ..midi.timing import in_quarter_notes, tempo_changes, track_length_ticks
 from ..midi.writer import write
 from .notes import song_notes
 from .summary import summarize
@@ -99,24 +99,12 @@ def _for_synthesizer(song: Song) -> Song:
     bare SMF (no RIFF wrapper, a header of 6 bytes, nothing but tracks: a header of 10
     failed with "the 'MThd' chunk has invalid data"); format 2's sequences as format 1
     tracks ("the format 2 is not supported"), played together as info, the piano roll and
-    the tokens take them; and an SMPTE
-    time base as ticks per quarter note at 60 bpm, the same ticks at the same seconds (it
-    played an SMPTE file as 0 s of silence).  Drop-frame 29.97 fps is taken as 30: 0.1%
-    slow, for a preview."""
+    the tokens take them; and an SMPTE time base in quarter notes (``in_quarter_notes``:
+    it played an SMPTE file as 0 s of silence)."""
+    song = in_quarter_notes(song)
     tracks = [list(track.rows) for track in song.tracks]
     division = song.division
-    if song.smpte:
-        fps, ticks_per_frame = song.smpte
-        division = round(SMPTE_FPS[fps]) * ticks_per_frame  # a quarter a second at 60 bpm
-        tempo = bytes([SET_TEMPO]) + (1_000_000).to_bytes(3, "big")
-        tracks = [  # an SMPTE file's tempo events change nothing: they would here
-            [row for row in rows if not (row[1] == META and row[2][:1] == tempo[:1])]
-            for rows in tracks
-        ]
-        tracks[0].insert(0, (0, META, tempo, False))
-        last_tempo_us = 1_000_000
-    else:
-        last_tempo_us = max(tempo_changes(song.tracks), default=(0, DEFAULT_TEMPO_US))[1]
+    last_tempo_us = max(tempo_changes(song.tracks), default=(0, DEFAULT_TEMPO_US))[1]
     # the synthesizer stops at the last End of Track: a track of its own ends later, so
     # that the last chord rings out as timidity and fluidsynth let it (it stopped mid-note)
     end = max((track_length_ticks(track) for track in song.tracks), default=0)
