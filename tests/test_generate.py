@@ -665,3 +665,19 @@ def test_an_smpte_song_is_drawn_and_compared_at_the_seconds_it_plays(tmp_path):
     (tmp_path / "none.mid").write_bytes(b"MThd\x00\x00\x00\x06\x00\x01\x00\x00\x00\x60")
     result = run("render", tmp_path / "none.mid", "-o", tmp_path / "none.png")
     assert result.stderr.endswith("none.mid: the song has no tracks, so no notes to read\n")
+
+
+def test_a_format_2_file_plays_to_its_first_sequences_tempo(tmp_path):
+    """As the piano roll and the tokens take it: another sequence's tempo event must not
+    slow the first (gathered into one map, a 97.6 s file had played for 112 s)."""
+    tempo = {120: b"\x51\x07\xa1\x20", 60: b"\x51\x0f\x42\x40"}
+    tracks = [
+        midigen.Track([(0, 0xFF, tempo[bpm], False), (0, 0x90, bytes((key, 80)), False),
+                       (96 * beats, 0x80, bytes((key, 0)), False), (0, 0xFF, b"\x2f", False)])
+        for bpm, key, beats in ((120, 60, 4), (60, 67, 2))
+    ]  # fmt: skip
+    (tmp_path / "two.mid").write_bytes(midigen.write(midigen.Song(2, 96, tracks)))
+    result = run("render", tmp_path / "two.mid", "-o", tmp_path / "two.wav")
+    assert result.stdout == f"{tmp_path / 'two.wav'}: 4.0 s of audio\n"  # 2 s, and the ring
+    notes = song_notes(midigen.read(tmp_path / "two.mid"))
+    assert max(note.end for note in notes) == 2.0  # the piano roll's reading

@@ -85,14 +85,13 @@ def in_quarter_notes(song: Song) -> Song:
         return song
     fps, ticks_per_frame = song.smpte
     tempo = bytes((SET_TEMPO,)) + (1_000_000).to_bytes(3, "big")  # a quarter a second
-    tracks = [
-        Track(
-            delta_rows(
-                row for row in timed_rows(track) if not (row[1] == META and row[2][:1] == tempo[:1])
-            ),
-            track.trailing,
-        )
-        for track in song.tracks
-    ]
+    tracks = [without_tempo(track) for track in song.tracks]
     tracks[0] = Track([(0, META, tempo, False), *tracks[0].rows], tracks[0].trailing)
     return Song(format=song.format, division=round(SMPTE_FPS[fps]) * ticks_per_frame, tracks=tracks)
+
+
+def without_tempo(track: Track) -> Track:
+    """The track without its tempo events, every other event at its tick."""
+    timed = timed_rows(track)
+    kept = [row for row in timed if not (row[1] == META and row[2][:1] == bytes((SET_TEMPO,)))]
+    return Track(delta_rows(kept), track.trailing)
