@@ -255,7 +255,7 @@ def tokenize(
 ) -> None:
     """Turn MIDI files or folders into token text.
 
-    One input and no -o writes the tokens to stdout.  A folder (or several
+    One input and no -o (or -o -) writes the tokens to stdout.  A folder (or several
     inputs) needs -o OUT and writes OUT/<same relative path>.txt.  A file
     that cannot be read is reported and skipped; the exit status is then 1.
 
@@ -267,7 +267,7 @@ def tokenize(
       midigen tokenize song.mid --scheme event
     """
     options = Options(scheme=scheme, strict=strict, debug=settings["debug"])
-    tasks = _plan(inputs, output, MIDI_SUFFIXES, ".txt", options)
+    tasks = _plan(inputs, output, MIDI_SUFFIXES, TEXT_SUFFIXES, options)
     _run(tasks, _tokenize_task, jobs, "tokenize")
 
 
@@ -288,14 +288,16 @@ def detokenize(settings: dict, inputs: tuple[str, ...], output: str | None, jobs
     """Turn token text files or folders back into MIDI files.
 
     The text says which scheme made it, so no flags are needed.  One input
-    and no -o writes the MIDI bytes to stdout (not to a terminal).
+    and no -o (or -o -) writes the MIDI bytes to stdout (not to a terminal).
 
     \b
     Examples:
       midigen detokenize song.txt -o song.mid
       midigen detokenize tokens/ -o midi/
     """
-    tasks = _plan(inputs, output, TEXT_SUFFIXES, ".mid", Options(debug=settings["debug"]))
+    tasks = _plan(
+        inputs, output, TEXT_SUFFIXES, (".mid", ".midi"), Options(debug=settings["debug"])
+    )
     if tasks[0].destination is None and sys.stdout.isatty():
         raise click.UsageError("refusing to write MIDI bytes to a terminal; use -o FILE")
     _run(tasks, _detokenize_task, jobs, "detokenize")
@@ -305,18 +307,25 @@ def _plan(
     inputs: tuple[str, ...],
     output: str | None,
     suffixes: tuple[str, ...],
-    new_suffix: str,
+    new_suffixes: tuple[str, ...],
     options: Options,
 ) -> list[Task]:
-    """Map inputs to outputs: one file to stdout or a file, anything else into a folder."""
+    """Map inputs to outputs: one file to stdout (no -o, or -o -) or a file whose name ends
+    in one of ``new_suffixes``, anything else into a folder."""
     jobs = find_inputs(inputs, suffixes)
+    new_suffix = new_suffixes[0]
     single_file = len(inputs) == 1 and not Path(inputs[0]).is_dir()
     if single_file:
         destination = None
-        if output is not None:
+        if output is not None and output != "-":
             destination = Path(output)
             if destination.is_dir():
                 destination = destination / Path(inputs[0]).with_suffix(new_suffix).name
+            elif destination.suffix.lower() not in new_suffixes:
+                raise click.BadParameter(
+                    f"must end in {' or '.join(new_suffixes)}, or be - for stdout",
+                    param_hint="-o",
+                )
         return [Task(jobs[0].source, destination, options)]
     if output is None:
         raise click.UsageError("a folder or several inputs need -o OUTPUT_FOLDER")

@@ -138,6 +138,20 @@ def test_tokenize_to_stdout_then_detokenize_gives_the_same_bytes(tmp_path):
     assert result.stderr == f"error: {tmp_path / 'empty.txt'}: no tokens: the text is empty\n"
 
 
+def test_token_text_and_midi_bytes_go_only_where_their_names_say(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run("tokenize", SAMPLE, "-o", "-").stdout == run("tokenize", SAMPLE).stdout
+    (tmp_path / "song.txt").write_text(run("tokenize", SAMPLE).stdout)
+    for command, source, wrong, ending in (
+        ("tokenize", SAMPLE, "tokens.mid", ".txt"),
+        ("detokenize", tmp_path / "song.txt", "song.wav", ".mid or .midi"),
+    ):
+        result = run(command, source, "-o", wrong)
+        assert result.exit_code == 2
+        assert result.stderr.endswith(f"-o: must end in {ending}, or be - for stdout\n")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["song.txt"]  # and no "-"
+
+
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_folder_round_trip_skips_and_reports_bad_files(tmp_path, jobs):
     source = tmp_path / "midi"
@@ -166,7 +180,7 @@ def test_several_inputs_need_an_output_folder():
 def test_an_input_is_never_overwritten(tmp_path):
     song = tmp_path / "song.mid"
     shutil.copy(SAMPLE, song)
-    text = tmp_path / "song.txt"
+    text = tmp_path / "song.mid.mid"  # token text under a MIDI file's name: -o passes for it
     text.write_text(run("tokenize", song).stdout)
     result = run("detokenize", text, "-o", text)
     assert result.exit_code == 1
@@ -179,19 +193,20 @@ def test_an_input_is_never_overwritten(tmp_path):
     [
         ("generate", "-o", "missing/../song.mid", "--prime", "song.mid"),
         ("infill", "song.mid", "--bars", "1", "-o", "missing/../song.mid"),
-        ("tokenize", "song.mid", "-o", "missing/../song.mid"),
+        ("tokenize", "song.txt", "-o", "missing/../song.txt"),  # a MIDI file named .txt
     ],
 )
 def test_an_output_through_a_missing_folder_and_back_is_still_the_input(
     tmp_path, monkeypatch, command
 ):
     monkeypatch.chdir(tmp_path)
-    shutil.copy(SAMPLE, tmp_path / "song.mid")
+    name = "song.txt" if command[0] == "tokenize" else "song.mid"
+    shutil.copy(SAMPLE, tmp_path / name)
     result = run(*command)
     assert result.exit_code == 1
-    assert result.stderr == "error: missing/../song.mid: refusing to overwrite an input file\n"
-    assert (tmp_path / "song.mid").read_bytes() == SAMPLE.read_bytes()
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["song.mid"]
+    assert result.stderr == f"error: missing/../{name}: refusing to overwrite an input file\n"
+    assert (tmp_path / name).read_bytes() == SAMPLE.read_bytes()
+    assert sorted(path.name for path in tmp_path.iterdir()) == [name]
 
 
 def test_a_hard_link_to_the_input_and_a_symlink_loop_are_refused(tmp_path, monkeypatch):
