@@ -722,6 +722,7 @@ def train(
     """
     from tqdm import tqdm
 
+    from .model.distributed import is_main_process
     from .model.train import TrainConfig, recorded_recipe
     from .model.train import train as run_training
 
@@ -793,6 +794,8 @@ def train(
     finally:
         if bar is not None:
             bar.close()
+    if not is_main_process():  # under torchrun, process 0 reports for all
+        return
     best = (
         f", best validation loss {result.best_valid_loss:.4f} at step {result.best_step}"
         if (result.best_valid_loss is not None)

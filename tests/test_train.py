@@ -366,6 +366,8 @@ def test_data_parallel_with_two_cpu_processes(dataset, tmp_path):
         command, capture_output=True, text=True, timeout=300, env=environment, check=False
     )
     assert completed.returncode == 0, completed.stderr[:3000] + completed.stderr[-2000:]
+    reports = [line for line in completed.stderr.splitlines() if line.startswith(f"{folder}:")]
+    assert len(reports) == 1 and "best validation loss" in reports[0]  # process 0's alone
     config = json.loads((folder / "config.json").read_text())
     assert config["training"]["processes"] == 2
     assert config["training"]["steps_done"] == 6

@@ -17,6 +17,11 @@ from torch import nn
 from ..errors import MidiError
 
 
+def is_main_process() -> bool:
+    """Whether this is process 0 of a torchrun, or the only process: the one that speaks."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 class Distributed:
     """One process, or one of K under torchrun: columns, gathering, stopping together."""
 
