@@ -1477,6 +1477,7 @@ def _load_midis(
     from tqdm import tqdm
 
     from .midi.reader import read
+    from .views.notes import pretty
 
     midis = []
     jobs = find_inputs(inputs, MIDI_SUFFIXES)
@@ -1485,7 +1486,7 @@ def _load_midis(
     )
     for job in bar:
         try:
-            midi = read(job.source).to_pretty_midi()
+            midi = pretty(read(job.source))
             if scored and not any(instrument.notes for instrument in midi.instruments):
                 raise MidiError("has no notes to compare", path=job.source)
             midis.append(midi)

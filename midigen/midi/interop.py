@@ -80,16 +80,13 @@ def mido_to_smf(midi_file: mido.MidiFile) -> bytes:
 def song_to_pretty_midi(song: Song) -> pretty_midi.PrettyMIDI:
     """Notes, instruments, tempi and signatures as pretty_midi sees them.
 
-    An SMPTE time base is read in quarter notes (``in_quarter_notes``).
-
     Raises:
-        MidiError: the song's division is zero, or it has no tracks.
+        MidiError: the song's division is SMPTE or zero (pretty_midi needs ticks per
+            quarter note: views/notes.py gives it an SMPTE song in them), or it has no
+            tracks.
     """
     import pretty_midi
 
-    from .timing import in_quarter_notes
-
-    song = in_quarter_notes(song)
     if not song.ticks_per_beat:
         raise MidiError("pretty_midi needs a division in ticks per quarter note")
     if not song.tracks:

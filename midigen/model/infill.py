@@ -346,8 +346,11 @@ def _without_notes(track: Track, first: int, last: int) -> Track:
     note-offs that end only those (``_note_offs``): a note-off that also ends a note kept
     ends it where it did."""
     timed = timed_rows(track)
-    removed = {k for k, (at, status, data, _) in enumerate(timed) if _is_note_on(status, data)}
-    removed = {k for k in removed if first <= timed[k][0] < last}
+    removed = {
+        k
+        for k, (at, status, data, _) in enumerate(timed)
+        if first <= at < last and _is_note_on(status, data)
+    }
     removed |= {off for off, ons in _note_offs(timed).items() if ons and ons <= removed}
     return Track(delta_rows(row for k, row in enumerate(timed) if k not in removed), track.trailing)
 

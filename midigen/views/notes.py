@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from ..midi.gm import program_name
 from ..midi.song import Song
+from ..midi.timing import in_quarter_notes
 
 if TYPE_CHECKING:
     import pretty_midi
@@ -29,7 +30,17 @@ class Note:
 
 def song_notes(song: Song) -> list[Note]:
     """Every note in seconds (pretty_midi's reading of the song)."""
-    return midi_notes(song.to_pretty_midi())
+    return midi_notes(pretty(song))
+
+
+def pretty(song: Song) -> pretty_midi.PrettyMIDI:
+    """pretty_midi's reading of the song, an SMPTE time base in quarter notes, which
+    pretty_midi alone refuses (``in_quarter_notes``).
+
+    Raises:
+        MidiError: a division of 0, a song of no tracks, or one pretty_midi cannot read.
+    """
+    return in_quarter_notes(song).to_pretty_midi()
 
 
 def midi_notes(midi: pretty_midi.PrettyMIDI) -> list[Note]:
