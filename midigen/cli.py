@@ -327,7 +327,7 @@ def _plan(
                     param_hint="-o",
                 )
         return [Task(jobs[0].source, destination, options)]
-    if output is None:
+    if output is None or output == "-":
         raise click.UsageError("a folder or several inputs need -o OUTPUT_FOLDER")
     root = Path(output)
     if root.exists() and not root.is_dir():

@@ -149,7 +149,11 @@ def test_token_text_and_midi_bytes_go_only_where_their_names_say(tmp_path, monke
         result = run(command, source, "-o", wrong)
         assert result.exit_code == 2
         assert result.stderr.endswith(f"-o: must end in {ending}, or be - for stdout\n")
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["song.txt"]  # and no "-"
+    (tmp_path / "in").mkdir()
+    shutil.copy(SAMPLE, tmp_path / "in")
+    result = run("tokenize", "in", "-o", "-")  # a folder's files cannot all go to stdout
+    assert result.exit_code == 2 and "need -o OUTPUT_FOLDER" in result.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in", "song.txt"]  # no "-"
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])

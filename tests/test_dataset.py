@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from midigen.cli import main
-from midigen.data.dataset import PrepareConfig, prepare
+from midigen.data.dataset import PrepareConfig, open_dataset, prepare
 from midigen.data.openings import BOUNDS
 from midigen.errors import MidiError
 from midigen.tokens.vocab import EOS_ID, Vocab
@@ -127,6 +127,17 @@ def test_word_text_is_a_token_stream(tmp_path):
     vocab = Vocab.load(tmp_path / "data" / "vocab.json")
     ids, _ = load(tmp_path / "data", "train")
     assert vocab.ids_to_tokens(ids) == ["the", "cat", "sat", "<eos>", "on", "the", "mat", "<eos>"]
+
+
+def test_an_empty_text_file_is_no_piece(tmp_path):
+    """It would take a batch column of nothing (and, alone in the validation split,
+    stopped training at its first validation)."""
+    folder = tmp_path / "words"
+    folder.mkdir()
+    (folder / "cat.txt").write_text("the cat sat\n\non the mat\n")
+    (folder / "empty.txt").write_text("")
+    prepare([folder], tmp_path / "data", PrepareConfig(scheme="text", valid_fraction=0))
+    assert open_dataset(tmp_path / "data").pieces("train")[:, 1].tolist() == [4, 4]
 
 
 def test_min_count_maps_rare_words_to_unk(tmp_path):

@@ -240,6 +240,9 @@ def test_a_pedal_still_down_at_the_end_is_let_go_where_the_music_stops():
         ticks = 480 // 24  # a step
         assert controls[-1] == (length * ticks, b"\x40\x00")  # past the last note, and last
         assert sum(row[0] for row in decoded.tracks[1].rows) == length * ticks
+    pressed_last = midigen.write(midigen.detokenize([*tokens, "PEDAL_OFF", "PEDAL_ON"]))
+    let_go = midigen.write(midigen.detokenize([*tokens, "PEDAL_OFF"]))
+    assert pressed_last == let_go  # pressed where the music stops, it holds nothing
     decoded = midigen.detokenize([*tokens, "PEDAL_OFF"])  # let go already: nothing added
     assert [e.data for e in decoded.tracks[1] if e.status & 0xF0 == 0xB0] == [
         b"\x40\x7f", b"\x40\x00"]  # fmt: skip

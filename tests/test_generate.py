@@ -628,9 +628,10 @@ def test_the_python_api_takes_what_a_user_has_at_hand(model):
     """Seconds as a number, instruments as a list, a prime as a path, its bytes or a
     Song, all give the same music; a file name where a Song belongs says what to do."""
     loaded = midigen.load_model(model)
-    assert midigen.write(loaded.generate(length=6, seed=3)) == midigen.write(
-        loaded.generate(length="6s", seed=3)
-    )
+    for seconds in (6, 6.0, np.int64(6)):
+        assert midigen.write(loaded.generate(length=seconds, seed=3)) == midigen.write(
+            loaded.generate(length="6s", seed=3)
+        )
     listed = loaded.generate(length="4s", seed=3, instruments=["piano", 33])
     assert midigen.write(listed) == midigen.write(
         loaded.generate(length="4s", seed=3, instruments="piano,33")
@@ -662,6 +663,9 @@ def test_an_smpte_song_is_drawn_and_compared_at_the_seconds_it_plays(tmp_path):
     assert result.exit_code == 0, result.output
     result = run("compare", PRIME, "--reference", tmp_path / "smpte.mid")
     assert result.exit_code == 0, result.output
+    bad_rate = midigen.Song(format=0, division=(256 - 23) << 8 | 40, tracks=[midigen.Track(rows)])
+    with pytest.raises(midigen.MidiError, match="SMPTE division 23 fps"):  # no KeyError
+        song_notes(bad_rate)
     (tmp_path / "none.mid").write_bytes(b"MThd\x00\x00\x00\x06\x00\x01\x00\x00\x00\x60")
     result = run("render", tmp_path / "none.mid", "-o", tmp_path / "none.png")
     assert result.stderr.endswith("none.mid: the song has no tracks, so no notes to read\n")

@@ -577,6 +577,24 @@ def test_a_training_that_fails_before_its_first_step_leaves_no_folder_it_made(tm
         with pytest.raises(midigen.MidiError):
             train(empty, folder, fast(steps=2), TINY)
         assert folder.exists() == (folder.name == "kept")
+    assert not (tmp_path / "new").exists()  # nor the parent made for it
+
+
+def test_only_process_0_of_a_torchrun_speaks(monkeypatch):
+    from midigen.model.distributed import is_main_process
+
+    for world, rank, speaks in (
+        (None, None, True),
+        ("2", "0", True),
+        ("2", "1", False),
+        (None, "1", True),
+    ):  # one process, whatever RANK says
+        for name, value in (("WORLD_SIZE", world), ("RANK", rank)):
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        assert is_main_process() == speaks
 
 
 def test_resume_into_a_new_folder_trains_from_the_start(dataset, tmp_path):

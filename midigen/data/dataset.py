@@ -400,7 +400,8 @@ def _write_split(
         stream[offset : offset + len(piece)] = piece
         bounds = [0, *pieces[k].breaks, len(piece)]
         for part, (start, end) in enumerate(pairwise(bounds)):
-            rows.append((offset + start, end - start, notes if part == 0 else 0))
+            if end > start:  # an empty text file is no piece: it would take a batch column
+                rows.append((offset + start, end - start, notes if part == 0 else 0))
         offset += len(piece)
     np.save(folder / f"{split}.npy", stream)
     table_rows = np.array(rows, dtype=np.int64).reshape(-1, 3)

@@ -83,6 +83,7 @@ def in_quarter_notes(song: Song) -> Song:
     taken as 30: 0.1% slow, for a view."""
     if not song.smpte or not song.tracks:
         return song
+    TempoMap(song)  # raises for a frame rate SMPTE does not have, or no ticks per frame
     fps, ticks_per_frame = song.smpte
     tempo = bytes((SET_TEMPO,)) + (1_000_000).to_bytes(3, "big")  # a quarter a second
     tracks = [without_tempo(track) for track in song.tracks]

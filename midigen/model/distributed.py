@@ -18,8 +18,9 @@ from ..errors import MidiError
 
 
 def is_main_process() -> bool:
-    """Whether this is process 0 of a torchrun, or the only process: the one that speaks."""
-    return int(os.environ.get("RANK", "0")) == 0
+    """Whether this is process 0 of a torchrun, or the only process (as ``Distributed.start``
+    takes it: one process whatever RANK says): the one that speaks."""
+    return int(os.environ.get("WORLD_SIZE", "1")) == 1 or int(os.environ.get("RANK", "0")) == 0
 
 
 class Distributed:

@@ -270,13 +270,13 @@ def _killed_run(folder: Path) -> bool:
 def _training_lock(folder: Path) -> Iterator[None]:
     """One training per model folder: a lock file holding the writer's process id.
 
-    A lock whose process is gone (killed) is taken over.  A folder the lock made
-    goes with it if the run wrote nothing there (it failed before its first step).
+    A lock whose process is gone (killed) is taken over.  The folders the lock made
+    go with it if the run wrote nothing there (it failed before its first step).
 
     Raises:
         MidiError: another live process trains into the folder.
     """
-    made = not folder.exists()
+    made = [path for path in (folder, *folder.parents) if not path.exists()]  # deepest first
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:  # a file where a folder must be, or no right to write
@@ -303,8 +303,10 @@ def _training_lock(folder: Path) -> Iterator[None]:
         yield
     finally:
         lock.unlink(missing_ok=True)
-        if made and not any(folder.iterdir()):
-            folder.rmdir()
+        for path in made:
+            if any(path.iterdir()):
+                break
+            path.rmdir()
 
 
 def _lock_owner(lock: Path) -> int | None:

@@ -9,6 +9,7 @@ generating music never imports torch.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -198,7 +199,7 @@ class TrainedModel:
         self._check_event_scheme("generating music")
         if num < 1:
             raise MidiError("num must be at least 1")
-        if isinstance(length, (int, float)) and not isinstance(length, bool):
+        if isinstance(length, numbers.Real) and not isinstance(length, bool):  # NumPy's too
             length = f"{length}s"
         if isinstance(length, str):
             length = Length.parse(length)

@@ -510,12 +510,14 @@ def _instrument_track(
         end = start + max(note.length * TICKS_PER_STEP, 1)  # DUR_0: one tick
         timed.append((start, 2, 0x90 | channel, bytes((note.pitch, note.velocity))))
         timed.append((end, 0, 0x80 | channel, bytes((note.pitch, 0))))
+    end = max([end_step * TICKS_PER_STEP, *(tick for tick, *_ in timed)])
+    while pedals and pedals[-1][1] and pedals[-1][0] * TICKS_PER_STEP >= end:
+        pedals = pedals[:-1]  # pressed where the music stops: it holds nothing
     for step, down in pedals:
         timed.append(
             (step * TICKS_PER_STEP, 1, 0xB0 | channel, bytes((SUSTAIN, 127 if down else 0)))
         )
     if pedals and pedals[-1][1]:
-        end = max([end_step * TICKS_PER_STEP, *(tick for tick, *_ in timed)])
         timed.append((end, 3, 0xB0 | channel, bytes((SUSTAIN, 0))))
     timed.sort(key=lambda item: (item[0], item[1]))
     head = [(0, 0xC0 | channel, bytes((instrument,)))] if instrument != DRUMS else []
