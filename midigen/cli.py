@@ -1171,7 +1171,7 @@ def generate(
     drawn = seed is None
     if drawn:
         seed = random.SystemRandom().randrange(2**31)
-    songs = model.generate_batch(
+    pieces = model.generate_pieces(
         num=num,
         length=piece_length,
         prime=prime,
@@ -1184,7 +1184,7 @@ def generate(
     if drawn:
         click.echo(f"seed {seed} (--seed {seed} makes this again)", err=True)
     written: dict[bytes, Path] = {}
-    for path, song in zip(paths, songs, strict=True):
+    for path, (song, drawn_style) in zip(paths, pieces, strict=True):
         data = write(song)
         write_atomic(path, data, inputs=inputs)
         if data in written:  # a prime that leaves no room: nothing was drawn
@@ -1202,8 +1202,9 @@ def generate(
         meter = summary["meters"][0] if summary["meters"] else "4/4"
         slowest, fastest = min(summary["tempi_bpm"]), max(summary["tempi_bpm"])  # a prime's
         tempo = f"{slowest:g}" if slowest == fastest else f"{slowest:g}-{fastest:g}"
+        kind = f" of {drawn_style}" if drawn_style else ""  # the style: --style gives more
         click.echo(
-            f"{path}: {summary['duration_seconds'] or 0.0:.1f} s, {count(notes, 'note')}, "
+            f"{path}: {summary['duration_seconds'] or 0.0:.1f} s{kind}, {count(notes, 'note')}, "
             f"{count(named, 'instrument')}{tracks}{keys}, {meter} at {tempo} bpm"
         )
         if not notes:

@@ -92,6 +92,7 @@ def test_generate_in_a_style_and_an_unknown_style_lists_them(styled, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert midigen.read(out).tracks
+    assert result.stdout.startswith(f"{out}: 3.0 s of folk, ")
     shouted = tmp_path / "FOLK.mid"
     run("generate", "-m", model, "-o", shouted, "--style", "FOLK", "--length", "3s", "--seed", "1")
     assert shouted.read_bytes() == out.read_bytes()  # a style's name in any case
@@ -102,6 +103,27 @@ def test_generate_in_a_style_and_an_unknown_style_lists_them(styled, tmp_path):
         "its styles: folk, jazz\n"
     )
     assert not (tmp_path / "x.mid").exists()
+
+
+def test_generate_says_which_style_the_model_drew(styled, tmp_path):
+    """Without --style the model may draw one, as its first token: the summary names it,
+    so that a musician knows what to ask for to hear more of it.  The shipped model, whose
+    every training piece had a style, always draws one; this small one may draw none."""
+    shipped = midigen.load_model()
+    drawn = shipped.generate_pieces(num=4, length="2s", seed=5)
+    assert all(piece.style in shipped.styles for piece in drawn)
+    assert [piece.song for piece in drawn] == shipped.generate_batch(num=4, length="2s", seed=5)
+    result = run("generate", "-o", tmp_path / "x.mid", "--num", "4", "--length", "2s",
+                 "--seed", "5")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    for k, (line, piece) in enumerate(zip(result.stdout.splitlines(), drawn, strict=True)):
+        assert line.startswith(f"{tmp_path / f'x-{k + 1}.mid'}: 2.0 s of {piece.style}, ")
+    _, model = styled
+    loaded = midigen.load_model(model)
+    asked = loaded.generate_pieces(num=2, length="2s", seed=5, style="jazz")
+    assert [piece.style for piece in asked] == ["jazz", "jazz"]
+    free = loaded.generate_pieces(num=2, length="2s", seed=5)
+    assert {piece.style for piece in free} <= {"folk", "jazz", None}
 
 
 def test_the_model_command_shows_styles_and_size(styled):

@@ -13,7 +13,7 @@ import numbers
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -57,6 +57,13 @@ if TYPE_CHECKING:
 EVAL_BPTT = 128
 EVAL_BATCH = 32
 EVAL_LOGITS = 2**25  # batch x bptt x vocabulary floats at most: big vocabularies, fewer columns
+
+
+class Piece(NamedTuple):
+    """A generated song, and the style it was sampled in (None: a model without styles)."""
+
+    song: Song
+    style: str | None
 
 
 class TrainedModel:
@@ -151,10 +158,15 @@ class TrainedModel:
         return [(self.vocab.tokens[i], float(probabilities[i])) for i in order]
 
     def generate(self, **options: Any) -> Song:
-        """Sample one piece; takes the options of ``generate_batch``."""
-        return self.generate_batch(num=1, **options)[0]
+        """Sample one piece; takes the options of ``generate_pieces``."""
+        return self.generate_pieces(num=1, **options)[0].song
 
-    def generate_batch(
+    def generate_batch(self, **options: Any) -> list[Song]:
+        """Sample ``num`` different pieces at once; takes the options of
+        ``generate_pieces``."""
+        return [piece.song for piece in self.generate_pieces(**options)]
+
+    def generate_pieces(
         self,
         *,
         num: int,
@@ -169,8 +181,10 @@ class TrainedModel:
         instruments: str | Sequence[str | int] | Instruments | None = None,
         drums: bool = True,
         free: bool = False,
-    ) -> list[Song]:
-        """Sample ``num`` different pieces at once, as playable songs.
+    ) -> list[Piece]:
+        """Sample ``num`` different pieces at once, as playable songs, each with the
+        style it was sampled in: the one asked for, the model's own draw, or the
+        prime's likeliest (None for a model without styles).
 
         ``length`` counts the whole piece, prime included: "60s", "16bars",
         "2000tokens", seconds as a number, or a Length.  With a ``prime`` (a MIDI
@@ -274,10 +288,11 @@ class TrainedModel:
             kept_steps = walk(start).step
             songs = [into_prime_parts(song, prime_song, kept_steps) for song in songs]
         # notated in the key asked for, or the one it plays in
-        return [
+        songs = [
             with_key_signature(song, key) if (key := steering.key or notated_key(song)) else song
             for song in songs
         ]
+        return [Piece(song, _style_of(tokens)) for song, tokens in zip(songs, streams, strict=True)]
 
     def infill(
         self,
@@ -407,6 +422,14 @@ def _with_vocab(dataset: Dataset, vocab: Vocab) -> Dataset:
         [vocab.ids.get(token, UNK_ID) for token in dataset.vocab.tokens], dtype=np.int64
     )
     return _Remapped(dataset, vocab, table)
+
+
+def _style_of(tokens: list[str]) -> str | None:
+    """The style a stream was sampled in: its STYLE token, right after the header (asked
+    for, drawn by the model, or the prime's likeliest)."""
+    if len(tokens) > 1 and tokens[1].startswith(STYLE_PREFIX):
+        return tokens[1][len(STYLE_PREFIX) :]
+    return None
 
 
 class _Remapped:
