@@ -60,7 +60,8 @@ EVAL_LOGITS = 2**25  # batch x bptt x vocabulary floats at most: big vocabularie
 
 
 class Piece(NamedTuple):
-    """A generated song, and the style it was sampled in (None: a model without styles)."""
+    """A generated song, and the style it was sampled in (None: a model without styles,
+    or one that drew none, having learned pieces without one)."""
 
     song: Song
     style: str | None
