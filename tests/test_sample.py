@@ -6,6 +6,7 @@ import math
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -352,6 +353,33 @@ def test_a_stream_keeps_its_key_as_tightly_as_a_piece_of_its_style():
     assert always < loose and abs(loose - 0.2) < 0.05
 
 
+def test_a_continuation_keeps_the_key_of_its_whole_prime():
+    # the prime's first 16 notes (a stream's key settles there) are E major's triad; the
+    # 40 after them are in A minor, and so is the prime (a continuation of Beethoven's
+    # 7th, 2nd movement, had kept E major from its opening's E, G# and B)
+    pitches = [64, 68, 71, 76] * 4 + [57, 60, 64, 62, 65, 69, 67, 71, 72, 69] * 4
+    prime = ["EVENT_24"]
+    for pitch in pitches:
+        prime += [f"NOTE_{pitch}", "VEL_8", "DUR_12", "SHIFT_12"]
+    network = tiny_network("lstm", False)
+    stepper = Stepper(network.config, {k: v.numpy() for k, v in network.state_dict().items()})
+    streams = sample_tokens(
+        stepper,
+        VOCAB,
+        prime,
+        length=Length(len(prime) + 1200, "tokens"),
+        sampling=Sampling(),
+        steering=Steering(settle_key=True),
+        streams=4,
+        seed=4,
+    )
+    a_minor = Key.parse("Am").scale
+    played = [int(t[5:]) % 12 for s in streams for t in s[len(prime) :] if t.startswith("NOTE_")]
+    outside = sum(pitch_class not in a_minor for pitch_class in played) / len(played)
+    lean = 5 * math.exp(OUT_OF_KEY)  # as a stream that keeps its key from the start
+    assert len(played) > 100 and outside < lean / (7 + lean) + 0.05
+
+
 class PedalLover:
     """A stepper that wants the piano (program 0, where every stream starts) and its
     sustain pedal far more than anything else."""
@@ -567,7 +595,7 @@ def test_music_from_scratch_keeps_the_written_pulse():
     assert share(settle=True) > 0.9
 
 
-def barred_prime(starts: range, note: list[str]) -> list[str]:
+def barred_prime(starts: Iterable[int], note: list[str]) -> list[str]:
     """A prime in 4/4 that plays ``note`` (its NOTE, VEL and DUR tokens) at each of
     ``starts`` (steps), its bar lines marked."""
     prime, cursor = ["EVENT_24", "TIMESIG_4_4"], grammar.Cursor(bar_lines=True)
@@ -605,6 +633,24 @@ def test_a_continuation_keeps_the_pulse_of_its_prime():
 
     assert share(settle=False) < 0.6
     assert share(settle=True) > 0.85  # a note right after a bar line sits off this pulse
+
+
+def test_a_continuation_keeps_the_pulse_of_all_its_prime_and_not_of_its_first_notes():
+    # the prime's first 16 notes (a stream's pulse settles there) sit a step after the
+    # written 16ths, its 40 after them 3 steps after: the pulse kept is the whole prime's
+    starts = [*range(1, 96, 6), *range(99, 339, 6)]
+    prime = barred_prime(starts, ["NOTE_60", "VEL_8", "DUR_6"])
+    streams = sample_tokens(
+        Jitterer(),
+        VOCAB,
+        prime,
+        length=Length(len(prime) + 400, "tokens"),
+        sampling=Sampling(),
+        steering=Steering(settle_pulse=True),
+        streams=4,
+        seed=2,
+    )
+    assert min(on_pulse_share(tokens, phase=3, after_step=339) for tokens in streams) > 0.85
 
 
 class RestLover:

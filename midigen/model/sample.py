@@ -64,6 +64,7 @@ from ..errors import MidiError
 from ..midi.gm import FAMILIES, KIT, MOST_AT_ONCE, ONE_LINE, PROGRAM_RANGES, Instruments
 from ..midi.keys import Key, estimate_key
 from ..tokens.grammar import (
+    DRUMS,
     DURATION,
     FINE,
     FOLLOWERS,
@@ -674,6 +675,8 @@ class Stream:
     tempo_step: int = -1  # the step of the last TEMPO
     meter_step: int = -1  # and of the last TIMESIG: one of each a step, as the encoder writes
     pitch_classes: list[int] = field(default_factory=lambda: [0] * 12)  # of pitched notes
+    # and the steps each pitch class sounds, while a prime is read
+    prime_pitch_steps: list[int] = field(default_factory=lambda: [0] * 12)
     key: Key | None = None  # the key kept, once settled
     ranks: tuple[float, ...] = (1.0,) * len(PIECE_FIGURES)  # where among its style's pieces
     targets: dict[str, float] = field(default_factory=dict)  # and the figures there
@@ -718,9 +721,10 @@ class Stream:
             self.last_onset = self.cursor.step
             self.notes += 1
             self.sounded = True
-            if masks.settle_pulse and self.pulse is None:  # a pulse being found
+            # a pulse being found, or a prime read (follow_prime finds its pulse again)
+            if masks.settle_pulse and (self.pulse is None or self.reading_prime):
                 self.onset_phases[self.cursor.step % STEPS_PER_BEAT] += 1
-                if self.notes >= PULSE_SETTLE_NOTES:
+                if self.pulse is None and self.notes >= PULSE_SETTLE_NOTES:
                     self.pulse = _best_pulse(self.onset_phases)
             if kind == "NOTE":
                 self.pitch_classes[masks.values[token_id] % 12] += 1
@@ -747,6 +751,8 @@ class Stream:
         elif kind == "TIMESIG":
             self.meter_step = self.cursor.step
         self.cursor.feed(kind, masks.values[token_id])
+        if kind == "DUR" and self.reading_prime and self.cursor.note.instrument != DRUMS:
+            self.prime_pitch_steps[self.cursor.note.pitch % 12] += masks.values[token_id]
         if kind == "DUR" and masks.asked:  # the note's length so far: where a named one ends
             note = self.cursor.note  # its instrument: a program, or DRUMS, which is KIT
             for k, named in enumerate(masks.asked):
@@ -754,15 +760,34 @@ class Stream:
                     end = note.start + note.length
                     self.named_heard[k] = max(self.named_heard.get(k, -1), end)
 
+    @property
+    def reading_prime(self) -> bool:
+        """Its tokens so far are a prime's, fed before sampling (follow_prime ends it)."""
+        return not self.lead_in and not self.primed
+
     def follow_prime(self, aims: Mapping[str, float]) -> None:
         """Aim at the register, range, rate and chords of the prime just fed, instead of
         a piece of its style drawn at random: a continuation goes on as it began (only
         the figures the model aims at, and only where the prime has notes enough to
         say), or at ``aims`` (Steering.aims) where the steering gives them.  Its
         ensemble is the prime's (the steering names the whole prime file's
-        instruments), and a prime that plays at several velocities keeps its dynamics."""
+        instruments), and a prime that plays at several velocities keeps its dynamics.
+        It keeps to the key and the pulse of all the prime's notes."""
         self.primed = True
         self.prime_notes, self.prime_seconds = self.notes, self.cursor.seconds
+        # the key and pulse were kept at the prime's 16th note: all its notes say more.
+        # In the first 10 s of the shared real files, 20 of 331 find another pulse in
+        # them.  Their key, as the Krumhansl-Schmuckler estimate hears it in pretty_midi's
+        # notes (each weighed by how long it sounds), is the one their first 16 notes give
+        # in 213 of 326, all their notes counted alike in 263, weighed here in 316 (the
+        # opening of Beethoven's 7th, 2nd movement, strikes its dominant most: E major)
+        if self.key is not None:  # (notes of no length weigh nothing: then count them)
+            self.key = estimate_key(
+                self.prime_pitch_steps if any(self.prime_pitch_steps) else self.pitch_classes
+            )
+            self.kept_notes = self.in_key_notes = 0  # the continuation's notes, in it
+        if self.pulse is not None:
+            self.pulse = _best_pulse(self.onset_phases)
         self.targets.pop(INSTRUMENTS, None)
         if self.varied_velocity:
             self.targets.pop(VELOCITY_BINS, None)
