@@ -506,6 +506,51 @@ def test_generate_needs_a_model(tmp_path):
     assert result.stderr.startswith("error: ") and "no config.json" in result.stderr
 
 
+def sequences(file_type: int, parts: list[tuple[int, int, list[int]]]) -> bytes:
+    """A MIDI file of a tempo track and one track per (channel, program, keys) part, each
+    key struck on a beat in turn."""
+    midi = mido.MidiFile(type=file_type, ticks_per_beat=480)
+    midi.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500_000)]))
+    for channel, program, keys in parts:
+        track = mido.MidiTrack([mido.Message("program_change", channel=channel, program=program)])
+        for key in keys:
+            track.append(mido.Message("note_on", channel=channel, note=key, velocity=80))
+            track.append(mido.Message("note_off", channel=channel, note=key, time=480))
+        midi.tracks.append(track)
+    data = io.BytesIO()
+    midi.save(file=data)
+    return data.getvalue()
+
+
+def test_a_continuation_gives_each_channel_one_instrument_when_its_prime_shares_them():
+    from midigen.model.parts import into_prime_parts
+
+    # a format 2 prime whose sequences reuse channel 16, for piano in one and strings in
+    # another (dwm_m_fight.mid): the low piano and the low strings had both moved to it
+    high, low = [72, 74, 76, 77], [40, 41, 43, 45]
+    prime = midigen.read(
+        sequences(
+            2,
+            [
+                (0, 0, high),
+                (15, 0, low),
+                (14, 48, [k + 7 for k in high]),
+                (15, 48, [k + 7 for k in low]),
+            ],
+        )  # fmt: skip
+    )
+    # the song as generate writes it: one track per instrument, high and low notes in each
+    song = midigen.read(sequences(1, [(0, 0, [72, 40, 74, 41]), (1, 48, [79, 47, 81, 48])]))
+    parted = mido.MidiFile(file=io.BytesIO(midigen.write(into_prime_parts(song, prime, 96))))
+    assert len(parted.tracks) == 5  # the tempo track, and two each: as the prime plays them
+    programs: dict[int, set[int]] = {}
+    for track in parted.tracks:
+        for message in track:
+            if message.type == "program_change":
+                programs.setdefault(message.channel, set()).add(message.program)
+    assert all(len(sounds) == 1 for sounds in programs.values()), programs
+
+
 def test_a_primes_held_notes_end_with_the_piece(model, tmp_path):
     prime = pretty_midi.PrettyMIDI(initial_tempo=120)
     piano = pretty_midi.Instrument(program=0)

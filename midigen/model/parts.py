@@ -100,13 +100,18 @@ def into_prime_parts(song: Song, prime: Song, kept_steps: int) -> Song:
     if not layout:
         return song
     tracks: list[Track] = []
+    moved_to: set[int] = set()  # the channels earlier splits gave their parts
     for index, track in enumerate(song.tracks):
         found = song_parts([track])
         if len(found) == 1 and (instrument := next(iter(found))) in layout:
-            taken = {
+            # a format 2 prime's sequences may each use a channel for another instrument
+            # (dwm_m_fight.mid: piano and strings on 16), and one channel plays one sound
+            taken = moved_to | {
                 c for k, other in enumerate(song.tracks) if k != index for c in _channels(other)
             }
-            tracks += _split(track, instrument, layout[instrument], taken)
+            split = _split(track, instrument, layout[instrument], taken)
+            moved_to.update(c for part in split for c in _channels(part))
+            tracks += split
         else:
             tracks.append(track)
     return replace(song, tracks=tracks)
