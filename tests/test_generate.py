@@ -551,6 +551,23 @@ def test_a_continuation_gives_each_channel_one_instrument_when_its_prime_shares_
     assert all(len(sounds) == 1 for sounds in programs.values()), programs
 
 
+def test_a_continuation_of_a_dense_prime_lasts_its_length(model, tmp_path):
+    # 60 notes a second, chords of 6 every 0.1 s: the 10 s kept took more tokens than the
+    # whole piece was allowed (continuations of rock songs, 38 notes a second, fell short)
+    prime = pretty_midi.PrettyMIDI(initial_tempo=120)
+    piano = pretty_midi.Instrument(program=0)
+    piano.notes = [
+        pretty_midi.Note(80, 60 + 2 * k, t / 10, t / 10 + 0.1) for t in range(100) for k in range(6)
+    ]
+    prime.instruments.append(piano)
+    prime.write(str(tmp_path / "dense.mid"))
+    out = tmp_path / "out.mid"
+    result = run("generate", "-m", model, "--prime", tmp_path / "dense.mid", "--length", "11s",
+                 "--seed", "1", "-o", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert pretty_midi.PrettyMIDI(str(out)).get_end_time() == pytest.approx(11, abs=0.05)
+
+
 def test_a_primes_held_notes_end_with_the_piece(model, tmp_path):
     prime = pretty_midi.PrettyMIDI(initial_tempo=120)
     piano = pretty_midi.Instrument(program=0)

@@ -1180,9 +1180,13 @@ class Length:
         return None
 
     def token_budget(self) -> int:
-        """A hard stop for a model that never moves time on."""
-        per_unit = {"seconds": 120, "bars": 240, "tokens": 1, "steps": 3}[self.unit]
-        return int(self.amount * per_unit) + 512
+        """A hard stop for a model that never moves time on, the prime's tokens included:
+        room for MAX_DENSITY notes a second, of up to 4 tokens each, over bars of 2 s
+        and steps at 120 bpm.  (At 120 tokens a second, continuations of rock songs
+        with drums, 38 notes a second, stopped at 27.6 s of 30.)"""
+        per_second = 4 * MAX_DENSITY
+        per_unit = {"seconds": per_second, "bars": 2 * per_second, "tokens": 1, "steps": 6}
+        return int(self.amount * per_unit[self.unit]) + 512
 
 
 # -- sampling ---------------------------------------------------------------------------------
