@@ -537,7 +537,7 @@ def test_a_continuation_gives_each_channel_one_instrument_when_its_prime_shares_
                 (14, 48, [k + 7 for k in high]),
                 (15, 48, [k + 7 for k in low]),
             ],
-        )  # fmt: skip
+        )
     )
     # the song as generate writes it: one track per instrument, high and low notes in each
     song = midigen.read(sequences(1, [(0, 0, [72, 40, 74, 41]), (1, 48, [79, 47, 81, 48])]))
