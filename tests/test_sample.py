@@ -614,21 +614,27 @@ def barred_prime(starts: Iterable[int], note: list[str]) -> list[str]:
     return prime
 
 
+def jittered_continuations(prime: list[str], settle: bool) -> list[list[str]]:
+    """Four streams of 400 tokens the Jitterer plays after ``prime``, its pulse kept or
+    not."""
+    return sample_tokens(
+        Jitterer(),
+        VOCAB,
+        prime,
+        length=Length(len(prime) + 400, "tokens"),
+        sampling=Sampling(),
+        steering=Steering(settle_pulse=settle),
+        streams=4,
+        seed=2,
+    )
+
+
 def test_a_continuation_keeps_the_pulse_of_its_prime():
     # a prime whose notes sit 3 steps after the written 16ths
     prime = barred_prime(range(3, 300, 6), ["NOTE_60", "VEL_8", "DUR_6"])
 
     def share(settle: bool) -> float:
-        streams = sample_tokens(
-            Jitterer(),
-            VOCAB,
-            prime,
-            length=Length(len(prime) + 400, "tokens"),
-            sampling=Sampling(),
-            steering=Steering(settle_pulse=settle),
-            streams=4,
-            seed=2,
-        )
+        streams = jittered_continuations(prime, settle)
         return min(on_pulse_share(tokens, phase=3, after_step=300) for tokens in streams)
 
     assert share(settle=False) < 0.6
@@ -640,16 +646,7 @@ def test_a_continuation_keeps_the_pulse_of_all_its_prime_and_not_of_its_first_no
     # written 16ths, its 40 after them 3 steps after: the pulse kept is the whole prime's
     starts = [*range(1, 96, 6), *range(99, 339, 6)]
     prime = barred_prime(starts, ["NOTE_60", "VEL_8", "DUR_6"])
-    streams = sample_tokens(
-        Jitterer(),
-        VOCAB,
-        prime,
-        length=Length(len(prime) + 400, "tokens"),
-        sampling=Sampling(),
-        steering=Steering(settle_pulse=True),
-        streams=4,
-        seed=2,
-    )
+    streams = jittered_continuations(prime, settle=True)
     assert min(on_pulse_share(tokens, phase=3, after_step=339) for tokens in streams) > 0.85
 
 
