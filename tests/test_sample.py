@@ -187,6 +187,11 @@ def tiny_network(cell: str, tie: bool) -> LanguageModel:
     return network.eval()
 
 
+def numpy_stepper(network: LanguageModel) -> Stepper:
+    """The NumPy stepper of a PyTorch network's weights, as a model folder loads them."""
+    return Stepper(network.config, {k: v.numpy() for k, v in network.state_dict().items()})
+
+
 def save_model(network: LanguageModel, folder: Path) -> Path:
     save_weights(network, folder / "model.safetensors")
     save_config(folder, config_json("event", network.config, VOCAB, {}, {}, {}))
@@ -198,7 +203,7 @@ def save_model(network: LanguageModel, folder: Path) -> Path:
 )
 def test_loaded_model_samples_as_the_torch_network_does(tmp_path, cell, tie):
     network = tiny_network(cell, tie)
-    from_torch = Stepper(network.config, {k: v.numpy() for k, v in network.state_dict().items()})
+    from_torch = numpy_stepper(network)
     loaded = midigen.load_model(save_model(network, tmp_path))
     options = {"length": Length(300, "tokens"), "sampling": Sampling(), "streams": 2, "seed": 5}
     expected = sample_tokens(from_torch, VOCAB, ["EVENT_24"], **options)
@@ -285,7 +290,7 @@ def walk_bars(tokens: list[str]) -> grammar.Cursor:
 
 def test_sampled_streams_mark_every_bar_and_keep_tempo_and_meter():
     network = tiny_network("lstm", True)
-    stepper = Stepper(network.config, {k: v.numpy() for k, v in network.state_dict().items()})
+    stepper = numpy_stepper(network)
     streams = four_streams(
         stepper, Length(16, "bars"), Steering(steady=True), seed=2, temperature=1.5
     )
@@ -318,7 +323,7 @@ def test_a_model_without_bar_tokens_never_gets_one():
 def out_of_key_share(steering: Steering) -> float:
     """The share of an untrained network's notes outside the key its streams keep."""
     network = tiny_network("lstm", False)
-    stepper = Stepper(network.config, {k: v.numpy() for k, v in network.state_dict().items()})
+    stepper = numpy_stepper(network)
     masks = Masks(VOCAB, Steering(settle_key=True))
     outside = total = 0
     for tokens in four_streams(stepper, Length(1500, "tokens"), steering, seed=4):
@@ -362,7 +367,7 @@ def test_a_continuation_keeps_the_key_of_its_whole_prime():
     for pitch in pitches:
         prime += [f"NOTE_{pitch}", "VEL_8", "DUR_12", "SHIFT_12"]
     network = tiny_network("lstm", False)
-    stepper = Stepper(network.config, {k: v.numpy() for k, v in network.state_dict().items()})
+    stepper = numpy_stepper(network)
     streams = sample_tokens(
         stepper,
         VOCAB,
@@ -686,7 +691,7 @@ def opening_of(quantiles: dict | None = None) -> list[dict[str, float]]:
     """The opening figures of four piano streams an untrained network samples, aiming at
     the piece ``quantiles`` describe."""
     network = tiny_network("lstm", False)
-    stepper = Stepper(network.config, {k: v.numpy() for k, v in network.state_dict().items()})
+    stepper = numpy_stepper(network)
     steering = Steering(
         instruments=Instruments(frozenset({0}), drums=False), piece_quantiles=quantiles or {}
     )
@@ -722,7 +727,7 @@ def test_a_stream_keeps_the_range_of_a_piece_of_its_style():
 
 def test_a_stream_of_a_one_velocity_style_keeps_one_velocity():
     network = tiny_network("lstm", False)
-    stepper = Stepper(network.config, {k: v.numpy() for k, v in network.state_dict().items()})
+    stepper = numpy_stepper(network)
 
     def commonest_share(quantiles: dict) -> float:
         """The least share, over four streams, of notes in the stream's commonest bin."""
@@ -745,7 +750,7 @@ def test_a_stream_of_a_one_velocity_style_keeps_one_velocity():
 
 def test_a_stream_plays_as_many_instruments_as_a_piece_of_its_style():
     network = tiny_network("lstm", False)
-    stepper = Stepper(network.config, {k: v.numpy() for k, v in network.state_dict().items()})
+    stepper = numpy_stepper(network)
 
     def ensembles(steering: Steering) -> list[int]:
         """How many programs (and the kit) each of twelve streams plays."""
@@ -789,7 +794,7 @@ def primed_streams(prime_velocities: list[int], quantiles: dict, programs: set[i
     """Four continuations, by an untrained network, of a prime of 16 piano notes (two
     bars of 8ths at ``prime_velocities`` bins, in turn), allowed ``programs``."""
     network = tiny_network("lstm", False)
-    stepper = Stepper(network.config, {k: v.numpy() for k, v in network.state_dict().items()})
+    stepper = numpy_stepper(network)
     prime = ["EVENT_24"]
     for bar in range(2):
         prime.append("BAR")
@@ -917,7 +922,7 @@ def test_an_ensemble_of_its_style_plays_together():
 
 def test_a_stream_plays_the_instruments_of_its_style():
     network = tiny_network("lstm", False)
-    stepper = Stepper(network.config, {k: v.numpy() for k, v in network.state_dict().items()})
+    stepper = numpy_stepper(network)
 
     def instruments(steering: Steering) -> Counter:
         """How many notes each instrument plays, over four streams."""
@@ -1232,7 +1237,7 @@ def test_a_piece_only_rests_in_its_last_eighth(length):
 def tonic_share(steering: Steering) -> float:
     """The share of an untrained network's pitched notes on the asked key's tonic."""
     network = tiny_network("lstm", False)
-    stepper = Stepper(network.config, {k: v.numpy() for k, v in network.state_dict().items()})
+    stepper = numpy_stepper(network)
     classes = [
         int(token[5:]) % 12
         for tokens in four_streams(stepper, Length(800, "tokens"), steering, seed=5)
@@ -1259,7 +1264,7 @@ def family_programs(monkeypatch, one_player: bool) -> list[int]:
     if not one_player:
         monkeypatch.setattr(Masks, "other_programs", lambda self, programs: self.no_lean)
     network = tiny_network("lstm", False)
-    stepper = Stepper(network.config, {k: v.numpy() for k, v in network.state_dict().items()})
+    stepper = numpy_stepper(network)
     steering = Steering(instruments=Instruments.parse("guitar, bass"))
     counts = []
     for tokens in four_streams(stepper, Length(800, "tokens"), steering, seed=6):
@@ -1282,7 +1287,7 @@ def test_a_continuation_aimed_at_figures_keeps_them_not_its_primes():
     their own notes keep its register, loudness and rate, whatever the prompt before
     them played, and are measured without it."""
     network = tiny_network("lstm", False)
-    stepper = Stepper(network.config, {k: v.numpy() for k, v in network.state_dict().items()})
+    stepper = numpy_stepper(network)
     # 8th notes on E2 at the softest velocity: 32 notes in 8 s at 120 bpm
     eighths = range(0, 16 * grammar.STEPS_PER_BEAT, grammar.STEPS_PER_BEAT // 2)
     prime = barred_prime(eighths, ["NOTE_40", "VEL_0", "DUR_6"])
