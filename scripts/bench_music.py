@@ -54,6 +54,7 @@ from midigen.model.trained import load_model
 from midigen.views.compare import STATISTICS, compare
 from midigen.views.copying import copying, corpus_runs
 from midigen.views.notes import Note, song_notes
+from midigen.views.notes import pretty as heard
 from midigen.views.rhythm import medians, rhythm
 
 REPO = Path(__file__).resolve().parent.parent
@@ -152,9 +153,10 @@ def file_notes(path: Path) -> list[Note]:
 
 
 def pretty(path: Path):
-    """The file as pretty_midi reads it, or None where it refuses (SMPTE, huge ticks)."""
+    """The file as pretty_midi reads it, as players hear it (views/notes.py), or None
+    where it refuses (huge ticks)."""
     try:
-        return read(path).to_pretty_midi()
+        return heard(read(path))
     except Exception:
         return None
 

@@ -12,6 +12,7 @@ import pytest
 
 import midigen
 from midigen import Song, Track
+from midigen.midi.timing import TempoMap
 from midigen.tokens import grammar
 from midigen.tokens.event import event_tokens_to_song, song_to_event_tokens
 from midigen.tokens.grammar import vocabulary
@@ -130,6 +131,44 @@ def test_a_tempo_change_keeps_seconds_exact():
     midi = pretty_midi.PrettyMIDI(io.BytesIO(midigen.write(midigen.detokenize(tokens))))
     starts = sorted(n.start for i in midi.instruments for n in i.notes)
     assert starts == pytest.approx([0.0, 2.0 + 4 * 60 / 90])
+
+
+def meter(tick: int, numerator: int, denominator: int):
+    return (tick, 0xFF, bytes((0x58, numerator, denominator.bit_length() - 1, 24, 8)))
+
+
+def test_a_tempo_in_a_later_track_rules_the_song_as_players_play_it():
+    # a format 1 file may keep its tempo with its notes; timidity, FluidSynth and mido play
+    # it, where pretty_midi reads the first track's alone (and had the song at 120 bpm)
+    original = song(
+        [meter(0, 4, 4)], [tempo(0, 240)] + note(0, TPQ, 60) + note(4 * TPQ, 5 * TPQ, 62)
+    )
+    tokens = song_to_event_tokens(original)
+    assert tokens[1:5] == grammar.tempo_tokens(250_000)  # 240 bpm
+    heard = [(n.start, n.end, n.pitch) for n in song_notes(original)]
+    assert heard == pytest.approx([(0.0, 0.25, 60), (1.0, 1.25, 62)])
+    round_trip = [(n.start, n.end, n.pitch) for n in song_notes(midigen.detokenize(tokens))]
+    assert round_trip == pytest.approx(heard)
+    assert TempoMap(original).seconds(4 * TPQ) == pytest.approx(1.0)
+
+
+def test_of_two_tempi_at_one_tick_the_later_tracks_rules():
+    original = song([tempo(0, 120)], [tempo(0, 60)] + note(TPQ, 2 * TPQ, 60))
+    assert TempoMap(original).seconds(TPQ) == pytest.approx(1.0)
+    assert [n.start for n in song_notes(original)] == pytest.approx([1.0])
+    decoded = midigen.detokenize(song_to_event_tokens(original))
+    assert [n.start for n in song_notes(decoded)] == pytest.approx([1.0])
+
+
+def test_the_meter_is_the_first_tracks_and_a_later_tracks_only_where_it_has_none():
+    # a score's export wrote each staff's meter change in its own track, a beat apart:
+    # merged, they made bars of one beat
+    staff = [meter(3 * TPQ, 4, 4)] + note(0, TPQ, 60)
+    tokens = song_to_event_tokens(song([meter(0, 3, 4)], staff, [meter(4 * TPQ, 4, 4)]))
+    assert [t for t in tokens if t.startswith("TIMESIG")] == ["TIMESIG_3_4"]
+    tokens = song_to_event_tokens(song([tempo(0, 120)], [meter(0, 3, 4)] + note(0, TPQ, 60)))
+    assert [t for t in tokens if t.startswith("TIMESIG")] == ["TIMESIG_3_4"]
+    assert song_notes(song([], [meter(0, 3, 4)] + note(0, TPQ, 60)))  # pretty_midi reads it
 
 
 def test_the_sustain_pedal_is_kept_as_tokens():

@@ -4,15 +4,19 @@ Tempo events apply to every track of a format 0 or 1 file, so they are
 gathered from all tracks; in format 2 each track is its own sequence and
 keeps its own map.  SMPTE divisions fix the length of a tick, and tempo
 events then change nothing (SMF 1.0).  Frame rate 29 means 29.97 drop-frame.
+
+Which tracks' tempo and time signatures rule the whole song is
+``ruling_conductor``'s to say, for the tokens and every reading of notes in seconds.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from operator import itemgetter
 
 from ..errors import MidiError
-from .smf import DEFAULT_TEMPO_US, META, SET_TEMPO
+from .smf import DEFAULT_TEMPO_US, END_OF_TRACK, META, SET_TEMPO, TIME_SIGNATURE
 from .song import Song, Track, delta_rows, timed_rows
 
 SMPTE_FPS = {24: 24.0, 25: 25.0, 29: 29.97, 30: 30.0}
@@ -35,7 +39,10 @@ class TempoMap:
             raise MidiError("division is 0 ticks per quarter: times cannot be converted to seconds")
         self._fixed = None
         self._division = song.division
-        changes = sorted(tempo_changes(song.tracks if tracks is None else tracks))
+        # by tick alone: of two changes at one tick the later track's rules, as players
+        # that merge the tracks in order play it
+        changes = tempo_changes(song.tracks if tracks is None else tracks)
+        changes.sort(key=itemgetter(0))
         self.ticks = [0]
         self.seconds_at = [0.0]
         self.tempi_us = [DEFAULT_TEMPO_US]
@@ -69,6 +76,78 @@ def tempo_changes(tracks: Iterable[Track]) -> list[tuple[int, int]]:
                 if tempo_us:
                     changes.append((tick, tempo_us))
     return changes
+
+
+def conducts(song: Song, index: int) -> bool:
+    """Whether the tempo events of the song's track ``index`` rule all of it.
+
+    Every track's do in a format 0 or 1 file: SMF 1.0 puts them in the first,
+    but players take them from any, and a file that keeps its tempo in a later
+    track (16 of some 1,900 in the shared corpora) plays at 230 bpm in timidity
+    where a reading of the first track alone had 120.  In a format 2 file only
+    the first track's do: its other sequences are played to its tempo.
+    """
+    return index == 0 or song.format != 2
+
+
+def ruling_conductor(
+    song: Song, found: Sequence[Sequence[tuple[int, bytes]]]
+) -> list[tuple[int, int, bytes]]:
+    """Of the tempo and time-signature events found in each track ((tick, meta data) per
+    track, in track order), those that rule the song, as (tick, track, data) by tick and
+    then track: the tempo events of every track that ``conducts``, and the time signatures
+    of the first such track that has any.  Meter does not sound, so no player settles it,
+    and a score's export may write each staff's meter changes in its own track a beat
+    apart (two bar lines a beat apart, merged); the first track has the song's meter
+    where SMF 1.0 puts it, and the file that keeps it elsewhere, in one track."""
+    meter = next(
+        (
+            index
+            for index, events in enumerate(found)
+            if conducts(song, index) and any(data[0] == TIME_SIGNATURE for _, data in events)
+        ),
+        None,
+    )
+    ruling = [
+        (tick, index, data)
+        for index, events in enumerate(found)
+        if conducts(song, index)
+        for tick, data in events
+        if data[0] == SET_TEMPO or index == meter
+    ]
+    ruling.sort(key=itemgetter(0, 1))  # stable: a track's own order is kept
+    return ruling
+
+
+def conductor_in_first_track(song: Song) -> Song:
+    """The song with the tempo and time signatures that rule it (``ruling_conductor``)
+    moved into its first track, at their ticks, for the readers that look there alone
+    (pretty_midi); the song as it is if its first track has them all."""
+    timed = [timed_rows(track) for track in song.tracks]
+    found = [[(row[0], row[2]) for row in rows if _is_conductor(row)] for rows in timed]
+    moved = [(tick, index, data) for tick, index, data in ruling_conductor(song, found) if index]
+    if not moved:
+        return song
+    leaving = {(index, tick, data) for tick, index, data in moved}
+    merged = [row for row in timed[0] if not _is_end_of_track(row)]
+    merged += [(tick, META, data, False) for tick, _, data in moved]
+    merged.sort(key=itemgetter(0))  # stable: the first track's lead at a tick
+    end = (merged[-1][0], META, bytes((END_OF_TRACK,)), False)
+    tracks = [Track(delta_rows([*merged, end]), song.tracks[0].trailing)]
+    for index, track in enumerate(song.tracks[1:], 1):
+        if any(key[0] == index for key in leaving):
+            rows = [row for row in timed[index] if (index, row[0], row[2]) not in leaving]
+            track = Track(delta_rows(rows), track.trailing)
+        tracks.append(track)
+    return Song(format=song.format, division=song.division, tracks=tracks)
+
+
+def _is_conductor(row: tuple) -> bool:
+    return row[1] == META and row[2][:1] in (bytes((SET_TEMPO,)), bytes((TIME_SIGNATURE,)))
+
+
+def _is_end_of_track(row: tuple) -> bool:
+    return row[1] == META and row[2][:1] == bytes((END_OF_TRACK,))
 
 
 def track_length_ticks(track: Track) -> int:

@@ -5,8 +5,9 @@ each token means, and what may follow it, is tokens/grammar.py's to say.
 Encoding pairs note-ons with note-offs per track, channel and key (as
 pretty_midi does), snaps onsets and ends to the grid (within half a step),
 and keeps tempo exactly: a tempo change between grid steps is re-timed so
-that it lands on its original second.  Tempo events count only in the first
-track, where SMF 1.0 puts a format 1 file's tempo map.
+that it lands on its original second.  The tempo and time signatures that
+count are those ``midi.timing.ruling_conductor`` names (a format 1 file's
+tempo events in any track, as players read them).
 
 Within one step events come in a fixed order: tempo, time signature, the
 BAR of a bar line, then pedal and notes grouped by instrument (programs
@@ -36,7 +37,7 @@ from ..midi.smf import (
     TRACK_NAME,
 )
 from ..midi.song import Song, Track, delta_rows
-from ..midi.timing import TempoMap
+from ..midi.timing import TempoMap, conducts, ruling_conductor
 from .grammar import (
     BIN_MIDDLES,
     DRUMS,
@@ -93,9 +94,10 @@ def song_to_event_tokens(song: Song, bars: bool = True) -> list[str]:
     to_step = grid_step(song)
 
     events: list[tuple] = []  # (step, group, instrument, pitch, value, length)
-    conductor: list[tuple[int, bytes]] = []  # (tick, data) of first-track tempo and signatures
+    found: list[list[tuple[int, bytes]]] = [[] for _ in song.tracks]  # tempo and meter events
     for index, track in enumerate(song.tracks):
-        _collect_track(track, scale, events, conductor if index == 0 else None)
+        _collect_track(track, scale, events, found[index] if conducts(song, index) else None)
+    conductor = [(tick, data) for tick, _, data in ruling_conductor(song, found)]
     signatures = {
         to_step(tick): _time_signature(data)
         for tick, data in conductor
