@@ -711,7 +711,8 @@ def train(
     Writes MODEL/ with config.json, model.safetensors (the best model by
     validation loss), the checkpoint --resume needs, log.csv and loss.png.
     It checkpoints every few minutes and on Ctrl-C.  Without --steps,
-    --epochs or --time it trains for one epoch.
+    --epochs or --time it trains for one epoch.  A file of a folder DATA that
+    cannot be read is reported and left out; the exit status is then 1.
 
     \b
     Examples:
@@ -780,6 +781,7 @@ def train(
     def notify(message: str) -> None:
         (bar.write if bar is not None else click.echo)(f"warning: {message}", file=sys.stderr)
 
+    left_out: list[MidiError] = []
     try:
         result = run_training(
             data,
@@ -790,6 +792,7 @@ def train(
             scheme=scheme,
             progress=progress,
             notify=notify,
+            skipped=left_out.append,
         )
     finally:
         if bar is not None:
@@ -813,6 +816,13 @@ def train(
             err=True,
         )
         sys.exit(130)
+    if left_out:  # trained without them: say so, as prepare does
+        click.echo(
+            f"error: skipped {count(len(left_out), 'file')} that could not be read "
+            "(the model trained without them)",
+            err=True,
+        )
+        sys.exit(1)
 
 
 def _check_midi_name(output: str, hint: str) -> None:

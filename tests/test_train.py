@@ -102,6 +102,23 @@ def test_resume_of_a_model_trained_on_a_folder_reads_it_in_the_recorded_scheme(t
     assert json.loads((tmp_path / "model" / "config.json").read_text())["scheme"] == "chunk"
 
 
+def test_training_on_a_folder_leaves_out_a_file_it_cannot_read_and_says_so(tmp_path):
+    midi = tmp_path / "midi"
+    midi.mkdir()
+    for path in sorted(DATA.glob("*.mid"))[:4]:
+        shutil.copy(path, midi)
+    (midi / "broken.mid").write_bytes(b"MThd\0\0")
+    model = tmp_path / "model"
+    options = ["--hidden", "16", "--embed", "8", "--steps", "1"]
+    result = CliRunner().invoke(main, ["train", str(midi), "-o", str(model), *options])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines()[0].startswith(f"warning: skipped {midi / 'broken.mid'}: ")
+    assert result.stderr.splitlines()[-1] == (
+        "error: skipped 1 file that could not be read (the model trained without them)"
+    )
+    assert (model / "model.safetensors").exists()  # trained on the rest
+
+
 def test_resume_refuses_other_data_with_the_same_vocabulary(dataset, tmp_path):
     other = tmp_path / "other"
     midi = sorted(p for p in DATA.glob("*.mid") if "smpte" not in p.name)

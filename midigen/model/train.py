@@ -160,6 +160,7 @@ def train(
     scheme: str | None = None,
     progress: Callable | None = None,
     notify: Callable[[str], None] | None = None,
+    skipped: Callable[[MidiError], None] | None = None,
 ) -> Progress:
     """Train (or resume) a model on a dataset folder or a folder of MIDI / word text.
 
@@ -169,13 +170,21 @@ def train(
     ``progress`` is called after each step with (progress, loss, tokens/s,
     target) for a progress bar; ``notify`` with each warning about the run
     (a validation split too small to pick the best model, a model that never
-    beat its untrained self).  Returns where training stopped.
+    beat its untrained self), a file of a folder DATA that cannot be read among
+    them; ``skipped`` with each such file's error too (training leaves it out).
+    Returns where training stopped.
 
     Raises:
         MidiError: unusable data, options or model folder.
     """
     distributed = Distributed.start(config.device)
     warn = notify if notify and distributed.is_main else lambda message: None
+
+    def leave_out(error: MidiError) -> None:
+        warn(f"skipped {error}")
+        if skipped is not None and distributed.is_main:
+            skipped(error)
+
     folder = Path(model_dir)
     try:
         if distributed.is_main:
@@ -191,9 +200,7 @@ def train(
             if restart:  # a run killed before its first checkpoint: nothing to continue
                 warn("nothing to resume (no complete checkpoint): training from the start")
                 (folder / LOG_FILE).unlink(missing_ok=True)
-            with dataset_from(
-                data, scheme, skipped=lambda error: warn(f"skipped {error}")
-            ) as dataset:
+            with dataset_from(data, scheme, skipped=leave_out) as dataset:
                 trainer = _Trainer(
                     dataset, folder, config, model_config or {}, resume, restart, distributed
                 )
