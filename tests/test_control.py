@@ -485,6 +485,36 @@ def test_infill_keeps_a_note_struck_again_across_the_span_as_every_reader_hears_
     assert order == [("note_off", 0), ("note_on", 80)]  # the new note lets go first
 
 
+def test_infill_takes_a_doubled_hit_away_whole(tmp_path):
+    """Key 36 struck twice and released twice inside the span (on, on, off, off): the
+    first note-off ends both notes, and the second, which a player pairs with the second
+    strike, goes too; left alone in the output it cut a new note of that key short."""
+    from midigen.model.infill import _edited
+    from midigen.tokens.grammar import DRUMS, STEPS_PER_BEAT, Note
+
+    events = [(0, "note_on", 64), (480, "note_off", 64), (2000, "note_on", 36),
+              (2010, "note_on", 36), (2100, "note_off", 36), (2110, "note_off", 36)]  # fmt: skip
+    track, now = mido.MidiTrack(), 0
+    for at, kind, key in events:
+        velocity = 100 if kind == "note_on" else 0
+        track.append(mido.Message(kind, channel=9, note=key, velocity=velocity, time=at - now))
+        now = at
+    mido.MidiFile(ticks_per_beat=480, tracks=[track]).save(str(tmp_path / "doubled.mid"))
+    beat = STEPS_PER_BEAT  # 20 ticks a step: the span is ticks 1920-3840
+    new = [Note(4 * beat + 6, 18, 36, 90, DRUMS)]  # ticks 2040-2400
+    edited = midigen.write(
+        _edited(midigen.read((tmp_path / "doubled.mid").read_bytes()), 4 * beat, 8 * beat, new)
+    )
+    midi = pretty_midi.PrettyMIDI(io.BytesIO(edited))
+    ticks = sorted(
+        (n.pitch, midi.time_to_tick(n.start), midi.time_to_tick(n.end))
+        for n in midi.instruments[0].notes
+    )
+    assert ticks == [(36, 2040, 2400), (64, 0, 480)]
+    offs = [m for m in mido.MidiFile(file=io.BytesIO(edited)).tracks[0] if m.type == "note_off"]
+    assert [m.note for m in offs] == [64, 36]  # one note-off a note
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [

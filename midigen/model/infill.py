@@ -344,14 +344,26 @@ def _edited(song: Song, start: int, stop: int, notes: list[Note]) -> Song:
 def _without_notes(track: Track, first: int, last: int) -> Track:
     """The track without the notes whose note-on falls in [first, last) ticks, nor the
     note-offs that end only those (``_note_offs``): a note-off that also ends a note kept
-    ends it where it did."""
+    ends it where it did.
+
+    A key struck twice and released twice (on, on, off, off: a doubled drum hit) is two
+    notes ended by the first note-off, and the second ends nothing.  A player pairs it
+    with the second strike, so it goes when that does: left, it stood alone in the
+    output, and would cut short a new note of that key sounding over it."""
     timed = timed_rows(track)
     removed = {
         k
         for k, (at, status, data, _) in enumerate(timed)
         if first <= at < last and _is_note_on(status, data)
     }
-    removed |= {off for off, ons in _note_offs(timed).items() if ons and ons <= removed}
+    ends = _note_offs(timed)
+    removed |= {off for off, ons in ends.items() if ons and ons <= removed}
+    struck_last: dict[tuple[int, int], int] = {}  # (channel, key) -> its latest note-on row
+    for k, (_, status, data, _) in enumerate(timed):
+        if _is_note_on(status, data):
+            struck_last[(status & 0x0F, data[0])] = k
+        elif k in ends and not ends[k] and struck_last.get((status & 0x0F, data[0])) in removed:
+            removed.add(k)
     return Track(delta_rows(row for k, row in enumerate(timed) if k not in removed), track.trailing)
 
 
