@@ -781,7 +781,7 @@ def train(
     def notify(message: str) -> None:
         (bar.write if bar is not None else click.echo)(f"warning: {message}", file=sys.stderr)
 
-    left_out: list[MidiError] = []
+    left_out: list[str] = []
     try:
         result = run_training(
             data,
@@ -818,8 +818,8 @@ def train(
         sys.exit(130)
     if left_out:  # trained without them: say so, as prepare does
         click.echo(
-            f"error: skipped {count(len(left_out), 'file')} that could not be read "
-            "(the model trained without them)",
+            f"error: skipped {count(len(left_out), 'file')} that could not be read; "
+            "the model trained on the rest",
             err=True,
         )
         sys.exit(1)

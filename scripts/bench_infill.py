@@ -27,7 +27,7 @@ from shared_corpus import shared_corpus
 import midigen
 from midigen.model import default_model
 from midigen.model.infill import Span, span_ticks
-from midigen.views.notes import Note, song_notes
+from midigen.views.notes import Note, pretty, song_notes
 
 SYNTHETIC = ("jazzsoft_", "dwm_ics_")  # generated test files, not music
 MIN_PITCHED = 16
@@ -37,7 +37,7 @@ LONGEST_SPAN_SECONDS = 30.0
 def span_notes(song: midigen.Song, bars: tuple[int, int]) -> list[Note]:
     """The notes of ``song`` that start inside ``bars``."""
     first, last = span_ticks(song, Span(*bars, "bars"))
-    midi = song.to_pretty_midi()
+    midi = pretty(song)  # the reading song_notes makes
     start, stop = midi.tick_to_time(first), midi.tick_to_time(last)
     return [note for note in song_notes(song) if start <= note.start < stop]
 

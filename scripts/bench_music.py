@@ -280,7 +280,7 @@ def main() -> int:
     real_rhythm = medians(
         [rhythm(midi) for paths in held_out.values() for p in paths if (midi := pretty(p))]
     )
-    ours_rhythm = medians([rhythm(song.to_pretty_midi()) for song in songs])
+    ours_rhythm = medians([rhythm(heard(song)) for song in songs])
     print(f"\n{'median':<26} {'generated':>10} {'held-out real':>14}")
     for name, value in ours_rhythm.items():
         print(f"{name:<26} {value:>10.2f} {real_rhythm[name]:>14.2f}")

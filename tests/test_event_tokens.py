@@ -16,7 +16,8 @@ from midigen.midi.timing import TempoMap
 from midigen.tokens import grammar
 from midigen.tokens.event import event_tokens_to_song, song_to_event_tokens
 from midigen.tokens.grammar import vocabulary
-from midigen.views.notes import song_notes
+from midigen.views.notes import pretty, song_notes
+from midigen.views.summary import summarize
 
 DATA = Path(__file__).parent / "data"
 TPQ = 96  # ticks per quarter in the hand-made songs: 4 ticks per step
@@ -152,23 +153,32 @@ def test_a_tempo_in_a_later_track_rules_the_song_as_players_play_it():
     assert TempoMap(original).seconds(4 * TPQ) == pytest.approx(1.0)
 
 
+def test_a_track_that_holds_a_tempo_alone_is_read():
+    alone = Track([(0, 0xFF, b"\x51" + (250_000).to_bytes(3, "big"), False)])  # no End of Track
+    original = Song(format=1, division=TPQ, tracks=[song(note(0, TPQ, 60)).tracks[0], alone])
+    assert [(n.start, n.end) for n in song_notes(original)] == pytest.approx([(0.0, 0.25)])
+
+
 def test_of_two_tempi_at_one_tick_the_later_tracks_rules():
-    original = song([tempo(0, 120)], [tempo(0, 60)] + note(TPQ, 2 * TPQ, 60))
-    assert TempoMap(original).seconds(TPQ) == pytest.approx(1.0)
-    assert [n.start for n in song_notes(original)] == pytest.approx([1.0])
+    original = song([tempo(0, 60)], [tempo(0, 120)] + note(TPQ, 2 * TPQ, 60))
+    assert TempoMap(original).seconds(TPQ) == pytest.approx(0.5)  # not the slower's 1.0
+    assert [n.start for n in song_notes(original)] == pytest.approx([0.5])
     decoded = midigen.detokenize(song_to_event_tokens(original))
-    assert [n.start for n in song_notes(decoded)] == pytest.approx([1.0])
+    assert [n.start for n in song_notes(decoded)] == pytest.approx([0.5])
 
 
 def test_the_meter_is_the_first_tracks_and_a_later_tracks_only_where_it_has_none():
     # a score's export wrote each staff's meter change in its own track, a beat apart:
     # merged, they made bars of one beat
     staff = [meter(3 * TPQ, 4, 4)] + note(0, TPQ, 60)
-    tokens = song_to_event_tokens(song([meter(0, 3, 4)], staff, [meter(4 * TPQ, 4, 4)]))
+    staves = song([meter(0, 3, 4)], staff, [meter(4 * TPQ, 4, 4)])
+    tokens = song_to_event_tokens(staves)
     assert [t for t in tokens if t.startswith("TIMESIG")] == ["TIMESIG_3_4"]
+    assert summarize(staves)["meters"] == ["3/4"]  # what `info` lists
     tokens = song_to_event_tokens(song([tempo(0, 120)], [meter(0, 3, 4)] + note(0, TPQ, 60)))
     assert [t for t in tokens if t.startswith("TIMESIG")] == ["TIMESIG_3_4"]
-    assert song_notes(song([], [meter(0, 3, 4)] + note(0, TPQ, 60)))  # pretty_midi reads it
+    meters = pretty(song([], [meter(0, 3, 4)] + note(0, TPQ, 60))).time_signature_changes
+    assert [(m.numerator, m.denominator) for m in meters] == [(3, 4)]  # as the tokens
 
 
 def test_the_sustain_pedal_is_kept_as_tokens():

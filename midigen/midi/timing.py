@@ -1,8 +1,9 @@
 """Ticks -> seconds: the tempo map of a song.
 
-Tempo events apply to every track of a format 0 or 1 file, so they are
-gathered from all tracks; in format 2 each track is its own sequence and
-keeps its own map.  SMPTE divisions fix the length of a tick, and tempo
+A format 0 or 1 file's tempo events apply to all its tracks, wherever they
+stand; a format 2 file's sequences are played together to the first one's
+(``conducts``), and a sequence alone keeps its own (``TempoMap(song,
+[track])``).  SMPTE divisions fix the length of a tick, and tempo
 events then change nothing (SMF 1.0).  Frame rate 29 means 29.97 drop-frame.
 
 Which tracks' tempo and time signatures rule the whole song is
@@ -19,11 +20,15 @@ from ..errors import MidiError
 from .smf import DEFAULT_TEMPO_US, END_OF_TRACK, META, SET_TEMPO, TIME_SIGNATURE
 from .song import Song, Track, delta_rows, timed_rows
 
+# the meta types that set the time and the bars every track plays to
+CONDUCTOR = (SET_TEMPO, TIME_SIGNATURE)
+
 SMPTE_FPS = {24: 24.0, 25: 25.0, 29: 29.97, 30: 30.0}
 
 
 class TempoMap:
-    """Converts absolute ticks to seconds for one timeline."""
+    """Converts absolute ticks to seconds for one timeline: the song's, or that of
+    ``tracks`` alone."""
 
     def __init__(self, song: Song, tracks: Iterable[Track] | None = None) -> None:
         if song.smpte:
@@ -41,7 +46,9 @@ class TempoMap:
         self._division = song.division
         # by tick alone: of two changes at one tick the later track's rules, as players
         # that merge the tracks in order play it
-        changes = tempo_changes(song.tracks if tracks is None else tracks)
+        if tracks is None:
+            tracks = [track for index, track in enumerate(song.tracks) if conducts(song, index)]
+        changes = tempo_changes(tracks)
         changes.sort(key=itemgetter(0))
         self.ticks = [0]
         self.seconds_at = [0.0]
@@ -93,18 +100,23 @@ def conducts(song: Song, index: int) -> bool:
 def ruling_conductor(
     song: Song, found: Sequence[Sequence[tuple[int, bytes]]]
 ) -> list[tuple[int, int, bytes]]:
-    """Of the tempo and time-signature events found in each track ((tick, meta data) per
-    track, in track order), those that rule the song, as (tick, track, data) by tick and
-    then track: the tempo events of every track that ``conducts``, and the time signatures
-    of the first such track that has any.  Meter does not sound, so no player settles it,
-    and a score's export may write each staff's meter changes in its own track a beat
-    apart (two bar lines a beat apart, merged); the first track has the song's meter
-    where SMF 1.0 puts it, and the file that keeps it elsewhere, in one track."""
+    """The tempo and time signatures that rule the song, as (tick, track, meta data), by
+    tick and then track.
+
+    ``found`` holds each track's tempo and time-signature meta events, (tick,
+    data) in track order.  The tempo events of every track that ``conducts``
+    rule, and the time signatures of the first such track that has a
+    well-formed one.  Meter does not sound, so no player settles where it may
+    stand, and a score's export may write each staff's meter changes in its
+    own track, a beat apart (merged, they made bars of one beat); SMF 1.0
+    puts the song's meter in the first track, and a file that keeps it
+    elsewhere keeps it in one.
+    """
     meter = next(
         (
             index
             for index, events in enumerate(found)
-            if conducts(song, index) and any(data[0] == TIME_SIGNATURE for _, data in events)
+            if conducts(song, index) and any(_is_meter(data) for _, data in events)
         ),
         None,
     )
@@ -113,37 +125,42 @@ def ruling_conductor(
         for index, events in enumerate(found)
         if conducts(song, index)
         for tick, data in events
-        if data[0] == SET_TEMPO or index == meter
+        if data[0] == SET_TEMPO or (index == meter and _is_meter(data))
     ]
     ruling.sort(key=itemgetter(0, 1))  # stable: a track's own order is kept
     return ruling
 
 
 def conductor_in_first_track(song: Song) -> Song:
-    """The song with the tempo and time signatures that rule it (``ruling_conductor``)
-    moved into its first track, at their ticks, for the readers that look there alone
-    (pretty_midi); the song as it is if its first track has them all."""
+    """The song with the tempo and time signatures that rule it in its first track, where
+    pretty_midi reads them alone.
+
+    The events ``ruling_conductor`` takes from later tracks are copied in at
+    their ticks; the later tracks keep theirs, which pretty_midi passes over
+    (a track left with no event at all failed it).  A song whose first track
+    holds them all is returned as it is.
+    """
     timed = [timed_rows(track) for track in song.tracks]
     found = [[(row[0], row[2]) for row in rows if _is_conductor(row)] for rows in timed]
-    moved = [(tick, index, data) for tick, index, data in ruling_conductor(song, found) if index]
-    if not moved:
+    copied = [
+        (tick, META, data, False) for tick, index, data in ruling_conductor(song, found) if index
+    ]
+    if not copied:
         return song
-    leaving = {(index, tick, data) for tick, index, data in moved}
-    merged = [row for row in timed[0] if not _is_end_of_track(row)]
-    merged += [(tick, META, data, False) for tick, _, data in moved]
+    merged = [row for row in timed[0] if not _is_end_of_track(row)] + copied
     merged.sort(key=itemgetter(0))  # stable: the first track's lead at a tick
-    end = (merged[-1][0], META, bytes((END_OF_TRACK,)), False)
-    tracks = [Track(delta_rows([*merged, end]), song.tracks[0].trailing)]
-    for index, track in enumerate(song.tracks[1:], 1):
-        if any(key[0] == index for key in leaving):
-            rows = [row for row in timed[index] if (index, row[0], row[2]) not in leaving]
-            track = Track(delta_rows(rows), track.trailing)
-        tracks.append(track)
-    return Song(format=song.format, division=song.division, tracks=tracks)
+    end = max([merged[-1][0], *(row[0] for row in timed[0] if _is_end_of_track(row))])
+    end_row = (end, META, bytes((END_OF_TRACK,)), False)
+    first = Track(delta_rows([*merged, end_row]), song.tracks[0].trailing)
+    return Song(format=song.format, division=song.division, tracks=[first, *song.tracks[1:]])
 
 
 def _is_conductor(row: tuple) -> bool:
-    return row[1] == META and row[2][:1] in (bytes((SET_TEMPO,)), bytes((TIME_SIGNATURE,)))
+    return row[1] == META and row[2][:1] != b"" and row[2][0] in CONDUCTOR
+
+
+def _is_meter(data: bytes) -> bool:
+    return data[0] == TIME_SIGNATURE and len(data) == 5
 
 
 def _is_end_of_track(row: tuple) -> bool:

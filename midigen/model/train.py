@@ -160,7 +160,7 @@ def train(
     scheme: str | None = None,
     progress: Callable | None = None,
     notify: Callable[[str], None] | None = None,
-    skipped: Callable[[MidiError], None] | None = None,
+    skipped: Callable[[str], None] | None = None,
 ) -> Progress:
     """Train (or resume) a model on a dataset folder or a folder of MIDI / word text.
 
@@ -180,7 +180,7 @@ def train(
     distributed = Distributed.start(config.device)
     warn = notify if notify and distributed.is_main else lambda message: None
 
-    def leave_out(error: MidiError) -> None:
+    def leave_out(error: str) -> None:
         warn(f"skipped {error}")
         if skipped is not None and distributed.is_main:
             skipped(error)

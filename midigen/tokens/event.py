@@ -37,7 +37,7 @@ from ..midi.smf import (
     TRACK_NAME,
 )
 from ..midi.song import Song, Track, delta_rows
-from ..midi.timing import TempoMap, conducts, ruling_conductor
+from ..midi.timing import CONDUCTOR, TempoMap, ruling_conductor
 from .grammar import (
     BIN_MIDDLES,
     DRUMS,
@@ -96,7 +96,7 @@ def song_to_event_tokens(song: Song, bars: bool = True) -> list[str]:
     events: list[tuple] = []  # (step, group, instrument, pitch, value, length)
     found: list[list[tuple[int, bytes]]] = [[] for _ in song.tracks]  # tempo and meter events
     for index, track in enumerate(song.tracks):
-        _collect_track(track, scale, events, found[index] if conducts(song, index) else None)
+        _collect_track(track, scale, events, found[index])
     conductor = [(tick, data) for tick, _, data in ruling_conductor(song, found)]
     signatures = {
         to_step(tick): _time_signature(data)
@@ -202,16 +202,16 @@ def _step_scale(song: Song) -> tuple[int, int, int]:
 
 # Sort groups within one step.
 _TEMPO, _TIME_SIGNATURE, _PLAYED = 0, 1, 2
-_CONDUCTOR = (SET_TEMPO, TIME_SIGNATURE)
 
 
 def _collect_track(
     track: Track,
     scale: tuple[int, int, int],
     events: list[tuple],
-    conductor: list[tuple[int, bytes]] | None,
+    conductor: list[tuple[int, bytes]],
 ) -> None:
-    """Append the track's notes and pedal events; collect conductor events if asked.
+    """Append the track's notes and pedal events, and its tempo and time signatures to
+    ``conductor``.
 
     Flattened for speed (scripts/bench_tokenize.py): a note-off that ends the
     one note open on its key, nearly every note, is handled in the loop.
@@ -253,7 +253,7 @@ def _collect_track(
             if down != pedal_down[channel] and channel != DRUM_CHANNEL:
                 pedal_down[channel] = down
                 add(((tick * a + b) // c, _PLAYED, programs[channel], -1, down, 0))
-        elif status == META and conductor is not None and data[0] in _CONDUCTOR:
+        elif status == META and data[0] in CONDUCTOR:
             conductor.append((tick, data))
     for key, waiting in open_notes.items():
         if waiting:  # hanging notes end with their track

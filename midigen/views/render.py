@@ -19,9 +19,15 @@ import numpy as np
 
 from ..errors import MidiError, first_line
 from ..fileio import write_atomic
-from ..midi.smf import DEFAULT_TEMPO_US, END_OF_TRACK, META
+from ..midi.smf import END_OF_TRACK, META
 from ..midi.song import Song, Track
-from ..midi.timing import in_quarter_notes, tempo_changes, track_length_ticks, without_tempo
+from ..midi.timing import (
+    TempoMap,
+    conducts,
+    in_quarter_notes,
+    track_length_ticks,
+    without_tempo,
+)
 from ..midi.writer import write
 from .notes import song_notes
 from .summary import summarize
@@ -98,20 +104,17 @@ def _for_synthesizer(song: Song) -> Song:
     the plainest files:
     bare SMF (no RIFF wrapper, a header of 6 bytes, nothing but tracks: a header of 10
     failed with "the 'MThd' chunk has invalid data"); format 2's sequences as format 1
-    tracks ("the format 2 is not supported"), played together to the first one's tempo,
-    as the piano roll and the tokens take them (the others' tempo events, gathered into
-    one map, had slowed a 97.6 s file to 112 s); and an SMPTE time base in quarter notes
-    (``in_quarter_notes``: it played an SMPTE file as 0 s of silence)."""
+    tracks ("the format 2 is not supported"), played together to the first one's tempo
+    (``conducts``), as the piano roll and the tokens take them (the others' tempo events,
+    gathered into one map, had slowed a 97.6 s file to 112 s); and an SMPTE time base in
+    quarter notes (``in_quarter_notes``: it played an SMPTE file as 0 s of silence)."""
     song = in_quarter_notes(song)
-    if song.format == 2:
-        song = Song(
-            format=2,
-            division=song.division,
-            tracks=song.tracks[:1] + [without_tempo(track) for track in song.tracks[1:]],
-        )
-    tracks = [list(track.rows) for track in song.tracks]
+    tracks = [
+        list((track if conducts(song, index) else without_tempo(track)).rows)
+        for index, track in enumerate(song.tracks)
+    ]
     division = song.division
-    last_tempo_us = max(tempo_changes(song.tracks), default=(0, DEFAULT_TEMPO_US))[1]
+    last_tempo_us = TempoMap(song).tempi_us[-1]
     # the synthesizer stops at the last End of Track: a track of its own ends later, so
     # that the last chord rings out as timidity and fluidsynth let it (it stopped mid-note)
     end = max((track_length_ticks(track) for track in song.tracks), default=0)

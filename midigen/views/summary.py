@@ -8,8 +8,8 @@ from ..errors import MidiError
 from ..midi.gm import DRUM_CHANNEL, program_name
 from ..midi.keys import signature_name
 from ..midi.smf import KEY_SIGNATURE, META, TIME_SIGNATURE
-from ..midi.song import Song
-from ..midi.timing import TempoMap, tempo_changes, track_length_ticks
+from ..midi.song import Song, Track
+from ..midi.timing import TempoMap, ruling_conductor, tempo_changes, track_length_ticks
 
 
 def summarize(song: Song) -> dict[str, Any]:
@@ -40,8 +40,8 @@ def summarize(song: Song) -> dict[str, Any]:
         "notes": notes,
         "duration_seconds": duration(song),
         "tempi_bpm": _tempi(song),
-        "meters": _signatures(song, TIME_SIGNATURE),
-        "keys": _signatures(song, KEY_SIGNATURE),
+        "meters": _signatures(_meters(song)),
+        "keys": _signatures([key for track in song.tracks for key in _metas(track, KEY_SIGNATURE)]),
         "instruments": instruments,
         "drums": DRUM_CHANNEL in used_channels,
         "warnings": [str(warning) for warning in song.warnings],
@@ -73,22 +73,35 @@ def duration(song: Song) -> float | None:
         return None
 
 
-def _signatures(song: Song, meta_type: int) -> list[str]:
-    """The distinct time signatures ("6/8") or key signatures ("D major") in order of
-    time; a malformed one (a denominator past 1/64, eight sharps) is left out."""
+def _metas(track: Track, meta_type: int) -> list[tuple[int, bytes]]:
+    """(tick, data) of the track's meta events of one type."""
+    found, tick = [], 0
+    for delta, status, data, _ in track.rows:
+        tick += delta
+        if status == META and data[:1] == bytes((meta_type,)):
+            found.append((tick, data))
+    return found
+
+
+def _meters(song: Song) -> list[tuple[int, bytes]]:
+    """(tick, data) of the time signatures the song plays to (``ruling_conductor``): a
+    meter in another track counts nowhere, so it is not listed."""
+    found = [_metas(track, TIME_SIGNATURE) for track in song.tracks]
+    return [(tick, data) for tick, _, data in ruling_conductor(song, found)]
+
+
+def _signatures(events: list[tuple[int, bytes]]) -> list[str]:
+    """The distinct time signatures ("6/8") or key signatures ("D major") of (tick, meta
+    data) events, in order of time; a malformed one (a denominator past 1/64, eight
+    sharps) is left out."""
     found = []
-    for track in song.tracks:
-        tick = 0
-        for delta, status, data, _ in track.rows:
-            tick += delta
-            if status != META or data[:1] != bytes((meta_type,)):
-                continue
-            if meta_type == TIME_SIGNATURE and len(data) == 5 and data[2] <= 6:
-                found.append((tick, f"{data[1]}/{2 ** data[2]}"))
-            elif meta_type == KEY_SIGNATURE and len(data) == 3 and data[2] <= 1:
-                sharps = data[1] - 256 if data[1] > 127 else data[1]
-                if -7 <= sharps <= 7:
-                    found.append((tick, signature_name(sharps, bool(data[2]))))
+    for tick, data in events:
+        if data[0] == TIME_SIGNATURE and len(data) == 5 and data[2] <= 6:
+            found.append((tick, f"{data[1]}/{2 ** data[2]}"))
+        elif data[0] == KEY_SIGNATURE and len(data) == 3 and data[2] <= 1:
+            sharps = data[1] - 256 if data[1] > 127 else data[1]
+            if -7 <= sharps <= 7:
+                found.append((tick, signature_name(sharps, bool(data[2]))))
     return list(dict.fromkeys(name for _, name in sorted(found, key=lambda row: row[0])))
 
 
