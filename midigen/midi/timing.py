@@ -44,11 +44,11 @@ class TempoMap:
             raise MidiError("division is 0 ticks per quarter: times cannot be converted to seconds")
         self._fixed = None
         self._division = song.division
-        # by tick alone: of two changes at one tick the later track's rules, as players
-        # that merge the tracks in order play it
         if tracks is None:
             tracks = [track for index, track in enumerate(song.tracks) if conducts(song, index)]
         changes = tempo_changes(tracks)
+        # by tick alone: of two changes at one tick the later track's rules, as players
+        # that merge the tracks in order play it
         changes.sort(key=itemgetter(0))
         self.ticks = [0]
         self.seconds_at = [0.0]
