@@ -16,7 +16,7 @@ from itertools import repeat
 from typing import TYPE_CHECKING, NamedTuple, overload
 
 from ..errors import MidiError
-from .smf import CHANNEL_DATA_LENGTH, ESCAPE, META, SYSEX, TRACK_NAME
+from .smf import CHANNEL_DATA_LENGTH, END_OF_TRACK, ESCAPE, META, SYSEX, TRACK_NAME
 
 if TYPE_CHECKING:
     import mido
@@ -133,6 +133,11 @@ class Track(MutableSequence[Event]):
 
 
 MAX_DELTA = 0x0FFFFFFF  # the longest delta time a file can hold (a 4-byte VLQ)
+
+
+def is_end_of_track(row: tuple) -> bool:
+    """Whether a track row, (delta or tick, status, data, running), is End of Track."""
+    return row[1] == META and row[2][:1] == bytes((END_OF_TRACK,))
 
 
 def timed_rows(track: Track) -> list[tuple[int, int, bytes, bool]]:

@@ -18,7 +18,7 @@ from operator import itemgetter
 
 from ..errors import MidiError
 from .smf import DEFAULT_TEMPO_US, END_OF_TRACK, META, SET_TEMPO, TIME_SIGNATURE
-from .song import Song, Track, delta_rows, timed_rows
+from .song import Song, Track, delta_rows, is_end_of_track, timed_rows
 
 # the meta types that set the time and the bars every track plays to
 CONDUCTOR = (SET_TEMPO, TIME_SIGNATURE)
@@ -147,9 +147,9 @@ def conductor_in_first_track(song: Song) -> Song:
     ]
     if not copied:
         return song
-    merged = [row for row in timed[0] if not _is_end_of_track(row)] + copied
+    merged = [row for row in timed[0] if not is_end_of_track(row)] + copied
     merged.sort(key=itemgetter(0))  # stable: the first track's lead at a tick
-    end = max([merged[-1][0], *(row[0] for row in timed[0] if _is_end_of_track(row))])
+    end = max([merged[-1][0], *(row[0] for row in timed[0] if is_end_of_track(row))])
     end_row = (end, META, bytes((END_OF_TRACK,)), False)
     first = Track(delta_rows([*merged, end_row]), song.tracks[0].trailing)
     return Song(format=song.format, division=song.division, tracks=[first, *song.tracks[1:]])
@@ -161,10 +161,6 @@ def _is_conductor(row: tuple) -> bool:
 
 def _is_meter(data: bytes) -> bool:
     return data[0] == TIME_SIGNATURE and len(data) == 5
-
-
-def _is_end_of_track(row: tuple) -> bool:
-    return row[1] == META and row[2][:1] == bytes((END_OF_TRACK,))
 
 
 def track_length_ticks(track: Track) -> int:

@@ -14,7 +14,7 @@ import struct
 
 from ..errors import MidiError
 from .smf import END_OF_TRACK, META
-from .song import Song, Track, expect_song
+from .song import Song, Track, expect_song, is_end_of_track
 from .vlq import Wide, WideData, encode_vlq
 
 END_OF_TRACK_EVENT = b"\x00\xff\x2f\x00"
@@ -107,7 +107,7 @@ def track_to_bytes(track: Track) -> bytes:
                 add(data)
     except (ValueError, TypeError, IndexError) as error:
         raise MidiError(f"cannot encode an event: {error}") from None
-    ended = bool(rows) and rows[-1][1] == META and rows[-1][2][:1] == bytes((END_OF_TRACK,))
+    ended = bool(rows) and is_end_of_track(rows[-1])
     if ends > ended:  # edits left an End of Track before other events
         return track_to_bytes(Track(_without_inner_end(rows), track.trailing))
     if not ended:
@@ -155,7 +155,7 @@ def _without_inner_end(rows: list[tuple]) -> list[tuple]:
     kept: list[tuple] = []
     carry = 0
     for row in rows[:-1]:
-        if row[1] == META and row[2][:1] == bytes((END_OF_TRACK,)):
+        if is_end_of_track(row):
             carry += row[0]
         else:
             kept.append((row[0] + carry, *row[1:]) if carry else row)

@@ -39,8 +39,7 @@ from ..data.openings import (
 )
 from ..errors import MidiError, count
 from ..midi.gm import Instruments
-from ..midi.smf import END_OF_TRACK, META
-from ..midi.song import Song, Track, delta_rows, timed_rows
+from ..midi.song import Song, Track, delta_rows, is_end_of_track, timed_rows
 from ..tokens import tokenize
 from ..tokens.event import event_seconds, event_tokens_until, split_event_tokens
 from ..tokens.grammar import (
@@ -410,7 +409,7 @@ def _with_events(track: Track, events: list[tuple[int, int, bytes]]) -> Track:
     and End of Track moved on if the new notes sound past it."""
     timed = timed_rows(track)
     end = None
-    if timed and timed[-1][1] == META and timed[-1][2][:1] == bytes((END_OF_TRACK,)):
+    if timed and is_end_of_track(timed[-1]):
         end = timed.pop()
     # at one tick the new note-offs come first and the new note-ons last, so that a key
     # struck again, by a new note or a kept one, is not cut off
