@@ -551,36 +551,35 @@ def test_a_continuation_gives_each_channel_one_instrument_when_its_prime_shares_
     assert all(len(sounds) == 1 for sounds in programs.values()), programs
 
 
+def continued_piano(model, tmp_path: Path, notes: list, length: str) -> Path:
+    """The file `generate --seed 1` writes continuing a prime of ``notes`` on one piano
+    (its default 10 s) to ``length``."""
+    prime = pretty_midi.PrettyMIDI(initial_tempo=120)
+    piano = pretty_midi.Instrument(program=0)
+    piano.notes = notes
+    prime.instruments.append(piano)
+    prime.write(str(tmp_path / "prime.mid"))
+    out = tmp_path / "out.mid"
+    result = run("generate", "-m", model, "--prime", tmp_path / "prime.mid", "--length", length,
+                 "--seed", "1", "-o", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return out
+
+
 def test_a_continuation_of_a_dense_prime_lasts_its_length(model, tmp_path):
     # 60 notes a second, chords of 6 every 0.1 s: the 10 s kept took more tokens than the
     # whole piece was allowed (continuations of rock songs, 38 notes a second, fell short)
-    prime = pretty_midi.PrettyMIDI(initial_tempo=120)
-    piano = pretty_midi.Instrument(program=0)
-    piano.notes = [
+    chords = [
         pretty_midi.Note(80, 60 + 2 * k, t / 10, t / 10 + 0.1) for t in range(100) for k in range(6)
     ]
-    prime.instruments.append(piano)
-    prime.write(str(tmp_path / "dense.mid"))
-    out = tmp_path / "out.mid"
-    result = run("generate", "-m", model, "--prime", tmp_path / "dense.mid", "--length", "11s",
-                 "--seed", "1", "-o", out)  # fmt: skip
-    assert result.exit_code == 0, result.output
+    out = continued_piano(model, tmp_path, chords, "11s")
     assert pretty_midi.PrettyMIDI(str(out)).get_end_time() == pytest.approx(11, abs=0.05)
 
 
 def test_a_primes_held_notes_end_with_the_piece(model, tmp_path):
-    prime = pretty_midi.PrettyMIDI(initial_tempo=120)
-    piano = pretty_midi.Instrument(program=0)
-    for start in range(10):  # a note a second, the last held for 6 s
-        piano.notes.append(pretty_midi.Note(90, 60 + start, start, start + 0.5))
-    piano.notes[-1].end = 15.5
-    prime.instruments.append(piano)
-    prime.write(str(tmp_path / "prime.mid"))
-    out = tmp_path / "out.mid"
-    result = run("generate", "-m", model, "--prime", tmp_path / "prime.mid", "--length", "12s",
-                 "--seed", "1", "-o", out)  # fmt: skip
-    assert result.exit_code == 0, result.output
-    midi = pretty_midi.PrettyMIDI(str(out))
+    notes = [pretty_midi.Note(90, 60 + start, start, start + 0.5) for start in range(10)]
+    notes[-1].end = 15.5  # a note a second, the last held for 6 s
+    midi = pretty_midi.PrettyMIDI(str(continued_piano(model, tmp_path, notes, "12s")))
     ends = [note.end for instrument in midi.instruments for note in instrument.notes]
     assert 11.5 < max(ends) <= 12 + 0.5 / 24  # the held note stops with the piece
 
