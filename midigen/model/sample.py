@@ -612,9 +612,9 @@ def _by_style_id(vocab: Vocab, by_style: Mapping[str, object]) -> dict[int | Non
 def _log_lean(aim: float, measured: float, slack: float, gain: float, bound: float) -> float:
     """A logit bias towards ``aim``: ``gain`` per unit of log(aim / measured) beyond
     ``slack``, at most ``bound`` either way (the rate's and the chords' leans)."""
-    off = np.log(aim / measured)
-    off = np.sign(off) * max(abs(off) - slack, 0.0)
-    return float(np.clip(gain * off, -bound, bound))
+    off = math.log(aim / measured)  # math, not NumPy: on one number it costs a tenth
+    off = math.copysign(max(abs(off) - slack, 0.0), off)
+    return min(max(gain * off, -bound), bound)
 
 
 def _pull_back(
