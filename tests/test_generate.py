@@ -746,3 +746,22 @@ def test_a_format_2_file_plays_to_its_first_sequences_tempo(tmp_path):
     assert result.stdout == f"{tmp_path / 'two.wav'}: 4.0 s of audio\n"  # 2 s, and the ring
     notes = song_notes(midigen.read(tmp_path / "two.mid"))
     assert max(note.end for note in notes) == 2.0  # the piano roll's reading
+
+
+def test_a_prime_cut_before_its_first_note_is_continued_from_its_end(model, tmp_path):
+    # a banjo tune whose first note comes at 2 s, kept for 1 s: the continuation plays
+    # the file's banjo from where the prime ends (it had rested to its end, 0 notes)
+    notes = [pretty_midi.Note(90, 60 + k % 5, 2 + k / 4, 2.25 + k / 4) for k in range(24)]
+    prime = pretty_midi.PrettyMIDI(initial_tempo=120)
+    banjo = pretty_midi.Instrument(program=105)
+    banjo.notes = notes
+    prime.instruments.append(banjo)
+    prime.write(str(tmp_path / "prime.mid"))
+    for seed in (1, 2, 3):
+        out = tmp_path / f"out-{seed}.mid"
+        result = run("generate", "-m", model, "--prime", tmp_path / "prime.mid",
+                     "--prime-seconds", "1", "--length", "8s", "--seed", seed, "-o", out)  # fmt: skip
+        assert result.exit_code == 0, result.output
+        played = pretty_midi.PrettyMIDI(str(out)).instruments
+        assert [instrument.program for instrument in played] == [105]
+        assert min(note.start for note in played[0].notes) == pytest.approx(1.0)

@@ -656,7 +656,8 @@ class Stream:
     """One stream being sampled: where it stands in the music, and the sampler's counters."""
 
     cursor: Cursor = field(default_factory=Cursor)
-    lead_in: bool = True  # the first note must start within the first beat (no prime)
+    # the first note must start within the first beat, or where a prime with none ends
+    lead_in: bool = True
     style_open: bool = False  # the next token may be a style (right after the header)
     tokens: int = 0  # tokens after the header, prime included
     sounded: bool = False  # a note has begun
@@ -762,7 +763,8 @@ class Stream:
 
     @property
     def reading_prime(self) -> bool:
-        """Its tokens so far are a prime's, fed before sampling (follow_prime ends it)."""
+        """Its tokens so far are a prime's, fed before sampling (follow_prime ends it); a
+        prime with no note is read as the lead-in of music from scratch."""
         return not self.lead_in and not self.primed
 
     def follow_prime(self, aims: Mapping[str, float]) -> None:
@@ -1236,13 +1238,19 @@ def sample_tokens(
         masks = Masks(vocab, steering)
         rng = np.random.default_rng(seed)
         # no music yet: the header alone, or with conditioning tokens (a style)
-        unprimed = all(_parsed(token)[0] in NAMED_KINDS for token in prime[1:])
+        kinds = [_parsed(token)[0] for token in prime[1:]]
+        unprimed = all(kind in NAMED_KINDS for kind in kinds)
+        # and no note yet: a prime cut before its first note (its tempo and meter, a rest)
+        # begins as music from scratch does, or it may rest to its end (--prime-seconds 0
+        # of a tune whose guitar enters on beat 2 gave 60 s and no note: its program
+        # change had been cut off with its notes, and the model seldom brings one in)
+        silent = not any(kind in ("NOTE", "DRUM") for kind in kinds)
         # music from scratch keeps the written grid's pulse; a prime's is found in its notes
-        pulse = 0 if unprimed and masks.settle_pulse else None
+        pulse = 0 if silent and masks.settle_pulse else None
         runs = [
             Stream(
                 Cursor(bar_lines=masks.bar_lines),
-                lead_in=unprimed,
+                lead_in=silent,
                 style_open=len(prime) == 1,
                 pulse=pulse,
                 ranks=tuple(ranks),
