@@ -537,11 +537,12 @@ def prepare(
         )
 
     report = prepare_dataset(list(corpus), output, config, jobs=jobs, progress=progress)
-    for piece in report.skipped[:5]:
+    for piece in report.skipped:  # every one, as tokenize names them: a user fixes each
         click.echo(f"error: {piece.error}", err=True)
     train, valid = report.counts["train"], report.counts["valid"]
     click.echo(
-        f"{output}: {report.files - len(report.skipped)} files, vocabulary {report.vocab_size}; "
+        f"{output}: {count(report.files - len(report.skipped), 'file')}, "
+        f"vocabulary {report.vocab_size}; "
         f"train {count(train['pieces'], 'piece')}, {count(train['tokens'], 'token')}; "
         f"valid {count(valid['pieces'], 'piece')}, {count(valid['tokens'], 'token')}"
     )
@@ -562,8 +563,7 @@ def prepare(
         )
     if report.skipped:
         click.echo(
-            f"error: skipped {count(len(report.skipped), 'file')} of {report.files}"
-            + (" (first 5 shown)" if len(report.skipped) > 5 else ""),
+            f"error: skipped {count(len(report.skipped), 'file')} of {report.files}",
             err=True,
         )
         sys.exit(1)
@@ -778,10 +778,15 @@ def train(
             refresh=False,
         )
 
-    def notify(message: str) -> None:
-        (bar.write if bar is not None else click.echo)(f"warning: {message}", file=sys.stderr)
+    def say(line: str) -> None:
+        (bar.write if bar is not None else click.echo)(line, file=sys.stderr)
 
     left_out: list[str] = []
+
+    def leave_out(error: str) -> None:  # an error line each, as prepare prints them
+        left_out.append(error)
+        say(f"error: {error}")
+
     try:
         result = run_training(
             data,
@@ -791,8 +796,8 @@ def train(
             resume=resume,
             scheme=scheme,
             progress=progress,
-            notify=notify,
-            skipped=left_out.append,
+            notify=lambda message: say(f"warning: {message}"),
+            skipped=leave_out,
         )
     finally:
         if bar is not None:
@@ -884,7 +889,7 @@ def evaluate(model_dir: str, data: str, as_json: bool) -> None:
 
     skipped: list[str] = []
     metrics = load_model(model_dir).evaluate(data, skipped=skipped.append)
-    for error in skipped[:5]:
+    for error in skipped:
         click.echo(f"error: {error}", err=True)
     if as_json:
         click.echo(json.dumps(metrics.to_dict(), indent=2))
@@ -897,8 +902,7 @@ def evaluate(model_dir: str, data: str, as_json: bool) -> None:
         )
     if skipped:  # scored without them: say so, as prepare does
         click.echo(
-            f"error: skipped {count(len(skipped), 'file')} that could not be read"
-            + (" (first 5 shown)" if len(skipped) > 5 else ""),
+            f"error: skipped {count(len(skipped), 'file')} that could not be read",
             err=True,
         )
         sys.exit(1)

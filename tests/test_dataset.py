@@ -163,6 +163,19 @@ def test_bad_files_are_skipped_and_reported(corpus, tmp_path):
     assert (tmp_path / "data" / "train.npy").exists()
 
 
+def test_every_skipped_file_is_named(corpus, tmp_path):
+    broken = [corpus / f"broken-{k}.mid" for k in range(7)]  # more than a screenful's share
+    for path in broken:
+        path.write_bytes(b"not midi at all")
+    result = CliRunner().invoke(
+        main, ["prepare", str(corpus), "-o", str(tmp_path / "data"), "--jobs", "1"]
+    )
+    assert result.exit_code == 1
+    named = [line.split(": not a MIDI file")[0] for line in result.stderr.splitlines()]
+    assert named[:-1] == [f"error: {path}" for path in broken]
+    assert named[-1] == f"error: skipped 7 files of {len(MIDI_FILES) + 7}"
+
+
 def test_a_text_file_that_is_not_token_text_is_named_as_such(corpus, tmp_path):
     (corpus / "notes.txt").write_text("my songs, with the ones I like best first\n")
     (corpus / "song.txt").write_bytes(MIDI_FILES[0].read_bytes())  # a MIDI file, misnamed

@@ -759,8 +759,8 @@ def test_a_prime_cut_before_its_first_note_is_continued_from_its_end(model, tmp_
     prime.write(str(tmp_path / "prime.mid"))
     for seed in (1, 2, 3):
         out = tmp_path / f"out-{seed}.mid"
-        result = run("generate", "-m", model, "--prime", tmp_path / "prime.mid",
-                     "--prime-seconds", "1", "--length", "8s", "--seed", seed, "-o", out)  # fmt: skip
+        result = run("generate", "-m", model, "--prime", tmp_path / "prime.mid", "--prime-seconds",
+                     "1", "--length", "8s", "--seed", seed, "-o", out)  # fmt: skip
         assert result.exit_code == 0, result.output
         played = pretty_midi.PrettyMIDI(str(out)).instruments
         assert [instrument.program for instrument in played] == [105]

@@ -112,7 +112,7 @@ def test_training_on_a_folder_leaves_out_a_file_it_cannot_read_and_says_so(tmp_p
     options = ["--hidden", "16", "--embed", "8", "--steps", "1"]
     result = CliRunner().invoke(main, ["train", str(midi), "-o", str(model), *options])
     assert result.exit_code == 1, result.output
-    assert result.stderr.splitlines()[0].startswith(f"warning: skipped {midi / 'broken.mid'}: ")
+    assert result.stderr.splitlines()[0].startswith(f"error: {midi / 'broken.mid'}: ")
     assert result.stderr.splitlines()[-1] == (
         "error: skipped 1 file that could not be read; the model trained on the rest"
     )

@@ -170,8 +170,9 @@ def train(
     ``progress`` is called after each step with (progress, loss, tokens/s,
     target) for a progress bar; ``notify`` with each warning about the run
     (a validation split too small to pick the best model, a model that never
-    beat its untrained self), a file of a folder DATA that cannot be read among
-    them; ``skipped`` with each such file's error too (training leaves it out).
+    beat its untrained self), and without ``skipped`` with each file of a folder
+    DATA that cannot be read; ``skipped`` with each such file's error
+    (training leaves it out).
     Returns where training stopped.
 
     Raises:
@@ -181,8 +182,9 @@ def train(
     warn = notify if notify and distributed.is_main else lambda message: None
 
     def leave_out(error: str) -> None:
-        warn(f"skipped {error}")
-        if skipped is not None and distributed.is_main:
+        if skipped is None:
+            warn(f"skipped {error}")
+        elif distributed.is_main:
             skipped(error)
 
     folder = Path(model_dir)
