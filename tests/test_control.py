@@ -616,3 +616,19 @@ def test_a_key_share_is_the_share_of_the_opening_notes_in_their_best_scale():
     assert key_share(a_minor[:5] * 3) is None  # 15 notes say little about a key
     opening = a_minor * (KEY_SHARE_NOTES // 7 + 1)
     assert key_share(opening[:KEY_SHARE_NOTES] + [61] * 50) == 1.0  # later notes do not count
+
+
+@pytest.mark.parametrize(("span", "steps"), [("8.26-9.5", (397, 456)), ("8.25-9.49", (396, 456))])
+def test_an_infill_span_in_seconds_starts_at_the_first_step_in_it(span, steps):
+    # an 8th note every 0.25 s at 120 bpm (12 steps): 8.26 s lies past the note at
+    # 8.25 s (step 396), which the grid's nearest step had taken into the span
+    from midigen.model.infill import Span, _located
+
+    midi = pretty_midi.PrettyMIDI(initial_tempo=120)
+    piano = pretty_midi.Instrument(program=0)
+    piano.notes = [pretty_midi.Note(80, 60 + k % 7, k / 4, k / 4 + 0.2) for k in range(48)]
+    midi.instruments.append(piano)
+    data = io.BytesIO()
+    midi.write(data)
+    song = midigen.read(data.getvalue())
+    assert _located(song, Span.parse(span, "seconds"), bars=True)[2:] == steps

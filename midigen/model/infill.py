@@ -120,14 +120,21 @@ class Span:
                 )
             return starts[int(self.first) - 1], starts[int(self.last)]
         seconds = event_seconds(tokens)
-        start = walk(event_tokens_until(tokens, self.first)).step
+        start = _step_from(tokens, self.first)
         if start >= end or seconds < self.last:
             raise MidiError(
                 f"the song's music ends at {seconds:.1f} s; "
                 f"{self.first:g}-{self.last:g} s runs past it"
             )
-        stop = walk(event_tokens_until(tokens, self.last)).step
-        return start, max(stop, start + 1)
+        return start, max(_step_from(tokens, self.last), start + 1)
+
+
+def _step_from(tokens: list[str], seconds: float) -> int:
+    """The first grid step at or after ``seconds``: a span's bounds, so that a note that
+    starts before the span is never taken for one in it (8.26-12 s, with the grid's
+    nearest step, regenerated a note at 8.25 s)."""
+    cursor = walk(event_tokens_until(tokens, seconds))  # the nearest step
+    return cursor.step + (cursor.seconds < seconds - 1e-9)
 
 
 def infill(
