@@ -12,7 +12,7 @@ import pytest
 
 import midigen
 from midigen import Song, Track
-from midigen.midi.timing import TempoMap
+from midigen.midi.timing import TempoMap, tempo_changes
 from midigen.tokens import grammar
 from midigen.tokens.event import event_tokens_to_song, song_to_event_tokens
 from midigen.tokens.grammar import vocabulary
@@ -453,3 +453,14 @@ def test_a_velocity_table_says_what_each_bin_plays():
     played = event_tokens_to_song(tokens, velocities=tuple(table))[0]
     assert [n.velocity for n in song_notes(middle)] == [92]
     assert [n.velocity for n in song_notes(played)] == [90]
+
+
+def test_music_whose_first_tempo_comes_late_plays_at_120_bpm_from_the_start():
+    # a --free continuation of a prime with no tempo event: its model set one at 40 s,
+    # and the file had none before it, so `info` and the summary named 46.56 bpm for a
+    # piece that plays at 120 until then
+    late = song(note(0, 96, 60) + note(4 * TPQ, 5 * TPQ, 62), [tempo(4 * TPQ, 60)])
+    assert summarize(late)["tempi_bpm"] == [120, 60]  # what `info` lists
+    decoded = event_tokens_to_song(song_to_event_tokens(late))[0]
+    assert tempo_changes(decoded.tracks) == [(0, 500_000), (4 * decoded.division, 1_000_000)]
+    assert summarize(decoded)["tempi_bpm"] == [120, 60]

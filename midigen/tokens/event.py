@@ -481,7 +481,9 @@ def _conductor(score: Score, end_step: int) -> Track:
     for step, numerator, denominator in score.time_signatures:
         data = bytes((TIME_SIGNATURE, min(numerator, 255), denominator.bit_length() - 1, 24, 8))
         timed.append((step * TICKS_PER_STEP, 0, bytes((META,)) + data))
-    if not score.tempi:
+    if not any(step == 0 for step, _ in score.tempi):
+        # Until a first tempo, players take 120 bpm (SMF 1.0); say so, or a DAW and a
+        # summary take the first tempo written (bars later, in a --free continuation) for it.
         timed.append((0, 0, bytes((META, SET_TEMPO)) + DEFAULT_TEMPO_US.to_bytes(3, "big")))
     if not any(step == 0 for step, _, _ in score.time_signatures):
         # With no meter, notation programs guess one; say 4/4, as SMF 1.0 assumes.

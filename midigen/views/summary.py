@@ -106,9 +106,11 @@ def _signatures(events: list[tuple[int, bytes]]) -> list[str]:
 
 
 def _tempi(song: Song) -> list[float]:
-    """Distinct tempi in order of appearance, in beats per minute."""
-    seen: list[float] = []
-    for _, tempo_us in sorted(tempo_changes(song.tracks)):
+    """Distinct tempi in order of appearance, in beats per minute: 120 first where the
+    first tempo event comes after the start, for players keep 120 until it."""
+    changes = sorted(tempo_changes(song.tracks))
+    seen: list[float] = [120.0] if changes and changes[0][0] > 0 else []
+    for _, tempo_us in changes:
         bpm = round(60e6 / tempo_us, 2)
         if bpm not in seen:
             seen.append(bpm)
