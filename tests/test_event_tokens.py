@@ -464,3 +464,25 @@ def test_music_whose_first_tempo_comes_late_plays_at_120_bpm_from_the_start():
     decoded = event_tokens_to_song(song_to_event_tokens(late))[0]
     assert tempo_changes(decoded.tracks) == [(0, 500_000), (4 * decoded.division, 1_000_000)]
     assert summarize(decoded)["tempi_bpm"] == [120, 60]
+
+
+@pytest.mark.parametrize(
+    ("written", "token", "warned"),
+    [
+        ((18, 3), "TIMESIG_9_4", False),
+        ((20, 4), "TIMESIG_10_8", False),
+        ((17, 3), "TIMESIG_16_8", True),
+    ],
+)
+def test_a_meter_beyond_the_vocabulary_keeps_its_bar_length_where_it_can(written, token, warned):
+    # 18/8 had become 16/8: its bar lines, and the bars infill --bars counts, drifted
+    numerator, power = written
+    meter = (0, 0xFF, bytes((0x58, numerator, power, 24, 8)))
+    piece = song(note(0, 96, 60) + note(20 * TPQ, 21 * TPQ, 62), [meter])
+    tokens = song_to_event_tokens(piece, bars=True)
+    assert token in tokens
+    assert bool(piece.warnings) == warned
+    if not warned:  # a BAR where each written bar begins
+        steps = 4 * grammar.STEPS_PER_BEAT * numerator // 2**power
+        ends = [grammar.walk(tokens[: k + 1]).step for k, t in enumerate(tokens) if t == "BAR"]
+        assert ends[:3] == [0, steps, 2 * steps]

@@ -98,11 +98,20 @@ def song_to_event_tokens(song: Song, bars: bool = True) -> list[str]:
     for index, track in enumerate(song.tracks):
         _collect_track(track, scale, events, found[index])
     conductor = [(tick, data) for tick, _, data in ruling_conductor(song, found)]
-    signatures = {
-        to_step(tick): _time_signature(data)
-        for tick, data in conductor
-        if data[0] == TIME_SIGNATURE and len(data) == 5
-    }
+    signatures, reshaped = {}, []
+    for tick, data in conductor:
+        if data[0] == TIME_SIGNATURE and len(data) == 5:
+            numerator, denominator = signatures[to_step(tick)] = _time_signature(data)
+            if numerator << data[2] != max(data[1], 1) * denominator:  # bars of another length
+                reshaped.append(f"{data[1]}/{1 << data[2]}")
+    if reshaped:
+        song.warnings.append(
+            MidiError(
+                f"time signature {', '.join(dict.fromkeys(reshaped))} beyond the event tokens' "
+                f"{TIME_SIGNATURE_NUMERATORS[-1]}/{TIME_SIGNATURE_DENOMINATORS[-1]}: "
+                "its bar lines are those of the nearest they hold"
+            )
+        )
     events += [(step, _TIME_SIGNATURE, 0, 0, value, 0) for step, value in signatures.items()]
     if song.ticks_per_beat:  # SMPTE ticks are seconds already: no tempo to keep
         tempi = [
@@ -127,9 +136,14 @@ def song_to_event_tokens(song: Song, bars: bool = True) -> list[str]:
 
 
 def _time_signature(data: bytes) -> tuple[int, int]:
-    """A time signature meta event's n/d, clamped to the ones the vocabulary has."""
-    numerator = min(max(data[1], 1), TIME_SIGNATURE_NUMERATORS[-1])
-    return numerator, min(1 << data[2], TIME_SIGNATURE_DENOMINATORS[-1])
+    """A time signature meta event's n/d as the vocabulary has it: both halved while they
+    are even and do not fit (18/8 is 9/4, 20/16 is 10/8: bars as long, so that bar lines
+    and infill's --bars count the written bars), else clamped (17/8 is 16/8)."""
+    numerator, denominator = max(data[1], 1), 1 << data[2]
+    most, deepest = TIME_SIGNATURE_NUMERATORS[-1], TIME_SIGNATURE_DENOMINATORS[-1]
+    while (numerator > most or denominator > deepest) and numerator % 2 == 0 and denominator > 1:
+        numerator, denominator = numerator // 2, denominator // 2
+    return min(numerator, most), min(denominator, deepest)
 
 
 def _grid_tempi(tempi: list[tuple[int, int]], tpq: int, to_step) -> dict[int, int]:
