@@ -394,6 +394,19 @@ def test_render_plays_what_the_synthesizer_reads_only_rewritten(tmp_path, name, 
     assert np.abs(samples).max() > 1000  # it sounds
 
 
+def test_render_passes_over_a_tempo_event_of_the_wrong_length(tmp_path):
+    # a tempo of 2 bytes, kept verbatim by the tolerant reader and passed over by every
+    # other command: the synthesizer failed "to read the tempo value"
+    track = (bytes([0, 0xFF, 0x51, 2, 0x07, 0xA1, 0, 0x90, 60, 100, 0x60, 0x80, 60, 0])
+             + bytes([0, 0xFF, 0x2F, 0]))  # fmt: skip
+    song = tmp_path / "song.mid"
+    song.write_bytes(b"MThd" + bytes([0, 0, 0, 6, 0, 0, 0, 1, 0, 96]) + b"MTrk"
+                     + len(track).to_bytes(4, "big") + track)  # fmt: skip
+    result = run("render", song, "-o", tmp_path / "x.wav")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"{tmp_path / 'x.wav'}: 2.5 s of audio\n"  # a beat at 120 bpm
+
+
 @pytest.mark.parametrize(
     ("division", "end_delta", "message"),
     [

@@ -19,8 +19,9 @@ import numpy as np
 
 from ..errors import MidiError, first_line
 from ..fileio import write_atomic
+from ..midi.reader import META_LENGTHS
 from ..midi.smf import END_OF_TRACK, META
-from ..midi.song import Song, Track
+from ..midi.song import Song, Track, delta_rows, timed_rows
 from ..midi.timing import (
     TempoMap,
     conducts,
@@ -110,7 +111,7 @@ def _for_synthesizer(song: Song) -> Song:
     quarter notes (``in_quarter_notes``: it played an SMPTE file as 0 s of silence)."""
     song = in_quarter_notes(song)
     tracks = [
-        list((track if conducts(song, index) else without_tempo(track)).rows)
+        _without_broken_metas(track if conducts(song, index) else without_tempo(track))
         for index, track in enumerate(song.tracks)
     ]
     division = song.division
@@ -125,6 +126,18 @@ def _for_synthesizer(song: Song) -> Song:
         division=division,
         tracks=[Track(rows) for rows in tracks],
     )
+
+
+def _without_broken_metas(track: Track) -> list[tuple]:
+    """The track's rows but the meta events whose payload breaks its fixed layout (a
+    tempo of 2 bytes), which the tolerant reader keeps verbatim, the other commands
+    pass over, and the synthesizer refuses ("failed to read the tempo value")."""
+    return delta_rows(row for row in timed_rows(track) if not _is_broken_meta(row[1], row[2]))
+
+
+def _is_broken_meta(status: int, data: bytes) -> bool:
+    kind = data[0] if status == META and data else None
+    return kind in META_LENGTHS and kind != END_OF_TRACK and len(data) - 1 not in META_LENGTHS[kind]
 
 
 def _normalised_wav(data: bytes) -> tuple[bytes, float]:
