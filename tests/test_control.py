@@ -632,3 +632,25 @@ def test_an_infill_span_in_seconds_starts_at_the_first_step_in_it(span, steps):
     midi.write(data)
     song = midigen.read(data.getvalue())
     assert _located(song, Span.parse(span, "seconds"), bars=True)[2:] == steps
+
+
+def test_infill_keeps_an_smpte_time_base_and_everything_outside_the_span(styled, tmp_path):
+    # it had refused: "infill needs a time base in ticks per quarter note"
+    from midigen.views.notes import song_notes
+
+    _, model = styled
+    smpte = replace(midigen.read(PRIME), division=(256 - 25) << 8 | 40)  # 25 fps x 40 ticks
+    (tmp_path / "smpte.mid").write_bytes(midigen.write(smpte))
+    out = tmp_path / "new.mid"
+    result = run("infill", tmp_path / "smpte.mid", "--seconds", "2-4", "-o", out, "-m", model,
+                 "--seed", "4")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    written = midigen.read(out)
+    assert written.smpte == (25, 40)
+    before, after = song_notes(smpte), song_notes(written)
+
+    def outside(notes):
+        return [n for n in notes if not 2 - 1e-6 <= n.start < 4 - 1e-6]
+
+    assert outside(after) == outside(before) and len(outside(before)) > 10
+    assert after != before

@@ -41,11 +41,15 @@ from ..errors import MidiError, count
 from ..midi.gm import Instruments
 from ..midi.song import Song, Track, delta_rows, is_end_of_track, timed_rows
 from ..tokens import tokenize
-from ..tokens.event import event_seconds, event_tokens_until, split_event_tokens
+from ..tokens.event import (
+    event_seconds,
+    event_tokens_until,
+    split_event_tokens,
+    ticks_per_step,
+)
 from ..tokens.grammar import (
     BIN_MIDDLES,
     DRUMS,
-    STEPS_PER_BEAT,
     Cursor,
     Note,
     Score,
@@ -153,7 +157,7 @@ def infill(
     ``velocities``: what each VEL bin plays (the model's table; by default its middle).
 
     Raises:
-        MidiError: the song has no ticks-per-quarter time base, the span is
+        MidiError: the song has no usable time base, the span is
             outside it, or ``candidates`` is out of range.
     """
     if not 1 <= candidates <= MAX_CANDIDATES:
@@ -256,9 +260,7 @@ def span_ticks(song: Song, span: Span) -> tuple[int, int]:
 def _located(song: Song, span: Span, bars: bool = True) -> tuple[list[str], Score, int, int]:
     """The song's event tokens (with BAR tokens if ``bars``), what they say, and the span's
     [start, stop) steps."""
-    if not song.ticks_per_beat:
-        raise MidiError("infill needs a time base in ticks per quarter note, not SMPTE or 0")
-    tokens = tokenize(song, "event", bars)
+    tokens = tokenize(song, "event", bars)  # raises for a song with no time base
     score = Score()
     end = walk(tokens, score).step
     end = max([end, *(note.start + note.length for note in score.notes)])
@@ -267,7 +269,9 @@ def _located(song: Song, span: Span, bars: bool = True) -> tuple[list[str], Scor
 
 
 def _tick(song: Song, step: int) -> int:
-    return round(step * song.ticks_per_beat / STEPS_PER_BEAT)
+    """A grid step's tick: of a quarter note's ticks, or of an SMPTE time base's, whose
+    steps the tokens count at 120 bpm."""
+    return round(step * ticks_per_step(song))
 
 
 def _best(stepper: Stepper, vocab, prompt: list[str], middles: list[list[str]], after) -> int:

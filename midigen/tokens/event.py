@@ -199,6 +199,16 @@ def grid_step(song: Song) -> Callable[[int], int]:
     return lambda tick: (tick * a + b) // c
 
 
+def ticks_per_step(song: Song) -> float:
+    """The song's ticks per grid step (``grid_step``'s scale), to turn steps back into ticks.
+
+    Raises:
+        MidiError: the song has no usable time base.
+    """
+    a, _, c = _step_scale(song)
+    return c / a
+
+
 def _step_scale(song: Song) -> tuple[int, int, int]:
     """(a, b, c) with step = (tick * a + b) // c: ticks to grid steps, rounded half up.
 
