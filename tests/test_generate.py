@@ -603,8 +603,8 @@ def test_a_prime_that_already_fills_the_length_is_one_error(model, tmp_path):
                  "--length", "2s", "--seed", "1")  # fmt: skip
     assert result.exit_code == 1
     assert result.stderr == (
-        f"error: {PRIME}: the prime's first 500 s already fill the length (2 seconds): "
-        "ask for more, or keep less prime\n"
+        f"error: {PRIME}: the whole prime (shorter than 500 s) already fills the length "
+        "(2 seconds): ask for more, or keep less prime\n"
     )
     assert not out.exists()
 

@@ -226,9 +226,15 @@ class TrainedModel:
             source = "the prime" if isinstance(prime, (Song, bytes)) else prime  # for errors
             whole_prime = self._song_tokens(prime_song, source)
             start = event_tokens_until(whole_prime, prime_seconds)
-            if length.reached(Stream(walk(start), tokens=len(start) - 1)):
+            kept = walk(start)
+            if length.reached(Stream(kept, tokens=len(start) - 1)):
+                what = (  # a prime shorter than its seconds is kept whole
+                    f"the whole prime (shorter than {prime_seconds:g} s) already fills"
+                    if kept.seconds < prime_seconds - 1e-6
+                    else f"the prime's first {prime_seconds:g} s already fill"
+                )
                 raise MidiError(
-                    f"the prime's first {prime_seconds:g} s already fill the length "
+                    f"{what} the length "
                     f"({length.amount:g} {length.unit}): ask for more, or keep less prime",
                     path=source,
                 )
