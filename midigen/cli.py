@@ -520,7 +520,7 @@ def prepare(
     """
     from tqdm import tqdm
 
-    from .data.dataset import PrepareConfig
+    from .data.dataset import PrepareConfig, lopsided_split
     from .data.dataset import prepare as prepare_dataset
 
     config = PrepareConfig(
@@ -552,6 +552,8 @@ def prepare(
             "`train` cannot (lower --valid-fraction)",
             err=True,
         )
+    elif lopsided := lopsided_split(train["tokens"], valid["tokens"]):
+        click.echo(f"warning: {lopsided}", err=True)
     for piece in report.repaired[:5]:
         more = len(piece.repairs) - 1
         click.echo(f"warning: {piece.repairs[0]}" + (f" (+{more} more)" if more else ""), err=True)

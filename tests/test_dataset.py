@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from midigen.cli import main
-from midigen.data.dataset import PrepareConfig, open_dataset, prepare
+from midigen.data.dataset import PrepareConfig, open_dataset, prepare, split_position
 from midigen.data.openings import BOUNDS
 from midigen.errors import MidiError
 from midigen.tokens.vocab import EOS_ID, Vocab
@@ -314,3 +315,25 @@ def test_each_style_records_what_its_training_pieces_openings_are_like(tmp_path)
     assert quantiles["notes_per_onset"]["hymns"] == [1.0] * 11  # one note at a time
     instruments = json.loads((tmp_path / "data" / "meta.json").read_text())["style_instruments"]
     assert instruments == {"hymns": {"0": 1.0}, "jazz": {"0": 1.0}}  # all on the piano
+
+
+def test_a_validation_split_that_outweighs_the_training_split_is_warned_of(tmp_path):
+    # two files: one goes whole to validation, and here it is the longer one
+    folder = tmp_path / "words"
+    folder.mkdir()
+    short, extra = "a b c d\n", 0
+    while True:  # the longer text, made to hash below the shorter (the one held out)
+        long = "a b c d e f g h\n" * 20 + "x " * extra + "\n"
+        digests = [hashlib.sha256(text.encode()).hexdigest() for text in (short, long)]
+        if split_position(digests[1]) < split_position(digests[0]):
+            break
+        extra += 1
+    (folder / "short.txt").write_text(short)
+    (folder / "long.txt").write_text(long)
+    result = CliRunner().invoke(
+        main, ["prepare", str(folder), "-o", str(tmp_path / "data"), "--scheme", "text"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "warning: the validation split holds more tokens than the training split" in (
+        result.stderr
+    )

@@ -297,6 +297,19 @@ def split_position(sha256: str) -> float:
     return int(sha256[:16], 16) / 2**64
 
 
+def lopsided_split(train_tokens: int, valid_tokens: int) -> str | None:
+    """A warning where the validation split outweighs the training split: the split is by
+    file, so a corpus of a few files can hold out most of itself (two text files: 78% of
+    the tokens held out, with --valid-fraction 0.05, and a model of the other file)."""
+    if valid_tokens <= train_tokens:
+        return None
+    return (
+        f"the validation split holds more tokens than the training split "
+        f"({valid_tokens:,} against {train_tokens:,}): files go whole to one split, so "
+        "with a few files add more, or --valid-fraction 0 trains on all of them"
+    )
+
+
 def _split(pieces: list[Piece], valid_fraction: float) -> list[str]:
     """ "valid" for files whose content hash falls below the fraction, else "train".
 

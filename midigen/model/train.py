@@ -31,7 +31,7 @@ from torch import nn
 
 from .. import __version__
 from ..data.batches import Epoch, lay_out
-from ..data.dataset import Dataset, dataset_from
+from ..data.dataset import Dataset, dataset_from, lopsided_split
 from ..errors import MidiError, count
 from ..tokens.vocab import PAD_ID
 from .checkpoint import (
@@ -476,12 +476,14 @@ class _Trainer:
                 "not the best by validation loss (prepare more files, or --valid-fraction)"
             ]
         warnings = []
-        tokens = int(valid[:, 1].sum())
-        if len(valid) < MIN_VALID_PIECES or tokens < MIN_VALID_SHARE * int(train[:, 1].sum()):
+        tokens, train_tokens = int(valid[:, 1].sum()), int(train[:, 1].sum())
+        if len(valid) < MIN_VALID_PIECES or tokens < MIN_VALID_SHARE * train_tokens:
             warnings.append(
                 f"the validation split is tiny ({count(len(valid), 'piece')}, "
                 f"{count(tokens, 'token')}): its loss is a noisy guide to the best model"
             )
+        if lopsided := lopsided_split(train_tokens, tokens):
+            warnings.append(lopsided)
         if train[:, 2].sum() and not valid[:, 2].sum():
             warnings.append(
                 "the validation split holds no notes, the training split does: "
