@@ -778,3 +778,13 @@ def test_a_prime_cut_before_its_first_note_is_continued_from_its_end(model, tmp_
         played = pretty_midi.PrettyMIDI(str(out)).instruments
         assert [instrument.program for instrument in played] == [105]
         assert min(note.start for note in played[0].notes) == pytest.approx(1.0)
+
+
+def test_a_continuation_keeps_its_primes_velocities(model, tmp_path):
+    # a VEL bin stands for 8 velocities: the kept notes had played as loud as their
+    # bin's (a ghost note at 3 came out at 8)
+    velocities = [3, 41, 77, 126, 9, 64, 100, 17, 55, 88, 70, 70]  # the last two cut off
+    notes = [pretty_midi.Note(v, 60 + k, k, k + 0.5) for k, v in enumerate(velocities)]
+    midi = pretty_midi.PrettyMIDI(str(continued_piano(model, tmp_path, notes, "14s")))
+    kept = sorted((n.start, n.velocity) for i in midi.instruments for n in i.notes if n.start < 10)
+    assert [velocity for _, velocity in kept] == velocities[:10]

@@ -189,9 +189,9 @@ class TrainedModel:
 
         ``length`` counts the whole piece, prime included: "60s", "16bars",
         "2000tokens", seconds as a number, or a Length.  With a ``prime`` (a MIDI
-        file, its bytes or a Song) the pieces start
-        with its first ``prime_seconds`` (on the 1/24-beat grid) and continue
-        it, with its instruments and tempo unless ``instruments`` names others
+        file, its bytes or a Song) the pieces start with its first
+        ``prime_seconds`` (on the 1/24-beat grid, at their own velocities) and
+        continue it, with its instruments and tempo unless ``instruments`` names others
         or ``free`` is set.  Tempo and meter are set before the first note and
         kept, and so are the key of the first notes (the prime's) and the pulse,
         and each piece aims at the register and ensemble of a piece of its style
@@ -209,7 +209,7 @@ class TrainedModel:
             MidiError: the model does not read event tokens, or bad options.
         """
         from ..midi.reader import read
-        from ..tokens.event import event_tokens_to_song, event_tokens_until
+        from ..tokens.event import event_tokens_to_song, event_tokens_until, played_velocities
 
         self._check_event_scheme("generating music")
         if num < 1:
@@ -218,7 +218,7 @@ class TrainedModel:
             length = f"{length}s"
         if isinstance(length, str):
             length = Length.parse(length)
-        start, whole_prime = [HEADER], []
+        start, whole_prime, played = [HEADER], [], {}
         if prime is not None:
             if not prime_seconds >= 0:
                 raise MidiError("prime_seconds must not be negative")
@@ -238,6 +238,12 @@ class TrainedModel:
                     f"({length.amount:g} {length.unit}): ask for more, or keep less prime",
                     path=source,
                 )
+            # the kept notes play as loud as the prime's own, not as their VEL bin's
+            played = {
+                at: velocity
+                for at, velocity in played_velocities(prime_song).items()
+                if at[0] <= kept.step  # a note on the last step is kept, or joins one
+            }
         if isinstance(instruments, (list, tuple)):  # ["piano", "bass"]: as "piano,bass"
             instruments = ",".join(str(named) for named in instruments)
         if isinstance(instruments, str):
@@ -285,7 +291,7 @@ class TrainedModel:
         ring = STEPS_PER_BEAT if length.unit == "tokens" else 0
         songs = [
             event_tokens_to_song(
-                tokens, ring_steps=ring, restrike=True, velocities=self.velocities
+                tokens, ring_steps=ring, restrike=True, velocities=self.velocities, played=played
             )[0]
             for tokens in streams
         ]

@@ -23,7 +23,7 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from itertools import pairwise
 
 from ..errors import MidiError, count
@@ -375,11 +375,32 @@ def _events_to_tokens(events: list[tuple], rests: list[int], bars: bool) -> list
 # -- decoding -------------------------------------------------------------------
 
 
+def played_velocities(song: Song) -> dict[tuple[int, int, int], int]:
+    """{(step, instrument, pitch): velocity} of the song's notes as its event tokens
+    place them (the loudest of notes the tokens make one): what a continuation gives its
+    kept prime back, for a VEL bin stands for 8 velocities.
+
+    Raises:
+        MidiError: the song has no usable time base.
+    """
+    scale = _step_scale(song)
+    events: list[tuple] = []
+    for track in song.tracks:
+        _collect_track(track, scale, events, [])
+    velocities: dict[tuple[int, int, int], int] = {}
+    for step, _, instrument, pitch, velocity, _ in events:
+        if pitch >= 0:  # not a pedal
+            key = (step, instrument, pitch)
+            velocities[key] = max(velocity, velocities.get(key, 0))
+    return velocities
+
+
 def event_tokens_to_song(
     tokens: list[str],
     ring_steps: int | None = None,
     restrike: bool = False,
     velocities: tuple[int, ...] = BIN_MIDDLES,
+    played: Mapping[tuple[int, int, int], int] | None = None,
 ) -> tuple[Song, int]:
     """Decode any token sequence into a playable song; also return how many tokens were skipped.
 
@@ -394,10 +415,13 @@ def event_tokens_to_song(
     note it interrupts, and notes of one key that start together are one,
     so every instrument is one track in a DAW.  ``velocities`` gives the
     velocity each VEL bin stands for (a model's, see dataset.velocity_table);
-    by default a bin is its middle.
+    by default a bin is its middle.  A note found in ``played`` (its step,
+    instrument and pitch: ``played_velocities``) plays at its velocity there.
     """
     score = Score(velocities=velocities)
     end = walk(tokens, score).step
+    for note in score.notes if played else ():
+        note.velocity = played.get((note.start, note.instrument, note.pitch), note.velocity)
     if ring_steps is not None:
         for note in score.notes:
             note.length = min(note.length, max(end + ring_steps - note.start, 0))
