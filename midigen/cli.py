@@ -1272,7 +1272,8 @@ def infill(
     every tempo and time signature stays; notes that start before the span
     and ring into it stay too.  K candidate spans are sampled from what
     comes before, and the one under which the model finds what follows
-    likeliest is kept (K times the work of one).
+    likeliest is kept (K times the work of one).  A song timed in SMPTE
+    frames has no beats: its --bars are 2 s long (4/4 at 120 bpm).
 
     \b
     Examples:

@@ -321,13 +321,9 @@ def test_a_validation_split_that_outweighs_the_training_split_is_warned_of(tmp_p
     # two files: one goes whole to validation, and here it is the longer one
     folder = tmp_path / "words"
     folder.mkdir()
-    short, extra = "a b c d\n", 0
-    while True:  # the longer text, made to hash below the shorter (the one held out)
-        long = "a b c d e f g h\n" * 20 + "x " * extra + "\n"
-        digests = [hashlib.sha256(text.encode()).hexdigest() for text in (short, long)]
-        if split_position(digests[1]) < split_position(digests[0]):
-            break
-        extra += 1
+    short, long = "a b c d\n", "a b c d e f g h\n" * 20 + "x " * 2 + "\n"
+    digests = [hashlib.sha256(text.encode()).hexdigest() for text in (short, long)]
+    assert split_position(digests[1]) < split_position(digests[0])  # the long one held out
     (folder / "short.txt").write_text(short)
     (folder / "long.txt").write_text(long)
     result = CliRunner().invoke(

@@ -486,3 +486,25 @@ def test_a_meter_beyond_the_vocabulary_keeps_its_bar_length_where_it_can(written
         steps = 4 * grammar.STEPS_PER_BEAT * numerator // 2**power
         ends = [grammar.walk(tokens[: k + 1]).step for k, t in enumerate(tokens) if t == "BAR"]
         assert ends[:3] == [0, steps, 2 * steps]
+
+
+def test_info_lists_the_tempi_a_format_2_file_plays_to():
+    # its sequences play to the first one's tempo: another's at tick 0 had hidden its 120
+    from dataclasses import replace
+
+    sequences = replace(song(note(0, 96, 60), note(0, 96, 64) + [tempo(0, 90)]), format=2)
+    assert summarize(sequences)["tempi_bpm"] == [120]
+
+
+@pytest.mark.parametrize("step", [0, 24])
+def test_a_cut_keeps_what_the_piece_sets_before_its_music(step):
+    # an infill of bar 1 cuts at step 0: its candidates had sampled without the style,
+    # tempo and meter, to bar lines of 4/4 in a waltz
+    from midigen.tokens.event import split_event_tokens
+
+    setting = ["EVENT_24", "STYLE_folk", "TEMPO_1", "TFINE_58", "TFINE_4", "TFINE_32",
+               "TIMESIG_3_4", "BAR"]  # fmt: skip
+    music = ["PROGRAM_0", "NOTE_60", "VEL_8", "DUR_24", "SHIFT_24", "NOTE_62", "VEL_8", "DUR_24"]
+    before, after = split_event_tokens(setting + music, step)
+    assert before[: len(setting)] == setting
+    assert before + after == setting + music

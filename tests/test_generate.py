@@ -394,10 +394,16 @@ def test_render_plays_what_the_synthesizer_reads_only_rewritten(tmp_path, name, 
     assert np.abs(samples).max() > 1000  # it sounds
 
 
-def test_render_passes_over_a_tempo_event_of_the_wrong_length(tmp_path):
-    # a tempo of 2 bytes, kept verbatim by the tolerant reader and passed over by every
-    # other command: the synthesizer failed "to read the tempo value"
-    track = (bytes([0, 0xFF, 0x51, 2, 0x07, 0xA1, 0, 0x90, 60, 100, 0x60, 0x80, 60, 0])
+@pytest.mark.parametrize(
+    "tempo",
+    [
+        bytes([0xFF, 0x51, 2, 0x07, 0xA1]),  # 2 bytes: the synthesizer failed "to read" it
+        bytes([0xFF, 0x51, 3, 0, 0, 0]),  # 0 us a quarter: it rendered 0.0 s of audio
+    ],
+)
+def test_render_passes_over_a_broken_tempo_event(tmp_path, tempo):
+    # kept verbatim by the tolerant reader and passed over by every other command
+    track = (bytes([0]) + tempo + bytes([0, 0x90, 60, 100, 0x60, 0x80, 60, 0])
              + bytes([0, 0xFF, 0x2F, 0]))  # fmt: skip
     song = tmp_path / "song.mid"
     song.write_bytes(b"MThd" + bytes([0, 0, 0, 6, 0, 0, 0, 1, 0, 96]) + b"MTrk"
@@ -597,14 +603,20 @@ def test_a_primes_held_notes_end_with_the_piece(model, tmp_path):
     assert 11.5 < max(ends) <= 12 + 0.5 / 24  # the held note stops with the piece
 
 
-def test_a_prime_that_already_fills_the_length_is_one_error(model, tmp_path):
+@pytest.mark.parametrize(
+    ("seconds", "what"),
+    [
+        ("500", "the whole prime (shorter than 500 s) already fills"),
+        ("3.01", "the prime's first 3.01 s already fill"),  # cut a little before 3.01 s
+    ],
+)
+def test_a_prime_that_already_fills_the_length_is_one_error(model, tmp_path, seconds, what):
     out = tmp_path / "x.mid"
-    result = run("generate", "-m", model, "-o", out, "--prime", PRIME, "--prime-seconds", "500",
+    result = run("generate", "-m", model, "-o", out, "--prime", PRIME, "--prime-seconds", seconds,
                  "--length", "2s", "--seed", "1")  # fmt: skip
     assert result.exit_code == 1
     assert result.stderr == (
-        f"error: {PRIME}: the whole prime (shorter than 500 s) already fills the length "
-        "(2 seconds): ask for more, or keep less prime\n"
+        f"error: {PRIME}: {what} the length (2 seconds): ask for more, or keep less prime\n"
     )
     assert not out.exists()
 
@@ -762,8 +774,9 @@ def test_a_format_2_file_plays_to_its_first_sequences_tempo(tmp_path):
 
 
 def test_a_prime_cut_before_its_first_note_is_continued_from_its_end(model, tmp_path):
-    # a banjo tune whose first note comes at 2 s, kept for 1 s: the continuation plays
-    # the file's banjo from where the prime ends (it had rested to its end, 0 notes)
+    # a banjo tune whose first note comes at 2 s, kept for 1.03 s: the continuation plays
+    # the file's banjo within a beat of where the prime ends, on its pulse's grid (it had
+    # rested to its end, 0 notes)
     notes = [pretty_midi.Note(90, 60 + k % 5, 2 + k / 4, 2.25 + k / 4) for k in range(24)]
     prime = pretty_midi.PrettyMIDI(initial_tempo=120)
     banjo = pretty_midi.Instrument(program=105)
@@ -773,11 +786,12 @@ def test_a_prime_cut_before_its_first_note_is_continued_from_its_end(model, tmp_
     for seed in (1, 2, 3):
         out = tmp_path / f"out-{seed}.mid"
         result = run("generate", "-m", model, "--prime", tmp_path / "prime.mid", "--prime-seconds",
-                     "1", "--length", "8s", "--seed", seed, "-o", out)  # fmt: skip
+                     "1.03", "--length", "8s", "--seed", seed, "-o", out)  # fmt: skip
         assert result.exit_code == 0, result.output
         played = pretty_midi.PrettyMIDI(str(out)).instruments
         assert [instrument.program for instrument in played] == [105]
-        assert min(note.start for note in played[0].notes) == pytest.approx(1.0)
+        first = round(min(note.start for note in played[0].notes) * 48)  # 48 steps a second
+        assert 49 <= first < 49 + 24 and first % 24 in (0, 6, 8, 12, 16, 18)
 
 
 def test_a_continuation_keeps_its_primes_velocities(model, tmp_path):

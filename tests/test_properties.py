@@ -13,8 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from midigen import Chunk, MidiError, Song, Track, read, write
-from midigen.midi.reader import META_LENGTHS
-from midigen.midi.smf import CHANNEL_DATA_LENGTH, END_OF_TRACK, META
+from midigen.midi.smf import CHANNEL_DATA_LENGTH, END_OF_TRACK, META, META_LENGTHS
 from midigen.midi.vlq import MAX_VLQ, MAX_WIDTH, Wide, WideData, minimal_width
 
 DATA = Path(__file__).parent / "data"

@@ -445,6 +445,24 @@ def test_a_tiny_or_missing_validation_split_is_reported(tmp_path):
     assert "warning: no validation split" in result.stderr
 
 
+def test_a_validation_split_that_outweighs_the_training_split_is_reported(tmp_path):
+    # two files: the split holds one out whole, here the longer (its hash is the lower)
+    words = tmp_path / "words"
+    words.mkdir()
+    (words / "short.txt").write_text("a b c d\n")
+    (words / "long.txt").write_text("a b c d e f g h\n" * 20 + "x " * 2 + "\n")
+    result = CliRunner().invoke(
+        main,
+        ["train", str(words), "-o", str(tmp_path / "m"), "--steps", "2", "--hidden", "8",
+         "--embed", "8", "--bptt", "8", "--batch-size", "2"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "warning: the validation split holds more tokens than the training split" in (
+        result.stderr
+    )
+    assert "tiny" not in result.stderr  # one warning, not two that disagree
+
+
 def test_a_model_that_never_beats_step_zero_says_so(dataset, tmp_path):
     messages: list[str] = []
     # a rate so small that no weight moves: at 1e-9 a loss a rounding error lower beat it

@@ -306,7 +306,7 @@ def lopsided_split(train_tokens: int, valid_tokens: int) -> str | None:
     return (
         f"the validation split holds more tokens than the training split "
         f"({valid_tokens:,} against {train_tokens:,}): files go whole to one split, so "
-        "with a few files add more, or --valid-fraction 0 trains on all of them"
+        "with a few files add more (or `prepare --valid-fraction 0` them to train on all)"
     )
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import MidiError, NotMidiError, count
 from ..fileio import read_regular
-from .smf import CHANNEL_DATA_LENGTH, END_OF_TRACK, META
+from .smf import CHANNEL_DATA_LENGTH, END_OF_TRACK, META, META_LENGTHS
 from .song import Chunk, Riff, Song, Track
 from .vlq import MAX_VLQ, MAX_WIDTH, Wide, WideData
 
@@ -29,17 +29,6 @@ if TYPE_CHECKING:
 MAX_FILE_BYTES = 256 * 2**20  # far above any real MIDI file (the largest are a few MB)
 LEADING_JUNK_LIMIT = 1024  # MacBinary headers are 128 bytes; look a little further
 SMPTE_RATES = (24, 25, 29, 30)
-# Meta types whose payload has a fixed size (SMF 1.0 "Meta-Events"); 0x00 may also be empty.
-META_LENGTHS = {
-    0x00: (0, 2),
-    0x20: (1,),
-    0x21: (1,),
-    0x2F: (0,),
-    0x51: (3,),
-    0x54: (5,),
-    0x58: (4,),
-    0x59: (2,),
-}
 # Bytes that follow a system common / real-time status found inside a track.
 SYSTEM_DATA_LENGTH = {0xF1: 1, 0xF2: 2, 0xF3: 1}
 

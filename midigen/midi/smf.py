@@ -18,3 +18,25 @@ CHANNEL_DATA_LENGTH = [0] * 256
 for _status in range(0x80, 0xF0):
     CHANNEL_DATA_LENGTH[_status] = 1 if 0xC0 <= _status < 0xE0 else 2
 del _status
+
+# Meta types whose payload has a fixed size (SMF 1.0 "Meta-Events"); 0x00 may also be empty.
+META_LENGTHS = {
+    0x00: (0, 2),
+    0x20: (1,),
+    0x21: (1,),
+    END_OF_TRACK: (0,),
+    SET_TEMPO: (3,),
+    0x54: (5,),
+    TIME_SIGNATURE: (4,),
+    KEY_SIGNATURE: (2,),
+}
+
+
+def is_broken_meta(data: bytes) -> bool:
+    """Whether a meta event (its type byte, then its payload) breaks the layout its type
+    fixes, or sets a tempo of 0 microseconds a quarter: the tolerant reader keeps such
+    an event verbatim, and everything that reads tempo, meter or key passes over it."""
+    kind = data[0]
+    if kind in META_LENGTHS and len(data) - 1 not in META_LENGTHS[kind]:
+        return True
+    return kind == SET_TEMPO and data[1:4] == b"\0\0\0"

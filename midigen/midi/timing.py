@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from operator import itemgetter
 
 from ..errors import MidiError
-from .smf import DEFAULT_TEMPO_US, END_OF_TRACK, META, SET_TEMPO, TIME_SIGNATURE
+from .smf import DEFAULT_TEMPO_US, END_OF_TRACK, META, SET_TEMPO, TIME_SIGNATURE, is_broken_meta
 from .song import Song, Track, delta_rows, is_end_of_track, timed_rows
 
 # the meta types that set the time and the bars every track plays to
@@ -78,10 +78,8 @@ def tempo_changes(tracks: Iterable[Track]) -> list[tuple[int, int]]:
         tick = 0
         for delta, status, data, _ in track.rows:
             tick += delta
-            if status == META and data[0] == SET_TEMPO and len(data) == 4:
-                tempo_us = int.from_bytes(data[1:4], "big")
-                if tempo_us:
-                    changes.append((tick, tempo_us))
+            if status == META and data[0] == SET_TEMPO and not is_broken_meta(data):
+                changes.append((tick, int.from_bytes(data[1:4], "big")))
     return changes
 
 

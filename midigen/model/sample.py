@@ -612,7 +612,8 @@ def _by_style_id(vocab: Vocab, by_style: Mapping[str, object]) -> dict[int | Non
 def _log_lean(aim: float, measured: float, slack: float, gain: float, bound: float) -> float:
     """A logit bias towards ``aim``: ``gain`` per unit of log(aim / measured) beyond
     ``slack``, at most ``bound`` either way (the rate's and the chords' leans)."""
-    off = math.log(aim / measured)  # math, not NumPy: on one number it costs a tenth
+    # math, not NumPy: on one number it costs a tenth; an aim of 0 leans fully away
+    off = math.log(aim / measured) if aim > 0 else -math.inf
     off = math.copysign(max(abs(off) - slack, 0.0), off)
     return min(max(gain * off, -bound), bound)
 
@@ -656,8 +657,10 @@ class Stream:
     """One stream being sampled: where it stands in the music, and the sampler's counters."""
 
     cursor: Cursor = field(default_factory=Cursor)
-    # the first note must start within the first beat, or where a prime with none ends
+    # the first note must start within a beat of the lead-in's start: step 0, or where a
+    # prime with no note ends (follow_prime), so that the pulse's lean can place it
     lead_in: bool = True
+    lead_in_step: int = 0
     style_open: bool = False  # the next token may be a style (right after the header)
     tokens: int = 0  # tokens after the header, prime included
     sounded: bool = False  # a note has begun
@@ -777,6 +780,7 @@ class Stream:
         It keeps to the key and the pulse of all the prime's notes."""
         self.primed = True
         self.prime_notes, self.prime_seconds = self.notes, self.cursor.seconds
+        self.lead_in_step = self.cursor.step
         # the key and pulse were kept at the prime's 16th note: all its notes say more.
         # In the first 10 s of the shared real files, 20 of 331 find another pulse in
         # them.  Their key, as the Krumhansl-Schmuckler estimate hears it in pretty_midi's
@@ -1088,8 +1092,9 @@ class Stream:
             return masks.after[expect]
         allowed = masks.after[expect] & masks.playable[self.cursor.program]
         cursor = self.cursor
-        if self.lead_in and not self.sounded:  # no silent lead-in: start within the first beat
-            allowed &= masks.shorter_than[max(STEPS_PER_BEAT - cursor.step, 0)]
+        if self.lead_in and not self.sounded:  # no silent lead-in: start within its beat
+            waited = cursor.step - self.lead_in_step
+            allowed &= masks.shorter_than[max(STEPS_PER_BEAT - waited, 0)]
         if cursor.bar_lines:  # no rest past the next bar line
             allowed &= masks.shorter_than[min(cursor.to_next_bar_line, MAX_SHIFT) + 1]
         if masks.steady and (self.sounded or cursor.step):
@@ -1241,9 +1246,10 @@ def sample_tokens(
         kinds = [_parsed(token)[0] for token in prime[1:]]
         unprimed = all(kind in NAMED_KINDS for kind in kinds)
         # and no note yet: a prime cut before its first note (its tempo and meter, a rest)
-        # begins as music from scratch does, or it may rest to its end (--prime-seconds 0
-        # of a tune whose guitar enters on beat 2 gave 60 s and no note: its program
-        # change had been cut off with its notes, and the model seldom brings one in)
+        # begins as music from scratch does, within a beat of its end, or it may rest to
+        # the end (--prime-seconds 0 of a tune whose guitar enters on beat 2 gave 60 s and
+        # no note: its program change had been cut off with its notes, and the model
+        # seldom brings one in)
         silent = not any(kind in ("NOTE", "DRUM") for kind in kinds)
         # music from scratch keeps the written grid's pulse; a prime's is found in its notes
         pulse = 0 if silent and masks.settle_pulse else None

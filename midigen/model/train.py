@@ -477,13 +477,13 @@ class _Trainer:
             ]
         warnings = []
         tokens, train_tokens = int(valid[:, 1].sum()), int(train[:, 1].sum())
-        if len(valid) < MIN_VALID_PIECES or tokens < MIN_VALID_SHARE * train_tokens:
+        if lopsided := lopsided_split(train_tokens, tokens):
+            warnings.append(lopsided)
+        elif len(valid) < MIN_VALID_PIECES or tokens < MIN_VALID_SHARE * train_tokens:
             warnings.append(
                 f"the validation split is tiny ({count(len(valid), 'piece')}, "
                 f"{count(tokens, 'token')}): its loss is a noisy guide to the best model"
             )
-        if lopsided := lopsided_split(train_tokens, tokens):
-            warnings.append(lopsided)
         if train[:, 2].sum() and not valid[:, 2].sum():
             warnings.append(
                 "the validation split holds no notes, the training split does: "

@@ -230,7 +230,7 @@ class TrainedModel:
             if length.reached(Stream(kept, tokens=len(start) - 1)):
                 what = (  # a prime shorter than its seconds is kept whole
                     f"the whole prime (shorter than {prime_seconds:g} s) already fills"
-                    if kept.seconds < prime_seconds - 1e-6
+                    if walk(whole_prime).step <= kept.step
                     else f"the prime's first {prime_seconds:g} s already fill"
                 )
                 raise MidiError(

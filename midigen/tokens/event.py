@@ -103,13 +103,13 @@ def song_to_event_tokens(song: Song, bars: bool = True) -> list[str]:
         if data[0] == TIME_SIGNATURE and len(data) == 5:
             numerator, denominator = signatures[to_step(tick)] = _time_signature(data)
             if numerator << data[2] != max(data[1], 1) * denominator:  # bars of another length
-                reshaped.append(f"{data[1]}/{1 << data[2]}")
+                reshaped.append(f"{data[1]}/{1 << data[2]} as {numerator}/{denominator}")
     if reshaped:
         song.warnings.append(
             MidiError(
-                f"time signature {', '.join(dict.fromkeys(reshaped))} beyond the event tokens' "
-                f"{TIME_SIGNATURE_NUMERATORS[-1]}/{TIME_SIGNATURE_DENOMINATORS[-1]}: "
-                "its bar lines are those of the nearest they hold"
+                f"time signature {', '.join(dict.fromkeys(reshaped))} in the event tokens, "
+                f"which hold up to {TIME_SIGNATURE_NUMERATORS[-1]} beats of 1/1 to "
+                f"1/{TIME_SIGNATURE_DENOMINATORS[-1]} notes"
             )
         )
     events += [(step, _TIME_SIGNATURE, 0, 0, value, 0) for step, value in signatures.items()]
@@ -609,6 +609,7 @@ def event_tokens_until(tokens: list[str], seconds: float) -> list[str]:
 
 
 _SHIFT_STEPS = {f"SHIFT_{n}": n for n in range(1, MAX_SHIFT + 1)}
+_SETTINGS = ("STYLE", "TEMPO", "TFINE", "TIMESIG", "BAR")  # token kinds set before music
 
 
 def split_event_tokens(tokens: list[str], step: int) -> tuple[list[str], list[str]]:
@@ -617,9 +618,15 @@ def split_event_tokens(tokens: list[str], step: int) -> tuple[list[str], list[st
     The first part ends with time moved on to ``step``; the rest holds what
     sounds from ``step`` on, starting with what is left of a rest that
     crossed it, so the two parts follow each other as the whole piece did.
+    Cut at step 0, the first part keeps what the piece sets before its music (a
+    style, the tempo, the meter, the first bar line): an infill of bar 1 had
+    sampled without them, to bar lines of 4/4 in a waltz.
     """
     if step <= 0:
-        return tokens[:1], tokens[1:]
+        index = 1
+        while index < len(tokens) and tokens[index].partition("_")[0] in _SETTINGS:
+            index += 1
+        return tokens[:index], tokens[index:]
     cursor = Cursor()
     for index in range(1, len(tokens)):
         token = tokens[index]

@@ -19,8 +19,7 @@ import numpy as np
 
 from ..errors import MidiError, first_line
 from ..fileio import write_atomic
-from ..midi.reader import META_LENGTHS
-from ..midi.smf import END_OF_TRACK, META
+from ..midi.smf import END_OF_TRACK, META, is_broken_meta
 from ..midi.song import Song, Track, delta_rows, timed_rows
 from ..midi.timing import (
     TempoMap,
@@ -129,15 +128,14 @@ def _for_synthesizer(song: Song) -> Song:
 
 
 def _without_broken_metas(track: Track) -> list[tuple]:
-    """The track's rows but the meta events whose payload breaks its fixed layout (a
-    tempo of 2 bytes), which the tolerant reader keeps verbatim, the other commands
-    pass over, and the synthesizer refuses ("failed to read the tempo value")."""
-    return delta_rows(row for row in timed_rows(track) if not _is_broken_meta(row[1], row[2]))
-
-
-def _is_broken_meta(status: int, data: bytes) -> bool:
-    kind = data[0] if status == META and data else None
-    return kind in META_LENGTHS and kind != END_OF_TRACK and len(data) - 1 not in META_LENGTHS[kind]
+    """The track's rows but its broken meta events (``is_broken_meta``: a tempo of 2
+    bytes, or of 0), which the other commands pass over, and the synthesizer refuses
+    ("failed to read the tempo value") or plays as silence; its End of Track stays."""
+    return delta_rows(
+        (tick, status, data, running)
+        for tick, status, data, running in timed_rows(track)
+        if not (status == META and data[:1] and data[0] != END_OF_TRACK and is_broken_meta(data))
+    )
 
 
 def _normalised_wav(data: bytes) -> tuple[bytes, float]:

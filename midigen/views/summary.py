@@ -7,9 +7,15 @@ from typing import Any
 from ..errors import MidiError
 from ..midi.gm import DRUM_CHANNEL, program_name
 from ..midi.keys import signature_name
-from ..midi.smf import KEY_SIGNATURE, META, TIME_SIGNATURE
+from ..midi.smf import DEFAULT_TEMPO_US, KEY_SIGNATURE, META, TIME_SIGNATURE
 from ..midi.song import Song, Track
-from ..midi.timing import TempoMap, ruling_conductor, tempo_changes, track_length_ticks
+from ..midi.timing import (
+    TempoMap,
+    conducts,
+    ruling_conductor,
+    tempo_changes,
+    track_length_ticks,
+)
 
 
 def summarize(song: Song) -> dict[str, Any]:
@@ -106,12 +112,16 @@ def _signatures(events: list[tuple[int, bytes]]) -> list[str]:
 
 
 def _tempi(song: Song) -> list[float]:
-    """Distinct tempi in order of appearance, in beats per minute: 120 first where the
-    first tempo event comes after the start, for players keep 120 until it."""
-    changes = sorted(tempo_changes(song.tracks))
-    seen: list[float] = [120.0] if changes and changes[0][0] > 0 else []
+    """Distinct tempi in order of appearance, in beats per minute, of the tracks whose
+    tempo rules (``conducts``: a format 2 file's first); the default tempo first where
+    the first tempo event comes after the start, for players keep it until then."""
+    tracks = [track for index, track in enumerate(song.tracks) if conducts(song, index)]
+    changes = sorted(tempo_changes(tracks))
+    if not changes or changes[0][0] > 0:
+        changes.insert(0, (0, DEFAULT_TEMPO_US))
+    seen: list[float] = []
     for _, tempo_us in changes:
         bpm = round(60e6 / tempo_us, 2)
         if bpm not in seen:
             seen.append(bpm)
-    return seen or [120.0]
+    return seen
