@@ -775,7 +775,7 @@ def test_a_format_2_file_plays_to_its_first_sequences_tempo(tmp_path):
 
 def test_a_prime_cut_before_its_first_note_is_continued_from_its_end(model, tmp_path):
     # a banjo tune whose first note comes at 2 s, kept for 1.03 s: the continuation plays
-    # the file's banjo within a beat of where the prime ends, on its pulse's grid (it had
+    # the file's banjo by the beat after the prime's end, on its pulse's grid (it had
     # rested to its end, 0 notes)
     notes = [pretty_midi.Note(90, 60 + k % 5, 2 + k / 4, 2.25 + k / 4) for k in range(24)]
     prime = pretty_midi.PrettyMIDI(initial_tempo=120)
@@ -791,7 +791,7 @@ def test_a_prime_cut_before_its_first_note_is_continued_from_its_end(model, tmp_
         played = pretty_midi.PrettyMIDI(str(out)).instruments
         assert [instrument.program for instrument in played] == [105]
         first = round(min(note.start for note in played[0].notes) * 48)  # 48 steps a second
-        assert 49 <= first < 49 + 24 and first % 24 in (0, 6, 8, 12, 16, 18)
+        assert 49 <= first <= 72 and first % 24 in (0, 6, 8, 12, 16, 18)
 
 
 def test_a_continuation_keeps_its_primes_velocities(model, tmp_path):

@@ -657,10 +657,11 @@ class Stream:
     """One stream being sampled: where it stands in the music, and the sampler's counters."""
 
     cursor: Cursor = field(default_factory=Cursor)
-    # the first note must start within a beat of the lead-in's start: step 0, or where a
-    # prime with no note ends (follow_prime), so that the pulse's lean can place it
+    # the first note must start by this step: within the first beat, or by the beat
+    # after a prime with no note ends (follow_prime), a step the pulse keeps (a note
+    # forced onto the prime's last step, or the one before a beat, sat off the grid)
     lead_in: bool = True
-    lead_in_step: int = 0
+    lead_in_until: int = STEPS_PER_BEAT - 1
     style_open: bool = False  # the next token may be a style (right after the header)
     tokens: int = 0  # tokens after the header, prime included
     sounded: bool = False  # a note has begun
@@ -780,7 +781,7 @@ class Stream:
         It keeps to the key and the pulse of all the prime's notes."""
         self.primed = True
         self.prime_notes, self.prime_seconds = self.notes, self.cursor.seconds
-        self.lead_in_step = self.cursor.step
+        self.lead_in_until = (self.cursor.step // STEPS_PER_BEAT + 1) * STEPS_PER_BEAT
         # the key and pulse were kept at the prime's 16th note: all its notes say more.
         # In the first 10 s of the shared real files, 20 of 331 find another pulse in
         # them.  Their key, as the Krumhansl-Schmuckler estimate hears it in pretty_midi's
@@ -1092,9 +1093,8 @@ class Stream:
             return masks.after[expect]
         allowed = masks.after[expect] & masks.playable[self.cursor.program]
         cursor = self.cursor
-        if self.lead_in and not self.sounded:  # no silent lead-in: start within its beat
-            waited = cursor.step - self.lead_in_step
-            allowed &= masks.shorter_than[max(STEPS_PER_BEAT - waited, 0)]
+        if self.lead_in and not self.sounded:  # no silent lead-in
+            allowed &= masks.shorter_than[max(self.lead_in_until - cursor.step + 1, 0)]
         if cursor.bar_lines:  # no rest past the next bar line
             allowed &= masks.shorter_than[min(cursor.to_next_bar_line, MAX_SHIFT) + 1]
         if masks.steady and (self.sounded or cursor.step):
@@ -1246,7 +1246,7 @@ def sample_tokens(
         kinds = [_parsed(token)[0] for token in prime[1:]]
         unprimed = all(kind in NAMED_KINDS for kind in kinds)
         # and no note yet: a prime cut before its first note (its tempo and meter, a rest)
-        # begins as music from scratch does, within a beat of its end, or it may rest to
+        # begins as music from scratch does, by the beat after its end, or it may rest to
         # the end (--prime-seconds 0 of a tune whose guitar enters on beat 2 gave 60 s and
         # no note: its program change had been cut off with its notes, and the model
         # seldom brings one in)
