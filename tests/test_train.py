@@ -432,16 +432,22 @@ def test_ctrl_c_saves_says_how_to_resume_and_exits_130(dataset, tmp_path):
     assert resumed.exit_code == 0, resumed.output  # the saved checkpoint is already past 1
 
 
+def train_two_steps(folder: Path, model: Path):
+    """`midigen train FOLDER` for two steps of a tiny network: what it says of its data."""
+    result = CliRunner().invoke(
+        main,
+        ["train", str(folder), "-o", str(model), "--steps", "2", "--hidden", "8",
+         "--embed", "8", "--bptt", "8", "--batch-size", "2"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return result
+
+
 def test_a_tiny_or_missing_validation_split_is_reported(tmp_path):
     one = tmp_path / "one"
     one.mkdir()
     shutil.copy(DATA / "pymidi_mary.mid", one)
-    result = CliRunner().invoke(
-        main,
-        ["train", str(one), "-o", str(tmp_path / "m"), "--steps", "2", "--hidden", "8",
-         "--embed", "8", "--bptt", "8", "--batch-size", "2"],
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
+    result = train_two_steps(one, tmp_path / "m")
     assert "warning: no validation split" in result.stderr
 
 
@@ -451,12 +457,7 @@ def test_a_validation_split_that_outweighs_the_training_split_is_reported(tmp_pa
     words.mkdir()
     (words / "short.txt").write_text("a b c d\n")
     (words / "long.txt").write_text("a b c d e f g h\n" * 20 + "x " * 2 + "\n")
-    result = CliRunner().invoke(
-        main,
-        ["train", str(words), "-o", str(tmp_path / "m"), "--steps", "2", "--hidden", "8",
-         "--embed", "8", "--bptt", "8", "--batch-size", "2"],
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
+    result = train_two_steps(words, tmp_path / "m")
     assert "warning: the validation split holds more tokens than the training split" in (
         result.stderr
     )
