@@ -252,6 +252,8 @@ def test_evaluate_names_the_files_of_a_folder_it_could_not_read(dataset, tmp_pat
     shutil.copy(DATA / "pymidi_mary.mid", songs)
     (songs / "empty.mid").write_bytes(b"")
     (songs / "notes.mid").write_text("not music")
+    for k in range(5):  # more than a screenful's share: it named the first 5
+        (songs / f"part-{k}.mid").write_bytes(b"")
     result = CliRunner().invoke(main, ["evaluate", str(folder), str(songs), "--json"])
     assert result.exit_code == 1
     assert json.loads(result.stdout)["notes"] == 34  # mary alone: scored without them
@@ -259,7 +261,8 @@ def test_evaluate_names_the_files_of_a_folder_it_could_not_read(dataset, tmp_pat
         f"error: {songs / 'empty.mid'}: empty file (byte 0)",
         f"error: {songs / 'notes.mid'}: not a MIDI file (starts with b'not ', no MThd header) "
         "(byte 0)",
-        "error: skipped 2 files that could not be read",
+        *(f"error: {songs / f'part-{k}.mid'}: empty file (byte 0)" for k in range(5)),
+        "error: skipped 7 files that could not be read",
     ]
 
 
