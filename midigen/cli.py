@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import click
 
 from . import __version__
-from .errors import MidiError, count
+from .errors import MidiError, NotMidiError, count
 from .fileio import (
     MIDI_SUFFIXES,
     TEXT_SUFFIXES,
@@ -397,8 +397,25 @@ def _tokenize_task(task: Task) -> Outcome:
         song = read(task.source, strict=task.options.strict)
         text = tokens_to_text(tokenize(song, task.options.scheme))
         return _deliver(task, text.encode("utf-8"), _named_warnings(song, task.source))
+    except NotMidiError as error:
+        if _starts_as_token_text(task.source):  # a user's guess at the wrong command
+            error.what += "; it is token text: `midigen detokenize` makes MIDI of it"
+        return _failed(task, error)
     except MidiError as error:
         return _failed(task, error)
+
+
+def _starts_as_token_text(path: Path) -> bool:
+    """Whether the file opens with the first token of chunk or event token text."""
+    from .tokens.chunk import HEADER as CHUNK_HEADER
+    from .tokens.grammar import HEADER as EVENT_HEADER
+
+    try:
+        with open(path, "rb") as file:
+            opening = file.read(16)
+    except OSError:
+        return False
+    return opening.startswith((f"{CHUNK_HEADER}_".encode(), f"{EVENT_HEADER} ".encode()))
 
 
 def _detokenize_task(task: Task) -> Outcome:

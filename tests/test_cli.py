@@ -382,3 +382,15 @@ def test_tokenize_names_the_file_whose_silence_it_shortened(tmp_path):
     result = run("tokenize", tmp_path / "gap.mid", "--scheme", "event")
     assert result.exit_code == 0
     assert result.stderr.startswith(f"warning: {tmp_path / 'gap.mid'}: 1 silence of up to")
+
+
+@pytest.mark.parametrize("scheme", ["chunk", "event"])
+def test_tokenize_of_token_text_points_to_detokenize(tmp_path, scheme):
+    text = tmp_path / "song.txt"
+    text.write_text(run("tokenize", SAMPLE, "--scheme", scheme).stdout)
+    result = run("tokenize", text)
+    assert result.exit_code == 1
+    assert "; it is token text: `midigen detokenize` makes MIDI of it" in result.stderr
+    midi = tmp_path / "notes.mid"
+    midi.write_text("my notes")  # not token text: no such hint
+    assert "token text" not in run("tokenize", midi).stderr
