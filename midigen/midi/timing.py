@@ -45,7 +45,7 @@ class TempoMap:
         self._fixed = None
         self._division = song.division
         if tracks is None:
-            tracks = [track for index, track in enumerate(song.tracks) if conducts(song, index)]
+            tracks = conducting_tracks(song)
         changes = tempo_changes(tracks)
         # by tick alone: of two changes at one tick the later track's rules, as players
         # that merge the tracks in order play it
@@ -93,6 +93,11 @@ def conducts(song: Song, index: int) -> bool:
     the first track's do: its other sequences are played to its tempo.
     """
     return index == 0 or song.format != 2
+
+
+def conducting_tracks(song: Song) -> list[Track]:
+    """The tracks whose tempo events rule the song (``conducts``)."""
+    return [track for index, track in enumerate(song.tracks) if conducts(song, index)]
 
 
 def ruling_conductor(

@@ -11,7 +11,7 @@ from ..midi.smf import DEFAULT_TEMPO_US, KEY_SIGNATURE, META, TIME_SIGNATURE
 from ..midi.song import Song, Track
 from ..midi.timing import (
     TempoMap,
-    conducts,
+    conducting_tracks,
     ruling_conductor,
     tempo_changes,
     track_length_ticks,
@@ -115,8 +115,7 @@ def _tempi(song: Song) -> list[float]:
     """Distinct tempi in order of appearance, in beats per minute, of the tracks whose
     tempo rules (``conducts``: a format 2 file's first); the default tempo first where
     the first tempo event comes after the start, for players keep it until then."""
-    tracks = [track for index, track in enumerate(song.tracks) if conducts(song, index)]
-    changes = sorted(tempo_changes(tracks))
+    changes = sorted(tempo_changes(conducting_tracks(song)))
     if not changes or changes[0][0] > 0:
         changes.insert(0, (0, DEFAULT_TEMPO_US))
     seen: list[float] = []
