@@ -58,7 +58,6 @@ def assert_every_note_ends(data: bytes) -> None:
     assert all(count == 0 for count in sounding.values())
     mido.MidiFile(file=io.BytesIO(data))
     pretty_midi.PrettyMIDI(io.BytesIO(data))
-    assert song.format == 1 and song.tracks[0].name == "midigen"
 
 
 @pytest.mark.parametrize("temperature", [0.05, 1.0, 8.0])
@@ -68,6 +67,7 @@ def test_every_note_ends_at_any_temperature(model, temperature):
     )
     for song in songs:
         assert_every_note_ends(midigen.write(song))
+        assert song.format == 1 and song.tracks[0].name == "midigen"
 
 
 def test_random_weights_still_give_playable_files(model):
@@ -77,6 +77,7 @@ def test_random_weights_still_give_playable_files(model):
         loaded.weights[name] = generator.normal(0, 3.0, weights.shape).astype(np.float32)
     for song in loaded.generate_batch(num=4, length="200tokens", seed=11):
         assert_every_note_ends(midigen.write(song))
+        assert song.format == 1 and song.tracks[0].name == "midigen"
 
 
 def test_drums_are_on_channel_ten_and_parts_are_named(model):
@@ -240,9 +241,13 @@ def test_the_prime_is_kept(model, tmp_path):
         sorted(continued, key=lambda n: (n.start, n.pitch)),
         strict=True,
     ):
-        assert (a.pitch, a.instrument) == (b.pitch, b.instrument)
-        # a kept note keeps its velocity bin; the model's table says which velocity of it
-        assert abs(a.start - b.start) < 0.02 and a.velocity // 8 == b.velocity // 8
+        # the prime's own notes, not the tokens' (on a grid, in velocity bins)
+        assert (a.start, a.pitch, a.velocity, a.instrument) == (
+            b.start,
+            b.pitch,
+            b.velocity,
+            b.instrument,
+        )
 
 
 def test_render_png_wav_and_opus(model, tmp_path):
@@ -523,51 +528,6 @@ def test_generate_needs_a_model(tmp_path):
     result = run("generate", "-m", tmp_path / "none", "-o", tmp_path / "x.mid")
     assert result.exit_code == 1
     assert result.stderr.startswith("error: ") and "no config.json" in result.stderr
-
-
-def sequences(file_type: int, parts: list[tuple[int, int, list[int]]]) -> bytes:
-    """A MIDI file of a tempo track and one track per (channel, program, keys) part, each
-    key struck on a beat in turn."""
-    midi = mido.MidiFile(type=file_type, ticks_per_beat=480)
-    midi.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500_000)]))
-    for channel, program, keys in parts:
-        track = mido.MidiTrack([mido.Message("program_change", channel=channel, program=program)])
-        for key in keys:
-            track.append(mido.Message("note_on", channel=channel, note=key, velocity=80))
-            track.append(mido.Message("note_off", channel=channel, note=key, time=480))
-        midi.tracks.append(track)
-    data = io.BytesIO()
-    midi.save(file=data)
-    return data.getvalue()
-
-
-def test_a_continuation_gives_each_channel_one_instrument_when_its_prime_shares_them():
-    from midigen.model.parts import into_prime_parts
-
-    # a format 2 prime whose sequences reuse channel 16, for piano in one and strings in
-    # another (dwm_m_fight.mid): the low piano and the low strings had both moved to it
-    high, low = [72, 74, 76, 77], [40, 41, 43, 45]
-    prime = midigen.read(
-        sequences(
-            2,
-            [
-                (0, 0, high),
-                (15, 0, low),
-                (14, 48, [k + 7 for k in high]),
-                (15, 48, [k + 7 for k in low]),
-            ],
-        )
-    )
-    # the song as generate writes it: one track per instrument, high and low notes in each
-    song = midigen.read(sequences(1, [(0, 0, [72, 40, 74, 41]), (1, 48, [79, 47, 81, 48])]))
-    parted = mido.MidiFile(file=io.BytesIO(midigen.write(into_prime_parts(song, prime, 96))))
-    assert len(parted.tracks) == 5  # the tempo track, and two each: as the prime plays them
-    programs: dict[int, set[int]] = {}
-    for track in parted.tracks:
-        for message in track:
-            if message.type == "program_change":
-                programs.setdefault(message.channel, set()).add(message.program)
-    assert all(len(sounds) == 1 for sounds in programs.values()), programs
 
 
 def continued_piano(model, tmp_path: Path, notes: list, length: str) -> Path:

@@ -39,7 +39,7 @@ from ..data.openings import (
 )
 from ..errors import MidiError, count
 from ..midi.gm import Instruments
-from ..midi.song import Song, Track, delta_rows, is_end_of_track, timed_rows
+from ..midi.song import Song, Track, delta_rows, timed_rows
 from ..tokens import tokenize
 from ..tokens.event import (
     event_seconds,
@@ -58,7 +58,7 @@ from ..tokens.grammar import (
     velocity_bin,
     walk,
 )
-from .parts import likeliest, new_part, song_parts
+from .parts import is_note_on, likeliest, new_part, note_offs, song_parts, with_events
 from .sample import (
     MEAN_VELOCITY,
     Length,
@@ -338,7 +338,7 @@ def _edited(song: Song, start: int, stop: int, notes: list[Note]) -> Song:
         added[index].append((on, 0x90 | channel, bytes((note.pitch, note.velocity))))
         added[index].append((off, 0x80 | channel, bytes((note.pitch, 0))))
     for index, events in added.items():
-        tracks[index] = _with_events(tracks[index], events)
+        tracks[index] = with_events(tracks[index], events)
     edited = Song(
         format=song.format if song.format != 0 or len(tracks) == 1 else 1,
         division=song.division,
@@ -353,7 +353,7 @@ def _edited(song: Song, start: int, stop: int, notes: list[Note]) -> Song:
 
 def _without_notes(track: Track, first: int, last: int) -> Track:
     """The track without the notes whose note-on falls in [first, last) ticks, nor the
-    note-offs that end only those (``_note_offs``): a note-off that also ends a note kept
+    note-offs that end only those (``note_offs``): a note-off that also ends a note kept
     ends it where it did.
 
     A key struck twice and released twice (on, on, off, off: a doubled drum hit) is two
@@ -364,13 +364,13 @@ def _without_notes(track: Track, first: int, last: int) -> Track:
     removed = {
         k
         for k, (at, status, data, _) in enumerate(timed)
-        if first <= at < last and _is_note_on(status, data)
+        if first <= at < last and is_note_on(status, data)
     }
-    ends = _note_offs(timed)
+    ends = note_offs(timed)
     removed |= {off for off, ons in ends.items() if ons and ons <= removed}
     struck_last: dict[tuple[int, int], int] = {}  # (channel, key) -> its latest note-on row
     for k, (_, status, data, _) in enumerate(timed):
-        if _is_note_on(status, data):
+        if is_note_on(status, data):
             struck_last[(status & 0x0F, data[0])] = k
         elif k in ends and not ends[k] and struck_last.get((status & 0x0F, data[0])) in removed:
             removed.add(k)
@@ -379,61 +379,11 @@ def _without_notes(track: Track, first: int, last: int) -> Track:
 
 def _sounding(tracks: list[Track]) -> defaultdict[tuple[int, int], list[tuple[int, int]]]:
     """(channel, key) -> the [on, off) ticks of its notes in any track (the tracks of one
-    instrument may share a channel), as ``_note_offs`` pairs them."""
+    instrument may share a channel), as ``note_offs`` pairs them."""
     intervals: defaultdict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
     for track in tracks:
         timed = timed_rows(track)
-        for off, ons in _note_offs(timed).items():
+        for off, ons in note_offs(timed).items():
             at, status, data, _ = timed[off]
             intervals[(status & 0x0F, data[0])] += [(timed[on][0], at) for on in sorted(ons)]
     return intervals
-
-
-def _note_offs(timed: list[tuple[int, int, bytes, bool]]) -> dict[int, frozenset[int]]:
-    """Each note-off row's index -> the note-on rows it ends, as pretty_midi pairs them
-    (the one reading of notes midigen's views share, views/notes.py): a note-off ends
-    every note of its channel and key still sounding, but one struck at its own tick,
-    unless that is all there is (a note of no length, which no reading keeps).  Synths
-    hear a note-off the same way: it silences the key, however often it was struck."""
-    sounding: defaultdict[tuple[int, int], list[int]] = defaultdict(list)
-    ends = {}
-    for k, (at, status, data, _) in enumerate(timed):
-        if status >= 0xF0 or status & 0xF0 not in (0x80, 0x90):
-            continue
-        key = (status & 0x0F, data[0])
-        if _is_note_on(status, data):
-            sounding[key].append(k)
-            continue
-        struck_now = [on for on in sounding[key] if timed[on][0] == at]
-        earlier = [on for on in sounding[key] if timed[on][0] != at]
-        ends[k] = frozenset(earlier or struck_now)
-        sounding[key] = struck_now if earlier else []
-    return ends
-
-
-def _is_note_on(status: int, data: bytes) -> bool:
-    return status < 0xF0 and status & 0xF0 == 0x90 and data[1] > 0
-
-
-def _with_events(track: Track, events: list[tuple[int, int, bytes]]) -> Track:
-    """The track with channel events added at their ticks, after what is already there,
-    and End of Track moved on if the new notes sound past it."""
-    timed = timed_rows(track)
-    end = None
-    if timed and is_end_of_track(timed[-1]):
-        end = timed.pop()
-    # at one tick the new note-offs come first and the new note-ons last, so that a key
-    # struck again, by a new note or a kept one, is not cut off
-    merged = sorted(
-        [(row[0], 1, k, row) for k, row in enumerate(timed)]
-        + [
-            (at, 2 if status & 0xF0 == 0x90 else 0, k, (at, status, data, False))
-            for k, (at, status, data) in enumerate(events)
-        ],
-        key=lambda item: item[:3],
-    )
-    timed = [row for *_, row in merged]
-    if end is not None:
-        last = timed[-1][0] if timed else 0
-        timed.append((max(end[0], last), *end[1:]))
-    return Track(delta_rows(timed), track.trailing)

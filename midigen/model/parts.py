@@ -1,26 +1,27 @@
-"""The tracks one instrument plays in, and which of them a new note belongs to.
+"""New notes -> a song's own tracks: where each instrument plays, and which track a note joins.
 
 A song may give one instrument several tracks: POP909's melody, bridge and
 piano are all program 0, and a piano piece may have a track for each hand.
 Tokens know instruments, not tracks, so music written from them (an infill's
 new notes, a continuation of a prime) is put back into the song's tracks by
-the keys each track plays.
+the keys each track plays, and added to it (``with_events``) as the file's
+players will pair it with the notes already there (``note_offs``).
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict, deque
-from dataclasses import dataclass, field, replace
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 
 from ..midi.gm import DRUM_CHANNEL, program_name
 from ..midi.smf import END_OF_TRACK, META, TRACK_NAME
-from ..midi.song import Song, Track, delta_rows, timed_rows
-from ..tokens.event import grid_step
-from ..tokens.grammar import DRUMS, STEPS_PER_BEAT
+from ..midi.song import Track, delta_rows, is_end_of_track, timed_rows
+from ..tokens.grammar import DRUMS
 
 
 @dataclass
@@ -73,91 +74,8 @@ def likeliest(parts: list[Part], pitch: int) -> int:
     return max(range(len(parts)), key=lambda index: parts[index].fit(pitch))
 
 
-def into_prime_parts(song: Song, prime: Song, kept_steps: int) -> Song:
-    """``song``, which begins with the first ``kept_steps`` grid steps of ``prime`` and
-    plays each instrument in one track (as generate writes it), with every instrument the
-    prime plays in several tracks split into those tracks, named as the prime names them:
-    a note of the kept prime goes back to its own track, a new note to the track whose
-    keys it fits (a track left with no notes is left out).  A prime with one track per
-    instrument leaves the song as it is."""
-    to_step = grid_step(prime)  # as the tokens took the prime
-    scale = song.ticks_per_beat // STEPS_PER_BEAT  # the song's ticks per grid step
-    layout = {
-        instrument: [
-            replace(
-                part,
-                onsets={
-                    (to_step(at) * scale, key)
-                    for at, key in part.onsets
-                    if to_step(at) < kept_steps
-                },
-            )
-            for part in parts
-        ]
-        for instrument, parts in song_parts(prime.tracks).items()
-        if len(parts) > 1
-    }
-    if not layout:
-        return song
-    tracks: list[Track] = []
-    moved_to: set[int] = set()  # the channels earlier splits gave their parts
-    for index, track in enumerate(song.tracks):
-        found = song_parts([track])
-        if len(found) == 1 and (instrument := next(iter(found))) in layout:
-            # a format 2 prime's sequences may each use a channel for another instrument
-            # (dwm_m_fight.mid: piano and strings on 16), and one channel plays one sound
-            taken = moved_to | {
-                c for k, other in enumerate(song.tracks) if k != index for c in _channels(other)
-            }
-            split = _split(track, instrument, layout[instrument], taken)
-            moved_to.update(c for part in split for c in _channels(part))
-            tracks += split
-        else:
-            tracks.append(track)
-    return replace(song, tracks=tracks)
-
-
 def _channels(track: Track) -> set[int]:
     return {status & 0x0F for _, status, _, _ in track.rows if status < 0xF0}
-
-
-def _split(track: Track, instrument: int, parts: list[Part], taken: set[int]) -> list[Track]:
-    """One track of one instrument as one track per part that plays in it, each on its
-    part's channel where no other track of the song plays (MuseScore makes one staff of
-    the tracks of one channel).  Its other channel events (program, pedal) go to every
-    part."""
-    timed = timed_rows(track)
-    owner: list[int | None] = [None] * len(timed)  # part index of each note event
-    sounding: dict[tuple[int, int], deque[int]] = defaultdict(deque)
-    for k, (at, status, data, _) in enumerate(timed):
-        kind = status & 0xF0 if status < 0xF0 else 0
-        if kind == 0x90 and data[1]:
-            mine = [i for i, part in enumerate(parts) if (at, data[0]) in part.onsets]
-            owner[k] = mine[0] if mine else likeliest(parts, data[0])
-            sounding[(status & 0x0F, data[0])].append(owner[k])
-        elif kind in (0x80, 0x90):
-            queue = sounding[(status & 0x0F, data[0])]
-            owner[k] = queue.popleft() if queue else 0
-    playing = [index for index in range(len(parts)) if index in owner]
-    names = [parts[index].name or _name(instrument).encode("latin-1") for index in playing]
-    split = []
-    for number, (index, name) in enumerate(zip(playing, names, strict=True), start=1):
-        if names.count(name) > 1:  # two channels of one track, or tracks of one name
-            name += f" ({number})".encode("latin-1")
-        name = bytes((TRACK_NAME,)) + name
-        channel = parts[index].channel
-        move = channel not in taken and (channel == DRUM_CHANNEL) == (instrument == DRUMS)
-        kept = [
-            (row[0], META, name, False)
-            if row[1] == META and row[2][:1] == name[:1]
-            else (row[0], row[1] & 0xF0 | channel, *row[2:])
-            if move and row[1] < 0xF0
-            else row
-            for k, row in enumerate(timed)
-            if owner[k] in (None, index)
-        ]
-        split.append(Track(delta_rows(kept), track.trailing))
-    return split
 
 
 def _name(instrument: int) -> str:
@@ -165,9 +83,10 @@ def _name(instrument: int) -> str:
     return program_name(0, DRUM_CHANNEL) if instrument == DRUMS else program_name(instrument)
 
 
-def new_part(tracks: list[Track], instrument: int) -> Part:
-    """A new named track for an instrument the song lacks, on a channel it does not use."""
-    used = {channel for track in tracks for channel in _channels(track)}
+def new_part(tracks: list[Track], instrument: int, taken: Collection[int] = ()) -> Part:
+    """A new named track for an instrument the song lacks, on a channel neither its tracks
+    nor ``taken`` use."""
+    used = {channel for track in tracks for channel in _channels(track)} | set(taken)
     if instrument == DRUMS:
         channel = DRUM_CHANNEL
     else:
@@ -179,3 +98,53 @@ def new_part(tracks: list[Track], instrument: int) -> Part:
     rows.append((0, META, bytes((END_OF_TRACK,)), False))
     tracks.append(Track(rows))
     return Part(len(tracks) - 1, channel)
+
+
+def note_offs(timed: list[tuple[int, int, bytes, bool]]) -> dict[int, frozenset[int]]:
+    """Each note-off row's index -> the note-on rows it ends, as pretty_midi pairs them
+    (the one reading of notes midigen's views share, views/notes.py): a note-off ends
+    every note of its channel and key still sounding, but one struck at its own tick,
+    unless that is all there is (a note of no length, which no reading keeps).  Synths
+    hear a note-off the same way: it silences the key, however often it was struck."""
+    sounding: defaultdict[tuple[int, int], list[int]] = defaultdict(list)
+    ends = {}
+    for k, (at, status, data, _) in enumerate(timed):
+        if status >= 0xF0 or status & 0xF0 not in (0x80, 0x90):
+            continue
+        key = (status & 0x0F, data[0])
+        if is_note_on(status, data):
+            sounding[key].append(k)
+            continue
+        struck_now = [on for on in sounding[key] if timed[on][0] == at]
+        earlier = [on for on in sounding[key] if timed[on][0] != at]
+        ends[k] = frozenset(earlier or struck_now)
+        sounding[key] = struck_now if earlier else []
+    return ends
+
+
+def is_note_on(status: int, data: bytes) -> bool:
+    return status < 0xF0 and status & 0xF0 == 0x90 and data[1] > 0
+
+
+def with_events(track: Track, events: list[tuple[int, int, bytes]]) -> Track:
+    """The track with channel events added at their ticks, after what is already there,
+    and End of Track moved on if the new notes sound past it."""
+    timed = timed_rows(track)
+    end = None
+    if timed and is_end_of_track(timed[-1]):
+        end = timed.pop()
+    # at one tick the new note-offs come first and the new note-ons last, so that a key
+    # struck again, by a new note or a kept one, is not cut off
+    merged = sorted(
+        [(row[0], 1, k, row) for k, row in enumerate(timed)]
+        + [
+            (at, 2 if status & 0xF0 == 0x90 else 0, k, (at, status, data, False))
+            for k, (at, status, data) in enumerate(events)
+        ],
+        key=lambda item: item[:3],
+    )
+    timed = [row for *_, row in merged]
+    if end is not None:
+        last = timed[-1][0] if timed else 0
+        timed.append((max(end[0], last), *end[1:]))
+    return Track(delta_rows(timed), track.trailing)

@@ -43,7 +43,7 @@ from .checkpoint import (
     read_velocities,
 )
 from .config import ModelConfig
-from .parts import into_prime_parts
+from .continuation import continued
 from .sample import Length, Sampling, Steering, Stream, likeliest_style, sample_tokens
 from .stepper import Stepper, ThreadTuned
 
@@ -189,10 +189,10 @@ class TrainedModel:
 
         ``length`` counts the whole piece, prime included: "60s", "16bars",
         "2000tokens", seconds as a number, or a Length.  With a ``prime`` (a MIDI
-        file, its bytes or a Song) the pieces start with its first
-        ``prime_seconds`` (on the 1/24-beat grid, at their own velocities) and
-        continue it, with its instruments and tempo unless ``instruments`` names others
-        or ``free`` is set.  Tempo and meter are set before the first note and
+        file, its bytes or a Song) each piece is that file's first
+        ``prime_seconds``, as the file has them, continued in its tracks
+        (continuation.py), with its instruments and tempo unless ``instruments``
+        names others or ``free`` is set.  Tempo and meter are set before the first note and
         kept, and so are the key of the first notes (the prime's) and the pulse,
         and each piece aims at the register and ensemble of a piece of its style
         (a continuation at its prime's register), unless ``free``.  ``sampling``
@@ -209,7 +209,7 @@ class TrainedModel:
             MidiError: the model does not read event tokens, or bad options.
         """
         from ..midi.reader import read
-        from ..tokens.event import event_tokens_to_song, event_tokens_until, played_velocities
+        from ..tokens.event import event_tokens_to_song, event_tokens_until
 
         self._check_event_scheme("generating music")
         if num < 1:
@@ -218,13 +218,13 @@ class TrainedModel:
             length = f"{length}s"
         if isinstance(length, str):
             length = Length.parse(length)
-        start, whole_prime, played = [HEADER], [], {}
+        start, whole_prime, shortened = [HEADER], [], []
         if prime is not None:
             if not prime_seconds >= 0:
                 raise MidiError("prime_seconds must not be negative")
             prime_song = prime if isinstance(prime, Song) else read(prime)
             source = "the prime" if isinstance(prime, (Song, bytes)) else prime  # for errors
-            whole_prime = self._song_tokens(prime_song, source)
+            whole_prime = self._song_tokens(prime_song, source, shortened)
             start = event_tokens_until(whole_prime, prime_seconds)
             kept = walk(start)
             if length.reached(Stream(kept, tokens=len(start) - 1)):
@@ -238,12 +238,6 @@ class TrainedModel:
                     f"({length.amount:g} {length.unit}): ask for more, or keep less prime",
                     path=source,
                 )
-            # the kept notes play as loud as the prime's own, not as their VEL bin's
-            played = {
-                at: velocity
-                for at, velocity in played_velocities(prime_song).items()
-                if at[0] <= kept.step  # a note on the last step is kept, or joins one
-            }
         if isinstance(instruments, (list, tuple)):  # ["piano", "bass"]: as "piano,bass"
             instruments = ",".join(str(named) for named in instruments)
         if isinstance(instruments, str):
@@ -287,19 +281,24 @@ class TrainedModel:
         # A piece in seconds or bars ends at its length (the sampler sees to it), and so
         # do the notes a prime holds over it; one in tokens may stop mid-note, and its
         # notes ring on at most a beat past the last step.  A key struck again ends its
-        # note, so that each instrument is one track.
+        # note, so that each instrument is one track.  A continuation is its prime's own
+        # file up to the cut, then the new music in the prime's tracks.
         ring = STEPS_PER_BEAT if length.unit == "tokens" else 0
         songs = [
-            event_tokens_to_song(
-                tokens, ring_steps=ring, restrike=True, velocities=self.velocities, played=played
+            continued(
+                prime_song,
+                start,
+                tokens,
+                ring_steps=ring,
+                velocities=self.velocities,
+                shortened=shortened,
+            )
+            if prime is not None
+            else event_tokens_to_song(
+                tokens, ring_steps=ring, restrike=True, velocities=self.velocities
             )[0]
             for tokens in streams
         ]
-        if prime is not None:
-            # an instrument the prime plays in several tracks (a melody and its piano, each
-            # hand) goes on in them, as a DAW user laid them out
-            kept_steps = walk(start).step
-            songs = [into_prime_parts(song, prime_song, kept_steps) for song in songs]
         # notated in the key asked for, or the one it plays in
         songs = [
             with_key_signature(song, key) if (key := steering.key or notated_key(song)) else song
@@ -405,11 +404,19 @@ class TrainedModel:
             raise MidiError("this model reads word text, not MIDI")
         return self._song_tokens(read(path), path)
 
-    def _song_tokens(self, song: Song, path: str | Path) -> list[str]:
+    def _song_tokens(
+        self, song: Song, path: str | Path, shortened: list[tuple[int, int]] | None = None
+    ) -> list[str]:
+        """The song as the tokens the model reads; the silences event tokens shorten go to
+        ``shortened`` (song_to_event_tokens)."""
         from ..tokens import tokenize
+        from ..tokens.event import song_to_event_tokens
 
+        bars = has_bar_lines(self.vocab.ids)
         try:
-            return tokenize(song, self.scheme, bars=has_bar_lines(self.vocab.ids))
+            if self.scheme == "event":
+                return song_to_event_tokens(song, bars, shortened)
+            return tokenize(song, self.scheme, bars)
         except MidiError as error:  # a tempo map with no seconds: name the file
             raise error.with_path(path) from None
 

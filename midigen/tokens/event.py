@@ -23,7 +23,7 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from itertools import pairwise
 
 from ..errors import MidiError, count
@@ -75,7 +75,9 @@ _DURATION = [f"DUR_{d}" for d in range(MAX_SHIFT + 1)]
 # -- encoding -------------------------------------------------------------------
 
 
-def song_to_event_tokens(song: Song, bars: bool = True) -> list[str]:
+def song_to_event_tokens(
+    song: Song, bars: bool = True, shortened: list[tuple[int, int]] | None = None
+) -> list[str]:
     """The song's notes, tempi, time signatures, bar lines and pedal as event tokens.
 
     Notes are paired per track, channel and key the way pretty_midi does it:
@@ -84,7 +86,9 @@ def song_to_event_tokens(song: Song, bars: bool = True) -> list[str]:
 
     A silence of more than MAX_REST_STEPS (64 bars of 4/4) is cut to that
     length, so that a crafted delta time cannot make millions of tokens; each
-    cut is added to ``song.warnings`` as a repair.
+    cut is added to ``song.warnings`` as a repair, and to ``shortened`` (if given)
+    as (the step of the tokens where the music after it starts, the steps cut):
+    what ``file_step`` needs to find the file's steps again.
 
     Raises:
         MidiError: the song has no usable time base (division 0 or a broken
@@ -122,10 +126,12 @@ def song_to_event_tokens(song: Song, bars: bool = True) -> list[str]:
         grid = _grid_tempi(tempi, song.ticks_per_beat, to_step)
         events += [(step, _TEMPO, 0, 0, tempo_us, 0) for step, tempo_us in grid.items()]
     events.sort()
-    rests: list[int] = []
+    rests: list[tuple[int, int]] = []
     tokens = _events_to_tokens(events, rests, bars)
+    if shortened is not None:
+        shortened += [(step, gap - MAX_REST_STEPS) for step, gap in rests]
     if rests:
-        longest = max(rests) / STEPS_PER_BEAT
+        longest = max(gap for _, gap in rests) / STEPS_PER_BEAT
         song.warnings.append(
             MidiError(
                 f"{count(len(rests), 'silence')} of up to {longest:,.0f} beats shortened to "
@@ -197,6 +203,12 @@ def grid_step(song: Song) -> Callable[[int], int]:
     """
     a, b, c = _step_scale(song)
     return lambda tick: (tick * a + b) // c
+
+
+def file_step(shortened: list[tuple[int, int]], step: int) -> int:
+    """A step of a song's event tokens as a step of the song: later by every silence the
+    tokens shortened before it (``song_to_event_tokens``'s ``shortened``)."""
+    return step + sum(cut for ends, cut in shortened if ends <= step)
 
 
 def ticks_per_step(song: Song) -> float:
@@ -308,9 +320,10 @@ def _close(
     waiting[:] = kept
 
 
-def _events_to_tokens(events: list[tuple], rests: list[int], bars: bool) -> list[str]:
+def _events_to_tokens(events: list[tuple], rests: list[tuple[int, int]], bars: bool) -> list[str]:
     """The sorted events as tokens; silences longer than MAX_REST_STEPS are cut to it and
-    listed in ``rests`` (in steps), so that tokens grow with the notes, not with the time.
+    listed in ``rests`` (the step of the tokens where each ends, its steps in the song), so
+    that tokens grow with the notes, not with the time.
 
     With ``bars`` a BAR marks every bar line up to the last event: rests are
     split there, and a bar line's BAR comes after its tempo and meter, so
@@ -328,9 +341,9 @@ def _events_to_tokens(events: list[tuple], rests: list[int], bars: bool) -> list
         if step > now:
             gap = step - now
             if gap > MAX_REST_STEPS:
-                rests.append(gap)
                 cut += gap - MAX_REST_STEPS
                 step = now + MAX_REST_STEPS
+                rests.append((step, gap))
                 gap = MAX_REST_STEPS
             if bars:
                 line = now + (-(now - origin) % bar_length)
@@ -375,32 +388,11 @@ def _events_to_tokens(events: list[tuple], rests: list[int], bars: bool) -> list
 # -- decoding -------------------------------------------------------------------
 
 
-def played_velocities(song: Song) -> dict[tuple[int, int, int], int]:
-    """{(step, instrument, pitch): velocity} of the song's notes as its event tokens
-    place them (the loudest of notes the tokens make one): what a continuation gives its
-    kept prime back, for a VEL bin stands for 8 velocities.
-
-    Raises:
-        MidiError: the song has no usable time base.
-    """
-    scale = _step_scale(song)
-    events: list[tuple] = []
-    for track in song.tracks:
-        _collect_track(track, scale, events, [])
-    velocities: dict[tuple[int, int, int], int] = {}
-    for step, _, instrument, pitch, velocity, _ in events:
-        if pitch >= 0:  # not a pedal
-            key = (step, instrument, pitch)
-            velocities[key] = max(velocity, velocities.get(key, 0))
-    return velocities
-
-
 def event_tokens_to_song(
     tokens: list[str],
     ring_steps: int | None = None,
     restrike: bool = False,
     velocities: tuple[int, ...] = BIN_MIDDLES,
-    played: Mapping[tuple[int, int, int], int] | None = None,
 ) -> tuple[Song, int]:
     """Decode any token sequence into a playable song; also return how many tokens were skipped.
 
@@ -415,13 +407,10 @@ def event_tokens_to_song(
     note it interrupts, and notes of one key that start together are one,
     so every instrument is one track in a DAW.  ``velocities`` gives the
     velocity each VEL bin stands for (a model's, see dataset.velocity_table);
-    by default a bin is its middle.  A note found in ``played`` (its step,
-    instrument and pitch: ``played_velocities``) plays at its velocity there.
+    by default a bin is its middle.
     """
     score = Score(velocities=velocities)
     end = walk(tokens, score).step
-    for note in score.notes if played else ():
-        note.velocity = played.get((note.start, note.instrument, note.pitch), note.velocity)
     if ring_steps is not None:
         for note in score.notes:
             note.length = min(note.length, max(end + ring_steps - note.start, 0))
@@ -521,23 +510,31 @@ def _restruck(notes: list[Note]) -> dict[tuple[int, int], list[Note]]:
     return voices
 
 
+def tempo_data(tempo_us: int) -> bytes:
+    """The data of a Set Tempo meta event (its type, then the tempo)."""
+    return bytes((SET_TEMPO,)) + tempo_us.to_bytes(3, "big")
+
+
+def meter_data(numerator: int, denominator: int) -> bytes:
+    """The data of a Time Signature meta event (its type, then n, d as a power of 2, and
+    MIDI's usual 24 clocks a click and 8 32nds a quarter)."""
+    return bytes((TIME_SIGNATURE, min(numerator, 255), denominator.bit_length() - 1, 24, 8))
+
+
 def _conductor(score: Score, end_step: int) -> Track:
-    timed = [
-        (step * TICKS_PER_STEP, 0, bytes((META, SET_TEMPO)) + tempo_us.to_bytes(3, "big"))
-        for step, tempo_us in score.tempi
+    rows = [(step * TICKS_PER_STEP, META, tempo_data(tempo_us)) for step, tempo_us in score.tempi]
+    rows += [
+        (step * TICKS_PER_STEP, META, meter_data(numerator, denominator))
+        for step, numerator, denominator in score.time_signatures
     ]
-    for step, numerator, denominator in score.time_signatures:
-        data = bytes((TIME_SIGNATURE, min(numerator, 255), denominator.bit_length() - 1, 24, 8))
-        timed.append((step * TICKS_PER_STEP, 0, bytes((META,)) + data))
     if not any(step == 0 for step, _ in score.tempi):
         # Until a first tempo, players take 120 bpm (SMF 1.0); say so, or a DAW and a
         # summary take the first tempo written (bars later, in a --free continuation) for it.
-        timed.append((0, 0, bytes((META, SET_TEMPO)) + DEFAULT_TEMPO_US.to_bytes(3, "big")))
+        rows.append((0, META, tempo_data(DEFAULT_TEMPO_US)))
     if not any(step == 0 for step, _, _ in score.time_signatures):
         # With no meter, notation programs guess one; say 4/4, as SMF 1.0 assumes.
-        timed.append((0, 0, bytes((META, TIME_SIGNATURE, 4, 2, 24, 8))))
-    timed.sort(key=lambda item: item[0])
-    rows = [(tick, META, data[1:]) for tick, _, data in timed]
+        rows.append((0, META, meter_data(4, 4)))
+    rows.sort(key=lambda row: row[0])
     return Track(_delta_rows(rows, name="midigen", end_tick=end_step * TICKS_PER_STEP))
 
 

@@ -1,0 +1,249 @@
+"""A continuation is its prime's own file up to the cut, then the new notes in its tracks."""
+
+from __future__ import annotations
+
+import io
+
+import mido
+import pretty_midi
+
+import midigen
+from midigen.midi.song import Song, timed_rows
+from midigen.model.continuation import continued
+from midigen.tokens.event import event_tokens_until, song_to_event_tokens
+from midigen.tokens.grammar import BIN_MIDDLES, tempo_tokens
+
+TPQ = 480  # at 120 bpm: 960 ticks a second, 20 ticks a grid step
+CUT_SECONDS = 2.0
+CUT = 1920  # the cut's tick
+
+
+def prime_of(*tracks: list[mido.Message | mido.MetaMessage], file_type: int = 1) -> Song:
+    """A file of these tracks (messages with delta times), after a tempo track of 120 bpm
+    whose 4/4 at 4 s makes the prime go on past the cut."""
+    midi = mido.MidiFile(type=file_type, ticks_per_beat=TPQ)
+    conductor = [
+        mido.MetaMessage("set_tempo", tempo=500_000),
+        mido.MetaMessage("time_signature", time=2 * CUT),
+    ]
+    midi.tracks.append(mido.MidiTrack(conductor))
+    midi.tracks += [mido.MidiTrack(track) for track in tracks]
+    data = io.BytesIO()
+    midi.save(file=data)
+    return midigen.read(data.getvalue())
+
+
+def continue_with(prime: Song, new: list[str], seconds: float = CUT_SECONDS) -> Song:
+    """The prime kept for ``seconds``, continued by the tokens ``new`` and two beats' rest
+    (the piece ends at its last time step)."""
+    shortened: list[tuple[int, int]] = []
+    prompt = event_tokens_until(song_to_event_tokens(prime, False, shortened), seconds)
+    song = continued(prime, prompt, [*prompt, *new, "SHIFT_48"], shortened=shortened)
+    midigen.read(midigen.write(song), strict=True)  # a file a strict reader takes
+    return song
+
+
+def notes(song: Song) -> list[tuple[int, int, int, int, int]]:
+    """(track, channel, key, on tick, off tick) of every note, paired as pretty_midi does."""
+    found = []
+    for index, track in enumerate(song.tracks):
+        open_notes: dict[tuple[int, int], list[int]] = {}
+        for at, status, data, _ in timed_rows(track):
+            if status >= 0xF0 or status & 0xF0 not in (0x80, 0x90):
+                continue
+            key = (status & 0x0F, data[0])
+            if status & 0xF0 == 0x90 and data[1]:
+                open_notes.setdefault(key, []).append(at)
+            else:
+                found += [(index, *key, on, at) for on in open_notes.pop(key, [])]
+    return sorted(found, key=lambda note: (note[3], note))
+
+
+def on(key: int, velocity: int = 80, time: int = 0, channel: int = 0) -> mido.Message:
+    return mido.Message("note_on", note=key, velocity=velocity, time=time, channel=channel)
+
+
+def off(key: int, time: int = 0, channel: int = 0) -> mido.Message:
+    return mido.Message("note_off", note=key, time=time, channel=channel)
+
+
+def test_everything_before_the_cut_stays_as_it_was():
+    # off the grid, ghost-quiet, controllers, a bend, a lyric and a unison in two tracks:
+    # all that tokens lose
+    melody = [
+        mido.MetaMessage("track_name", name="melody"),
+        mido.Message("control_change", control=7, value=90),
+        mido.Message("control_change", control=10, value=30, time=5),
+        on(72, velocity=3, time=2),
+        mido.Message("pitchwheel", pitch=0, time=100),
+        mido.MetaMessage("lyrics", text="la", time=1),
+        off(72, time=600),
+        on(67, velocity=77, time=7),
+        off(67, time=1000),
+        on(74, time=500),  # after the cut: goes
+        off(74, time=100),
+    ]
+    doubled = [
+        mido.MetaMessage("track_name", name="doubled"),
+        on(67, velocity=101, time=715, channel=1),
+        off(67, time=1000, channel=1),
+        on(40, time=600, channel=1),  # after the cut: goes
+        off(40, time=100, channel=1),
+    ]
+    prime = prime_of(melody, doubled)
+    song = continue_with(prime, ["PROGRAM_0", "NOTE_76", "VEL_9", "DUR_12"])
+    for before, after in zip(prime.tracks, song.tracks, strict=True):
+        kept = [row for row in timed_rows(before)[:-1] if row[0] < CUT]  # End of Track moves
+        assert timed_rows(after)[: len(kept)] == kept
+    assert notes(song) == [
+        (1, 0, 72, 7, 708),
+        (1, 0, 67, 715, 1715),  # a unison: tokens made it one note
+        (2, 1, 67, 715, 1715),
+        (1, 0, 76, CUT, CUT + 12 * 20),  # in the melody: it plays high
+    ]
+    assert song.tracks[1][-2].data == bytes((76, 0))
+    new_velocity = [e.data[1] for e in song.tracks[1] if e.is_note_on and e.data[0] == 76]
+    assert new_velocity == [BIN_MIDDLES[9]]
+
+
+def test_a_note_held_over_the_cut_rings_until_its_key_is_struck_again():
+    piano = [on(60, time=1440), on(64), off(60, time=1440), off(64, time=960)]
+    prime = prime_of(piano)
+    new = ["SHIFT_24", "NOTE_60", "VEL_8", "DUR_12", "SHIFT_96", "SHIFT_96"]
+    assert notes(continue_with(prime, new)) == [
+        (1, 0, 60, 1440, 2400),  # struck again a beat after the cut
+        (1, 0, 64, 1440, 3840),  # its own end
+        (1, 0, 60, 2400, 2640),
+    ]
+    # a piece that stops sooner stops it: at step 96 + 12 + 48, 3120 ticks
+    short = continue_with(prime, ["SHIFT_12", "NOTE_67", "VEL_8", "DUR_12"])
+    assert [note[2:] for note in notes(short)] == [
+        (60, 1440, 2880),
+        (64, 1440, 3120),
+        (67, 2160, 2400),
+    ]
+
+
+def test_each_channel_plays_one_instrument_when_the_primes_sequences_share_one():
+    # a format 2 prime whose sequences reuse channel 16 for piano in one and strings in
+    # another (dwm_m_fight.mid): a new note there would play in the other's sound
+    def sequence(channel: int, program: int, keys: list[int]) -> list:
+        track = [mido.Message("program_change", channel=channel, program=program)]
+        for key in keys:
+            track += [on(key, channel=channel), off(key, time=480, channel=channel)]
+        return track
+
+    high, low = [72, 74, 76, 77] * 2, [40, 41, 43, 45] * 2
+    prime = prime_of(
+        sequence(0, 0, high),
+        sequence(15, 0, low),
+        sequence(14, 48, [k + 7 for k in high]),
+        sequence(15, 48, [k + 7 for k in low]),
+        file_type=2,
+    )
+    new = ["PROGRAM_0", "NOTE_41", "VEL_8", "DUR_12", "NOTE_73", "VEL_8", "DUR_12"]
+    new += ["PROGRAM_48", "NOTE_48", "VEL_8", "DUR_12", "NOTE_80", "VEL_8", "DUR_12"]
+    song = continue_with(prime, new)
+    assert song.format == 2
+    programs: dict[int, set[int]] = {}
+    for track in song.tracks:
+        for event in track:
+            if event.status & 0xF0 == 0xC0:
+                programs.setdefault(event.channel, set()).add(event.data[0])
+    assert programs == {0: {0}, 15: {0, 48}, 14: {48}}  # the prime's own, as it was
+    at_cut = sorted(note[:3] for note in notes(song) if note[3] == CUT)
+    prime_at_cut = [(1, 0, 72), (2, 15, 40), (3, 14, 79), (4, 15, 47)]  # kept: on the cut
+    assert at_cut == sorted([*prime_at_cut, (1, 0, 41), (1, 0, 73), (3, 14, 48), (3, 14, 80)])
+
+
+def test_an_instrument_whose_program_came_after_the_cut_gets_it_back():
+    piano = [on(60), off(60, time=480)]
+    guitar = [
+        mido.MetaMessage("track_name", name="guitar"),
+        mido.Message("program_change", program=24, channel=2, time=2400),
+        on(50, channel=2),
+        off(50, time=480, channel=2),
+    ]
+    song = continue_with(prime_of(piano, guitar), ["PROGRAM_24", "NOTE_52", "VEL_8", "DUR_12"])
+    assert len(song.tracks) == 3  # no new track
+    events = [(at, status, data) for at, status, data, _ in timed_rows(song.tracks[2])]
+    assert events[1:4] == [
+        (CUT, 0xC2, bytes((24,))),
+        (CUT, 0x92, bytes((52, BIN_MIDDLES[8]))),
+        (CUT + 240, 0x82, bytes((52, 0))),
+    ]
+
+
+def test_a_new_instrument_gets_a_track_and_a_channel_of_its_own():
+    piano = [on(60), off(60, time=480), on(62, time=2000, channel=1), off(62, time=10, channel=1)]
+    song = continue_with(prime_of(piano), ["PROGRAM_40", "NOTE_70", "VEL_8", "DUR_12"])
+    assert song.tracks[2].name == "Violin"
+    assert [(e.status, e.data) for e in song.tracks[2] if e.status < 0xF0] == [
+        (0xC2, bytes((40,))),  # channel 2: the prime plays 1 after the cut
+        (0x92, bytes((70, BIN_MIDDLES[8]))),
+        (0x82, bytes((70, 0))),
+    ]
+
+
+def test_a_channel_left_bent_is_straightened_before_its_new_notes():
+    piano = [mido.Message("pitchwheel", pitch=2000, time=100), on(60), off(60, time=480)]
+    song = continue_with(prime_of(piano), ["NOTE_62", "VEL_8", "DUR_12"])
+    bends = [(at, data) for at, status, data, _ in timed_rows(song.tracks[1]) if status == 0xE0]
+    bent = 2000 + 8192
+    assert bends == [(100, bytes((bent & 0x7F, bent >> 7))), (CUT, b"\x00\x40")]
+
+
+def test_a_pedal_still_down_at_the_end_is_let_go():
+    pedal = mido.Message("control_change", control=64, value=127, time=10)
+    song = continue_with(
+        prime_of([pedal, on(60), off(60, time=480)]), ["NOTE_62", "VEL_8", "DUR_48"]
+    )
+    pedals = [(at, data[1]) for at, status, data, _ in timed_rows(song.tracks[1]) if status == 0xB0]
+    assert pedals == [(10, 127), (CUT + 48 * 20, 0)]
+    assert pretty_midi.PrettyMIDI(io.BytesIO(midigen.write(song))).get_end_time() == 3.0
+
+
+def test_new_tempi_go_in_the_first_track():
+    song = continue_with(
+        prime_of([on(60), off(60, time=480)]),
+        ["SHIFT_24", *tempo_tokens(400_000), "NOTE_62", "VEL_8", "DUR_12"],
+    )
+    tempi = [
+        (at, data) for at, status, data, _ in timed_rows(song.tracks[0]) if data[:1] == b"\x51"
+    ]
+    assert tempi == [(0, b"\x51\x07\xa1\x20"), (CUT + 480, b"\x51\x06\x1a\x80")]
+
+
+def test_new_notes_come_after_a_silence_the_tokens_shortened_where_the_file_has_them():
+    # from the 4/4 at beat 8 to beat 300, a silence: the tokens keep 256 beats of it, the
+    # output all 292
+    piano = [on(60), off(60, time=480), on(62, time=299 * TPQ), off(62, time=480)]
+    prime = prime_of(piano, [on(64, time=310 * TPQ), off(64, time=480)])
+    seconds = (8 + 256 + 2) * 0.5  # 2 beats after the second note, in the tokens' time
+    song = continue_with(prime, ["NOTE_67", "VEL_8", "DUR_12"], seconds)
+    assert [note[2:4] for note in notes(song)] == [(60, 0), (62, 300 * TPQ), (67, 302 * TPQ)]
+
+
+def test_a_key_struck_twice_before_the_cut_gets_both_its_note_offs_back():
+    # on, on, off, off: players pair them in turn; one note-off for both left a note
+    # open in a DAW (symusic's test file 3)
+    piano = [on(56, time=1000), on(56, time=500), off(56, time=1000), off(56)]
+    song = continue_with(prime_of(piano), ["SHIFT_96"])
+    offs = [at for at, status, data, _ in timed_rows(song.tracks[1]) if status & 0xF0 == 0x80]
+    assert offs == [2500, 2500]
+    assert notes(song) == [(1, 0, 56, 1000, 2500), (1, 0, 56, 1500, 2500)]
+
+
+def test_every_note_on_has_a_note_off_when_the_prime_paired_them_after_the_cut():
+    # struck twice and released once before the cut; the second note-off, after it, ended
+    # nothing a player hears but paired the second note-on in a DAW
+    piano = [on(60, time=100), on(60, time=100), off(60, time=100), off(60, time=2000)]
+    song = continue_with(prime_of(piano), ["NOTE_62", "VEL_8", "DUR_12"])
+    rows = [(at, status & 0xF0, data[0]) for at, status, data, _ in timed_rows(song.tracks[1])]
+    assert rows.count((300, 0x80, 60)) == 1
+    assert [row for row in rows if row[0] > 300] == [
+        (CUT, 0x90, 62),
+        (CUT + 240, 0x80, 62),
+        (CUT + 960, 0x80, 60),  # at the very end: the piece's two beats' rest
+        (CUT + 960, 0xF0, 0x2F),
+    ]
