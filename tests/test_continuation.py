@@ -8,7 +8,7 @@ import mido
 import pretty_midi
 
 import midigen
-from midigen.midi.song import Song, timed_rows
+from midigen.midi.song import Song, is_end_of_track, timed_rows
 from midigen.model.continuation import continued
 from midigen.tokens.event import event_tokens_until, song_to_event_tokens
 from midigen.tokens.grammar import BIN_MIDDLES, tempo_tokens
@@ -40,6 +40,8 @@ def continue_with(prime: Song, new: list[str], seconds: float = CUT_SECONDS) -> 
     prompt = event_tokens_until(song_to_event_tokens(prime, False, shortened), seconds)
     song = continued(prime, prompt, [*prompt, *new, "SHIFT_48"], shortened=shortened)
     midigen.read(midigen.write(song), strict=True)  # a file a strict reader takes
+    for track in song.tracks:  # each ends with its End of Track, once
+        assert [is_end_of_track(row) for row in track.rows].index(True) == len(track) - 1
     return song
 
 
@@ -234,9 +236,9 @@ def test_a_key_struck_twice_before_the_cut_gets_both_its_note_offs_back():
     assert notes(song) == [(1, 0, 56, 1000, 2500), (1, 0, 56, 1500, 2500)]
 
 
-def test_every_note_on_has_a_note_off_when_the_prime_paired_them_after_the_cut():
-    # struck twice and released once before the cut; the second note-off, after it, ended
-    # nothing a player hears but paired the second note-on in a DAW
+def test_a_note_off_after_the_cut_that_pairs_a_note_on_before_it_stays():
+    # struck twice and released once before the cut; the second note-off, after it, ends
+    # nothing a player hears but pairs the second note-on in a DAW (dwm_s_ONE_ONE_L.mid)
     piano = [on(60, time=100), on(60, time=100), off(60, time=100), off(60, time=2000)]
     song = continue_with(prime_of(piano), ["NOTE_62", "VEL_8", "DUR_12"])
     rows = [(at, status & 0xF0, data[0]) for at, status, data, _ in timed_rows(song.tracks[1])]
@@ -244,6 +246,169 @@ def test_every_note_on_has_a_note_off_when_the_prime_paired_them_after_the_cut()
     assert [row for row in rows if row[0] > 300] == [
         (CUT, 0x90, 62),
         (CUT + 240, 0x80, 62),
-        (CUT + 960, 0x80, 60),  # at the very end: the piece's two beats' rest
-        (CUT + 960, 0xF0, 0x2F),
+        (2300, 0x80, 60),  # where the prime has it
+        (2300, 0xF0, 0x2F),
+    ]
+
+
+def test_new_notes_of_one_key_struck_together_are_one_the_longest():
+    new = ["NOTE_62", "VEL_4", "DUR_12", "NOTE_62", "VEL_12", "DUR_24", "NOTE_62", "VEL_8", "DUR_6"]
+    song = continue_with(prime_of([on(60), off(60, time=480)]), new)
+    assert notes(song)[1:] == [(1, 0, 62, CUT, CUT + 24 * 20)]
+    assert [e.data for e in song.tracks[1] if e.is_note_on][1:] == [bytes((62, BIN_MIDDLES[12]))]
+
+
+def test_new_instruments_never_share_a_channel_when_the_prime_leaves_none_free():
+    # a format 2 prime whose two sequences play every channel, one with programs and one
+    # without (read as pianos), as dwm_m_fight.mid: its new instruments had all gone to
+    # channel 1, each program change cutting off the one before
+    channels = [c for c in range(16) if c != 9]
+    named = [mido.Message("program_change", channel=c, program=c + 1) for c in channels]
+    plain = []
+    for c in channels:
+        named += [on(60, channel=c), off(60, time=10, channel=c)]
+        plain += [on(48, channel=c), off(48, time=10, channel=c)]
+    prime = prime_of(named, plain, file_type=2)
+    new = []
+    for program in (5, 0, 70):  # shares its channel, plays on all of them, absent
+        new += [f"PROGRAM_{program}", "NOTE_64", "VEL_8", "DUR_24"]
+    song = continue_with(prime, [*new, "SHIFT_12", *new])
+    events = sorted(
+        ((at, status, data) for track in song.tracks for at, status, data, _ in timed_rows(track)),
+        key=lambda event: event[0],  # in each track's order, as a player merges them
+    )
+    program: dict[int, int] = {}
+    heard: dict[int, set[int]] = {}  # channel -> programs its new notes play
+    for at, status, data in events:
+        if status & 0xF0 == 0xC0:
+            program[status & 0x0F] = data[0]
+        elif status & 0xF0 == 0x90 and data[1] and at >= CUT:
+            heard.setdefault(status & 0x0F, set()).add(program[status & 0x0F])
+    assert sorted(heard.values(), key=min) == [{0}, {5}, {70}]
+    assert sum(1 for *_, n in notes(song) if n >= CUT) == 6
+
+
+def test_new_instruments_get_channels_of_their_own_where_the_prime_sets_up_every_one():
+    # volume on every channel, notes on one: the new instruments had all gone to channel 1
+    setup = [mido.Message("control_change", channel=c, control=7, value=100) for c in range(16)]
+    prime = prime_of([*setup, on(60), off(60, time=480)])
+    new = ["PROGRAM_40", "NOTE_70", "VEL_8", "DUR_12", "PROGRAM_41", "NOTE_72", "VEL_8", "DUR_12"]
+    song = continue_with(prime, new)
+    played = [
+        [(status & 0xF0, status & 0x0F, data[0]) for at, status, data, _ in timed_rows(track)[1:-1]]
+        for track in song.tracks[2:]
+    ]
+    assert played == [
+        [(0xC0, 1, 40), (0x90, 1, 70), (0x80, 1, 70)],  # programs where their notes begin
+        [(0xC0, 2, 41), (0x90, 2, 72), (0x80, 2, 72)],
+    ]
+
+
+def test_a_silence_the_tokens_shortened_after_the_cut_does_not_move_the_new_notes():
+    # from the 4/4 at beat 8 to beat 311, a silence the tokens end at beat 264: a new note
+    # past that is as far from the cut as the model put it
+    piano = [on(60), off(60, time=480), on(62, time=310 * TPQ), off(62, time=480)]
+    song = continue_with(prime_of(piano), [*["SHIFT_96"] * 68, "NOTE_67", "VEL_8", "DUR_12"])
+    assert [note[2:4] for note in notes(song)] == [(60, 0), (67, CUT + 272 * TPQ)]
+
+
+def test_a_held_note_in_another_track_ends_before_a_new_note_of_its_key_begins():
+    # both hands on channel 1: the left holds 72 over the cut, the new 72 fits the right
+    right = [on(70), off(70, time=480), on(74), off(74, time=480)]
+    left = [on(36), off(36, time=480), on(72, time=900), off(72, time=2000)]
+    song = continue_with(prime_of(right, left), ["SHIFT_12", "NOTE_72", "VEL_8", "DUR_12"])
+    merged = mido.merge_tracks(mido.MidiFile(file=io.BytesIO(midigen.write(song))).tracks)
+    now, events = 0, []
+    for message in merged:
+        now += message.time
+        if message.type in ("note_on", "note_off") and message.note == 72:
+            events.append((now, message.type, message.velocity))
+    assert events == [
+        (1380, "note_on", 80),
+        (2159, "note_off", 64),  # its own release velocity
+        (2160, "note_on", BIN_MIDDLES[8]),
+        (2400, "note_off", 0),
+    ]
+
+
+def test_a_note_off_on_the_cut_of_a_kept_note_does_not_end_a_new_note():
+    # 60 ends 5 ticks after the cut, and the model strikes 60 on it: the note-off had
+    # ended the new note after 5 ticks
+    piano = [on(60, time=1000), on(64, time=920), off(60, time=5), off(64, time=475)]
+    song = continue_with(prime_of(piano), ["NOTE_60", "VEL_8", "DUR_12"])
+    assert [note[2:] for note in notes(song)] == [
+        (60, 1000, CUT),
+        (60, CUT, CUT + 240),
+        (64, CUT, 2400),
+    ]
+
+
+def test_a_key_struck_twice_keeps_its_two_note_offs_where_they_were():
+    piano = [on(56, time=1000), on(56, time=500), off(56, time=1000), off(56, time=500)]
+    song = continue_with(prime_of(piano), ["SHIFT_96"])
+    offs = [at for at, status, data, _ in timed_rows(song.tracks[1]) if status & 0xF0 == 0x80]
+    assert offs == [2500, 3000]
+
+
+def test_a_prime_kept_whole_keeps_its_last_events():
+    piano = [
+        on(60, time=100),
+        mido.Message("note_off", note=60, velocity=64, time=480),
+        mido.Message("pitchwheel", pitch=0, time=20),
+        mido.MetaMessage("marker", text="the end", time=200),
+    ]
+    prime = prime_of(piano)
+    shortened: list[tuple[int, int]] = []
+    prompt = event_tokens_until(song_to_event_tokens(prime, False, shortened), 10.0)
+    song = continued(prime, prompt, [*prompt, "SHIFT_12", "NOTE_62", "VEL_8", "DUR_12"], whole=True)
+    rows = timed_rows(song.tracks[1])
+    assert rows[:4] == timed_rows(prime.tracks[1])[:4]  # the release velocity too
+    assert (800, 0xFF, b"\x06the end", False) in rows
+
+
+def test_a_meta_event_readers_refuse_is_left_out():
+    broken = mido.MetaMessage("text", text="x")  # made a 9-sharp key signature below
+    prime = prime_of([broken, on(60), off(60, time=480)])
+    index = next(k for k, row in enumerate(prime.tracks[1].rows) if row[2][:1] == b"\x01")
+    prime.tracks[1][index] = (0, 0xFF, b"\x59\x09\x00", False)
+    song = continue_with(prime, ["NOTE_62", "VEL_8", "DUR_12"])  # reads strictly
+    assert b"\x59\x09\x00" not in [row[2] for row in song.tracks[1].rows]
+    mido.MidiFile(file=io.BytesIO(midigen.write(song)))
+
+
+def test_new_pedal_events_go_once_to_a_channel_two_tracks_share():
+    pedal = mido.Message("control_change", control=64, value=0)
+    right = [on(84), off(84, time=480)]
+    left = [pedal, on(48), off(48, time=480)]
+    new = [
+        "PEDAL_ON",
+        "NOTE_50",
+        "VEL_8",
+        "DUR_12",
+        "SHIFT_24",
+        "PEDAL_OFF",
+        "NOTE_52",
+        "VEL_8",
+        "DUR_12",
+    ]
+    song = continue_with(prime_of(right, left), new)
+    pedals = [
+        (index, at, data[1])
+        for index, track in enumerate(song.tracks)
+        for at, status, data, _ in timed_rows(track)
+        if status == 0xB0 and at >= CUT
+    ]
+    assert pedals == [(2, CUT, 127), (2, CUT + 480, 0)]
+
+
+def test_a_continuation_of_a_bare_prime_has_a_tempo_and_a_meter_at_the_start():
+    midi = mido.MidiFile(type=0, ticks_per_beat=TPQ)
+    midi.tracks.append(mido.MidiTrack([on(60), off(60, time=480), on(62, time=3000), off(62)]))
+    data = io.BytesIO()
+    midi.save(file=data)
+    song = continue_with(midigen.read(data.getvalue()), ["NOTE_64", "VEL_8", "DUR_12"])
+    assert song.format == 0
+    assert timed_rows(song.tracks[0])[:2] == [
+        (0, 0xFF, b"\x51\x07\xa1\x20", False),
+        (0, 0xFF, b"\x58\x04\x02\x18\x08", False),
     ]

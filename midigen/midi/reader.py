@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import MidiError, NotMidiError, count
 from ..fileio import read_regular
-from .smf import CHANNEL_DATA_LENGTH, END_OF_TRACK, META, META_LENGTHS
+from .smf import CHANNEL_DATA_LENGTH, END_OF_TRACK, META, META_LENGTHS, meta_defect
 from .song import Chunk, Riff, Song, Track
 from .vlq import MAX_VLQ, MAX_WIDTH, Wide, WideData
 
@@ -409,33 +409,9 @@ class _Reader:
         return self.long_vlq(chunk, i, first, base)
 
     def check_meta(self, meta_type: int, payload: bytes, offset: int) -> None:
-        """Flag meta events whose payload breaks its fixed layout (kept verbatim anyway)."""
-        size = len(payload)
-        if size not in META_LENGTHS[meta_type]:
-            self.warn(
-                f"meta event {meta_type:02X} has {count(size, 'data byte')}, expected "
-                f"{' or '.join(map(str, META_LENGTHS[meta_type]))}",
-                offset,
-            )
-        elif meta_type == 0x59 and size == 2:
-            sharps = payload[0] - 256 if payload[0] > 127 else payload[0]
-            if not -7 <= sharps <= 7 or payload[1] > 1:
-                self.warn(
-                    f"key signature {sharps} sharps, mode {payload[1]} is out of range", offset
-                )
-        elif meta_type == 0x54 and size == 5:
-            hours, minutes, seconds, frames, hundredths = payload
-            rate = (24, 25, 30, 30)[hours >> 5 & 3]
-            if (
-                (hours & 0x1F) > 23
-                or minutes > 59
-                or seconds > 59
-                or frames >= rate
-                or hundredths > 99
-            ):
-                self.warn(
-                    "SMPTE offset " + ":".join(map(str, payload)) + " is out of range", offset
-                )
+        """Flag meta events that break their layout or range (kept verbatim anyway)."""
+        if defect := meta_defect(bytes((meta_type,)) + payload):
+            self.warn(defect, offset)
 
     def bad_running_status(self, chunk: bytes, i: int, base: int, status: int) -> int:
         """Data bytes where a status byte belongs: reuse the last status, or skip to one."""

@@ -7,26 +7,46 @@ and meter.  So the prime is not decoded from them: the output is the prime
 file itself, cut where its kept part ends.  Every event of every track
 before the cut stays as it was (timing, velocities, controllers, pitch
 bend, names, channels), and so do the notes it holds over the cut, to
-their own ends.  The sampled notes, pedal and (``--free``) tempi and
+their own note-offs.  The sampled notes, pedal and (``--free``) tempi and
 meters follow in the prime's tracks, each note in the one that plays its
 instrument in its register (parts.py), as an infill writes its span.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..midi.smf import END_OF_TRACK, META
-from ..midi.song import Song, Track, delta_rows, timed_rows
-from ..tokens.event import SUSTAIN, file_step, grid_step, meter_data, tempo_data, ticks_per_step
+from ..midi.smf import (
+    BEND_CENTRE,
+    CONTROL_CHANGE,
+    DEFAULT_TEMPO_US,
+    END_OF_TRACK,
+    META,
+    NOTE_OFF,
+    NOTE_ON,
+    PITCH_BEND,
+    PROGRAM_CHANGE,
+    SET_TEMPO,
+    TIME_SIGNATURE,
+    is_broken_meta,
+    meter_data,
+    tempo_data,
+)
+from ..midi.song import Song, Track, delta_rows, is_end_of_track, timed_rows
+from ..tokens.event import (
+    MELODIC_CHANNELS,
+    PEDAL_DOWN,
+    SUSTAIN,
+    file_step,
+    grid_step,
+    ticks_per_step,
+)
 from ..tokens.grammar import BIN_MIDDLES, DRUMS, Note, Score, walk
-from .parts import Part, is_note_on, likeliest, new_part, note_offs, song_parts, with_events
+from .parts import Part, channels_used, is_note_on, likeliest, new_part, song_parts, with_events
 
-NOTE_ON, NOTE_OFF, CONTROL_CHANGE, PROGRAM_CHANGE, PITCH_BEND = 0x90, 0x80, 0xB0, 0xC0, 0xE0
-BEND_CENTRE = bytes((0x00, 0x40))  # 8192: no bend
-PEDAL_DOWN = 64  # a sustain value from this on holds (General MIDI)
+END = bytes((END_OF_TRACK,))
 
 # (track, channel) -> (instrument, tick of its first new note)
 FirstNotes = dict[tuple[int, int], tuple[int, int]]
@@ -37,12 +57,14 @@ Sounding = defaultdict[tuple[int, int], list["_Held"]]
 @dataclass
 class _Held:
     """A note of one channel's key after the cut: a new one (with its velocity), or one
-    the prime holds over the cut (None: its note-on stays where it is)."""
+    the prime holds over the cut (with its own note-off, status and data, to keep its
+    release velocity; its note-on stays where it is)."""
 
     on: int
     off: int
     track: int
-    velocity: int | None
+    velocity: int | None = None
+    note_off: tuple[int, bytes] | None = None
 
 
 def continued(
@@ -53,6 +75,7 @@ def continued(
     ring_steps: int = 0,
     velocities: tuple[int, ...] = BIN_MIDDLES,
     shortened: Sequence[tuple[int, int]] = (),
+    whole: bool = False,
 ) -> Song:
     """The prime file up to the end of ``prompt`` (the tokens of it the model read), then
     what ``tokens`` (``prompt`` and what the model added) go on to play.
@@ -60,7 +83,9 @@ def continued(
     ``ring_steps``: no note rings more than that many steps past the last time
     step, as in ``event_tokens_to_song``; ``velocities``: what each VEL bin
     plays; ``shortened``: the silences the prime's tokens shortened
-    (``song_to_event_tokens``), whose steps the file still has.
+    (``song_to_event_tokens``), whose steps the file still has; ``whole``: the
+    prompt is the whole prime, whose last events (a marker, a controller set
+    back after the last note) stay too.
 
     Raises:
         MidiError: the prime has no usable time base.
@@ -68,15 +93,17 @@ def continued(
     before, after = Score(), Score(velocities=velocities)
     cut = walk(prompt, before).step
     end = walk(tokens, after).step
-    scale, silences = ticks_per_step(prime), list(shortened)
+    scale = ticks_per_step(prime)
+    silences = [silence for silence in shortened if silence[0] <= cut]  # the prime's, before
 
     def tick(step: int) -> int:
         return round(file_step(silences, step) * scale)
 
     # the prompt holds the events of its last step if it stopped after them, not in a rest
-    settings = (*before.pedals, *before.tempi, *before.time_signatures)
-    at_cut = any(n.start == cut for n in before.notes) or any(s[0] == cut for s in settings)
-    tracks, sounding = _cut(prime, file_step(silences, cut if at_cut else cut - 1))
+    events = (*before.pedals, *before.tempi, *before.time_signatures)
+    at_cut = any(n.start == cut for n in before.notes) or any(e[0] == cut for e in events)
+    last_step = file_step(silences, cut if at_cut else cut - 1)
+    tracks, sounding = _cut(prime, last_step, tick(cut), whole)
     for held in (note for group in sounding.values() for note in group):
         held.off = min(held.off, tick(end + ring_steps))  # it stops with the piece at the latest
     notes = after.notes[len(before.notes) :]
@@ -92,39 +119,50 @@ def continued(
     return Song(
         format=prime.format if prime.format != 0 or len(tracks) == 1 else 1,
         division=prime.division,
-        tracks=_ended(tracks, tick(end)),
+        tracks=_ended(tracks, tick(end), bool(prime.ticks_per_beat)),
     )
 
 
-def _cut(prime: Song, last_step: int) -> tuple[list[Track], Sounding]:
+def _cut(prime: Song, last_step: int, cut_tick: int, whole: bool) -> tuple[list[Track], Sounding]:
     """The prime's tracks with what they play up to its grid step ``last_step`` (each
-    ending there), and the notes they hold over it, whose note-offs are left out."""
+    ending there, and without the meta events a reader would refuse), and the notes
+    they hold over it.
+
+    A note-off from the cut's tick on is left to ``_play``, which knows the new
+    notes it must not end; the note-offs of held notes are the next ones of their
+    key in their track, as a DAW pairs them.  With ``whole``, every event but a
+    note's stays."""
     to_step = grid_step(prime)
     tracks, sounding = [], defaultdict(list)
     for index, track in enumerate(prime.tracks):
+        rows, open_notes, struck = [], Counter(), {}  # (channel, key) -> count, last on tick
         timed = timed_rows(track)
-        kept = {k for k, row in enumerate(timed) if to_step(row[0]) <= last_step}
-        ended = note_offs(timed)
-        for off, ons in ended.items():  # a note-off after the cut of notes before it
-            if to_step(timed[off][0]) > last_step and (held := [on for on in ons if on in kept]):
-                _, status, data, _ = timed[off]
-                # one note-off for each: a DAW pairs them in turn, as the prime did
-                sounding[(status & 0x0F, data[0])] += [
-                    _Held(timed[on][0], timed[off][0], index, None) for on in held
-                ]
-        closed = {on for ons in ended.values() for on in ons}
+        for row in timed:
+            at, status, data, _ = row
+            kind = status & 0xF0 if status < 0xF0 else 0
+            key = (status & 0x0F, data[0]) if kind in (NOTE_ON, NOTE_OFF) else None
+            ends = key is not None and not is_note_on(status, data)
+            if ends and at >= cut_tick:
+                if open_notes[key]:
+                    open_notes[key] -= 1
+                    sounding[key].append(_Held(struck[key], at, index, note_off=(status, data)))
+            elif ends:  # before the cut: kept where it ends a kept note, or stood there
+                if open_notes[key] or to_step(at) <= last_step:
+                    rows.append(row)
+                    open_notes[key] = max(open_notes[key] - 1, 0)
+            elif to_step(at) <= last_step or (whole and not key):
+                if is_end_of_track(row) or (status == META and is_broken_meta(data)):
+                    continue
+                rows.append(row)
+                if key:
+                    open_notes[key] += 1
+                    struck[key] = at
         track_end = timed[-1][0] if timed else 0
-        for k in kept:  # a note still open when its track ends, ends there (as pretty_midi has it)
-            at, status, data, _ = timed[k]
-            if is_note_on(status, data) and k not in closed:
-                sounding[(status & 0x0F, data[0])].append(_Held(at, track_end, index, None))
-        rows = [timed[k] for k in sorted(kept) if timed[k][1] != META or timed[k][2][:1] != _END]
-        rows.append((rows[-1][0] if rows else 0, META, _END, False))
+        for key, count in open_notes.items():  # still open when the track ends: ends there
+            sounding[key] += [_Held(struck[key], track_end, index) for _ in range(count)]
+        rows.append((rows[-1][0] if rows else 0, META, END, False))
         tracks.append(Track(delta_rows(rows)))
     return tracks, sounding
-
-
-_END = bytes((END_OF_TRACK,))
 
 
 def _placed(
@@ -134,25 +172,15 @@ def _placed(
     tick: Callable[[int], int],
     sounding: Sounding,
 ) -> tuple[dict[int, list[Part]], FirstNotes]:
-    """Put each new note in the part of the prime that plays its instrument in its register,
-    or in a new track for an instrument the prime lacks; return the parts of each
-    instrument and where each part's new notes begin.  A channel the prime plays two
-    instruments on (a format 2 file's sequences may share one) takes neither, for one
-    channel plays one sound at a time."""
-    found = song_parts(prime.tracks)
-    on_channel = defaultdict(set)
-    for instrument, parts in found.items():
-        for part in parts:
-            on_channel[part.channel].add(instrument)
-    taken = set(on_channel)
-    parts = {
-        instrument: [part for part in found_parts if len(on_channel[part.channel]) == 1]
-        for instrument, found_parts in found.items()
-    }
+    """Put each new note in the part of its instrument that plays nearest its register
+    (``_Channels.parts_for`` says which parts it may use); return the parts of each
+    instrument and where each part's new notes begin."""
+    channels = _Channels(prime)
+    parts: dict[int, list[Part]] = {}
     first: FirstNotes = {}
     for note in notes:
-        if not parts.get(note.instrument):
-            parts[note.instrument] = [new_part(tracks, note.instrument, taken)]
+        if note.instrument not in parts:
+            parts[note.instrument] = channels.parts_for(note.instrument, tracks)
         choices = parts[note.instrument]
         part = choices[likeliest(choices, note.pitch)]
         on = tick(note.start)
@@ -163,30 +191,82 @@ def _placed(
     return parts, first
 
 
+class _Channels:
+    """The prime's parts and the channels it uses, and which channels new notes took."""
+
+    def __init__(self, prime: Song) -> None:
+        self.found = song_parts(prime.tracks)
+        self.players: defaultdict[int, set[int]] = defaultdict(set)  # channel -> instruments
+        for instrument, parts in self.found.items():
+            for part in parts:
+                self.players[part.channel].add(instrument)
+        self.busy = channels_used(prime.tracks)  # any event, a controller's too
+        self.claimed: dict[int, int] = {}  # channel -> the instrument whose new notes it plays
+
+    def parts_for(self, instrument: int, tracks: list[Track]) -> list[Part]:
+        """Where the new notes of ``instrument`` go, on channels no other instrument's new
+        notes take (one channel plays one sound at a time): the prime's parts of it on
+        channels it alone plays; else a new track on a channel the prime leaves free;
+        else its busiest part on a channel it shares (a format 2 file's sequences may
+        each use a channel for another instrument), leaving the others to other
+        instruments; else a new track on any channel left (one the prime plays no notes
+        on first), which the prime may use too."""
+        claimed = self.claimed
+        own = [
+            p
+            for p in self.found.get(instrument, ())
+            if claimed.get(p.channel, instrument) == instrument
+        ]
+        alone = [part for part in own if self.players[part.channel] == {instrument}]
+        taken = self.busy | set(claimed)
+        if alone:
+            chosen = alone
+        elif set(MELODIC_CHANNELS) - taken or instrument == DRUMS:
+            chosen = [new_part(tracks, instrument, taken)]
+        elif own:
+            chosen = [max(own, key=lambda part: len(part.pitches))]
+        else:
+            spare = [c for c in MELODIC_CHANNELS if c not in claimed] or [0]
+            spare.sort(key=lambda channel: channel in self.players)  # no notes on it first
+            chosen = [new_part(tracks, instrument, channel=spare[0])]
+        for part in chosen:
+            claimed[part.channel] = instrument
+        return chosen
+
+
 def _play(sounding: Sounding, added: defaultdict[int, list], same: int) -> None:
     """Add each key's new notes, and the note-offs of those held over the cut, to ``added``
-    (track -> events).  A key struck again ends the note it interrupts, as the token
-    decoder's restrike does; a new note struck with one before it (within ``same`` ticks)
-    is that note.  Notes held over the cut end as the prime ends them among themselves."""
+    (track -> events).
+
+    A key struck again ends the notes sounding on it, as the token decoder's
+    restrike does: in the new note's track where it strikes, a tick before in
+    another (players merge tracks at one tick in their order, and a note-off
+    after the note-on would end the new note at once).  New notes struck
+    together (within ``same`` ticks), or with a held one, are one: the held,
+    or the longest.  Held notes end among themselves as the prime ends them."""
     for (channel, key), group in sounding.items():
-        group.sort(key=lambda note: (note.on, note.velocity is not None))  # held first
+        held_ons = [note.on for note in group if note.velocity is None]
+        # held notes first, then the longest of new notes struck together
+        group.sort(key=lambda note: (note.on, note.velocity is not None, note.on - note.off))
         playing: list[_Held] = []
         ringing: list[_Held] = []  # struck since the last new note
         for note in group:
             if note.velocity is not None:
-                if playing and note.on - playing[-1].on < same:
+                struck = [playing[-1].on] if playing else []
+                if any(abs(note.on - on) < same for on in [*struck, *held_ons]):
                     continue
-                for earlier in ringing:
-                    earlier.off = min(earlier.off, note.on)
+                for earlier in (n for n in ringing if n.off >= note.on):
+                    moved = note.on if earlier.track == note.track else note.on - 1
+                    earlier.off = max(moved, earlier.on + 1)
                 ringing = []
             playing.append(note)
             ringing.append(note)
         for note in playing:
+            events = added[note.track]
             if note.velocity is not None:
-                added[note.track].append((note.on, NOTE_ON | channel, bytes((key, note.velocity))))
-            added[note.track].append(
-                (max(note.off, note.on + 1), NOTE_OFF | channel, bytes((key, 0)))
-            )
+                events.append((note.on, NOTE_ON | channel, bytes((key, note.velocity))))
+            status, data = note.note_off or (NOTE_OFF | channel, bytes((key, 0)))
+            events.append((max(note.off, note.on + 1), status, data))
 
 
 def _set_up_channels(tracks: list[Track], first: FirstNotes, added: defaultdict[int, list]) -> None:
@@ -216,12 +296,23 @@ def _add_settings(
     tick: Callable[[int], int],
     added: defaultdict[int, list],
 ) -> None:
-    """Add the new pedal events to the parts of their instrument, and the new tempi and
-    meters (of a ``--free`` continuation) to the first track, where players look."""
+    """Add the new pedal events to each channel of their instrument, once (in the track
+    that carries the channel's pedal, or its first), and the new tempi and meters (of a
+    ``--free`` continuation) to the first track, where players look."""
+    pedalled = {
+        (index, status & 0x0F)
+        for index, track in enumerate(prime.tracks)
+        for _, status, data, _ in track.rows
+        if status < 0xF0 and status & 0xF0 == CONTROL_CHANGE and data[0] == SUSTAIN
+    }
     for step, program, down in after.pedals[len(before.pedals) :]:
+        pedals: dict[int, int] = {}  # channel -> track
         for part in parts.get(program, ()):
+            if part.channel not in pedals or (part.track, part.channel) in pedalled:
+                pedals[part.channel] = part.track
+        for channel, index in pedals.items():
             value = bytes((SUSTAIN, 127 if down else 0))
-            added[part.track].append((tick(step), CONTROL_CHANGE | part.channel, value))
+            added[index].append((tick(step), CONTROL_CHANGE | channel, value))
     if prime.ticks_per_beat:  # SMPTE time has no tempo or meter
         added[0] += [(tick(s), META, tempo_data(us)) for s, us in after.tempi[len(before.tempi) :]]
         added[0] += [
@@ -230,18 +321,40 @@ def _add_settings(
         ]
 
 
-def _ended(tracks: list[Track], end: int) -> list[Track]:
-    """The tracks tidied up at the end of the piece (tick ``end``): pedals let go, every
-    note-on paired, and the first track lasting the piece's whole length, in a DAW too."""
-    tracks = _every_note_on_paired(_pedals_released(tracks, end), end)
-    tracks[0] = _lasting(tracks[0], end)
+def _ended(tracks: list[Track], end: int, beats: bool) -> list[Track]:
+    """The tracks tidied up as every file midigen writes is: pedals let go at the end
+    (tick ``end``), a tempo and a meter at the start where the prime set none (with
+    ``beats``: not in SMPTE time), and the first track lasting the whole piece, so
+    that a DAW shows its length."""
+    tracks = _pedals_released(tracks, end)
+    first = timed_rows(tracks[0])
+    if beats:
+        at_start = {
+            data[0]
+            for t in tracks
+            for at, status, data, _ in timed_rows(t)
+            if at == 0 and status == META
+        }
+        # Until a first tempo, players take 120 bpm and 4/4 (SMF 1.0): say so, after
+        # the first track's meta events at the start
+        metas = next(k for k, row in enumerate(first) if row[0] or row[1] != META or row[2] == END)
+        first[metas:metas] = [
+            (0, META, data, False)
+            for kind, data in (
+                (SET_TEMPO, tempo_data(DEFAULT_TEMPO_US)),
+                (TIME_SIGNATURE, meter_data(4, 4)),
+            )
+            if kind not in at_start
+        ]
+    first[-1] = (max(first[-1][0], end), *first[-1][1:])
+    tracks[0] = Track(delta_rows(first))
     return tracks
 
 
 def _pedals_released(tracks: list[Track], end: int) -> list[Track]:
     """The tracks with every sustain pedal still down at the end let go there (or after the
     last event, if later): a DAW that loops the file would otherwise hold every note."""
-    last = max([end, *(_last_tick(track) for track in tracks)])
+    last = max([end, *(sum(row[0] for row in track.rows) for track in tracks)])
     pedals = sorted(
         (at, index, status & 0x0F, data[1] >= PEDAL_DOWN)
         for index, track in enumerate(tracks)
@@ -259,39 +372,3 @@ def _pedals_released(tracks: list[Track], end: int) -> list[Track]:
         release = (last, CONTROL_CHANGE | channel, bytes((SUSTAIN, 0)))
         tracks[index] = with_events(tracks[index], [release])
     return tracks
-
-
-def _every_note_on_paired(tracks: list[Track], end: int) -> list[Track]:
-    """The tracks with a note-off at the very end (``end``, or after the last event) for
-    every note-on of a key that has more of them than note-offs.  A prime may strike a
-    key thrice, release it once, and after the cut give the other two note-offs that end
-    nothing: those are gone, and a DAW pairs note-ons and note-offs in turn (players
-    hear no difference: a note-off silences its key)."""
-    last = max([end, *(_last_tick(track) for track in tracks)])
-    unpaired: defaultdict[tuple[int, int], int] = defaultdict(int)  # (channel, key) -> count
-    owner: dict[tuple[int, int], int] = {}  # the track of its last note-on
-    for index, track in enumerate(tracks):
-        for _, status, data, _ in track.rows:
-            if status < 0xF0 and status & 0xF0 in (NOTE_ON, NOTE_OFF):
-                key = (status & 0x0F, data[0])
-                struck = is_note_on(status, data)
-                unpaired[key] += 1 if struck else -1
-                owner[key] = index if struck else owner.get(key, index)
-    closing: defaultdict[int, list[tuple[int, int, bytes]]] = defaultdict(list)
-    for (channel, key), count in unpaired.items():
-        closing[owner[(channel, key)]] += [(last, NOTE_OFF | channel, bytes((key, 0)))] * count
-    return [
-        with_events(track, closing[index]) if index in closing else track
-        for index, track in enumerate(tracks)
-    ]
-
-
-def _last_tick(track: Track) -> int:
-    return sum(row[0] for row in track.rows)
-
-
-def _lasting(track: Track, end: int) -> Track:
-    """The track with its End of Track at ``end`` if that is later."""
-    timed = timed_rows(track)
-    timed[-1] = (max(timed[-1][0], end), *timed[-1][1:])
-    return Track(delta_rows(timed))

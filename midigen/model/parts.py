@@ -21,6 +21,7 @@ import numpy as np
 from ..midi.gm import DRUM_CHANNEL, program_name
 from ..midi.smf import END_OF_TRACK, META, TRACK_NAME
 from ..midi.song import Track, delta_rows, is_end_of_track, timed_rows
+from ..tokens.event import MELODIC_CHANNELS
 from ..tokens.grammar import DRUMS
 
 
@@ -74,8 +75,9 @@ def likeliest(parts: list[Part], pitch: int) -> int:
     return max(range(len(parts)), key=lambda index: parts[index].fit(pitch))
 
 
-def _channels(track: Track) -> set[int]:
-    return {status & 0x0F for _, status, _, _ in track.rows if status < 0xF0}
+def channels_used(tracks: list[Track]) -> set[int]:
+    """The channels any event of these tracks is on (a note, a program, a controller)."""
+    return {status & 0x0F for track in tracks for _, status, _, _ in track.rows if status < 0xF0}
 
 
 def _name(instrument: int) -> str:
@@ -83,20 +85,25 @@ def _name(instrument: int) -> str:
     return program_name(0, DRUM_CHANNEL) if instrument == DRUMS else program_name(instrument)
 
 
-def new_part(tracks: list[Track], instrument: int, taken: Collection[int] = ()) -> Part:
+def new_part(
+    tracks: list[Track], instrument: int, taken: Collection[int] = (), channel: int | None = None
+) -> Part:
     """A new named track for an instrument the song lacks, on a channel neither its tracks
-    nor ``taken`` use."""
-    used = {channel for track in tracks for channel in _channels(track)} | set(taken)
+    nor ``taken`` use, with its program at the start.  Given a ``channel`` (which the song
+    may use), the track has no program: its caller sets it where the new notes begin."""
+    named = [(0, META, bytes((TRACK_NAME,)) + _name(instrument).encode("latin-1"), False)]
+    end = [(0, META, bytes((END_OF_TRACK,)), False)]
+    if channel is not None:
+        tracks.append(Track(named + end))
+        return Part(len(tracks) - 1, channel)
+    used = channels_used(tracks) | set(taken)
     if instrument == DRUMS:
         channel = DRUM_CHANNEL
     else:
-        free = [c for c in range(16) if c != DRUM_CHANNEL and c not in used]
+        free = [c for c in MELODIC_CHANNELS if c not in used]
         channel = free[0] if free else 0
-    rows = [(0, META, bytes((TRACK_NAME,)) + _name(instrument).encode("latin-1"), False)]
-    if instrument != DRUMS:
-        rows.append((0, 0xC0 | channel, bytes((instrument,)), False))
-    rows.append((0, META, bytes((END_OF_TRACK,)), False))
-    tracks.append(Track(rows))
+    program = [] if instrument == DRUMS else [(0, 0xC0 | channel, bytes((instrument,)), False)]
+    tracks.append(Track(named + program + end))
     return Part(len(tracks) - 1, channel)
 
 
@@ -138,7 +145,7 @@ def with_events(track: Track, events: list[tuple[int, int, bytes]]) -> Track:
     merged = sorted(
         [(row[0], 1, k, row) for k, row in enumerate(timed)]
         + [
-            (at, 2 if status & 0xF0 == 0x90 else 0, k, (at, status, data, False))
+            (at, 2 if is_note_on(status, data) else 0, k, (at, status, data, False))
             for k, (at, status, data) in enumerate(events)
         ],
         key=lambda item: item[:3],

@@ -218,7 +218,7 @@ class TrainedModel:
             length = f"{length}s"
         if isinstance(length, str):
             length = Length.parse(length)
-        start, whole_prime, shortened = [HEADER], [], []
+        start, whole_prime, shortened, whole = [HEADER], [], [], False
         if prime is not None:
             if not prime_seconds >= 0:
                 raise MidiError("prime_seconds must not be negative")
@@ -227,10 +227,11 @@ class TrainedModel:
             whole_prime = self._song_tokens(prime_song, source, shortened)
             start = event_tokens_until(whole_prime, prime_seconds)
             kept = walk(start)
+            whole = walk(whole_prime).step <= kept.step  # shorter than its seconds
             if length.reached(Stream(kept, tokens=len(start) - 1)):
-                what = (  # a prime shorter than its seconds is kept whole
+                what = (
                     f"the whole prime (shorter than {prime_seconds:g} s) already fills"
-                    if walk(whole_prime).step <= kept.step
+                    if whole
                     else f"the prime's first {prime_seconds:g} s already fill"
                 )
                 raise MidiError(
@@ -292,6 +293,7 @@ class TrainedModel:
                 ring_steps=ring,
                 velocities=self.velocities,
                 shortened=shortened,
+                whole=whole,
             )
             if prime is not None
             else event_tokens_to_song(

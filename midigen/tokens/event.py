@@ -35,6 +35,8 @@ from ..midi.smf import (
     SET_TEMPO,
     TIME_SIGNATURE,
     TRACK_NAME,
+    meter_data,
+    tempo_data,
 )
 from ..midi.song import Song, Track, delta_rows
 from ..midi.timing import CONDUCTOR, TempoMap, ruling_conductor
@@ -59,7 +61,8 @@ from .grammar import (
 )
 from .vocab import EOS
 
-SUSTAIN = 64
+SUSTAIN = 64  # the sustain pedal's controller
+PEDAL_DOWN = 64  # and the value from which it holds (General MIDI)
 MAX_VOICES_PER_KEY = 16  # notes of one key of one instrument sounding at once
 MAX_REST_STEPS = 256 * STEPS_PER_BEAT  # longer silences are cut to 64 bars of 4/4
 OUTPUT_TPQ = 480  # ticks per quarter of decoded files: 20 ticks per step
@@ -285,7 +288,7 @@ def _collect_track(
             programs[status & 0x0F] = data[0]
         elif kind == 0xB0 and data[0] == SUSTAIN:
             channel = status & 0x0F
-            down = data[1] >= 64
+            down = data[1] >= PEDAL_DOWN
             if down != pedal_down[channel] and channel != DRUM_CHANNEL:
                 pedal_down[channel] = down
                 add(((tick * a + b) // c, _PLAYED, programs[channel], -1, down, 0))
@@ -508,17 +511,6 @@ def _restruck(notes: list[Note]) -> dict[tuple[int, int], list[Note]]:
         sounding[(note.instrument, note.pitch)] = note
         voices.setdefault((note.instrument, 0), []).append(note)
     return voices
-
-
-def tempo_data(tempo_us: int) -> bytes:
-    """The data of a Set Tempo meta event (its type, then the tempo)."""
-    return bytes((SET_TEMPO,)) + tempo_us.to_bytes(3, "big")
-
-
-def meter_data(numerator: int, denominator: int) -> bytes:
-    """The data of a Time Signature meta event (its type, then n, d as a power of 2, and
-    MIDI's usual 24 clocks a click and 8 32nds a quarter)."""
-    return bytes((TIME_SIGNATURE, min(numerator, 255), denominator.bit_length() - 1, 24, 8))
 
 
 def _conductor(score: Score, end_step: int) -> Track:
