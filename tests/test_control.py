@@ -446,6 +446,35 @@ def test_infill_never_strikes_a_key_another_track_holds_on_its_channel(tmp_path)
     assert (77, 2.0) in starts and (72, 2.0) not in starts
 
 
+def test_infill_ends_a_new_note_a_tick_before_another_tracks_note_of_its_key(tmp_path):
+    """Both hands on channel 1, the right hand's track after the left's: a new right-hand
+    note that runs into the left hand's next 60 ended on its tick, where players take the
+    left hand's note-on first, and the note-off then ended the kept note at once."""
+    from midigen.model.infill import _edited
+    from midigen.tokens.grammar import STEPS_PER_BEAT, Note
+
+    song = mido.MidiFile(ticks_per_beat=480)
+    for keys in ([36, 60], [58, 62]):  # left, then right
+        track = mido.MidiTrack()
+        for beat, key in enumerate(keys):
+            track.append(
+                mido.Message("note_on", note=key, velocity=80, time=0 if beat else 4 * 480)
+            )
+            track.append(mido.Message("note_off", note=key, time=480))
+        song.tracks.append(track)
+    song.save(str(tmp_path / "hands.mid"))
+    beat = STEPS_PER_BEAT
+    new = [Note(2 * beat, 4 * beat, 60, 80, 0)]  # from beat 2 into the left hand's 60 at 5
+    edited = _edited(midigen.read((tmp_path / "hands.mid").read_bytes()), 2 * beat, 3 * beat, new)
+    merged = mido.merge_tracks(mido.MidiFile(file=io.BytesIO(midigen.write(edited))).tracks)
+    now, sixty = 0, []
+    for message in merged:
+        now += message.time
+        if message.type in ("note_on", "note_off") and message.note == 60:
+            sixty.append((now, message.type == "note_on" and message.velocity > 0))
+    assert sixty == [(960, True), (2399, False), (2400, True), (2880, False)]
+
+
 def test_infill_keeps_a_note_struck_again_across_the_span_as_every_reader_hears_it(tmp_path):
     """Key 72 struck inside the span and again after it, then two note-offs: the first
     silences the key (pretty_midi, and a synth, end both notes there), so it stays when

@@ -317,7 +317,7 @@ def _edited(song: Song, start: int, stop: int, notes: list[Note]) -> Song:
     """The song without its notes starting in [start, stop) steps, and with ``notes`` added."""
     first, last = _tick(song, start), _tick(song, stop)
     tracks = [_without_notes(track, first, last) for track in song.tracks]
-    parts = song_parts(tracks)
+    parts = song_parts(song.tracks)  # an instrument that plays in the span alone keeps its track
     added: dict[int, list[tuple[int, int, bytes]]] = defaultdict(
         list
     )  # track -> (tick, status, data)
@@ -329,12 +329,18 @@ def _edited(song: Song, start: int, stop: int, notes: list[Note]) -> Song:
         index, channel = part.track, part.channel
         on = _tick(song, note.start)
         off = max(_tick(song, note.start + note.length), on + 1)
-        # one key of one channel sounds once: a kept note of that key wins
+        # one key of one channel sounds once: a kept note of that key wins.  At a tick two
+        # tracks share, players take the tracks in turn, so a note-off and a note-on of
+        # that key there, in two tracks, keep a tick apart: else the note-off could come
+        # second, and end the note just struck
         kept = busy[(channel, note.pitch)]
-        if any(start <= on < end for start, end in kept):
+        if any(start <= on < end for start, end, _ in kept):
             continue
-        off = min([off, *(start for start, _ in kept if on < start)])
-        kept.append((on, off))
+        on += any(end == on and track != index for _, end, track in kept)
+        off = min([off, *(start - (track != index) for start, _, track in kept if on < start)])
+        if off <= on:
+            continue
+        kept.append((on, off, index))
         added[index].append((on, 0x90 | channel, bytes((note.pitch, note.velocity))))
         added[index].append((off, 0x80 | channel, bytes((note.pitch, 0))))
     for index, events in added.items():
@@ -377,13 +383,14 @@ def _without_notes(track: Track, first: int, last: int) -> Track:
     return Track(delta_rows(row for k, row in enumerate(timed) if k not in removed), track.trailing)
 
 
-def _sounding(tracks: list[Track]) -> defaultdict[tuple[int, int], list[tuple[int, int]]]:
+def _sounding(tracks: list[Track]) -> defaultdict[tuple[int, int], list[tuple[int, int, int]]]:
     """(channel, key) -> the [on, off) ticks of its notes in any track (the tracks of one
-    instrument may share a channel), as ``note_offs`` pairs them."""
-    intervals: defaultdict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
-    for track in tracks:
+    instrument may share a channel), as ``note_offs`` pairs them, and their track."""
+    intervals: defaultdict[tuple[int, int], list[tuple[int, int, int]]] = defaultdict(list)
+    for index, track in enumerate(tracks):
         timed = timed_rows(track)
         for off, ons in note_offs(timed).items():
             at, status, data, _ = timed[off]
-            intervals[(status & 0x0F, data[0])] += [(timed[on][0], at) for on in sorted(ons)]
+            key = (status & 0x0F, data[0])
+            intervals[key] += [(timed[on][0], at, index) for on in sorted(ons)]
     return intervals
