@@ -412,3 +412,54 @@ def test_a_continuation_of_a_bare_prime_has_a_tempo_and_a_meter_at_the_start():
         (0, 0xFF, b"\x51\x07\xa1\x20", False),
         (0, 0xFF, b"\x58\x04\x02\x18\x08", False),
     ]
+
+
+def test_the_model_can_lift_a_pedal_it_plays_no_new_notes_under():
+    pedal = mido.Message("control_change", control=64, value=127, time=1000)
+    piano = [pedal, on(60), off(60, time=2000)]
+    song = continue_with(prime_of(piano), ["PEDAL_OFF", "PROGRAM_40", "NOTE_70", "VEL_8", "DUR_12"])
+    pedals = [(at, data[1]) for at, status, data, _ in timed_rows(song.tracks[1]) if status == 0xB0]
+    assert pedals == [(1000, 127), (CUT, 0)]  # lifted where the model lifted it
+
+
+def test_a_prime_kept_whole_leaves_its_last_controllers_out_of_the_new_music():
+    # a fade and "all notes off" after the last note: kept, they muted the new notes
+    midi = mido.MidiFile(type=0, ticks_per_beat=TPQ)
+    midi.tracks.append(
+        mido.MidiTrack(
+            [
+                on(60),
+                off(60, time=480),
+                mido.Message("control_change", control=7, value=0, time=480),
+                mido.Message("control_change", control=123, value=0),
+            ]
+        )
+    )
+    data = io.BytesIO()
+    midi.save(file=data)
+    prime = midigen.read(data.getvalue())
+    prompt = event_tokens_until(song_to_event_tokens(prime, False), 10.0)
+    song = continued(prime, prompt, [*prompt, "SHIFT_12", "NOTE_62", "VEL_8", "DUR_12"], whole=True)
+    assert not [row for row in timed_rows(song.tracks[0]) if row[1] == 0xB0]
+
+
+def test_events_just_before_a_cut_in_a_rest_stay():
+    # a bend set 2 ticks before the cut, which the tokens put on the cut's step
+    bend = mido.Message("pitchwheel", pitch=1000, time=CUT - 2)
+    song = continue_with(prime_of([on(60), off(60, time=0), bend, on(64, time=1000)]), [], 1.999)
+    assert (CUT - 2, 0xE0) in [(at, status) for at, status, _, _ in timed_rows(song.tracks[1])]
+
+
+def test_new_meters_go_where_the_primes_meter_rules():
+    # the prime's 3/4 lives in its second track: a new meter in the first hid it from
+    # every reader that takes the first track's meter for the song's
+    waltz = [mido.MetaMessage("time_signature", numerator=3), on(60), off(60, time=480)]
+    new = ["SHIFT_24", "TIMESIG_6_8", "NOTE_62", "VEL_8", "DUR_12"]
+    song = continue_with(prime_of(waltz), new)
+    meters = [
+        (index, at, data[1])
+        for index, track in enumerate(song.tracks)
+        for at, status, data, _ in timed_rows(track)
+        if data[:1] == b"\x58"
+    ]
+    assert meters == [(1, 0, 3), (1, CUT + 480, 6)]

@@ -475,6 +475,43 @@ def test_infill_ends_a_new_note_a_tick_before_another_tracks_note_of_its_key(tmp
     assert sixty == [(960, True), (2399, False), (2400, True), (2880, False)]
 
 
+def test_infill_gives_a_new_instrument_no_channel_a_part_of_the_span_plays(tmp_path):
+    """A second piano part on channel 2 plays only inside the span: once its notes were
+    taken out, a new violin took channel 2 too, and the piano's new note sounded as a
+    violin."""
+    from midigen.model.infill import _edited
+    from midigen.tokens.grammar import STEPS_PER_BEAT, Note
+
+    song = mido.MidiFile(ticks_per_beat=480)
+    for channel, beats in ((0, (0, 1, 6, 7)), (1, (2, 3))):
+        track, now = mido.MidiTrack(), 0
+        for beat in beats:
+            key = 72 if channel == 0 else 48
+            track.append(
+                mido.Message(
+                    "note_on", channel=channel, note=key, velocity=80, time=beat * 480 - now
+                )
+            )
+            track.append(mido.Message("note_off", channel=channel, note=key, time=480))
+            now = beat * 480 + 480
+        song.tracks.append(track)
+    song.save(str(tmp_path / "parts.mid"))
+    beat = STEPS_PER_BEAT
+    new = [Note(2 * beat, beat, 48, 80, 0), Note(2 * beat, beat, 76, 80, 40)]
+    edited = _edited(midigen.read((tmp_path / "parts.mid").read_bytes()), 2 * beat, 4 * beat, new)
+    channels = {
+        instrument.program: {
+            message.channel
+            for track in mido.MidiFile(file=io.BytesIO(midigen.write(edited))).tracks
+            for message in track
+            if message.type == "note_on" and message.note == (48 if instrument.program == 0 else 76)
+        }
+        for instrument in pretty_midi.PrettyMIDI(io.BytesIO(midigen.write(edited))).instruments
+        if instrument.program in (0, 40)
+    }
+    assert channels[0] == {1} and channels[40] == {2}
+
+
 def test_infill_keeps_a_note_struck_again_across_the_span_as_every_reader_hears_it(tmp_path):
     """Key 72 struck inside the span and again after it, then two note-offs: the first
     silences the key (pretty_midi, and a synth, end both notes there), so it stays when

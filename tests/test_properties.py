@@ -61,7 +61,9 @@ def channel_runs(draw) -> list[tuple]:
 UNCHECKED_META_TYPES = st.integers(0x01, 0x7F).filter(lambda t: t not in META_LENGTHS)
 fixed_metas = st.one_of(
     st.binary(min_size=3, max_size=3).map(lambda b: b"\x51" + b),  # tempo
-    st.binary(min_size=4, max_size=4).map(lambda b: b"\x58" + b),  # time signature
+    st.binary(min_size=4, max_size=4)  # time signature, of 1 beat or more
+    .filter(lambda b: b[0])
+    .map(lambda b: b"\x58" + b),
     st.tuples(st.integers(-7, 7), st.integers(0, 1)).map(  # key signature
         lambda k: bytes((0x59, k[0] & 0xFF, k[1]))
     ),

@@ -286,6 +286,18 @@ DEFECTS = {
         smf("00 FF 51 02 01 02" + EOT),
         ["meta event 51 has 2 data bytes, expected 3 (track 0, byte 26)"],
     ),
+    "key signature out of range": (
+        smf("00 FF 59 02 09 00" + EOT),
+        ["key signature 9 sharps, mode 0 is out of range (track 0, byte 26)"],
+    ),
+    "SMPTE offset of no rate": (  # the hours byte's top bit: mido and pretty_midi refuse it
+        smf("00 FF 54 05 80 00 00 00 00" + EOT),
+        ["SMPTE offset 128:0:0:0:0 is out of range (track 0, byte 26)"],
+    ),
+    "time signature of 0 beats": (  # pretty_midi refuses it
+        smf("00 FF 58 04 00 02 18 08" + EOT),
+        ["time signature of 0 beats (track 0, byte 26)"],
+    ),
     "MTrk length too long": (
         smf(EOT)[:18] + struct.pack(">I", 16) + hexbytes(EOT),
         ["MTrk declares 16 bytes, only 4 remain (track 0, byte 18)"],

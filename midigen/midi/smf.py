@@ -42,8 +42,9 @@ META_LENGTHS = {
 def meta_defect(data: bytes) -> str | None:
     """What breaks a meta event (its type byte, then its payload), or None: a payload the
     wrong size for its type, a key signature beyond 7 sharps or flats or of a mode but
-    major and minor, an SMPTE offset past its clock.  The strict reader refuses such an
-    event; the tolerant one keeps it verbatim, which other readers may refuse."""
+    major and minor, an SMPTE offset past its clock, a time signature of 0 beats.  The
+    strict reader refuses such an event; the tolerant one keeps it verbatim, which
+    other readers (mido, pretty_midi) may refuse."""
     kind, payload = data[0], data[1:]
     size = len(payload)
     if kind in META_LENGTHS and size not in META_LENGTHS[kind]:
@@ -56,8 +57,11 @@ def meta_defect(data: bytes) -> str | None:
     if kind == SMPTE_OFFSET:
         hours, minutes, seconds, frames, hundredths = payload
         rate = (24, 25, 30, 30)[hours >> 5 & 3]
-        if (hours & 0x1F) > 23 or minutes > 59 or seconds > 59 or frames >= rate or hundredths > 99:
+        late = (hours & 0x1F) > 23 or minutes > 59 or seconds > 59 or frames >= rate
+        if hours > 0x7F or late or hundredths > 99:  # the top bit is no rate's
             return "SMPTE offset " + ":".join(map(str, payload)) + " is out of range"
+    if kind == TIME_SIGNATURE and payload[0] == 0:
+        return "time signature of 0 beats"
     return None
 
 

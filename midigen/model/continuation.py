@@ -35,6 +35,7 @@ from ..midi.smf import (
     tempo_data,
 )
 from ..midi.song import Song, Track, delta_rows, is_end_of_track, timed_rows
+from ..midi.timing import conducts
 from ..tokens.event import (
     MELODIC_CHANNELS,
     PEDAL_DOWN,
@@ -109,29 +110,32 @@ def continued(
     notes = after.notes[len(before.notes) :]
     for note in notes:
         note.length = min(note.length, max(end + ring_steps - note.start, 0))
-    parts, first = _placed(prime, tracks, notes, tick, sounding)
+    channels, first = _placed(prime, tracks, notes, tick, sounding)
     added: defaultdict[int, list[tuple[int, int, bytes]]] = defaultdict(list)
     _play(sounding, added, same=max(round(scale / 2), 1))
     _set_up_channels(tracks, first, added)
-    _add_settings(prime, before, after, parts, tick, added)
+    meter_track = _meter_track(prime, tracks)
+    _add_settings(prime, before, after, channels, tick, added, meter_track)
     for index, events in added.items():
         tracks[index] = with_events(tracks[index], events)
+    beats = bool(prime.ticks_per_beat)
     return Song(
         format=prime.format if prime.format != 0 or len(tracks) == 1 else 1,
         division=prime.division,
-        tracks=_ended(tracks, tick(end), bool(prime.ticks_per_beat)),
+        tracks=_ended(tracks, tick(end), meter_track if beats else None),
     )
 
 
 def _cut(prime: Song, last_step: int, cut_tick: int, whole: bool) -> tuple[list[Track], Sounding]:
-    """The prime's tracks with what they play up to its grid step ``last_step`` (each
-    ending there, and without the meta events a reader would refuse), and the notes
-    they hold over it.
+    """The prime's tracks with what they play before the cut's tick, and up to its grid
+    step ``last_step`` (each ending there, and without the meta events a reader would
+    refuse), and the notes they hold over it.
 
     A note-off from the cut's tick on is left to ``_play``, which knows the new
     notes it must not end; the note-offs of held notes are the next ones of their
-    key in their track, as a DAW pairs them.  With ``whole``, every event but a
-    note's stays."""
+    key in their track, as a DAW pairs them.  With ``whole``, the meta events after
+    the cut stay too (a marker, a lyric): its channel events would act on the new
+    notes (a fade, all notes off)."""
     to_step = grid_step(prime)
     tracks, sounding = [], defaultdict(list)
     for index, track in enumerate(prime.tracks):
@@ -146,11 +150,10 @@ def _cut(prime: Song, last_step: int, cut_tick: int, whole: bool) -> tuple[list[
                 if open_notes[key]:
                     open_notes[key] -= 1
                     sounding[key].append(_Held(struck[key], at, index, note_off=(status, data)))
-            elif ends:  # before the cut: kept where it ends a kept note, or stood there
-                if open_notes[key] or to_step(at) <= last_step:
-                    rows.append(row)
-                    open_notes[key] = max(open_notes[key] - 1, 0)
-            elif to_step(at) <= last_step or (whole and not key):
+            elif ends:  # before the cut
+                rows.append(row)
+                open_notes[key] = max(open_notes[key] - 1, 0)
+            elif at < cut_tick or to_step(at) <= last_step or (whole and status == META):
                 if is_end_of_track(row) or (status == META and is_broken_meta(data)):
                     continue
                 rows.append(row)
@@ -171,12 +174,12 @@ def _placed(
     notes: list[Note],
     tick: Callable[[int], int],
     sounding: Sounding,
-) -> tuple[dict[int, list[Part]], FirstNotes]:
+) -> tuple[_Channels, FirstNotes]:
     """Put each new note in the part of its instrument that plays nearest its register
-    (``_Channels.parts_for`` says which parts it may use); return the parts of each
-    instrument and where each part's new notes begin."""
+    (``_Channels.parts_for`` says which parts it may use); return the channels so taken
+    and where each part's new notes begin."""
     channels = _Channels(prime)
-    parts: dict[int, list[Part]] = {}
+    parts = channels.chosen
     first: FirstNotes = {}
     for note in notes:
         if note.instrument not in parts:
@@ -188,7 +191,7 @@ def _placed(
         sounding[(part.channel, note.pitch)].append(_Held(on, off, part.track, note.velocity))
         at = first.get((part.track, part.channel), (note.instrument, on))
         first[(part.track, part.channel)] = (note.instrument, min(at[1], on))
-    return parts, first
+    return channels, first
 
 
 class _Channels:
@@ -202,6 +205,13 @@ class _Channels:
                 self.players[part.channel].add(instrument)
         self.busy = channels_used(prime.tracks)  # any event, a controller's too
         self.claimed: dict[int, int] = {}  # channel -> the instrument whose new notes it plays
+        self.chosen: dict[int, list[Part]] = {}  # instrument -> the parts its new notes take
+
+    def pedalled(self, instrument: int) -> list[Part]:
+        """The parts a new pedal event of ``instrument`` goes to: those its new notes take,
+        or the prime's own, for the model may lift the prime's pedal and play on in
+        another instrument."""
+        return self.chosen.get(instrument) or self.found.get(instrument, [])
 
     def parts_for(self, instrument: int, tracks: list[Track]) -> list[Part]:
         """Where the new notes of ``instrument`` go, on channels no other instrument's new
@@ -292,13 +302,14 @@ def _add_settings(
     prime: Song,
     before: Score,
     after: Score,
-    parts: dict[int, list[Part]],
+    channels: _Channels,
     tick: Callable[[int], int],
     added: defaultdict[int, list],
+    meter_track: int,
 ) -> None:
     """Add the new pedal events to each channel of their instrument, once (in the track
-    that carries the channel's pedal, or its first), and the new tempi and meters (of a
-    ``--free`` continuation) to the first track, where players look."""
+    that carries the channel's pedal, or its first), and the new tempi (of a ``--free``
+    continuation) to the first track and meters to ``meter_track``, where readers look."""
     pedalled = {
         (index, status & 0x0F)
         for index, track in enumerate(prime.tracks)
@@ -307,7 +318,7 @@ def _add_settings(
     }
     for step, program, down in after.pedals[len(before.pedals) :]:
         pedals: dict[int, int] = {}  # channel -> track
-        for part in parts.get(program, ()):
+        for part in channels.pedalled(program):
             if part.channel not in pedals or (part.track, part.channel) in pedalled:
                 pedals[part.channel] = part.track
         for channel, index in pedals.items():
@@ -315,40 +326,60 @@ def _add_settings(
             added[index].append((tick(step), CONTROL_CHANGE | channel, value))
     if prime.ticks_per_beat:  # SMPTE time has no tempo or meter
         added[0] += [(tick(s), META, tempo_data(us)) for s, us in after.tempi[len(before.tempi) :]]
-        added[0] += [
+        added[meter_track] += [
             (tick(s), META, meter_data(n, d))
             for s, n, d in after.time_signatures[len(before.time_signatures) :]
         ]
 
 
-def _ended(tracks: list[Track], end: int, beats: bool) -> list[Track]:
+def _meter_track(prime: Song, tracks: list[Track]) -> int:
+    """The track of the cut prime ``tracks`` whose time signatures rule them
+    (``timing.ruling_conductor``: the first conducting track that has one), or the
+    first."""
+    return next(
+        (
+            index
+            for index, track in enumerate(tracks)
+            if conducts(prime, index)
+            and any(
+                status == META and data[0] == TIME_SIGNATURE and not is_broken_meta(data)
+                for _, status, data, _ in track.rows
+            )
+        ),
+        0,
+    )
+
+
+def _ended(tracks: list[Track], end: int, meter_track: int | None) -> list[Track]:
     """The tracks tidied up as every file midigen writes is: pedals let go at the end
-    (tick ``end``), a tempo and a meter at the start where the prime set none (with
-    ``beats``: not in SMPTE time), and the first track lasting the whole piece, so
-    that a DAW shows its length."""
+    (tick ``end``), a tempo and a meter at the start where the prime set none (the
+    meter in ``meter_track``, None in SMPTE time, which has neither), and the first
+    track lasting the whole piece, so that a DAW shows its length."""
     tracks = _pedals_released(tracks, end)
-    first = timed_rows(tracks[0])
-    if beats:
+    if meter_track is not None:
         at_start = {
             data[0]
-            for t in tracks
-            for at, status, data, _ in timed_rows(t)
+            for track in tracks
+            for at, status, data, _ in timed_rows(track)
             if at == 0 and status == META
         }
-        # Until a first tempo, players take 120 bpm and 4/4 (SMF 1.0): say so, after
-        # the first track's meta events at the start
-        metas = next(k for k, row in enumerate(first) if row[0] or row[1] != META or row[2] == END)
-        first[metas:metas] = [
-            (0, META, data, False)
-            for kind, data in (
-                (SET_TEMPO, tempo_data(DEFAULT_TEMPO_US)),
-                (TIME_SIGNATURE, meter_data(4, 4)),
-            )
-            if kind not in at_start
-        ]
-    first[-1] = (max(first[-1][0], end), *first[-1][1:])
-    tracks[0] = Track(delta_rows(first))
+        # Until a first tempo and meter, players take 120 bpm and 4/4 (SMF 1.0): say so
+        if SET_TEMPO not in at_start:
+            tracks[0] = _started(tracks[0], tempo_data(DEFAULT_TEMPO_US))
+        if TIME_SIGNATURE not in at_start:
+            tracks[meter_track] = _started(tracks[meter_track], meter_data(4, 4))
+    timed = timed_rows(tracks[0])
+    timed[-1] = (max(timed[-1][0], end), *timed[-1][1:])
+    tracks[0] = Track(delta_rows(timed))
     return tracks
+
+
+def _started(track: Track, data: bytes) -> Track:
+    """The track with a meta event of ``data`` at tick 0, after its meta events there."""
+    timed = timed_rows(track)
+    at = next(k for k, row in enumerate(timed) if row[0] or row[1] != META or row[2] == END)
+    timed.insert(at, (0, META, data, False))
+    return Track(delta_rows(timed))
 
 
 def _pedals_released(tracks: list[Track], end: int) -> list[Track]:

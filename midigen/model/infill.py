@@ -58,7 +58,15 @@ from ..tokens.grammar import (
     velocity_bin,
     walk,
 )
-from .parts import is_note_on, likeliest, new_part, note_offs, song_parts, with_events
+from .parts import (
+    channels_used,
+    is_note_on,
+    likeliest,
+    new_part,
+    note_offs,
+    song_parts,
+    with_events,
+)
 from .sample import (
     MEAN_VELOCITY,
     Length,
@@ -324,7 +332,7 @@ def _edited(song: Song, start: int, stop: int, notes: list[Note]) -> Song:
     busy = _sounding(tracks)
     for note in notes:
         if note.instrument not in parts:
-            parts[note.instrument] = [new_part(tracks, note.instrument)]
+            parts[note.instrument] = [new_part(tracks, note.instrument, channels_used(song.tracks))]
         part = parts[note.instrument][likeliest(parts[note.instrument], note.pitch)]
         index, channel = part.track, part.channel
         on = _tick(song, note.start)

@@ -129,8 +129,9 @@ def _for_synthesizer(song: Song) -> Song:
 
 def _without_broken_metas(track: Track) -> list[tuple]:
     """The track's rows but its broken meta events (``is_broken_meta``: a tempo of 2
-    bytes, or of 0), which the other commands pass over, and the synthesizer refuses
-    ("failed to read the tempo value") or plays as silence; its End of Track stays."""
+    bytes or of 0, a key signature of 9 sharps...), which the other commands pass over,
+    and the synthesizer refuses ("failed to read the tempo value") or plays as silence;
+    its End of Track stays."""
     return delta_rows(
         (tick, status, data, running)
         for tick, status, data, running in timed_rows(track)
