@@ -85,8 +85,8 @@ def continued(
     step, as in ``event_tokens_to_song``; ``velocities``: what each VEL bin
     plays; ``shortened``: the silences the prime's tokens shortened
     (``song_to_event_tokens``), whose steps the file still has; ``whole``: the
-    prompt is the whole prime, whose last events (a marker, a controller set
-    back after the last note) stay too.
+    prompt is the whole prime, whose last meta events (a marker, a lyric) stay
+    too.
 
     Raises:
         MidiError: the prime has no usable time base.
@@ -101,8 +101,8 @@ def continued(
         return round(file_step(silences, step) * scale)
 
     # the prompt holds the events of its last step if it stopped after them, not in a rest
-    events = (*before.pedals, *before.tempi, *before.time_signatures)
-    at_cut = any(n.start == cut for n in before.notes) or any(e[0] == cut for e in events)
+    settings = (*before.pedals, *before.tempi, *before.time_signatures)
+    at_cut = any(n.start == cut for n in before.notes) or any(s[0] == cut for s in settings)
     last_step = file_step(silences, cut if at_cut else cut - 1)
     tracks, sounding = _cut(prime, last_step, tick(cut), whole)
     for held in (note for group in sounding.values() for note in group):
