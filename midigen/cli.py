@@ -1230,8 +1230,11 @@ def generate(
         notes, parts = summary["notes"], len(summary["instruments"])
         named = len({part["name"] for part in summary["instruments"]})  # two pianos: one
         tracks = f" in {parts} tracks" if parts != named else ""
-        # what a DAW project needs set to play along: its key, meter and tempo
-        keys = "".join(f", {key}" for key in summary["keys"][:1])
+        # what a DAW project needs set to play along: its key (and the one a continuation
+        # asked for another ends in), meter and tempo
+        named_keys = summary["keys"]
+        keys = "".join(f", {key}" for key in named_keys[:1])
+        keys += f" then {named_keys[-1]}" if len(named_keys) > 1 else ""
         meter = summary["meters"][0] if summary["meters"] else "4/4"
         slowest, fastest = min(summary["tempi_bpm"]), max(summary["tempi_bpm"])  # a prime's
         tempo = f"{slowest:g}" if slowest == fastest else f"{slowest:g}-{fastest:g}"

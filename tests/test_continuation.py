@@ -8,6 +8,7 @@ import mido
 import pretty_midi
 
 import midigen
+from midigen.midi.keys import Key
 from midigen.midi.song import Song, is_end_of_track, timed_rows
 from midigen.model.continuation import continued
 from midigen.tokens.event import event_tokens_until, song_to_event_tokens
@@ -463,3 +464,47 @@ def test_new_meters_go_where_the_primes_meter_rules():
         if data[:1] == b"\x58"
     ]
     assert meters == [(1, 0, 3), (1, CUT + 480, 6)]
+
+
+def d_major_scale() -> list[mido.Message]:
+    """D major up, three times over, four notes a beat: 16 notes before the cut, as many
+    as a key is told from."""
+    track = []
+    for key in [62, 64, 66, 67, 69, 71, 73, 74] * 3:
+        track += [on(key), off(key, time=TPQ // 4)]
+    return track
+
+
+def key_signatures(song: Song) -> list[tuple[int, int, bytes]]:
+    return [
+        (index, at, data[1:])
+        for index, track in enumerate(song.tracks)
+        for at, status, data, _ in timed_rows(track)
+        if status == 0xFF and data[:1] == b"\x59"
+    ]
+
+
+def continue_in(prime: Song, key: str) -> Song:
+    shortened: list[tuple[int, int]] = []
+    prompt = event_tokens_until(song_to_event_tokens(prime, False, shortened), CUT_SECONDS)
+    new = [*prompt, "NOTE_69", "VEL_8", "DUR_12", "SHIFT_48"]
+    return continued(prime, prompt, new, shortened=shortened, key=Key.parse(key))
+
+
+def test_a_continuation_in_another_key_is_notated_in_it_from_the_cut():
+    # a prime in D major with no key signature, continued in A minor: the prime is spelled
+    # in D (2 sharps), the new music in A minor (none) from the cut
+    song = continue_in(prime_of(d_major_scale()), "Am")
+    d_major, a_minor = b"\x02\x00", b"\x00\x01"
+    assert key_signatures(song) == [
+        (0, 0, d_major),
+        (0, CUT, a_minor),
+        (1, 0, d_major),
+        (1, CUT, a_minor),
+    ]
+
+
+def test_a_continuation_in_its_primes_key_needs_no_new_signature():
+    signed = [mido.MetaMessage("key_signature", key="D"), *d_major_scale()]
+    song = continue_in(prime_of(signed), "D")
+    assert key_signatures(song) == [(1, 0, b"\x02\x00")]

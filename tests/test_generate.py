@@ -19,6 +19,7 @@ from midigen.cli import main
 from midigen.data.dataset import PrepareConfig, prepare
 from midigen.data.openings import BOUNDS
 from midigen.midi.keys import Key
+from midigen.midi.song import timed_rows
 from midigen.midi.vlq import encode_vlq
 from midigen.model.sample import Length, Sampling, sample_tokens
 from midigen.model.train import TrainConfig, train
@@ -248,6 +249,20 @@ def test_the_prime_is_kept(model, tmp_path):
             b.velocity,
             b.instrument,
         )
+
+
+def test_a_continuation_asked_for_another_key_says_it_and_notates_it_from_the_cut(model, tmp_path):
+    out = tmp_path / "more.mid"
+    result = run("generate", "-m", model, "-o", out, "--prime", PRIME, "--prime-seconds", "3",
+                 "--length", "8s", "--key", "F#m", "--seed", "4")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "C major then F# minor, 4/4 at 120 bpm" in result.output  # the prime's own C
+    signatures = [
+        (at, data[1:])
+        for at, status, data, _ in timed_rows(midigen.read(out).tracks[0])
+        if status == 0xFF and data[:1] == b"\x59"
+    ]
+    assert signatures == [(0, b"\x00\x00"), (3 * 2 * 220, b"\x03\x01")]  # 3 sharps, minor
 
 
 def test_render_png_wav_and_opus(model, tmp_path):

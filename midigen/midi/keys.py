@@ -164,6 +164,11 @@ def notated_key(song: Song) -> Key | None:
     return estimate_key(counts, [key for key in ALL_KEYS if held[key] == most])
 
 
+def key_signature_data(key: Key) -> bytes:
+    """The data of a Key Signature meta event for ``key`` (its type, sharps, minor)."""
+    return bytes((KEY_SIGNATURE, key.sharps & 0xFF, int(key.minor)))
+
+
 def with_key_signature(song: Song, key: Key) -> Song:
     """``song`` with a Key Signature event for ``key`` at the start of its first track and
     of each track that plays pitched notes, after their meta events at tick 0: notation
@@ -177,7 +182,7 @@ def with_key_signature(song: Song, key: Key) -> Song:
         for _, status, data, _ in track.rows
     ):
         return song
-    signature = (0, META, bytes((KEY_SIGNATURE, key.sharps & 0xFF, int(key.minor))), False)
+    signature = (0, META, key_signature_data(key), False)
     tracks = [
         _signed(track, signature) if index == 0 or _pitched(track) else track
         for index, track in enumerate(song.tracks)

@@ -18,11 +18,13 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ..midi.keys import Key, key_signature_data, notated_key, with_key_signature
 from ..midi.smf import (
     BEND_CENTRE,
     CONTROL_CHANGE,
     DEFAULT_TEMPO_US,
     END_OF_TRACK,
+    KEY_SIGNATURE,
     META,
     NOTE_OFF,
     NOTE_ON,
@@ -77,6 +79,7 @@ def continued(
     velocities: tuple[int, ...] = BIN_MIDDLES,
     shortened: Sequence[tuple[int, int]] = (),
     whole: bool = False,
+    key: Key | None = None,
 ) -> Song:
     """The prime file up to the end of ``prompt`` (the tokens of it the model read), then
     what ``tokens`` (``prompt`` and what the model added) go on to play.
@@ -86,7 +89,7 @@ def continued(
     plays; ``shortened``: the silences the prime's tokens shortened
     (``song_to_event_tokens``), whose steps the file still has; ``whole``: the
     prompt is the whole prime, whose last meta events (a marker, a lyric) stay
-    too.
+    too; ``key``: the key the new music was asked to play in, notated from the cut.
 
     Raises:
         MidiError: the prime has no usable time base.
@@ -116,6 +119,9 @@ def continued(
     _set_up_channels(tracks, first, added)
     meter_track = _meter_track(prime, tracks)
     _add_settings(prime, before, after, channels, tick, added, meter_track)
+    if key is not None:
+        pitched = {index for (index, _), (instrument, _) in first.items() if instrument != DRUMS}
+        tracks = _notated(tracks, key, tick(cut), pitched, added)
     for index, events in added.items():
         tracks[index] = with_events(tracks[index], events)
     beats = bool(prime.ticks_per_beat)
@@ -330,6 +336,30 @@ def _add_settings(
             (tick(s), META, meter_data(n, d))
             for s, n, d in after.time_signatures[len(before.time_signatures) :]
         ]
+
+
+def _notated(
+    tracks: list[Track], key: Key, cut_tick: int, playing: set[int], added: defaultdict
+) -> list[Track]:
+    """The cut prime's tracks spelled in their own key (its key signature, or one for the
+    key its notes hold most of), and from the cut in ``key``, where that differs: in the
+    first track and in those new notes play in (``playing``), as ``with_key_signature``
+    puts one.  A prime continued in another key had been notated in that key from its
+    first bar, or the new music in the prime's."""
+    kept = Song(tracks=tracks)
+    if (opening := notated_key(kept)) is not None:
+        kept = with_key_signature(kept, opening)
+    signature = key_signature_data(key)
+    in_force = [
+        (at, data)
+        for track in kept.tracks
+        for at, status, data, _ in timed_rows(track)
+        if status == META and data[0] == KEY_SIGNATURE and at <= cut_tick
+    ]
+    if not in_force or max(in_force, key=lambda event: event[0])[1] != signature:
+        for index in {0, *playing}:
+            added[index].append((cut_tick, META, signature))
+    return kept.tracks
 
 
 def _meter_track(prime: Song, tracks: list[Track]) -> int:

@@ -294,6 +294,7 @@ class TrainedModel:
                 velocities=self.velocities,
                 shortened=shortened,
                 whole=whole,
+                key=steering.key,
             )
             if prime is not None
             else event_tokens_to_song(
