@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import mido
 import pretty_midi
+import pytest
 
 import midigen
 from midigen.midi.keys import Key
@@ -508,3 +510,27 @@ def test_a_continuation_in_its_primes_key_needs_no_new_signature():
     signed = [mido.MetaMessage("key_signature", key="D"), *d_major_scale()]
     song = continue_in(prime_of(signed), "D")
     assert key_signatures(song) == [(1, 0, b"\x02\x00")]
+
+
+def test_a_prime_timed_in_smpte_frames_is_continued_in_beats_at_its_own_seconds():
+    # 25 frames of 40 ticks a second: the continuation is a file of beats, which DAWs
+    # and pretty_midi read (pretty_midi misreads the prime), each kept note at its second,
+    # and a new tempo sounds (SMPTE time had dropped it)
+    prime = midigen.read(Path(__file__).parent / "data" / "crafted_smpte_division.mid")
+    shortened: list[tuple[int, int]] = []
+    prompt = event_tokens_until(song_to_event_tokens(prime, False, shortened), 2.0)
+    new = [*prompt, *tempo_tokens(400_000), "NOTE_62", "VEL_8", "DUR_24", "SHIFT_48"]
+    song = continued(prime, prompt, new, shortened=shortened)
+    assert song.ticks_per_beat == 480
+    heard = pretty_midi.PrettyMIDI(io.BytesIO(midigen.write(song)))
+    starts = sorted(note.start for instrument in heard.instruments for note in instrument.notes)
+    kept = sorted(
+        at / 1000  # 1,000 ticks a second
+        for track in prime.tracks
+        for at, status, data, _ in timed_rows(track)
+        if status & 0xF0 == 0x90 and data[1] and at < 2000
+    )
+    assert [round(start, 3) for start in starts[: len(kept)]] == kept
+    # the prime lasts 0.26 s: the new note follows it, and the new tempo plays
+    assert len(starts) == len(kept) + 1 and starts[-1] > kept[-1]
+    assert heard.get_end_time() == pytest.approx(starts[-1] + 0.4)  # a beat at 150 bpm

@@ -40,8 +40,10 @@ from ..midi.song import Song, Track, delta_rows, is_end_of_track, timed_rows
 from ..midi.timing import conducts
 from ..tokens.event import (
     MELODIC_CHANNELS,
+    OUTPUT_TPQ,
     PEDAL_DOWN,
     SUSTAIN,
+    TICKS_PER_STEP,
     file_step,
     grid_step,
     ticks_per_step,
@@ -94,6 +96,7 @@ def continued(
     Raises:
         MidiError: the prime has no usable time base.
     """
+    prime = _in_beats(prime)
     before, after = Score(), Score(velocities=velocities)
     cut = walk(prompt, before).step
     end = walk(tokens, after).step
@@ -124,12 +127,32 @@ def continued(
         tracks = _notated(tracks, key, tick(cut), pitched, added)
     for index, events in added.items():
         tracks[index] = with_events(tracks[index], events)
-    beats = bool(prime.ticks_per_beat)
     return Song(
         format=prime.format if prime.format != 0 or len(tracks) == 1 else 1,
         division=prime.division,
-        tracks=_ended(tracks, tick(end), meter_track if beats else None),
+        tracks=_ended(tracks, tick(end), meter_track),
     )
+
+
+def _in_beats(prime: Song) -> Song:
+    """The prime in beats of OUTPUT_TPQ ticks at 120 bpm if it is timed in SMPTE frames, as
+    its tokens read it, each event at its own second: a file of beats is what DAWs and
+    pretty_midi read well, and what a ``--free`` continuation can write tempi into.  Its
+    Set Tempo events go, for SMPTE time has ignored them."""
+    if prime.ticks_per_beat:
+        return prime
+    scale = TICKS_PER_STEP / ticks_per_step(prime)
+    tracks = [
+        Track(
+            delta_rows(
+                (round(at * scale), status, data, running)
+                for at, status, data, running in timed_rows(track)
+                if not (status == META and data[:1] == bytes((SET_TEMPO,)))
+            )
+        )
+        for track in prime.tracks
+    ]
+    return Song(format=prime.format, division=OUTPUT_TPQ, tracks=tracks)
 
 
 def _cut(prime: Song, last_step: int, cut_tick: int, whole: bool) -> tuple[list[Track], Sounding]:
@@ -330,12 +353,11 @@ def _add_settings(
         for channel, index in pedals.items():
             value = bytes((SUSTAIN, 127 if down else 0))
             added[index].append((tick(step), CONTROL_CHANGE | channel, value))
-    if prime.ticks_per_beat:  # SMPTE time has no tempo or meter
-        added[0] += [(tick(s), META, tempo_data(us)) for s, us in after.tempi[len(before.tempi) :]]
-        added[meter_track] += [
-            (tick(s), META, meter_data(n, d))
-            for s, n, d in after.time_signatures[len(before.time_signatures) :]
-        ]
+    added[0] += [(tick(s), META, tempo_data(us)) for s, us in after.tempi[len(before.tempi) :]]
+    added[meter_track] += [
+        (tick(s), META, meter_data(n, d))
+        for s, n, d in after.time_signatures[len(before.time_signatures) :]
+    ]
 
 
 def _notated(
@@ -380,24 +402,23 @@ def _meter_track(prime: Song, tracks: list[Track]) -> int:
     )
 
 
-def _ended(tracks: list[Track], end: int, meter_track: int | None) -> list[Track]:
+def _ended(tracks: list[Track], end: int, meter_track: int) -> list[Track]:
     """The tracks tidied up as every file midigen writes is: pedals let go at the end
     (tick ``end``), a tempo and a meter at the start where the prime set none (the
-    meter in ``meter_track``, None in SMPTE time, which has neither), and the first
-    track lasting the whole piece, so that a DAW shows its length."""
+    meter in ``meter_track``), and the first track lasting the whole piece, so that a
+    DAW shows its length."""
     tracks = _pedals_released(tracks, end)
-    if meter_track is not None:
-        at_start = {
-            data[0]
-            for track in tracks
-            for at, status, data, _ in timed_rows(track)
-            if at == 0 and status == META
-        }
-        # Until a first tempo and meter, players take 120 bpm and 4/4 (SMF 1.0): say so
-        if SET_TEMPO not in at_start:
-            tracks[0] = _started(tracks[0], tempo_data(DEFAULT_TEMPO_US))
-        if TIME_SIGNATURE not in at_start:
-            tracks[meter_track] = _started(tracks[meter_track], meter_data(4, 4))
+    at_start = {
+        data[0]
+        for track in tracks
+        for at, status, data, _ in timed_rows(track)
+        if at == 0 and status == META
+    }
+    # Until a first tempo and meter, players take 120 bpm and 4/4 (SMF 1.0): say so
+    if SET_TEMPO not in at_start:
+        tracks[0] = _started(tracks[0], tempo_data(DEFAULT_TEMPO_US))
+    if TIME_SIGNATURE not in at_start:
+        tracks[meter_track] = _started(tracks[meter_track], meter_data(4, 4))
     timed = timed_rows(tracks[0])
     timed[-1] = (max(timed[-1][0], end), *timed[-1][1:])
     tracks[0] = Track(delta_rows(timed))
