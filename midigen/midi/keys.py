@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from ..errors import MidiError
 from .gm import DRUM_CHANNEL
 from .smf import KEY_SIGNATURE, META
-from .song import Song, Track
+from .song import Song, Track, with_meta_at_start
 
 NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 _LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
@@ -182,9 +182,9 @@ def with_key_signature(song: Song, key: Key) -> Song:
         for _, status, data, _ in track.rows
     ):
         return song
-    signature = (0, META, key_signature_data(key), False)
+    signature = key_signature_data(key)
     tracks = [
-        _signed(track, signature) if index == 0 or _pitched(track) else track
+        with_meta_at_start(track, signature) if index == 0 or _pitched(track) else track
         for index, track in enumerate(song.tracks)
     ]
     return replace(song, tracks=tracks)
@@ -194,13 +194,3 @@ def _pitched(track: Track) -> bool:
     return any(
         status & 0xF0 == 0x90 and status & 0x0F != DRUM_CHANNEL for _, status, _, _ in track.rows
     )
-
-
-def _signed(track: Track, signature: tuple) -> Track:
-    """The track with the key signature row added after its meta events at tick 0."""
-    rows = track.rows
-    at = next(
-        (k for k, (delta, status, _, _) in enumerate(rows) if delta or status != META),
-        max(len(rows) - 1, 0),  # all meta at tick 0: before its End of Track
-    )
-    return Track([*rows[:at], signature, *rows[at:]], track.trailing)

@@ -51,7 +51,7 @@ class Event(NamedTuple):
 
     @property
     def is_note_on(self) -> bool:
-        return self.status & 0xF0 == 0x90 and self.data[1] > 0
+        return is_note_on(self.status, self.data)
 
     @property
     def is_note_off(self) -> bool:
@@ -133,6 +133,28 @@ class Track(MutableSequence[Event]):
 
 
 MAX_DELTA = 0x0FFFFFFF  # the longest delta time a file can hold (a 4-byte VLQ)
+
+
+def is_note_on(status: int, data: bytes) -> bool:
+    """Whether a channel event (its status and data) strikes a note: velocity 0 ends one."""
+    return status < 0xF0 and status & 0xF0 == 0x90 and data[1] > 0
+
+
+def with_meta_at_start(track: Track, data: bytes) -> Track:
+    """The track with a meta event of ``data`` (its type, then its payload) at tick 0,
+    after the track's meta events there (its name first) and before its End of Track."""
+    rows = track.rows
+    at = next(
+        (k for k, row in enumerate(rows) if row[0] or row[1] != META or is_end_of_track(row)),
+        len(rows),
+    )
+    return Track([*rows[:at], (0, META, data, False), *rows[at:]], track.trailing)
+
+
+def format_with_tracks(smf_format: int, tracks: int) -> int:
+    """The format of an edited song of ``tracks`` tracks: a format 0 file holds one track,
+    so with more (an instrument added in a new one) it is format 1."""
+    return smf_format if smf_format != 0 or tracks == 1 else 1
 
 
 def is_end_of_track(row: tuple) -> bool:

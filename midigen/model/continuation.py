@@ -36,7 +36,16 @@ from ..midi.smf import (
     meter_data,
     tempo_data,
 )
-from ..midi.song import Song, Track, delta_rows, is_end_of_track, timed_rows
+from ..midi.song import (
+    Song,
+    Track,
+    delta_rows,
+    format_with_tracks,
+    is_end_of_track,
+    is_note_on,
+    timed_rows,
+    with_meta_at_start,
+)
 from ..midi.timing import conducts
 from ..tokens.event import (
     MELODIC_CHANNELS,
@@ -49,7 +58,7 @@ from ..tokens.event import (
     ticks_per_step,
 )
 from ..tokens.grammar import BIN_MIDDLES, DRUMS, Note, Score, walk
-from .parts import Part, channels_used, is_note_on, likeliest, new_part, song_parts, with_events
+from .parts import Part, channels_used, likeliest, new_part, song_parts, with_events
 
 END = bytes((END_OF_TRACK,))
 
@@ -128,7 +137,7 @@ def continued(
     for index, events in added.items():
         tracks[index] = with_events(tracks[index], events)
     return Song(
-        format=prime.format if prime.format != 0 or len(tracks) == 1 else 1,
+        format=format_with_tracks(prime.format, len(tracks)),
         division=prime.division,
         tracks=_ended(tracks, tick(end), meter_track),
     )
@@ -416,21 +425,13 @@ def _ended(tracks: list[Track], end: int, meter_track: int) -> list[Track]:
     }
     # Until a first tempo and meter, players take 120 bpm and 4/4 (SMF 1.0): say so
     if SET_TEMPO not in at_start:
-        tracks[0] = _started(tracks[0], tempo_data(DEFAULT_TEMPO_US))
+        tracks[0] = with_meta_at_start(tracks[0], tempo_data(DEFAULT_TEMPO_US))
     if TIME_SIGNATURE not in at_start:
-        tracks[meter_track] = _started(tracks[meter_track], meter_data(4, 4))
+        tracks[meter_track] = with_meta_at_start(tracks[meter_track], meter_data(4, 4))
     timed = timed_rows(tracks[0])
     timed[-1] = (max(timed[-1][0], end), *timed[-1][1:])
     tracks[0] = Track(delta_rows(timed))
     return tracks
-
-
-def _started(track: Track, data: bytes) -> Track:
-    """The track with a meta event of ``data`` at tick 0, after its meta events there."""
-    timed = timed_rows(track)
-    at = next(k for k, row in enumerate(timed) if row[0] or row[1] != META or row[2] == END)
-    timed.insert(at, (0, META, data, False))
-    return Track(delta_rows(timed))
 
 
 def _pedals_released(tracks: list[Track], end: int) -> list[Track]:

@@ -39,7 +39,7 @@ from ..data.openings import (
 )
 from ..errors import MidiError, count
 from ..midi.gm import Instruments
-from ..midi.song import Song, Track, delta_rows, timed_rows
+from ..midi.song import Song, Track, delta_rows, format_with_tracks, is_note_on, timed_rows
 from ..tokens import tokenize
 from ..tokens.event import (
     event_seconds,
@@ -60,7 +60,6 @@ from ..tokens.grammar import (
 )
 from .parts import (
     channels_used,
-    is_note_on,
     likeliest,
     new_part,
     note_offs,
@@ -354,7 +353,7 @@ def _edited(song: Song, start: int, stop: int, notes: list[Note]) -> Song:
     for index, events in added.items():
         tracks[index] = with_events(tracks[index], events)
     edited = Song(
-        format=song.format if song.format != 0 or len(tracks) == 1 else 1,
+        format=format_with_tracks(song.format, len(tracks)),
         division=song.division,
         tracks=tracks,
         header_extra=song.header_extra,

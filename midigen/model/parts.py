@@ -20,7 +20,7 @@ import numpy as np
 
 from ..midi.gm import DRUM_CHANNEL, program_name
 from ..midi.smf import END_OF_TRACK, META, TRACK_NAME
-from ..midi.song import Track, delta_rows, is_end_of_track, timed_rows
+from ..midi.song import Track, delta_rows, is_end_of_track, is_note_on, timed_rows
 from ..tokens.event import MELODIC_CHANNELS
 from ..tokens.grammar import DRUMS
 
@@ -127,10 +127,6 @@ def note_offs(timed: list[tuple[int, int, bytes, bool]]) -> dict[int, frozenset[
         ends[k] = frozenset(earlier or struck_now)
         sounding[key] = struck_now if earlier else []
     return ends
-
-
-def is_note_on(status: int, data: bytes) -> bool:
-    return status < 0xF0 and status & 0xF0 == 0x90 and data[1] > 0
 
 
 def with_events(track: Track, events: list[tuple[int, int, bytes]]) -> Track:
