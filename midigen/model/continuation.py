@@ -46,7 +46,7 @@ from ..midi.song import (
     timed_rows,
     with_meta_at_start,
 )
-from ..midi.timing import conducts
+from ..midi.timing import conducts, track_length_ticks
 from ..tokens.event import (
     MELODIC_CHANNELS,
     OUTPUT_TPQ,
@@ -437,7 +437,7 @@ def _ended(tracks: list[Track], end: int, meter_track: int) -> list[Track]:
 def _pedals_released(tracks: list[Track], end: int) -> list[Track]:
     """The tracks with every sustain pedal still down at the end let go there (or after the
     last event, if later): a DAW that loops the file would otherwise hold every note."""
-    last = max([end, *(sum(row[0] for row in track.rows) for track in tracks)])
+    last = max([end, *map(track_length_ticks, tracks)])
     pedals = sorted(
         (at, index, status & 0x0F, data[1] >= PEDAL_DOWN)
         for index, track in enumerate(tracks)
