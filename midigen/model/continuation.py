@@ -394,17 +394,16 @@ def _notated(
 
 
 def _meter_track(prime: Song, tracks: list[Track]) -> int:
-    """The track of the cut prime ``tracks`` whose time signatures rule them
-    (``timing.ruling_conductor``: the first conducting track that has one), or the
-    first."""
+    """The track of the cut prime ``tracks`` (its broken metas left out by ``_cut``) whose
+    time signatures rule them (``timing.ruling_conductor``: the first conducting track
+    that has one), or the first."""
     return next(
         (
             index
             for index, track in enumerate(tracks)
             if conducts(prime, index)
             and any(
-                status == META and data[0] == TIME_SIGNATURE and not is_broken_meta(data)
-                for _, status, data, _ in track.rows
+                status == META and data[0] == TIME_SIGNATURE for _, status, data, _ in track.rows
             )
         ),
         0,
