@@ -69,6 +69,33 @@ class CommandError(click.ClickException):
         click.echo(f"error: {self.message}", err=True)
 
 
+class ManyValued(click.Command):
+    """A command whose ``many_valued`` options each take every value that follows them,
+    up to the next option: ``compare out/*.mid --reference real/*.mid`` as the shell
+    expands it.  Click gives an option one value, so the rest would join the arguments
+    before it (real pieces counted as generated ones, with no error)."""
+
+    def __init__(self, *args, many_valued: tuple[str, ...] = (), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.many_valued = many_valued
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        spread: list[str] = []
+        taking, first = None, False  # the many-valued option in force; its first value next
+        for position, arg in enumerate(args):
+            if arg == "--":
+                spread.extend(args[position:])
+                break
+            if arg.startswith("-") and arg != "-":
+                taking, first = (arg if arg in self.many_valued else None), True
+            elif taking is not None and not first:
+                spread.append(taking)  # the option again before each further value
+            else:
+                first = False
+            spread.append(arg)
+        return super().parse_args(ctx, spread)
+
+
 class MidigenGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
@@ -1396,22 +1423,22 @@ def render(file: str, output: str, soundfont: str | None) -> None:
         raise error.with_path(file) from None
 
 
-@main.command()
+@main.command(cls=ManyValued, many_valued=("--reference", "--train"))
 @click.argument("generated", nargs=-1, required=True, type=click.Path())
 @click.option(
     "--reference",
     multiple=True,
     required=True,
     type=click.Path(),
-    help="Real music to compare with (files or folders; repeat the option).",
+    help="Real music to compare with: the files and folders that follow it.",
 )
 @click.option(
     "--train",
     "training",
     multiple=True,
     type=click.Path(),
-    help="The model's training files (or folders): also report how much of each set is "
-    "copied from them.",
+    help="The model's training files and folders that follow it: also report how much "
+    "of each set is copied from them.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 def compare(

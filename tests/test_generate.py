@@ -476,6 +476,23 @@ def test_compare_two_small_folders(tmp_path):
     assert "mean overlap" in result.stdout  # the rest is compared
 
 
+def test_compare_takes_every_file_after_reference_as_real(tmp_path):
+    """`compare out/*.mid --reference real/*.mid`, as a shell expands it: each file after
+    --reference (and after --train) is a reference, none of them counted as generated."""
+    real = [
+        DATA / name
+        for name in ("crafted_mixed_running_status.mid", "jazzsoft_test-2-tracks-type-2.mid")
+    ]
+    real.append(DATA / "crafted_vlq_non_minimal.mid")
+    result = run("compare", PRIME, "--reference", *real, "--train", *real, "--json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["pieces"] == {"generated": 1, "reference": 3}
+    assert len(report["copying"]["reference"]["longest_copied_notes_per_piece"]) == 3
+    result = run("compare", PRIME, "--reference", real[0], "--json", "--reference", *real[1:])
+    assert json.loads(result.stdout)["pieces"] == {"generated": 1, "reference": 3}
+
+
 def test_compare_leaves_the_statistics_of_pitch_out_for_drums_alone(tmp_path):
     for name, hits in (("a", 8), ("b", 12)):
         song = pretty_midi.PrettyMIDI(initial_tempo=120)
