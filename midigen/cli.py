@@ -1458,7 +1458,7 @@ def compare(
     \b
     Examples:
       midigen compare out/ --reference midi/
-      midigen compare song-*.mid --reference real/ --json
+      midigen compare song-*.mid --reference real/*.mid --json
       midigen compare out/ --reference held-out/ --train corpus/
     """
     from .views.compare import compare as compare_sets

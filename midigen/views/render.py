@@ -3,8 +3,10 @@
 Audio comes from midirenderer, a pip-installed SoundFont synthesizer (Rust,
 abi3 wheels, no dependencies), with the General MIDI SoundFont that
 pretty_midi ships (TimGM6mb.sf2) unless you name another: no system package
-and no extra install step.  A WAV preview is normalised so that its peak
-sits at -1 dBFS: never clipped, and about as loud as other renderers make it.
+and no extra install step.  The synthesizer clips what it sums past full
+scale, so a song it clips is played again quieter until it fits; a WAV
+preview is then normalised so that its peak sits at -1 dBFS, about as loud
+as other renderers make it.
 The piano roll draws every note as a bar, one colour per instrument, drums
 in grey.
 """
@@ -19,7 +21,7 @@ import numpy as np
 
 from ..errors import MidiError, first_line
 from ..fileio import write_atomic
-from ..midi.smf import END_OF_TRACK, META, is_broken_meta
+from ..midi.smf import CONTROL_CHANGE, END_OF_TRACK, META, is_broken_meta
 from ..midi.song import Song, Track, delta_rows, timed_rows
 from ..midi.timing import (
     TempoMap,
@@ -39,6 +41,13 @@ MAX_AUDIO_SECONDS = 30 * 60
 PEAK_DBFS = -1.0
 RELEASE_SECONDS = 2.0  # audio after the file's end, for its last notes to ring out
 FULL_SCALE = 32767
+# The synthesizer sums its voices and clips them at full scale, which scaling its WAV cannot
+# undo; a song it clips is played again with every channel's volume (controller 7) times
+# QUIETER, about 12 dB less (SoundFont volume goes as its square), at most QUIETER_TRIES times
+CHANNEL_VOLUME = 7
+GM_VOLUME = 100  # a channel's volume before its first controller 7 (General MIDI)
+QUIETER = 0.5
+QUIETER_TRIES = 4
 
 
 def default_soundfont() -> Path:
@@ -83,13 +92,14 @@ def render_audio(song: Song, path: str | Path, soundfont: str | Path | None = No
         )
     if not summary["notes"]:  # (the synthesizer panics on a song without tracks)
         raise MidiError("has no notes: there is nothing to render")
-    midi = write(_for_synthesizer(song))
     try:
-        if suffix == ".opus":
+        if suffix == ".opus":  # no scaling after: it must leave PEAK_DBFS of headroom itself
+            midi, _ = _unclipped(song, font, FULL_SCALE * 10 ** (PEAK_DBFS / 20))
             data = midirenderer.render_opus_from(font, midi)
             seconds = _opus_seconds(data)
         else:
-            data, seconds = _normalised_wav(midirenderer.render_wave_from(font, midi))
+            _, wav = _unclipped(song, font, FULL_SCALE)
+            data, seconds = _normalised_wav(wav)
     except BaseException as error:  # RuntimeError, or a Rust panic (not an Exception)
         if not isinstance(error, RuntimeError) and type(error).__name__ != "PanicException":
             raise
@@ -99,7 +109,37 @@ def render_audio(song: Song, path: str | Path, soundfont: str | Path | None = No
     return seconds
 
 
-def _for_synthesizer(song: Song) -> Song:
+def _unclipped(song: Song, font: bytes, ceiling: float) -> tuple[bytes, bytes]:
+    """The MIDI file the synthesizer plays with its peak below ``ceiling``, and its WAV:
+    the song at full volume, or quieter (QUIETER) until it fits."""
+    import midirenderer
+
+    volume = 1.0
+    for _ in range(QUIETER_TRIES):
+        midi = write(_for_synthesizer(song, volume))
+        wav = midirenderer.render_wave_from(font, midi)
+        if _peak(wav) < ceiling:
+            break
+        volume *= QUIETER
+    return midi, wav
+
+
+def _peak(wav: bytes) -> int:
+    return _loudest(_samples(wav)[0])
+
+
+def _samples(wav: bytes) -> tuple[np.ndarray, int, int]:
+    """A 16-bit WAV's samples (interleaved), channels and frame rate."""
+    with wave.open(io.BytesIO(wav)) as source:
+        samples = np.frombuffer(source.readframes(source.getnframes()), "<i2")
+        return samples, source.getnchannels(), source.getframerate()
+
+
+def _loudest(samples: np.ndarray) -> int:
+    return int(np.abs(samples.astype(np.int32)).max()) if samples.size else 0
+
+
+def _for_synthesizer(song: Song, volume: float = 1.0) -> Song:
     """The song as the synthesizer can play it, RELEASE_SECONDS longer, which reads only
     the plainest files:
     bare SMF (no RIFF wrapper, a header of 6 bytes, nothing but tracks: a header of 10
@@ -107,12 +147,15 @@ def _for_synthesizer(song: Song) -> Song:
     tracks ("the format 2 is not supported"), played together to the first one's tempo
     (``conducts``), as the piano roll and the tokens take them (the others' tempo events,
     gathered into one map, had slowed a 97.6 s file to 112 s); and an SMPTE time base in
-    quarter notes (``in_quarter_notes``: it played an SMPTE file as 0 s of silence)."""
+    quarter notes (``in_quarter_notes``: it played an SMPTE file as 0 s of silence).
+    Below full ``volume``, every channel's volume is scaled by it (``_at_volume``)."""
     song = in_quarter_notes(song)
     tracks = [
         _without_broken_metas(track if conducts(song, index) else without_tempo(track))
         for index, track in enumerate(song.tracks)
     ]
+    if volume < 1.0:
+        tracks = _at_volume(tracks, volume)
     division = song.division
     last_tempo_us = TempoMap(song).tempi_us[-1]
     # the synthesizer stops at the last End of Track: a track of its own ends later, so
@@ -125,6 +168,26 @@ def _for_synthesizer(song: Song) -> Song:
         division=division,
         tracks=[Track(rows) for rows in tracks],
     )
+
+
+def _at_volume(tracks: list[list[tuple]], volume: float) -> list[list[tuple]]:
+    """The tracks (delta rows) with every controller 7 scaled by ``volume``, after a first
+    track that sets each channel's volume to GM_VOLUME scaled alike at tick 0, before the
+    song's own controllers there."""
+    scaled = [
+        delta_rows(
+            (tick, status, bytes((data[0], max(1, round(data[1] * volume)) if data[1] else 0)), run)
+            if status & 0xF0 == CONTROL_CHANGE and data[0] == CHANNEL_VOLUME
+            else (tick, status, data, run)
+            for tick, status, data, run in timed_rows(Track(rows))
+        )
+        for rows in tracks
+    ]
+    start = [
+        (0, CONTROL_CHANGE | channel, bytes((CHANNEL_VOLUME, round(GM_VOLUME * volume))), False)
+        for channel in range(16)
+    ]
+    return [[*start, (0, META, bytes((END_OF_TRACK,)), False)], *scaled]
 
 
 def _without_broken_metas(track: Track) -> list[tuple]:
@@ -141,11 +204,8 @@ def _without_broken_metas(track: Track) -> list[tuple]:
 
 def _normalised_wav(data: bytes) -> tuple[bytes, float]:
     """The WAV scaled so that its loudest sample sits at PEAK_DBFS; and its seconds."""
-    with wave.open(io.BytesIO(data)) as source:
-        channels, rate = source.getnchannels(), source.getframerate()
-        samples = np.frombuffer(source.readframes(source.getnframes()), "<i2")
-    peak = int(np.abs(samples.astype(np.int32)).max()) if samples.size else 0
-    if peak:
+    samples, channels, rate = _samples(data)
+    if peak := _loudest(samples):
         target = FULL_SCALE * 10 ** (PEAK_DBFS / 20)
         samples = np.round(samples * (target / peak)).astype("<i2")
     buffer = io.BytesIO()
