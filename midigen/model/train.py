@@ -584,7 +584,10 @@ class _Trainer:
                     p.epoch += 1
                     p.window = 0
                     self.state = None
-            if p.train_loss_steps or not p.last_metrics:
+            # a last validation, unless the last step had one; every process must take the
+            # same way (each validation ends at a barrier), and only the main one keeps metrics
+            unmeasured = self.distributed.is_main and not p.last_metrics
+            if p.train_loss_steps or self.distributed.any(unmeasured):
                 self._validate()
             p.interrupted = self.stop_requested
             self._checkpoint()
