@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -67,6 +69,21 @@ class CommandError(click.ClickException):
 
     def show(self, file=None) -> None:
         click.echo(f"error: {self.message}", err=True)
+
+
+@contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Ctrl-C waits for the block (torch's import) to finish, then interrupts.  An import
+    cut short leaves its modules half made: the command then failed on an ImportError,
+    on numpy without ``subtract``, or went on as if no key had been pressed."""
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
+        raise KeyboardInterrupt
 
 
 class ManyValued(click.Command):
@@ -769,9 +786,10 @@ def train(
     """
     from tqdm import tqdm
 
-    from .model.distributed import is_main_process
-    from .model.train import TrainConfig, recorded_recipe
-    from .model.train import train as run_training
+    with _interrupts_held():
+        from .model.distributed import is_main_process
+        from .model.train import TrainConfig, recorded_recipe
+        from .model.train import train as run_training
 
     if sum(target is not None for target in (steps, epochs, duration)) > 1:
         raise click.UsageError("give one of --steps, --epochs and --time")
@@ -931,10 +949,22 @@ def evaluate(model_dir: str, data: str, as_json: bool) -> None:
       midigen evaluate models/default data/
       midigen evaluate models/default midi/ --json
     """
+    from tqdm import tqdm
+
+    with _interrupts_held():
+        import torch  # noqa: F401  (evaluate runs on it)
     from .model.trained import load_model
 
     skipped: list[str] = []
-    metrics = load_model(model_dir).evaluate(data, skipped=skipped.append)
+    with tqdm(
+        desc="evaluate", unit="token", unit_scale=True, disable=None, file=sys.stderr, leave=False
+    ) as bar:
+
+        def progress(scored: int, expected: int) -> None:
+            bar.total = expected
+            bar.update(scored - bar.n)
+
+        metrics = load_model(model_dir).evaluate(data, skipped=skipped.append, progress=progress)
     for error in skipped:
         click.echo(f"error: {error}", err=True)
     if as_json:

@@ -277,9 +277,15 @@ def test_scores_do_not_depend_on_how_pieces_share_the_batch(dataset, tmp_path):
     assert lengths[-1] > 4 * lengths[0]  # columns finish at different windows
     alone = evaluate_split(network, data, "train", bptt=16, batch=1)
     for batch in (3, 8):
-        shared = evaluate_split(network, data, "train", bptt=16, batch=batch)
+        heard: list[tuple[int, int]] = []
+        shared = evaluate_split(
+            network, data, "train", bptt=16, batch=batch, progress=lambda *p, to=heard: to.append(p)
+        )
         assert (shared.tokens, shared.accuracy) == (alone.tokens, alone.accuracy)
         assert shared.loss == pytest.approx(alone.loss, rel=1e-5)
+        # the progress bar's figures: tokens scored, rising to all of them
+        assert heard[-1] == (shared.tokens, shared.tokens)
+        assert [done for done, _ in heard] == sorted({done for done, _ in heard})
 
 
 def test_evaluation_runs_the_busiest_columns_first():
@@ -636,6 +642,49 @@ def test_only_process_0_of_a_torchrun_speaks(monkeypatch):
             else:
                 monkeypatch.setenv(name, value)
         assert is_main_process() == speaks
+
+
+def test_a_run_stopped_before_its_first_step_can_run_again(dataset, tmp_path, monkeypatch):
+    """Ctrl-C while the first validation runs (before train catches it) leaves config.json
+    and no checkpoint: the same command again, or with --resume, trains from the start."""
+    from midigen.model import train as training
+
+    def pressed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    folder = tmp_path / "model"
+    with monkeypatch.context() as patch:
+        patch.setattr(training, "evaluate_split", pressed)
+        with pytest.raises(KeyboardInterrupt):
+            train(dataset, folder, fast(steps=2), TINY)
+    assert (folder / "config.json").exists() and not (folder / "state.json").exists()
+    train(dataset, folder, fast(steps=2), TINY)
+    assert saved_steps(folder) == (2, 2)
+    assert [row.split(",")[0] for row in (folder / "log.csv").read_text().split()[1:]] == [
+        "0",
+        "2",
+    ]
+    with pytest.raises(midigen.MidiError, match="already holds a model"):
+        train(dataset, folder, fast(steps=2), TINY)  # trained now: not written over
+    with monkeypatch.context() as patch:
+        patch.setattr(training, "evaluate_split", pressed)
+        with pytest.raises(KeyboardInterrupt):
+            train(dataset, tmp_path / "again", fast(steps=2), TINY)
+    train(dataset, tmp_path / "again", fast(steps=2), TINY, resume=True)
+    assert saved_steps(tmp_path / "again") == (2, 2)
+
+
+def test_ctrl_c_while_torch_loads_interrupts_after_it():
+    import signal
+
+    from midigen.cli import _interrupts_held
+
+    finished = []
+    with pytest.raises(KeyboardInterrupt), _interrupts_held():
+        os.kill(os.getpid(), signal.SIGINT)
+        finished.append(True)  # the block runs to its end first
+    assert finished == [True]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_resume_into_a_new_folder_trains_from_the_start(dataset, tmp_path):

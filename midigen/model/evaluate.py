@@ -8,6 +8,7 @@ more or fewer tokens per note can be compared on the same music.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -47,8 +48,10 @@ def evaluate_split(
     batch: int,
     device: torch.device | str = "cpu",
     bf16: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Metrics:
-    """Score every piece of a split, each from a fresh state.
+    """Score every piece of a split, each from a fresh state; ``progress`` hears the
+    tokens scored so far and in all after each window.
 
     The pieces are laid out longest first, so that the columns end nearly
     together, and a column whose pieces have all ended leaves the batch: a
@@ -64,6 +67,7 @@ def evaluate_split(
     was_training = network.training
     network.eval()
     total, tokens, correct = 0.0, 0, 0
+    expected = int((epoch.targets != PAD_ID).sum()) if progress else 0
     state = None
     # one autocast region for all windows: the weights are cast to bfloat16 once
     with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16):
@@ -79,6 +83,8 @@ def evaluate_split(
             scored = targets != PAD_ID
             tokens += int(scored.sum())
             correct += int((flat.argmax(-1) == targets)[scored].sum())
+            if progress:
+                progress(tokens, expected)
     network.train(was_training)
     notes = int(pieces[:, 2].sum())
     loss = total / max(tokens, 1)

@@ -13,6 +13,7 @@ GPU); process 0 validates and writes the model folder.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -198,9 +199,11 @@ def train(
         with _training_lock(folder) if distributed.is_main else nullcontext():
             if distributed.is_main:
                 remove_leftovers(folder)
-            restart = resume and not (folder / STATE_FILE).exists()
+            from_scratch = not (folder / STATE_FILE).exists()
+            restart = resume and from_scratch
             if restart:  # a run killed before its first checkpoint: nothing to continue
                 warn("nothing to resume (no complete checkpoint): training from the start")
+            if from_scratch:  # the curve of a run that stopped early starts again too
                 (folder / LOG_FILE).unlink(missing_ok=True)
             with dataset_from(data, scheme, skipped=leave_out) as dataset:
                 trainer = _Trainer(
@@ -231,7 +234,8 @@ def train(
 
 def _check_folder(folder: Path, resume: bool) -> None:
     """Refuse a folder that training would spoil: anything but a new or empty folder, a
-    model to resume, or one whose run was killed before its first checkpoint.
+    model to resume, one whose run was killed before its first checkpoint, or one whose
+    run stopped before its first step.
 
     ``--resume`` with no checkpoint trains from the start, but only where nothing
     is lost by it: a folder that holds no model yet, or the weights of a run
@@ -257,6 +261,8 @@ def _check_folder(folder: Path, resume: bool) -> None:
                 f"{', ...' if len(others) > 3 else ''}); train into a new or empty folder",
                 path=folder,
             )
+    elif _stopped_before_training(folder):
+        return  # nothing in it to lose: it starts again, with --resume or without
     elif not resume:
         raise MidiError(
             "already holds a model; add --resume to continue it, or use another -o", path=folder
@@ -267,6 +273,19 @@ def _check_folder(folder: Path, resume: bool) -> None:
             "to resume; train into another folder",
             path=folder,
         )
+
+
+def _stopped_before_training(folder: Path) -> bool:
+    """Whether the folder's run stopped before its first step and checkpoint (Ctrl-C while
+    it read the data or took its first validation): its config.json says 0 steps done,
+    and there is no training state; its weights, if any, are the untrained ones."""
+    if (folder / STATE_FILE).exists():
+        return False
+    try:
+        training = json.loads((folder / "config.json").read_text()).get("training")
+    except (OSError, ValueError, AttributeError):
+        return False  # not a config.json this training wrote
+    return isinstance(training, dict) and training.get("steps_done") == 0
 
 
 def _killed_run(folder: Path) -> bool:

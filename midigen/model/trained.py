@@ -105,9 +105,15 @@ class TrainedModel:
         network.eval()
         return network
 
-    def evaluate(self, data: str | Path, skipped: Callable[[str], None] | None = None) -> Metrics:
+    def evaluate(
+        self,
+        data: str | Path,
+        skipped: Callable[[str], None] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Metrics:
         """Score a dataset's validation split (all of it, if it has none), or every file
-        of a folder of MIDI or text.
+        of a folder of MIDI or text; ``progress`` hears the tokens scored so far and in
+        all as it goes.
 
         For a model with styles, a folder's first-level subfolders name the
         styles of the files in them (as ``prepare --styles`` reads them).
@@ -134,7 +140,9 @@ class TrainedModel:
             dataset = _with_vocab(dataset, self.vocab)
             bf16 = uses_bf16("auto", torch.device("cpu"))  # as training does where it can
             batch = max(1, min(EVAL_BATCH, EVAL_LOGITS // (EVAL_BPTT * len(self.vocab))))
-            return evaluate_split(self.network, dataset, split, EVAL_BPTT, batch, bf16=bf16)
+            return evaluate_split(
+                self.network, dataset, split, EVAL_BPTT, batch, bf16=bf16, progress=progress
+            )
 
     def unknown_tokens(self, tokens: list[str]) -> list[str]:
         """The tokens this model's vocabulary lacks (it reads them as <unk>)."""
