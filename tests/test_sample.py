@@ -282,8 +282,8 @@ def walk_bars(tokens: list[str]) -> grammar.Cursor:
             assert cursor.expect != grammar.BAR_LINE
         if cursor.expect == grammar.BAR_LINE:
             assert kind in ("TEMPO", "TIMESIG", "BAR"), token
-        if kind == "BAR":
-            assert cursor.on_bar_line
+        if kind in ("BAR", "TIMESIG"):  # a meter changes where a bar begins, as in a DAW
+            assert cursor.on_bar_line, token
         cursor.feed(kind, value)
     return cursor
 
@@ -301,6 +301,31 @@ def test_sampled_streams_mark_every_bar_and_keep_tempo_and_meter():
         changes = [t for t in tokens[first_note:] if t.startswith(("TEMPO", "TIMESIG"))]
         assert changes == []
         assert not any(t.startswith("TIMESIG_1_") for t in tokens)
+
+
+class MeterChanger:
+    """A stepper that wants a new meter (6/8 or 3/4) at every turn, and short rests."""
+
+    def initial_state(self, streams: int) -> list:
+        return []
+
+    def step(self, ids: np.ndarray, state: list) -> np.ndarray:
+        logits = np.zeros((len(ids), len(VOCAB)), np.float32)
+        for token in ("TIMESIG_6_8", "TIMESIG_3_4", "SHIFT_5", "NOTE_60"):
+            logits[:, VOCAB.ids[token]] = 6.0
+        return logits
+
+
+def test_free_meters_change_only_where_a_bar_begins():
+    """--free lets the model change meter, but only on a bar line: a 6/8 a beat into a
+    bar of 4/4 moved every later bar line off the DAW's (and 16bars was not 16)."""
+    streams = four_streams(MeterChanger(), Length(16, "bars"), Steering(steady=False), seed=3)
+    changes = 0
+    for tokens in streams:
+        cursor = walk_bars(tokens)
+        assert cursor.bars == pytest.approx(16)
+        changes += sum(t.startswith("TIMESIG") for t in tokens)
+    assert changes > 8  # they did change, often
 
 
 def test_a_model_without_bar_tokens_never_gets_one():

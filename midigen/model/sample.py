@@ -1101,8 +1101,8 @@ class Stream:
             allowed &= ~masks.tempo_changes
         if self.tempo_step == cursor.step:
             allowed &= ~masks.tempos
-        if self.meter_step == cursor.step:
-            allowed &= ~masks.meters
+        if self.meter_step == cursor.step or not cursor.on_bar_line:
+            allowed &= ~masks.meters  # a meter changes where a bar begins, as in a DAW
         if self.notes_this_step >= MAX_ONSETS_PER_STEP:
             allowed &= ~masks.onsets
         if self.at_once_step == cursor.step:  # no more notes than its players have
