@@ -244,6 +244,8 @@ class Steering:
     play.  ``density``: notes per second to aim for.  ``keep_tempo``: no
     tempo or time-signature changes (a continuation keeps its prime's).
     ``steady``: tempo and meter are set before the first note and kept.
+    ``barred_meters``: a meter changes only where a bar begins, as a DAW
+    counts bars (a 6/8 a beat into a bar of 4/4 moves every later bar line).
     ``settle_key``: after a few notes, stay in their key (without ``key``).
     ``piece_quantiles`` ({figure: {style name, "" for none: deciles}},
     data/openings.py): each stream draws a rank per figure, each on its own,
@@ -266,6 +268,7 @@ class Steering:
     density: float | None = None
     keep_tempo: bool = False
     steady: bool = False
+    barred_meters: bool = False
     settle_key: bool = False
     piece_quantiles: Mapping[str, Mapping[str, Sequence[float]]] = field(default_factory=dict)
     style_instruments: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
@@ -294,6 +297,7 @@ class Masks:
         self.rests = kinds == "SHIFT"
         self.bar_lines = has_bar_lines(vocab.ids)
         self.steady = steering.steady
+        self.barred_meters = steering.barred_meters
         self.tempos, self.meters = kinds == "TEMPO", kinds == "TIMESIG"
         self.tempo_changes = self.tempos | self.meters
         self.programs = kinds == "PROGRAM"
@@ -1101,8 +1105,8 @@ class Stream:
             allowed &= ~masks.tempo_changes
         if self.tempo_step == cursor.step:
             allowed &= ~masks.tempos
-        if self.meter_step == cursor.step or not cursor.on_bar_line:
-            allowed &= ~masks.meters  # a meter changes where a bar begins, as in a DAW
+        if self.meter_step == cursor.step or (masks.barred_meters and not cursor.on_bar_line):
+            allowed &= ~masks.meters
         if self.notes_this_step >= MAX_ONSETS_PER_STEP:
             allowed &= ~masks.onsets
         if self.at_once_step == cursor.step:  # no more notes than its players have

@@ -272,6 +272,7 @@ class TrainedModel:
             density=notes_per_second(density),
             keep_tempo=prime is not None and not free,
             steady=not free,
+            barred_meters=True,
             settle_key=not free,
             piece_quantiles={} if free else self.piece_quantiles,
             style_instruments={} if free else self.style_instruments,
