@@ -1284,9 +1284,9 @@ def generate(
             )
         written.setdefault(data, path)
         summary = summarize(song)  # a walk over the events: pretty_midi refuses hours of them
-        notes, parts = summary["notes"], len(summary["instruments"])
+        notes, sounding = summary["notes"], summary["tracks_with_notes"]
         named = len({part["name"] for part in summary["instruments"]})  # two pianos: one
-        tracks = f" in {parts} tracks" if parts != named else ""
+        tracks = f" in {count(sounding, 'track')}" if sounding != named else ""
         # what a DAW project needs set to play along: its key (and the one a continuation
         # asked for another ends in), meter and tempo
         named_keys = summary["keys"]

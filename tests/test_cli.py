@@ -65,6 +65,33 @@ def test_info_text_and_json():
     assert summary["tracks"] == 1
 
 
+def test_info_lists_the_programs_notes_play_not_every_program_set(tmp_path):
+    """A program set and changed before any note plays, and one a later track sets on the
+    channel before its note: the notes play 61 and 33 (players merge tracks by tick)."""
+    midi = mido.MidiFile()
+    lead, bass = midi.add_track(), midi.add_track()
+    lead.extend(
+        [
+            mido.Message("program_change", program=59),
+            mido.Message("program_change", program=61),
+            mido.Message("note_on", note=67, velocity=80),
+            mido.Message("note_off", note=67, time=480),
+            mido.Message("program_change", program=63, time=480),  # after its last note
+        ]
+    )
+    bass.extend(
+        [
+            mido.Message("program_change", channel=1, program=33, time=240),
+            mido.Message("note_on", channel=1, note=40, velocity=80, time=240),
+            mido.Message("note_off", channel=1, note=40, time=480),
+        ]
+    )
+    midi.save(tmp_path / "phantoms.mid")
+    summary = json.loads(run("info", "--json", tmp_path / "phantoms.mid").output)[0]
+    assert [(i["channel"], i["program"]) for i in summary["instruments"]] == [(1, 61), (2, 33)]
+    assert (summary["tracks"], summary["tracks_with_notes"]) == (2, 2)
+
+
 def test_info_names_the_meters_and_keys_a_file_gives_in_time_order(tmp_path):
     midi = mido.MidiFile()
     conductor, tune = midi.add_track(), midi.add_track()

@@ -8,7 +8,7 @@ from ..errors import MidiError
 from ..midi.gm import DRUM_CHANNEL, program_name
 from ..midi.keys import signature_name
 from ..midi.smf import DEFAULT_TEMPO_US, KEY_SIGNATURE, META, TIME_SIGNATURE
-from ..midi.song import Song, Track
+from ..midi.song import Song, Track, is_note_on, timed_rows
 from ..midi.timing import (
     TempoMap,
     conducting_tracks,
@@ -19,29 +19,24 @@ from ..midi.timing import (
 
 
 def summarize(song: Song) -> dict[str, Any]:
-    """Format, division, tracks, events, notes, duration, tempi, meters, keys,
-    instruments, warnings."""
-    notes = 0
-    programs: dict[int, set[int]] = {}
-    used_channels: set[int] = set()
-    for track in song.tracks:
-        for _, status, data, _ in track.rows:
-            kind = status & 0xF0
-            if kind == 0x90 and status < 0xF0 and data[1]:
-                notes += 1
-                used_channels.add(status & 0x0F)
-            elif kind == 0xC0 and status < 0xF0:
-                programs.setdefault(status & 0x0F, set()).add(data[0])
-    instruments = []
-    for channel in sorted(used_channels):
-        for program in sorted(programs.get(channel, {0})):
-            instruments.append(
-                {"channel": channel + 1, "program": program, "name": program_name(program, channel)}
-            )
+    """Format, division, tracks (and how many strike notes), events, notes, duration,
+    tempi, meters, keys, instruments (the programs notes play, per channel), drums,
+    warnings."""
+    played = _played(song)
+    notes = sum(played.values())
+    used_channels = {channel for channel, _ in played}
+    instruments = [
+        {"channel": channel + 1, "program": program, "name": program_name(program, channel)}
+        for channel, program in sorted(played)
+    ]
     return {
         "format": song.format,
         "division": _division(song),
         "tracks": len(song.tracks),
+        "tracks_with_notes": sum(
+            any(is_note_on(status, data) for _, status, data, _ in track.rows)
+            for track in song.tracks
+        ),
         "events": sum(len(track) for track in song.tracks),
         "notes": notes,
         "duration_seconds": duration(song),
@@ -52,6 +47,31 @@ def summarize(song: Song) -> dict[str, Any]:
         "drums": DRUM_CHANNEL in used_channels,
         "warnings": [str(warning) for warning in song.warnings],
     }
+
+
+def _played(song: Song) -> dict[tuple[int, int], int]:
+    """Notes struck per (channel, program): each note plays the program its channel last
+    changed to (0 before any), in the order players merge tracks (by tick, then track);
+    a program set on a channel that no note plays is no instrument of the song.  Format
+    2's sequences each start afresh."""
+    struck: dict[tuple[int, int], int] = {}
+    sequences = [[track] for track in song.tracks] if song.format == 2 else [song.tracks]
+    for tracks in sequences:
+        events = sorted(
+            (tick, index, order, status, data)
+            for index, track in enumerate(tracks)
+            for order, (tick, status, data, _) in enumerate(timed_rows(track))
+            if status < 0xF0 and status & 0xF0 in (0x90, 0xC0)
+        )
+        program = [0] * 16
+        for *_, status, data in events:
+            channel = status & 0x0F
+            if status & 0xF0 == 0xC0:
+                program[channel] = data[0]
+            elif is_note_on(status, data):
+                part = (channel, program[channel])
+                struck[part] = struck.get(part, 0) + 1
+    return struck
 
 
 def _division(song: Song) -> dict[str, int]:
