@@ -1398,7 +1398,8 @@ def infill(
     write_atomic(output, write(edited), inputs=[Path(song)])
     click.echo(
         f"{output}: {span.unit if span.first != span.last else span.unit[:-1]} "
-        f"{bars or seconds} regenerated ({count(candidates, 'candidate')})"
+        f"{span.first:g}{f'-{span.last:g}' if span.first != span.last else ''} regenerated "
+        f"({count(candidates, 'candidate')})"
     )
     if png:
         from .midi.timing import TempoMap

@@ -611,7 +611,7 @@ def test_bad_infill_spans_are_refused_before_any_work(styled, tmp_path, args, co
     ("span", "message"),
     [
         (("--bars", "1-1"), "the song has 0 bars; bars 1-1 run past its end"),
-        (("--seconds", "0-2"), "the song's music ends at 0.0 s; 0-2 s runs past it"),
+        (("--seconds", "0-2"), "the song ends at 0.0 s; 0-2 s runs past it"),
     ],
 )
 def test_a_silent_song_has_no_span_to_infill(styled, tmp_path, span, message):
@@ -623,6 +623,28 @@ def test_a_silent_song_has_no_span_to_infill(styled, tmp_path, span, message):
     result = run("infill", silent, *span, "-o", out, "-m", model)
     assert (result.exit_code, result.stderr) == (1, f"error: {silent}: {message}\n")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("span", [("--bars", "3-4"), ("--seconds", "4-8")])
+def test_infill_fills_the_empty_bars_before_the_songs_end(styled, tmp_path, span):
+    """Bars 3-4 hold no note but last to the End of Track (a musician left them to fill):
+    they are the song's; before, "the song has 2 bars"."""
+    _, model = styled
+    midi = mido.MidiFile(ticks_per_beat=96)
+    track = midi.add_track()
+    for k in range(8):  # quarter notes through bars 1-2, at 120 bpm: 0-4 s
+        track.append(mido.Message("note_on", note=60 + k, velocity=80))
+        track.append(mido.Message("note_off", note=60 + k, time=96))
+    track.append(mido.MetaMessage("end_of_track", time=8 * 96))  # bars 3-4: 4-8 s
+    midi.save(tmp_path / "half.mid")
+    out = tmp_path / "new.mid"
+    result = run("infill", tmp_path / "half.mid", *span, "-o", out, "-m", model, "--seed", "1")
+    assert result.exit_code == 0, result.stderr
+    before = pretty_midi.PrettyMIDI(str(tmp_path / "half.mid")).instruments[0].notes
+    after = [n for i in pretty_midi.PrettyMIDI(str(out)).instruments for n in i.notes]
+    kept = [n for n in after if n.start < 4 - 1e-6]
+    assert [(n.pitch, n.start, n.end) for n in kept] == [(n.pitch, n.start, n.end) for n in before]
+    assert all(4 - 1e-6 <= n.start < 8 and n.end <= 8 + 1e-6 for n in after if n not in kept)
 
 
 def test_infill_takes_one_span(styled, tmp_path):

@@ -40,9 +40,9 @@ from ..data.openings import (
 from ..errors import MidiError, count
 from ..midi.gm import Instruments
 from ..midi.song import Song, Track, delta_rows, format_with_tracks, is_note_on, timed_rows
+from ..midi.timing import TempoMap, track_length_ticks
 from ..tokens import tokenize
 from ..tokens.event import (
-    event_seconds,
     event_tokens_until,
     split_event_tokens,
     ticks_per_step,
@@ -116,26 +116,27 @@ class Span:
             raise MidiError(f"span {text!r} is not like 5-8") from None
         return cls(first, last, unit)
 
-    def steps(self, tokens: list[str], score: Score, end: int) -> tuple[int, int]:
-        """[start, stop) in steps of the event grid of these tokens.
+    def steps(self, tokens: list[str], score: Score, end: int, seconds: float) -> tuple[int, int]:
+        """[start, stop) in steps of the event grid of these tokens, for a song that lasts
+        ``end`` steps and ``seconds`` (its music, or its silence after, to its End of
+        Track: empty bars at the end can be filled too).
 
         Raises:
-            MidiError: the span starts past the end of the song.
+            MidiError: the span runs past the end of the song.
         """
         if self.unit == "bars":
-            starts = _bar_starts(score, end)  # bar k spans starts[k - 1] to starts[k]
+            # bar k spans starts[k - 1] to starts[k]
+            starts = _bar_starts(score, end, most=int(self.last))
             if self.last > len(starts) - 1:
                 raise MidiError(
                     f"the song has {count(len(starts) - 1, 'bar')}; "
-                    f"bars {self.first:g}-{self.last:g} run past its end"
+                    f"bars {self.first:.0f}-{self.last:.0f} run past its end"
                 )
             return starts[int(self.first) - 1], starts[int(self.last)]
-        seconds = event_seconds(tokens)
         start = _step_from(tokens, self.first)
         if start >= end or seconds < self.last:
             raise MidiError(
-                f"the song's music ends at {seconds:.1f} s; "
-                f"{self.first:g}-{self.last:g} s runs past it"
+                f"the song ends at {seconds:.1f} s; {self.first:g}-{self.last:g} s runs past it"
             )
         return start, max(_step_from(tokens, self.last), start + 1)
 
@@ -143,9 +144,13 @@ class Span:
 def _step_from(tokens: list[str], seconds: float) -> int:
     """The first grid step at or after ``seconds``: a span's bounds, so that a note that
     starts before the span is never taken for one in it (8.26-12 s, with the grid's
-    nearest step, regenerated a note at 8.25 s)."""
-    cursor = walk(event_tokens_until(tokens, seconds))  # the nearest step
-    return cursor.step + (cursor.seconds < seconds - 1e-9)
+    nearest step, regenerated a note at 8.25 s); past the tokens' end, at their last
+    tempo."""
+    cursor = walk(event_tokens_until(tokens, seconds))  # the nearest step, or the last
+    late = seconds - cursor.seconds
+    if late <= 1e-9:
+        return cursor.step
+    return cursor.step + max(1, math.ceil(late / (cursor.seconds_after(1) - cursor.seconds) - 1e-9))
 
 
 def infill(
@@ -269,9 +274,16 @@ def _located(song: Song, span: Span, bars: bool = True) -> tuple[list[str], Scor
     [start, stop) steps."""
     tokens = tokenize(song, "event", bars)  # raises for a song with no time base
     score = Score()
-    end = walk(tokens, score).step
-    end = max([end, *(note.start + note.length for note in score.notes)])
-    start, stop = span.steps(tokens, score, end)
+    cursor = walk(tokens, score)
+    # the song lasts to its last End of Track, which may come after its music
+    ticks = max((track_length_ticks(track) for track in song.tracks), default=0)
+    end = max([cursor.step, *(n.start + n.length for n in score.notes)])
+    end = max(end, math.ceil(ticks / ticks_per_step(song) - 1e-9))
+    try:
+        seconds = max(cursor.seconds, TempoMap(song).seconds(ticks))
+    except MidiError:  # a tempo map that cannot be read: the tokens' time
+        seconds = cursor.seconds
+    start, stop = span.steps(tokens, score, end, seconds)
     return tokens, score, start, stop
 
 
@@ -304,13 +316,13 @@ def _best(stepper: Stepper, vocab, prompt: list[str], middles: list[list[str]], 
     return int(np.argmax(scores))
 
 
-def _bar_starts(score: Score, end: int) -> list[int]:
+def _bar_starts(score: Score, end: int, most: int) -> list[int]:
     """The step where each bar begins under the song's time signatures, bar 1 at step 0,
-    up to the start of the bar after the last one that sounds (a silent song has none,
-    as it has no seconds)."""
+    up to the start of the bar after the last one before ``end`` (a song of no steps has
+    none), or of bar ``most``."""
     signatures = {step: (n, d) for step, n, d in score.time_signatures}
     starts, step, meter = [], 0, signatures.get(0, (4, 4))
-    while step < end:
+    while step < end and len(starts) < most:
         starts.append(step)
         length = bar_steps(*meter)
         changes = [at for at in signatures if step < at < step + length]
