@@ -304,6 +304,28 @@ def test_sampled_streams_mark_every_bar_and_keep_tempo_and_meter():
         assert not any(t.startswith("TIMESIG_1_") for t in tokens)
 
 
+class Drummer:
+    """A stepper that wants drums, and most the keys outside General MIDI's map."""
+
+    def initial_state(self, streams: int) -> list:
+        return []
+
+    def step(self, ids: np.ndarray, state: list) -> np.ndarray:
+        logits = np.zeros((len(ids), len(VOCAB)), np.float32)
+        for token in ("DRUM_27", "DRUM_84", "DRUM_20", "DRUM_36", "SHIFT_6"):
+            logits[:, VOCAB.ids[token]] = 6.0 + 2 * (token in ("DRUM_27", "DRUM_84"))
+        return logits
+
+
+def test_drums_play_only_the_keys_general_midi_maps():
+    """Keys 27 or 84 sound in no GM player (or as another drum), and MuseScore reports them."""
+    from midigen.midi.gm import GM_DRUM_KEYS
+
+    streams = four_streams(Drummer(), Length(400, "tokens"), Steering(), seed=1)
+    keys = [int(t[5:]) for tokens in streams for t in tokens if t.startswith("DRUM_")]
+    assert len(keys) > 50 and set(keys) <= set(GM_DRUM_KEYS)
+
+
 class MeterChanger:
     """A stepper that wants a new meter (6/8 or 3/4) at every turn, and short rests."""
 
@@ -1128,7 +1150,8 @@ def test_a_bass_keeps_to_a_bass_register():
         return np.array([pitch for _, _, pitch in bass_notes(wide, steering)])
 
     free, steered = bass_pitches(Steering()), bass_pitches(Steering(settle_key=True))
-    assert np.median(free) > 40 and np.mean(free > sample.BASS_TOP + 6) > 0.4
+    # unsteered, its keys are about even: 14 of E1-D#4's 36 lie above BASS_TOP + 6
+    assert np.median(free) > 40 and np.mean(free > sample.BASS_TOP + 6) > 0.3
     assert np.mean(steered > sample.BASS_TOP + 6) < 0.05  # 6 logits down, or more
     assert np.median(steered) <= sample.BASS_TOP
 

@@ -61,7 +61,15 @@ from ..data.openings import (
     VELOCITY_BINS,
 )
 from ..errors import MidiError
-from ..midi.gm import FAMILIES, KIT, MOST_AT_ONCE, ONE_LINE, PROGRAM_RANGES, Instruments
+from ..midi.gm import (
+    FAMILIES,
+    GM_DRUM_KEYS,
+    KIT,
+    MOST_AT_ONCE,
+    ONE_LINE,
+    PROGRAM_RANGES,
+    Instruments,
+)
 from ..midi.keys import Key, estimate_key
 from ..tokens.grammar import (
     DRUMS,
@@ -562,9 +570,9 @@ def _key_masks(key: Key | None, notes: np.ndarray, pitches: np.ndarray) -> tuple
 def _steered(
     steering: Steering, parsed: list, kinds: np.ndarray, programs: np.ndarray
 ) -> np.ndarray:
-    """Every token but the programs, drums, tempi and meters the musician ruled out, and
-    the tempi and meters no musician would write (``programs``: each PROGRAM token's
-    program, -1 for other tokens)."""
+    """Every token but the programs, drums, tempi and meters the musician ruled out, the
+    tempi and meters no musician would write, and the drum keys General MIDI does not
+    map (``programs``: each PROGRAM token's program, -1 for other tokens)."""
     steered = np.ones(len(kinds), bool)
     chosen = steering.instruments
     if chosen is not None:
@@ -577,6 +585,7 @@ def _steered(
         [
             not (kind == "TIMESIG" and value not in COMMON_METERS)
             and not (kind == "TEMPO" and value not in TEMPO_FIRST_DIGITS)
+            and not (kind == "DRUM" and value not in GM_DRUM_KEYS)
             for kind, value in parsed
         ]
     )
