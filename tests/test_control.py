@@ -414,6 +414,38 @@ def test_infill_puts_each_new_note_in_the_track_of_its_register(tmp_path):
     assert added == [[79], [45]]
 
 
+def test_a_new_note_on_top_joins_the_melody_that_shares_the_accompaniments_keys():
+    """POP909's melody and piano share their keys (here the piano plays 50-70 in chords,
+    twice as many notes, the melody 58-62 above them): by the keys alone every new note
+    went to the piano; the top note of a new chord goes to the melody, the others stay."""
+    from midigen.model.parts import Part, likeliest, song_parts, top_notes
+    from midigen.tokens.grammar import Note
+
+    melody = [(beat * 96, 58 + beat % 5) for beat in range(16)]
+    piano = [(beat * 96, key) for beat in range(16) for key in (50 + beat % 3, 54, 57 - beat % 2)]
+    piano += [(beat * 96 + 48, 60 + beat % 11) for beat in range(16)]  # a top line of its own
+    rows = {0: melody, 1: piano}
+    tracks = [
+        midigen.Track(
+            [(0, 0x90, bytes((key, 80)), False) for _, key in sorted(notes)][:1]
+            + [(at - prev, 0x90, bytes((key, 80)), False)
+               for (prev, _), (at, key) in zip(sorted(notes), sorted(notes)[1:], strict=False)]
+            + [(0, 0xFF, b"/", False)]
+        )
+        for notes in rows.values()
+    ]  # fmt: skip
+    parts: list[Part] = song_parts(tracks)[0]
+    assert [part.track for part in parts] == [0, 1]
+    assert parts[0].tops > 0.8 * len(parts[0].pitches) > parts[1].tops / 4
+    chord = [Note(0, 12, key, 80, 0) for key in (61, 57, 53)]
+    tops = top_notes(chord)
+    assert tops == [True, False, False]
+    placed = [
+        parts[likeliest(parts, n.pitch, top)].track for n, top in zip(chord, tops, strict=True)
+    ]
+    assert placed == [0, 1, 1]
+
+
 def test_infill_never_strikes_a_key_another_track_holds_on_its_channel(tmp_path):
     """Both hands on channel 1: a new note for the right hand on a key the left hand
     holds would be cut off by (or cut off) the held one, so it is left out."""

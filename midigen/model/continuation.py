@@ -58,7 +58,15 @@ from ..tokens.event import (
     ticks_per_step,
 )
 from ..tokens.grammar import BIN_MIDDLES, DRUMS, Note, Score, walk
-from .parts import Part, channels_used, likeliest, new_part, song_parts, with_events
+from .parts import (
+    Part,
+    channels_used,
+    likeliest,
+    new_part,
+    song_parts,
+    top_notes,
+    with_events,
+)
 
 END = bytes((END_OF_TRACK,))
 
@@ -219,11 +227,11 @@ def _placed(
     channels = _Channels(prime)
     parts = channels.chosen
     first: FirstNotes = {}
-    for note in notes:
+    for note, top in zip(notes, top_notes(notes), strict=True):
         if note.instrument not in parts:
             parts[note.instrument] = channels.parts_for(note.instrument, tracks)
         choices = parts[note.instrument]
-        part = choices[likeliest(choices, note.pitch)]
+        part = choices[likeliest(choices, note.pitch, top)]
         on = tick(note.start)
         off = max(tick(note.start + note.length), on + 1)
         sounding[(part.channel, note.pitch)].append(_Held(on, off, part.track, note.velocity))

@@ -64,6 +64,7 @@ from .parts import (
     new_part,
     note_offs,
     song_parts,
+    top_notes,
     with_events,
 )
 from .sample import (
@@ -341,10 +342,10 @@ def _edited(song: Song, start: int, stop: int, notes: list[Note]) -> Song:
         list
     )  # track -> (tick, status, data)
     busy = _sounding(tracks)
-    for note in notes:
+    for note, top in zip(notes, top_notes(notes), strict=True):
         if note.instrument not in parts:
             parts[note.instrument] = [new_part(tracks, note.instrument, channels_used(song.tracks))]
-        part = parts[note.instrument][likeliest(parts[note.instrument], note.pitch)]
+        part = parts[note.instrument][likeliest(parts[note.instrument], note.pitch, top)]
         index, channel = part.track, part.channel
         on = _tick(song, note.start)
         off = max(_tick(song, note.start + note.length), on + 1)
