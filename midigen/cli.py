@@ -54,6 +54,7 @@ class Finite(click.FloatRange):
 
 TIME_BAR = "{l_bar}{bar}| {n_fmt}/{total_fmt} s [{elapsed}<{remaining}{postfix}]"  # train --time
 MAX_PIECES = 1000  # --num: every piece is a stream of one batch, held in memory together
+MAX_WARNINGS = 5  # a file's repairs shown; a broken file can have thousands
 
 
 def _parsed_option(parse: Callable[[str], object], value: str, name: str) -> object:
@@ -232,9 +233,9 @@ def _format_summary(summary: dict) -> str:
         f"key {', '.join(summary['keys']) or 'none given'}",
         f"  instruments: {instruments or 'none'}",
     ]
-    lines += [f"  warning: {warning}" for warning in summary["warnings"][:5]]
-    if len(summary["warnings"]) > 5:
-        lines.append(f"  ... {len(summary['warnings']) - 5} more warnings")
+    lines += [f"  warning: {warning}" for warning in summary["warnings"][:MAX_WARNINGS]]
+    if len(summary["warnings"]) > MAX_WARNINGS:
+        lines.append(f"  ... {len(summary['warnings']) - MAX_WARNINGS} more warnings")
     return "\n".join(lines)
 
 
@@ -376,6 +377,11 @@ def _plan(
     root = Path(output)
     if root.exists() and not root.is_dir():
         raise click.UsageError(f"-o {output}: not a folder")
+    if not root.exists() and root.suffix.lower() in new_suffixes:  # a file's name
+        raise click.UsageError(
+            f"-o {output}: a folder or several inputs are written into a folder, "
+            f"and this names a {root.suffix} file"
+        )
     if not jobs:
         raise MidiError(f"no {'/'.join(suffixes)} files found", path=", ".join(inputs))
     for item in map(Path, inputs):
@@ -984,6 +990,20 @@ def evaluate(model_dir: str, data: str, as_json: bool) -> None:
         sys.exit(1)
 
 
+def _read_saying_repairs(path: str) -> Song:
+    """The song, read as players read it, with a warning line for each thing the reader
+    mended or passed over (a truncated track, a running status with none to run), as
+    `info` lists them: the music may not be what its writer meant."""
+    from .midi.reader import read
+
+    song = read(path)
+    for warning in _named_warnings(song, Path(path))[:MAX_WARNINGS]:
+        click.echo(f"warning: {warning}", err=True)
+    if len(song.warnings) > MAX_WARNINGS:
+        click.echo(f"warning: {path}: ... {len(song.warnings) - MAX_WARNINGS} more", err=True)
+    return song
+
+
 @main.command()
 @click.argument("model_dir", type=click.Path())
 @click.option("--prime", type=click.Path(), help="A MIDI file whose tokens come first.")
@@ -1255,6 +1275,8 @@ def generate(
     for path in paths:  # every one before the work: a tenth that cannot be would stop at it
         for output_path in (path, *(path.with_suffix(suffix) for suffix in previews)):
             check_output(output_path, inputs)
+    if prime:
+        _read_saying_repairs(prime)  # and any error in it, before the model loads
     model = load_model(model_dir or default_model())
     if style is not None:  # an unknown style fails before anything is written
         _parsed_option(model.style_token, style, "--style")
@@ -1359,7 +1381,6 @@ def infill(
     """
     import random
 
-    from .midi.reader import read
     from .midi.writer import write
     from .model.infill import Span
     from .model.sample import Sampling
@@ -1378,7 +1399,7 @@ def infill(
     )
     for output_path in (Path(output), *([Path(output).with_suffix(".png")] if png else [])):
         check_output(output_path, [Path(song)])  # before the work, not after it
-    original = read(song)
+    original = _read_saying_repairs(song)
     model = load_model(model_dir or default_model())
     drawn = seed is None
     if drawn:
@@ -1435,14 +1456,13 @@ def render(file: str, output: str, soundfont: str | None) -> None:
       midigen render song.mid -o song.png
       midigen render song.mid -o song.wav --soundfont FluidR3_GM.sf2
     """
-    from .midi.reader import read
     from .views.render import AUDIO_SUFFIXES, render_audio, render_png
 
     suffix = Path(output).suffix.lower()
     if suffix not in (*AUDIO_SUFFIXES, ".png"):
         raise click.UsageError("-o must end in .wav, .opus or .png")
     check_output(output, [Path(file)])
-    song = read(file)
+    song = _read_saying_repairs(file)
     try:
         if suffix in AUDIO_SUFFIXES:
             seconds = render_audio(song, output, soundfont)

@@ -202,10 +202,17 @@ def test_folder_round_trip_skips_and_reports_bad_files(tmp_path, jobs):
     assert not (tmp_path / "back" / "bad.mid").exists()
 
 
-def test_several_inputs_need_an_output_folder():
+def test_several_inputs_need_an_output_folder(tmp_path):
     result = run("tokenize", SAMPLE, SAMPLE)
     assert result.exit_code == 2
     assert "need -o" in result.stderr
+    # a file's name is no folder to make (tokenize a.mid b.mid -o both.txt made one)
+    result = run("tokenize", SAMPLE, SAMPLE, "-o", tmp_path / "both.txt")
+    assert result.exit_code == 2
+    assert "and this names a .txt file" in result.stderr
+    assert not (tmp_path / "both.txt").exists()
+    (tmp_path / "notes.txt").mkdir()  # a folder so named, made by the user, is one
+    assert run("tokenize", SAMPLE, "-o", tmp_path / "notes.txt").exit_code == 0
 
 
 def test_an_input_is_never_overwritten(tmp_path):
@@ -284,6 +291,18 @@ def test_debug_shows_the_exception(tmp_path):
     result = run("--debug", "info", empty)
     assert result.exit_code == 1
     assert type(result.exception).__name__ == "NotMidiError"
+
+
+def test_commands_that_play_a_file_say_what_its_reader_mended(tmp_path):
+    """A truncated file plays (as players play it), but not as its writer meant: render
+    and infill say so, as info does."""
+    cut = tmp_path / "cut.mid"
+    cut.write_bytes(SAMPLE.read_bytes()[:-6])
+    result = run("render", cut, "-o", tmp_path / "cut.png")
+    assert result.exit_code == 0, result.stderr
+    assert f"warning: {cut}: track has no End of Track event" in result.stderr
+    result = run("render", SAMPLE, "-o", tmp_path / "whole.png")
+    assert result.exit_code == 0 and "warning" not in result.stderr
 
 
 def test_info_on_a_folder_without_midi_is_an_error(tmp_path):
