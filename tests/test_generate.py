@@ -401,9 +401,10 @@ def test_render_refuses_other_suffixes(tmp_path):
     assert result.exit_code == 2
 
 
-def one_note_file(division: int, end_delta: int) -> bytes:
-    """A format 0 file: one note, then its End of Track ``end_delta`` ticks on."""
-    track = bytes([0, 0x90, 60, 100, 0x60, 0x80, 60, 0])
+def one_note_file(division: int, end_delta: int, note_ticks: int = 0x60) -> bytes:
+    """A format 0 file: one note of ``note_ticks``, then its End of Track ``end_delta``
+    ticks on."""
+    track = bytes([0, 0x90, 60, 100]) + encode_vlq(note_ticks) + bytes([0x80, 60, 0])
     track += encode_vlq(end_delta) + bytes([0xFF, 0x2F, 0])
     header = b"MThd" + (6).to_bytes(4, "big") + bytes([0, 0, 0, 1]) + division.to_bytes(2, "big")
     return header + b"MTrk" + len(track).to_bytes(4, "big") + track
@@ -477,21 +478,32 @@ def test_render_passes_over_a_broken_tempo_event(tmp_path, tempo):
 
 
 @pytest.mark.parametrize(
-    ("division", "end_delta", "message"),
+    ("division", "note_ticks", "message"),
     [
-        (96, 96 * 2 * 60 * 31, "lasts 31 minutes; audio previews stop at 30"),  # 120 bpm
+        (96, 96 * 2 * 60 * 31, "its music lasts 31 minutes; audio previews stop at 30"),
         (96, 0x0FFFFFFF, "lasts 23,302 minutes"),  # a broken file's delta: once, 800 GB asked
         (0, 96, "its ticks cannot be converted to seconds: there is no audio to render"),
     ],
 )
-def test_render_refuses_audio_it_cannot_hold(tmp_path, division, end_delta, message):
+def test_render_refuses_audio_it_cannot_hold(tmp_path, division, note_ticks, message):
     source = tmp_path / "long.mid"
-    source.write_bytes(one_note_file(division, end_delta))
+    source.write_bytes(one_note_file(division, 0, note_ticks))
     result = run("render", source, "-o", tmp_path / "long.wav")
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"error: {source}: ")
+    assert result.stderr.splitlines()[-1].startswith(f"error: {source}: ")  # after warnings
     assert message in result.stderr
     assert not (tmp_path / "long.wav").exists()
+
+
+@pytest.mark.parametrize("end_delta", [96 * 2 * 60 * 31, 0x0FFFFFFF])
+def test_render_leaves_out_a_silence_to_a_far_end_of_track(tmp_path, end_delta):
+    """A beat of music whose End of Track comes 31 minutes (or years) later: the preview is
+    the music and its release, not a refusal for 31 minutes of audio."""
+    source = tmp_path / "far.mid"
+    source.write_bytes(one_note_file(96, end_delta))
+    result = run("render", source, "-o", tmp_path / "far.wav")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == f"{tmp_path / 'far.wav'}: 2.5 s of audio\n"
 
 
 def test_compare_two_small_folders(tmp_path):

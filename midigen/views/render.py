@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import wave
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ import numpy as np
 from ..errors import MidiError, first_line
 from ..fileio import write_atomic
 from ..midi.smf import CONTROL_CHANGE, END_OF_TRACK, META, is_broken_meta
-from ..midi.song import Song, Track, delta_rows, timed_rows
+from ..midi.song import Song, Track, delta_rows, is_end_of_track, timed_rows
 from ..midi.timing import (
     TempoMap,
     conducts,
@@ -32,7 +33,7 @@ from ..midi.timing import (
 )
 from ..midi.writer import write
 from .notes import song_notes
-from .summary import summarize
+from .summary import duration, summarize
 
 AUDIO_SUFFIXES = (".wav", ".opus")
 # the synthesizer holds the whole piece in memory, about 1.2 GB per 10 minutes of WAV; a
@@ -75,9 +76,13 @@ def render_audio(song: Song, path: str | Path, soundfont: str | Path | None = No
     length = summary["duration_seconds"]
     if length is None:
         raise MidiError("its ticks cannot be converted to seconds: there is no audio to render")
+    if length > MAX_AUDIO_SECONDS:  # a long silence to a far End of Track is left out
+        song = _ending_with_its_notes(song)
+        length = duration(song) or 0.0
     if length > MAX_AUDIO_SECONDS:
         raise MidiError(
-            f"lasts {length / 60:,.0f} minutes; audio previews stop at {MAX_AUDIO_SECONDS // 60}"
+            f"its music lasts {length / 60:,.0f} minutes; audio previews stop at "
+            f"{MAX_AUDIO_SECONDS // 60}"
         )
     font_path = Path(soundfont) if soundfont else default_soundfont()
     try:
@@ -107,6 +112,24 @@ def render_audio(song: Song, path: str | Path, soundfont: str | Path | None = No
         raise MidiError(f"cannot render with {font_path.name}: {first_line(error)}") from None
     write_atomic(path, data)
     return seconds
+
+
+def _ending_with_its_notes(song: Song) -> Song:
+    """The song with every track ending at its last note event (the whole song's, but in
+    format 2, whose sequences play apart): 1 s of music whose End of Track came 40
+    minutes later was refused as 40 minutes of audio."""
+
+    def last_note(track: Track) -> int:
+        ticks = [tick for tick, status, *_ in timed_rows(track) if 0x80 <= status < 0xA0]
+        return max(ticks, default=0)
+
+    last = max((last_note(track) for track in song.tracks), default=0)
+    tracks = []
+    for track in song.tracks:
+        cut = last_note(track) if song.format == 2 else last
+        rows = [row for row in timed_rows(track) if row[0] <= cut and not is_end_of_track(row)]
+        tracks.append(Track(delta_rows([*rows, (cut, META, bytes((END_OF_TRACK,)), False)])))
+    return replace(song, tracks=tracks)
 
 
 def _unclipped(song: Song, font: bytes, ceiling: float) -> tuple[bytes, bytes]:
