@@ -132,6 +132,11 @@ class MidigenGroup(click.Group):
             ctx.exit(130)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except OSError as error:  # the system's refusal (a full disk or stdout): no bug
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            where = f"{error.filename}: " if error.filename else ""
+            raise CommandError(f"{where}{error.strerror or error}") from error
         except Exception as error:  # a bug: still one line, unless --debug
             if ctx.obj and ctx.obj.get("debug"):
                 raise

@@ -312,6 +312,19 @@ def test_info_on_a_folder_without_midi_is_an_error(tmp_path):
     assert result.stderr == f"error: {tmp_path}: no .mid/.midi/.rmi/.kar/.smf files found\n"
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+def test_a_full_stdout_is_one_plain_error_line():
+    import subprocess
+    import sys
+
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "midigen", "info", str(SAMPLE)],
+            stdout=full, stderr=subprocess.PIPE, text=True, check=False,
+        )  # fmt: skip
+    assert (done.returncode, done.stderr) == (1, "error: No space left on device\n")
+
+
 def test_a_ctrl_c_inside_an_atomic_write_leaves_no_temporary_file(tmp_path, monkeypatch):
     """SIGINT while mkstemp has made the file but not yet returned its name: held until the
     write is done, then raised."""
