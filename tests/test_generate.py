@@ -296,11 +296,12 @@ def longest_flat_top(path: Path) -> int:
     with wave.open(str(path)) as audio:
         frames = np.frombuffer(audio.readframes(audio.getnframes()), dtype="<i2")
         frames = np.abs(frames.astype(np.int32)).reshape(-1, audio.getnchannels())
-    at_peak = np.vstack([frames == frames.max(), np.zeros(frames.shape[1], bool)])
-    longest, run = 0, np.zeros(frames.shape[1], int)
-    for row in at_peak:
-        run = np.where(row, run + 1, 0)
-        longest = max(longest, int(run.max()))
+    edge = np.zeros((1, frames.shape[1]), np.int8)
+    steps = np.diff(np.vstack([edge, (frames == frames.max()).astype(np.int8), edge]), axis=0)
+    longest = 0
+    for channel in steps.T:  # a run begins where a step is +1 and ends where one is -1
+        runs = np.flatnonzero(channel < 0) - np.flatnonzero(channel > 0)
+        longest = max(longest, int(runs.max(initial=0)))
     return longest
 
 
