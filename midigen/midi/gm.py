@@ -226,7 +226,8 @@ FAMILIES = {
     "sound effects": range(120, 128),
 }
 # the keys General MIDI level 1's percussion map names, Acoustic Bass Drum to Open Triangle:
-# GM players give the others no sound or another, and MuseScore reports them unmapped
+# GM players give the others no sound or another (MuseScore's own drum set maps fewer still,
+# and names the rest "unmapped" as it opens a file, as it does real files' hand claps)
 GM_DRUM_KEYS = range(35, 82)
 DRUMS_NAME = "drums"
 KIT = 128  # the drum kit, among the programs an Instruments' ``asked`` names
