@@ -105,7 +105,8 @@ class ManyValued(click.Command):
                 spread.extend(args[position:])
                 break
             if arg.startswith("-") and arg != "-":
-                taking, first = (arg if arg in self.many_valued else None), True
+                name, inline, _ = arg.partition("=")  # --reference=a.mid: its first value
+                taking, first = (name if name in self.many_valued else None), not inline
             elif taking is not None and not first:
                 spread.append(taking)  # the option again before each further value
             else:
@@ -382,7 +383,7 @@ def _plan(
     root = Path(output)
     if root.exists() and not root.is_dir():
         raise click.UsageError(f"-o {output}: not a folder")
-    if not root.exists() and root.suffix.lower() in new_suffixes:  # a file's name
+    if not root.exists() and root.suffix.lower() in (*new_suffixes, *suffixes):  # a file
         raise click.UsageError(
             f"-o {output}: a folder or several inputs are written into a folder, "
             f"and this names a {root.suffix} file"
@@ -962,8 +963,6 @@ def evaluate(model_dir: str, data: str, as_json: bool) -> None:
     """
     from tqdm import tqdm
 
-    with _interrupts_held():
-        import torch  # noqa: F401  (evaluate runs on it)
     from .model.trained import load_model
 
     skipped: list[str] = []
@@ -975,7 +974,10 @@ def evaluate(model_dir: str, data: str, as_json: bool) -> None:
             bar.total = expected
             bar.update(scored - bar.n)
 
-        metrics = load_model(model_dir).evaluate(data, skipped=skipped.append, progress=progress)
+        with _interrupts_held():  # torch loads as the model's network is built
+            model = load_model(model_dir)
+            model.network  # noqa: B018
+        metrics = model.evaluate(data, skipped=skipped.append, progress=progress)
     for error in skipped:
         click.echo(f"error: {error}", err=True)
     if as_json:

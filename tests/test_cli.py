@@ -66,8 +66,8 @@ def test_info_text_and_json():
 
 
 def test_info_lists_the_programs_notes_play_not_every_program_set(tmp_path):
-    """A program set and changed before any note plays, and one a later track sets on the
-    channel before its note: the notes play 61 and 33 (players merge tracks by tick)."""
+    """A program set and changed before any note plays, one set after the last note, and
+    one a second track sets on its channel before its note: the notes play 61 and 33."""
     midi = mido.MidiFile()
     lead, bass = midi.add_track(), midi.add_track()
     lead.extend(
@@ -207,10 +207,11 @@ def test_several_inputs_need_an_output_folder(tmp_path):
     assert result.exit_code == 2
     assert "need -o" in result.stderr
     # a file's name is no folder to make (tokenize a.mid b.mid -o both.txt made one)
-    result = run("tokenize", SAMPLE, SAMPLE, "-o", tmp_path / "both.txt")
-    assert result.exit_code == 2
-    assert "and this names a .txt file" in result.stderr
-    assert not (tmp_path / "both.txt").exists()
+    for name in ("both.txt", "both.mid"):
+        result = run("tokenize", SAMPLE, SAMPLE, "-o", tmp_path / name)
+        assert result.exit_code == 2
+        assert f"and this names a {name[4:]} file" in result.stderr
+        assert not (tmp_path / name).exists()
     (tmp_path / "notes.txt").mkdir()  # a folder so named, made by the user, is one
     assert run("tokenize", SAMPLE, "-o", tmp_path / "notes.txt").exit_code == 0
 
@@ -295,7 +296,7 @@ def test_debug_shows_the_exception(tmp_path):
 
 def test_commands_that_play_a_file_say_what_its_reader_mended(tmp_path):
     """A truncated file plays (as players play it), but not as its writer meant: render
-    and infill say so, as info does."""
+    says so, as info does (infill and generate --prime read their file alike)."""
     cut = tmp_path / "cut.mid"
     cut.write_bytes(SAMPLE.read_bytes()[:-6])
     result = run("render", cut, "-o", tmp_path / "cut.png")

@@ -679,6 +679,24 @@ def test_infill_fills_the_empty_bars_before_the_songs_end(styled, tmp_path, span
     assert all(4 - 1e-6 <= n.start < 8 and n.end <= 8 + 1e-6 for n in after if n not in kept)
 
 
+def test_infill_reaches_no_further_past_the_music_than_the_longest_silence(styled, tmp_path):
+    """A beat of music whose End of Track comes years on (a broken delta): a span may reach
+    64 bars past the music, as the tokens' longest silence, not hours of sampling."""
+    _, model = styled
+    far = tmp_path / "far.mid"
+    track = bytes([0, 0x90, 60, 100, 0x60, 0x80, 60, 0, 0xFF, 0xFF, 0xFF, 0x7F, 0xFF, 0x2F, 0])
+    far.write_bytes(
+        b"MThd" + bytes([0, 0, 0, 6, 0, 0, 0, 1, 0, 96])
+        + b"MTrk" + len(track).to_bytes(4, "big") + track
+    )  # fmt: skip
+    out = tmp_path / "new.mid"
+    result = run("infill", far, "--seconds", "2-1000000", "-o", out, "-m", model)
+    assert result.stderr == f"error: {far}: the song ends at 128.5 s; 2-1000000 s runs past it\n"
+    result = run("infill", far, "--bars", "60-70", "-o", out, "-m", model)
+    assert result.stderr == f"error: {far}: the song has 65 bars; bars 60-70 run past its end\n"
+    assert run("infill", far, "--bars", "64-65", "-o", out, "-m", model).exit_code == 0
+
+
 def test_infill_takes_one_span(styled, tmp_path):
     _, model = styled
     args = ("--bars", "1-2", "--seconds", "1-2", "-o", tmp_path / "new.mid", "-m", model)

@@ -376,15 +376,23 @@ def test_previews_never_clip(shipped_pieces, tmp_path):
         assert peak_dbfs(wav) == pytest.approx(-1.0, abs=0.05), source.name
 
 
-def test_opus_previews_leave_headroom(tmp_path):
+def test_opus_previews_leave_headroom(tmp_path, monkeypatch):
     """What the synthesizer makes of the tutti for an Opus file peaks below -1 dBFS: Opus
     is not scaled after, so it must not clip on its way in."""
     from midigen.views import render
 
-    song = midigen.read(loud_tutti(tmp_path / "tutti.mid"))
-    font = render.default_soundfont().read_bytes()
-    ceiling = render.FULL_SCALE * 10 ** (render.PEAK_DBFS / 20)
-    midi, wav = render._unclipped(song, font, ceiling)
+    played = []
+
+    def unclipped(song, font, ceiling):
+        played.append((ceiling, *render_unclipped(song, font, ceiling)))
+        return played[-1][1:]
+
+    render_unclipped = render._unclipped
+    monkeypatch.setattr(render, "_unclipped", unclipped)
+    result = run("render", loud_tutti(tmp_path / "tutti.mid"), "-o", tmp_path / "tutti.opus")
+    assert result.exit_code == 0, result.stderr
+    [(ceiling, midi, wav)] = played
+    assert ceiling == pytest.approx(render.FULL_SCALE * 10 ** (render.PEAK_DBFS / 20))
     assert 0 < render._peak(wav) < ceiling
     volumes = [e.data[1] for e in midigen.read(midi).tracks[0] if e.status & 0xF0 == 0xB0]
     assert volumes and max(volumes) < 100  # played quieter than General MIDI's default
@@ -546,6 +554,8 @@ def test_compare_takes_every_file_after_reference_as_real(tmp_path):
     assert report["pieces"] == {"generated": 1, "reference": 3}
     assert len(report["copying"]["reference"]["longest_copied_notes_per_piece"]) == 3
     result = run("compare", PRIME, "--reference", real[0], "--json", "--reference", *real[1:])
+    assert json.loads(result.stdout)["pieces"] == {"generated": 1, "reference": 3}
+    result = run("compare", PRIME, f"--reference={real[0]}", *real[1:], "--json")
     assert json.loads(result.stdout)["pieces"] == {"generated": 1, "reference": 3}
 
 

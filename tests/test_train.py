@@ -391,7 +391,7 @@ def test_data_parallel_with_two_cpu_processes(dataset, tmp_path):
     ]
     environment = {**os.environ, "OMP_NUM_THREADS": "1"}
     completed = subprocess.run(
-        command, capture_output=True, text=True, timeout=180, env=environment, check=False
+        command, capture_output=True, text=True, timeout=300, env=environment, check=False
     )
     assert completed.returncode == 0, completed.stderr[:3000] + completed.stderr[-2000:]
     reports = [line for line in completed.stderr.splitlines() if line.startswith(f"{folder}:")]

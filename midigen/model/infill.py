@@ -43,6 +43,7 @@ from ..midi.song import Song, Track, delta_rows, format_with_tracks, is_note_on,
 from ..midi.timing import TempoMap, track_length_ticks
 from ..tokens import tokenize
 from ..tokens.event import (
+    MAX_REST_STEPS,
     event_tokens_until,
     split_event_tokens,
     ticks_per_step,
@@ -137,7 +138,8 @@ class Span:
         start = _step_from(tokens, self.first)
         if start >= end or seconds < self.last:
             raise MidiError(
-                f"the song ends at {seconds:.1f} s; {self.first:g}-{self.last:g} s runs past it"
+                f"the song ends at {seconds:.1f} s; "
+                f"{self.first:.10g}-{self.last:.10g} s runs past it"
             )
         return start, max(_step_from(tokens, self.last), start + 1)
 
@@ -276,9 +278,12 @@ def _located(song: Song, span: Span, bars: bool = True) -> tuple[list[str], Scor
     tokens = tokenize(song, "event", bars)  # raises for a song with no time base
     score = Score()
     cursor = walk(tokens, score)
-    # the song lasts to its last End of Track, which may come after its music
-    ticks = max((track_length_ticks(track) for track in song.tracks), default=0)
+    # the song lasts to its last End of Track, which may come after its music: as far as
+    # the longest silence the tokens keep (a broken file's End of Track years on would
+    # have a span sampled for hours)
     end = max([cursor.step, *(n.start + n.length for n in score.notes)])
+    ticks = max((track_length_ticks(track) for track in song.tracks), default=0)
+    ticks = min(ticks, math.floor((end + MAX_REST_STEPS) * ticks_per_step(song)))
     end = max(end, math.ceil(ticks / ticks_per_step(song) - 1e-9))
     try:
         seconds = max(cursor.seconds, TempoMap(song).seconds(ticks))

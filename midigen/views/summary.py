@@ -8,7 +8,7 @@ from ..errors import MidiError
 from ..midi.gm import DRUM_CHANNEL, program_name
 from ..midi.keys import signature_name
 from ..midi.smf import DEFAULT_TEMPO_US, KEY_SIGNATURE, META, TIME_SIGNATURE
-from ..midi.song import Song, Track, is_note_on, timed_rows
+from ..midi.song import Song, Track, is_note_on
 from ..midi.timing import (
     TempoMap,
     conducting_tracks,
@@ -51,25 +51,16 @@ def summarize(song: Song) -> dict[str, Any]:
 
 def _played(song: Song) -> dict[tuple[int, int], int]:
     """Notes struck per (channel, program): each note plays the program its channel last
-    changed to (0 before any), in the order players merge tracks (by tick, then track);
-    a program set on a channel that no note plays is no instrument of the song.  Format
-    2's sequences each start afresh."""
+    changed to in its track (0 before any), as the tokens and pretty_midi read a file; a
+    program set where no note plays it is no instrument of the song."""
     struck: dict[tuple[int, int], int] = {}
-    sequences = [[track] for track in song.tracks] if song.format == 2 else [song.tracks]
-    for tracks in sequences:
-        events = sorted(
-            (tick, index, order, status, data)
-            for index, track in enumerate(tracks)
-            for order, (tick, status, data, _) in enumerate(timed_rows(track))
-            if status < 0xF0 and status & 0xF0 in (0x90, 0xC0)
-        )
+    for track in song.tracks:
         program = [0] * 16
-        for *_, status, data in events:
-            channel = status & 0x0F
-            if status & 0xF0 == 0xC0:
-                program[channel] = data[0]
+        for _, status, data, _ in track.rows:
+            if status < 0xF0 and status & 0xF0 == 0xC0:
+                program[status & 0x0F] = data[0]
             elif is_note_on(status, data):
-                part = (channel, program[channel])
+                part = (status & 0x0F, program[status & 0x0F])
                 struck[part] = struck.get(part, 0) + 1
     return struck
 
