@@ -1426,7 +1426,7 @@ def infill(
     write_atomic(output, write(edited), inputs=[Path(song)])
     click.echo(
         f"{output}: {span.unit if span.first != span.last else span.unit[:-1]} "
-        f"{span.first:g}{f'-{span.last:g}' if span.first != span.last else ''} regenerated "
+        f"{span.first:.10g}{f'-{span.last:.10g}' if span.first != span.last else ''} regenerated "
         f"({count(candidates, 'candidate')})"
     )
     if png:
