@@ -105,8 +105,10 @@ class ManyValued(click.Command):
                 spread.extend(args[position:])
                 break
             if arg.startswith("-") and arg != "-":
-                name, inline, _ = arg.partition("=")  # --reference=a.mid: its first value
-                taking, first = (name if name in self.many_valued else None), not inline
+                name, inline, value = arg.partition("=")  # --reference=a.mid: its first value
+                taking, first = (name if name in self.many_valued else None), not value
+                if taking and inline and not value:  # --reference= a.mid: as --reference
+                    arg = name
             elif taking is not None and not first:
                 spread.append(taking)  # the option again before each further value
             else:

@@ -697,6 +697,28 @@ def test_infill_reaches_no_further_past_the_music_than_the_longest_silence(style
     assert run("infill", far, "--bars", "64-65", "-o", out, "-m", model).exit_code == 0
 
 
+def test_infill_of_a_last_bar_cut_short_keeps_the_songs_end(styled, tmp_path):
+    """The song ends half-way through bar 3 (5 s at 120 bpm): regenerating bars 2-3 fills
+    no more than the half bar, and the song still ends at 5 s (it had grown to 6)."""
+    _, model = styled
+    midi = mido.MidiFile(ticks_per_beat=96)
+    track = midi.add_track()
+    for k in range(10):
+        track.append(mido.Message("note_on", note=60 + k % 5, velocity=80))
+        track.append(mido.Message("note_off", note=60 + k % 5, time=96))
+    track.append(mido.MetaMessage("end_of_track"))
+    midi.save(tmp_path / "short.mid")
+    out = tmp_path / "new.mid"
+    result = run("infill", tmp_path / "short.mid", "--bars", "2-3", "-o", out, "-m", model,
+                 "--seed", "1")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    from midigen.views.summary import duration
+
+    assert duration(midigen.read(out)) == pytest.approx(5.0)
+    ends = [n.end for i in pretty_midi.PrettyMIDI(str(out)).instruments for n in i.notes]
+    assert max(ends) <= 5.0 + 1e-6
+
+
 def test_infill_takes_one_span(styled, tmp_path):
     _, model = styled
     args = ("--bars", "1-2", "--seconds", "1-2", "-o", tmp_path / "new.mid", "-m", model)

@@ -504,15 +504,24 @@ def test_render_refuses_audio_it_cannot_hold(tmp_path, division, note_ticks, mes
     assert not (tmp_path / "long.wav").exists()
 
 
-@pytest.mark.parametrize("end_delta", [96 * 2 * 60 * 31, 0x0FFFFFFF])
-def test_render_leaves_out_a_silence_to_a_far_end_of_track(tmp_path, end_delta):
-    """A beat of music whose End of Track comes 31 minutes (or years) later: the preview is
-    the music and its release, not a refusal for 31 minutes of audio."""
+@pytest.mark.parametrize(
+    ("end_delta", "seconds"),
+    [
+        (96 * 8, 6.5),  # 4 s of silence after the beat: the file's own ending, kept
+        (96 * 256, 130.5),  # 64 bars of it: the longest the tokens keep, kept too
+        (96 * 2 * 60 * 29, 2.5),  # 29 minutes: 3 GB of silence, left out
+        (96 * 2 * 60 * 31, 2.5),  # 31: a refusal, once
+        (0x0FFFFFFF, 2.5),  # years: a broken file's delta
+    ],
+)
+def test_render_leaves_out_a_long_silence_to_a_far_end_of_track(tmp_path, end_delta, seconds):
+    """A beat of music whose End of Track comes later: the preview plays to it, unless the
+    silence is longer than 64 bars; then it is the music and its release."""
     source = tmp_path / "far.mid"
     source.write_bytes(one_note_file(96, end_delta))
     result = run("render", source, "-o", tmp_path / "far.wav")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == f"{tmp_path / 'far.wav'}: 2.5 s of audio\n"
+    assert result.stdout == f"{tmp_path / 'far.wav'}: {seconds} s of audio\n"
 
 
 def test_compare_two_small_folders(tmp_path):
@@ -556,6 +565,8 @@ def test_compare_takes_every_file_after_reference_as_real(tmp_path):
     result = run("compare", PRIME, "--reference", real[0], "--json", "--reference", *real[1:])
     assert json.loads(result.stdout)["pieces"] == {"generated": 1, "reference": 3}
     result = run("compare", PRIME, f"--reference={real[0]}", *real[1:], "--json")
+    assert json.loads(result.stdout)["pieces"] == {"generated": 1, "reference": 3}
+    result = run("compare", PRIME, "--reference=", *real, "--json")  # not the folder "."
     assert json.loads(result.stdout)["pieces"] == {"generated": 1, "reference": 3}
 
 

@@ -134,7 +134,9 @@ class Span:
                     f"the song has {count(len(starts) - 1, 'bar')}; "
                     f"bars {self.first:.0f}-{self.last:.0f} run past its end"
                 )
-            return starts[int(self.first) - 1], starts[int(self.last)]
+            # the last bar may be cut short by the song's end, and stays so
+            start = starts[int(self.first) - 1]
+            return start, max(min(starts[int(self.last)], end), start + 1)
         start = _step_from(tokens, self.first)
         if start >= end or seconds < self.last:
             raise MidiError(
