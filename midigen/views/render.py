@@ -77,8 +77,9 @@ def render_audio(song: Song, path: str | Path, soundfont: str | Path | None = No
     length = summary["duration_seconds"]
     if length is None:
         raise MidiError("its ticks cannot be converted to seconds: there is no audio to render")
-    song = _without_a_long_silence_at_its_end(song)
-    length = duration(song) or 0.0
+    trimmed = _without_a_long_silence_at_its_end(song)
+    if trimmed is not song:  # its length is its music's now
+        song, length = trimmed, duration(trimmed) or 0.0
     if length > MAX_AUDIO_SECONDS:
         raise MidiError(
             f"its music lasts {length / 60:,.0f} minutes; audio previews stop at "
