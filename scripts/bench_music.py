@@ -47,7 +47,7 @@ from pathlib import Path
 
 from shared_corpus import shared_corpus
 
-from midigen.midi.keys import Key, estimate_key
+from midigen.midi.keys import Key, fitting_key
 from midigen.midi.reader import read
 from midigen.model.sample import Sampling
 from midigen.model.trained import load_model
@@ -183,12 +183,15 @@ def after(notes: list[Note], seconds: float) -> list[Note]:
 
 
 def key_of(notes: list[Note]) -> Key:
-    """The key of the pitched notes, each weighted by how long it sounds."""
-    weights = [0.0] * 12
+    """The key of the pitched notes: the one whose scale holds most of them, and of
+    those, the one the Krumhansl-Schmuckler estimate hears with each note weighted by how
+    long it sounds (fitting_key, as the sampler finds a prime's)."""
+    counts, weights = [0] * 12, [0.0] * 12
     for n in notes:
         if not n.is_drum:
+            counts[n.pitch % 12] += 1
             weights[n.pitch % 12] += n.end - n.start
-    return estimate_key(weights)
+    return fitting_key(counts, weights)
 
 
 def in_key_share(notes: list[Note], prime: list[Note]) -> float:

@@ -16,7 +16,7 @@ import torch
 import midigen
 from midigen.data.openings import read_opening
 from midigen.midi.gm import FAMILIES, Instruments
-from midigen.midi.keys import Key, estimate_key
+from midigen.midi.keys import Key, estimate_key, fitting_key
 from midigen.model import sample
 from midigen.model.checkpoint import config_json, save_config, save_weights
 from midigen.model.config import ModelConfig
@@ -431,6 +431,35 @@ def test_a_continuation_keeps_the_key_of_its_whole_prime():
     played = [int(t[5:]) % 12 for s in streams for t in s[len(prime) :] if t.startswith("NOTE_")]
     outside = sum(pitch_class not in a_minor for pitch_class in played) / len(played)
     lean = 5 * math.exp(OUT_OF_KEY)  # as a stream that keeps its key from the start
+    assert len(played) > 100 and outside < lean / (7 + lean) + 0.05
+
+
+def test_a_continuation_keeps_the_scale_that_holds_its_prime():
+    # the first 10 s of a POP909 song in C# minor, counted by pitch class: 32 of its 33
+    # notes are in C# minor's scale, 30 in C# major's, which the Krumhansl-Schmuckler
+    # profiles hear in them (continuations kept to its scale played 41-56% of their
+    # notes in the song's)
+    counts = {0: 1, 1: 9, 3: 4, 4: 2, 6: 3, 8: 13, 9: 1}
+    weights = [counts.get(pitch_class, 0) for pitch_class in range(12)]
+    assert estimate_key(weights) == Key.parse("C#")
+    pitches = [60 + pitch_class for pitch_class, times in counts.items() for _ in range(times)]
+    prime = ["EVENT_24"]
+    for pitch in pitches:
+        prime += [f"NOTE_{pitch}", "VEL_8", "DUR_12", "SHIFT_12"]
+    streams = sample_tokens(
+        EveryPitchAlike(),
+        VOCAB,
+        prime,
+        length=Length(len(prime) + 800, "tokens"),
+        sampling=Sampling(),
+        steering=Steering(settle_key=True),
+        streams=4,
+        seed=4,
+    )
+    c_sharp_minor = Key.parse("C#m").scale
+    played = [int(t[5:]) % 12 for s in streams for t in s[len(prime) :] if t.startswith("NOTE_")]
+    outside = sum(pitch_class not in c_sharp_minor for pitch_class in played) / len(played)
+    lean = 5 * math.exp(OUT_OF_KEY)
     assert len(played) > 100 and outside < lean / (7 + lean) + 0.05
 
 
@@ -1256,7 +1285,7 @@ def test_a_piece_ends_on_its_tonic_triad(steering):
         pitch_classes = [0.0] * 12
         for note in score.notes[: sample.KEY_SETTLE_NOTES]:  # its key: its first notes'
             pitch_classes[note.pitch % 12] += 1
-        key = steering.key or estimate_key(pitch_classes)
+        key = steering.key or fitting_key(pitch_classes)
         closing.append(triad_share([n for n in score.notes if n.start >= last_bars], key))
         before.append(triad_share([n for n in score.notes if n.start < last_bars], key))
     closing_share, before_share = sum(closing) / 4, sum(before) / 4

@@ -143,15 +143,27 @@ def key_share(pitches: Sequence[int]) -> float | None:
     return max(sum(counts[pc] for pc in key.scale) for key in ALL_KEYS) / len(pitches)
 
 
+def fitting_key(counts: Sequence[int], weights: Sequence[float] | None = None) -> Key:
+    """The key whose scale holds the most of the notes ``counts`` counts per pitch class,
+    and of those (a major key and its relative minor share one scale) the one
+    estimate_key hears in ``weights``, 12 pitch-class weights (by default the counts).
+
+    estimate_key alone weighs the tonic triad, not how many notes the scale holds: in
+    the first 10 s of a POP909 song whose notes are 97% in C# minor it heard Ab major
+    (82% of them), and continuations kept to it played 41-56% of their notes in the
+    song's scale."""
+    held = {key: sum(counts[pitch_class] for pitch_class in key.scale) for key in ALL_KEYS}
+    most = max(held.values())
+    tied = [key for key in ALL_KEYS if held[key] == most]
+    return estimate_key(counts if weights is None else weights, tied)
+
+
 def notated_key(song: Song) -> Key | None:
-    """The key to notate a song's pitched notes in: the one whose scale holds the most of
-    them, so the score has the fewest accidentals, and of those (a major key and its
-    relative minor share one) the one estimate_key hears.  None for fewer than
-    ``KEY_SHARE_MIN_NOTES`` pitched notes, or drums alone.
+    """The key to notate a song's pitched notes in (fitting_key: the fewest accidentals).
+    None for fewer than ``KEY_SHARE_MIN_NOTES`` pitched notes, or drums alone.
 
     estimate_key alone chose a signature that left 15% of a generated piece's notes with
-    accidentals where one a fifth away left 5%: its profiles weigh the tonic triad, not
-    how many notes the scale holds."""
+    accidentals where one a fifth away left 5%."""
     counts = [0] * 12
     for track in song.tracks:
         for _, status, data, _ in track.rows:
@@ -159,9 +171,7 @@ def notated_key(song: Song) -> Key | None:
                 counts[data[0] % 12] += 1
     if sum(counts) < KEY_SHARE_MIN_NOTES:
         return None
-    held = {key: sum(counts[pitch_class] for pitch_class in key.scale) for key in ALL_KEYS}
-    most = max(held.values())
-    return estimate_key(counts, [key for key in ALL_KEYS if held[key] == most])
+    return fitting_key(counts)
 
 
 def key_signature_data(key: Key) -> bytes:

@@ -70,7 +70,7 @@ from ..midi.gm import (
     PROGRAM_RANGES,
     Instruments,
 )
-from ..midi.keys import Key, estimate_key
+from ..midi.keys import Key, fitting_key
 from ..tokens.grammar import (
     DRUMS,
     DURATION,
@@ -755,7 +755,7 @@ class Stream:
                     self.in_key_notes += masks.values[token_id] % 12 in self.key.scale
                 if masks.settle_key and self.key is None:
                     if sum(self.pitch_classes) >= KEY_SETTLE_NOTES:
-                        self.key = estimate_key(self.pitch_classes)
+                        self.key = fitting_key(self.pitch_classes)
         elif kind == "VEL":
             self.velocity_total += masks.values[token_id]
             self.velocities += 1
@@ -797,14 +797,12 @@ class Stream:
         self.lead_in_until = (self.cursor.step // STEPS_PER_BEAT + 1) * STEPS_PER_BEAT
         # the key and pulse were kept at the prime's 16th note: all its notes say more.
         # In the first 10 s of the shared real files, 20 of 331 find another pulse in
-        # them.  Their key, as the Krumhansl-Schmuckler estimate hears it in pretty_midi's
-        # notes (each weighed by how long it sounds), is the one their first 16 notes give
-        # in 213 of 326, all their notes counted alike in 263, weighed here in 316 (the
-        # opening of Beethoven's 7th, 2nd movement, strikes its dominant most: E major)
+        # them.  The key is the one whose scale holds most of the prime's notes, and of
+        # those (a major key or its relative minor), the one the Krumhansl-Schmuckler
+        # estimate hears with each note weighed by how long it sounds
         if self.key is not None:  # (notes of no length weigh nothing: then count them)
-            self.key = estimate_key(
-                self.prime_pitch_steps if any(self.prime_pitch_steps) else self.pitch_classes
-            )
+            weights = self.prime_pitch_steps if any(self.prime_pitch_steps) else None
+            self.key = fitting_key(self.pitch_classes, weights)
             self.kept_notes = self.in_key_notes = 0  # the continuation's notes, in it
         if self.pulse is not None:
             self.pulse = _best_pulse(self.onset_phases)
