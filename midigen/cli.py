@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shlex
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -117,7 +118,14 @@ class ManyValued(click.Command):
         return super().parse_args(ctx, spread)
 
 
+COMMAND_LINE = "midigen.command_line"  # Context.meta key: the arguments after `midigen`
+
+
 class MidigenGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[COMMAND_LINE] = list(args)  # as typed: train's --resume advice repeats it
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
@@ -158,10 +166,11 @@ def main(ctx: click.Context, debug: bool) -> None:
 
     \b
     Examples:
+      midigen generate -o song.mid                  # a minute of music, shipped model
+      midigen generate -o more.mid --prime song.mid # go on from a song's first 10 s
       midigen info song.mid
       midigen tokenize song.mid > song.txt
-      midigen tokenize midi/ -o tokens/ --jobs 2
-      midigen detokenize song.txt -o song.mid
+      midigen prepare midi/ -o data/ && midigen train data/ -o models/mine
 
     Exit status: 0 success, 1 bad input or failed work (one `error:` line per
     problem on stderr), 2 usage error.
@@ -893,9 +902,11 @@ def train(
         err=True,
     )
     if result.interrupted:
+        typed = click.get_current_context().meta[COMMAND_LINE]
+        again = typed + ([] if "--resume" in typed else ["--resume"])
         click.echo(
-            f"interrupted: saved at step {result.step}; to go on, run the same command "
-            "with --resume (and the same or a larger target)",
+            f"interrupted: saved at step {result.step}; to go on, run "
+            f"`{shlex.join(['midigen', *again])}` (with the same or a larger target)",
             err=True,
         )
         sys.exit(130)
@@ -1095,8 +1106,8 @@ def model_command(model_dir: str | None, as_json: bool) -> None:
             f"  trained {count(steps, 'step') if steps else '? steps'} in "
             f"{_minutes(training.get('seconds', 0))} "
             f"on {data.get('files', '?')} files: "
-            f"{'?' if seen is None else f'{seen / 1e6:.1f} M'} tokens seen of a training split "
-            f"of {'?' if split is None else f'{split / 1e6:.1f} M'}"
+            f"{'?' if seen is None else _millions(seen)} tokens seen of a training split "
+            f"of {'?' if split is None else _millions(split)}"
         )
     if metrics.get("loss") is not None:
         bits = metrics.get("bits_per_note")
@@ -1106,6 +1117,14 @@ def model_command(model_dir: str | None, as_json: bool) -> None:
             f"accuracy {metrics['accuracy']:.3f}"
         )
     click.echo("\n".join(lines))
+
+
+def _millions(tokens: int) -> str:
+    """A token count as `model` says it: 140.0 M, 0.02 M, 0.004 M."""
+    if not tokens:
+        return "0 M"
+    decimals = max(1, 1 - math.floor(math.log10(tokens / 1e6)))  # two digits of a small one
+    return f"{tokens / 1e6:.{decimals}f} M"
 
 
 def _minutes(seconds: float) -> str:
@@ -1134,7 +1153,7 @@ temperature_option = click.option(
     "--model",
     "model_dir",
     type=click.Path(),
-    help="Model folder (default: the shipped models/default).",
+    help="Model folder (default: $MIDIGEN_MODEL, else the shipped models/default).",
 )
 @click.option(
     "-o",
@@ -1351,7 +1370,11 @@ def generate(
 @click.option("--seconds", help="Or seconds: 10-20.")
 @click.option("-o", "--output", required=True, type=click.Path(), help="MIDI file to write.")
 @click.option(
-    "-m", "--model", "model_dir", type=click.Path(), help="Model folder (default: the shipped one)."
+    "-m",
+    "--model",
+    "model_dir",
+    type=click.Path(),
+    help="Model folder (default: $MIDIGEN_MODEL, else the shipped one).",
 )
 @click.option(
     "--candidates",

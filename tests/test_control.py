@@ -144,6 +144,19 @@ def test_the_model_command_without_a_folder_shows_the_model_generate_uses(styled
     assert result.output.startswith(str(model)) and "jazz (2 files)" in result.output
 
 
+def test_a_midigen_model_that_is_no_model_is_named_in_the_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("MIDIGEN_MODEL", str(tmp_path / "gone"))
+    for command in (["model"], ["generate", "-o", str(tmp_path / "x.mid")]):
+        result = run(*command)
+        assert result.exit_code == 1
+        assert f"$MIDIGEN_MODEL is {tmp_path / 'gone'}: not a model folder" in result.output
+
+
+def test_the_model_command_gives_two_digits_of_a_small_run(styled):
+    _, model = styled
+    assert re.search(r"0\.\d*[1-9]\d* M tokens seen", run("model", model).output)
+
+
 @pytest.mark.parametrize("name", ["F#m", "Eb", "C"])
 def test_a_key_keeps_every_pitched_note_in_its_scale(styled, name):
     _, model = styled

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -436,7 +437,9 @@ def test_ctrl_c_saves_says_how_to_resume_and_exits_130(dataset, tmp_path):
     training.send_signal(signal.SIGINT)
     _, stderr = training.communicate(timeout=60)
     assert training.returncode == 130, stderr
-    assert "interrupted: saved at step" in stderr and "--resume" in stderr
+    assert "interrupted: saved at step" in stderr
+    typed = shlex.join(["midigen", "train", str(dataset), "-o", str(folder), *options])
+    assert f"run `{typed} --batch-size 4 --resume`" in stderr  # the command to go on with
     resumed = CliRunner().invoke(
         main, ["train", str(dataset), "-o", str(folder), "--resume", "--steps", "1"]
     )
