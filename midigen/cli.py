@@ -1044,6 +1044,8 @@ def predict(model_dir: str, prime: str | None, text: str | None, top: int) -> No
         raise click.UsageError("give --prime or --tokens, not both")
     if text is not None and not text.split():
         raise click.BadParameter("holds no tokens", param_hint="--tokens")
+    if prime is not None:
+        _read_saying_repairs(prime)  # and any error in it, before the model loads
     model = load_model(model_dir)
     tokens = model.prime_tokens(prime) if prime is not None else (text or "").split()
     if prime is None and text is None and model.scheme == "event":
@@ -1634,7 +1636,12 @@ def _load_midis(
     )
     for job in bar:
         try:
-            midi = pretty(read(job.source))
+            song = read(job.source)
+            if song.warnings:  # a line a file, as prepare says them: a corpus may hold many
+                first, *more = _named_warnings(song, Path(job.source))
+                extra = f" (+{len(more)} more)" if more else ""
+                bar.write(f"warning: {first}{extra}", sys.stderr)
+            midi = pretty(song)
             if scored and not any(instrument.notes for instrument in midi.instruments):
                 raise MidiError("has no notes to compare", path=job.source)
             midis.append(midi)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -318,6 +318,11 @@ def test_predict_after_a_midi_prime(dataset, tmp_path):
     assert len(lines) == 3
     probabilities = [float(line.split()[1]) for line in lines]
     assert probabilities == sorted(probabilities, reverse=True)
+    cut = tmp_path / "cut.mid"  # a prime its reader mends: predict says so, as info does
+    cut.write_bytes((DATA / "pymidi_mary.mid").read_bytes()[:-4])
+    result = CliRunner().invoke(main, ["predict", str(folder), "--prime", str(cut)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith(f"warning: {cut}: ")
 
 
 def test_model_folders_hold_no_pickles(dataset, tmp_path):
