@@ -364,6 +364,17 @@ def test_infill_keeps_everything_outside_the_span(styled, tmp_path, option, span
     ]
 
 
+def piano_song(notes: list[tuple[int, int, float]]) -> midigen.Song:
+    """(velocity, pitch, start) notes of a quarter second, at 120 bpm in 4/4."""
+    song = pretty_midi.PrettyMIDI(initial_tempo=120)
+    piano = pretty_midi.Instrument(program=0)
+    piano.notes = [pretty_midi.Note(v, p, t, t + 0.25) for v, p, t in notes]
+    song.instruments.append(piano)
+    data = io.BytesIO()
+    song.write(data)
+    return midigen.read(data.getvalue())
+
+
 def test_infill_aims_at_the_music_on_both_sides_of_its_span():
     """Bars 5-8 between four soft, low bars and four loud, high, busier ones: the
     candidates aim at both sides' notes together, not at the prompt's, nor at the notes
@@ -372,20 +383,10 @@ def test_infill_aims_at_the_music_on_both_sides_of_its_span():
     from midigen.model.sample import MEAN_VELOCITY
     from midigen.tokens.grammar import velocity_bin
 
-    def song_of(notes: list[tuple[int, int, float]]) -> midigen.Song:
-        """(velocity, pitch, start) notes of a quarter second, at 120 bpm in 4/4."""
-        song = pretty_midi.PrettyMIDI(initial_tempo=120)
-        piano = pretty_midi.Instrument(program=0)
-        piano.notes = [pretty_midi.Note(v, p, t, t + 0.25) for v, p, t in notes]
-        song.instruments.append(piano)
-        data = io.BytesIO()
-        song.write(data)
-        return midigen.read(data.getvalue())
-
     before = [(30, 48, beat * 0.5) for beat in range(16)]  # bars 1-4, a note a beat
     span = [(127, 100, beat * 0.5) for beat in range(16, 32)]
     after = [(100, 72, 16.0 + eighth * 0.25) for eighth in range(32)]  # bars 9-12, 8ths
-    tokens, _, start, stop = _located(song_of(before + span + after), Span(5, 8, "bars"))
+    tokens, _, start, stop = _located(piano_song(before + span + after), Span(5, 8, "bars"))
     aims = around(tokens, start, stop)
     mean = (16 * 48 + 32 * 72) / 48
     assert aims["mean_pitch"] == pytest.approx(mean)
@@ -399,10 +400,25 @@ def test_infill_aims_at_the_music_on_both_sides_of_its_span():
     # after the last of 16 more notes in bars 13-16
     later = [(100, 72, 16.0 + bar * 2.0) for bar in range(4)]
     later += [(100, 72, 24.0 + beat * 0.5) for beat in range(16)]
-    tokens, _, start, stop = _located(song_of(before[:4] + span + later), Span(5, 8, "bars"))
+    tokens, _, start, stop = _located(piano_song(before[:4] + span + later), Span(5, 8, "bars"))
     assert around(tokens, start, stop)["notes_per_second"] == pytest.approx(24 / (8 + 15.75))
-    tokens, _, start, stop = _located(song_of(before[:4] + span), Span(5, 8, "bars"))
+    tokens, _, start, stop = _located(piano_song(before[:4] + span), Span(5, 8, "bars"))
     assert around(tokens, start, stop) == {}
+
+
+def test_infill_keeps_the_key_of_the_music_on_both_sides_of_its_span():
+    """Bars 1-4 and 9-12 in D minor around bars 5-8 in Db major: the candidates keep D
+    minor's scale (candidates free of any key had put a pop-punk song's bars 9-12, 100%
+    in D minor, in Db major)."""
+    from midigen.model.infill import Span, _located, key_around
+
+    d_minor = [62, 64, 65, 67, 69, 70, 72, 74]
+    d_flat = [61, 63, 65, 66, 68, 70, 72, 73]
+    before = [(80, d_minor[beat % 8], beat * 0.5) for beat in range(16)]
+    span = [(80, d_flat[beat % 8], beat * 0.5) for beat in range(16, 32)]
+    after = [(80, d_minor[beat % 8], beat * 0.5) for beat in range(32, 48)]
+    tokens, _, start, stop = _located(piano_song(before + span + after), Span(5, 8, "bars"))
+    assert key_around(tokens, start, stop).scale == Key.parse("Dm").scale
 
 
 def test_infill_puts_each_new_note_in_the_track_of_its_register(tmp_path):

@@ -463,6 +463,29 @@ def test_a_continuation_keeps_the_scale_that_holds_its_prime():
     assert len(played) > 100 and outside < lean / (7 + lean) + 0.05
 
 
+def test_a_kept_key_is_kept_whatever_the_prime_plays():
+    # an infill's prompt may be in another key than the music around its span, or have
+    # no notes: the key it keeps is the one it is given (Steering.kept_key)
+    prime = ["EVENT_24"]
+    for pitch in [60, 64, 67, 72] * 6:  # C major's triad
+        prime += [f"NOTE_{pitch}", "VEL_8", "DUR_12", "SHIFT_12"]
+    kept = Key.parse("F#m")
+    streams = sample_tokens(
+        EveryPitchAlike(),
+        VOCAB,
+        prime,
+        length=Length(len(prime) + 800, "tokens"),
+        sampling=Sampling(),
+        steering=Steering(kept_key=kept),
+        streams=4,
+        seed=4,
+    )
+    played = [int(t[5:]) % 12 for s in streams for t in s[len(prime) :] if t.startswith("NOTE_")]
+    outside = sum(pitch_class not in kept.scale for pitch_class in played) / len(played)
+    lean = 5 * math.exp(OUT_OF_KEY)
+    assert len(played) > 100 and outside < lean / (7 + lean) + 0.05
+
+
 class PedalLover:
     """A stepper that wants the piano (program 0, where every stream starts) and its
     sustain pedal far more than anything else."""

@@ -255,6 +255,9 @@ class Steering:
     ``barred_meters``: a meter changes only where a bar begins, as a DAW
     counts bars (a 6/8 a beat into a bar of 4/4 moves every later bar line).
     ``settle_key``: after a few notes, stay in their key (without ``key``).
+    ``kept_key``: stay in this key as ``settle_key`` stays in a settled one (a lean,
+    where ``key`` is a rule), instead of the one a prime's notes give: an infill's
+    is the key of the music around its span, which its prompt may not reach.
     ``piece_quantiles`` ({figure: {style name, "" for none: deciles}},
     data/openings.py): each stream draws a rank per figure, each on its own,
     and keeps its key as tightly, its register as high, its notes as near it
@@ -278,6 +281,7 @@ class Steering:
     steady: bool = False
     barred_meters: bool = False
     settle_key: bool = False
+    kept_key: Key | None = None
     piece_quantiles: Mapping[str, Mapping[str, Sequence[float]]] = field(default_factory=dict)
     style_instruments: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
     settle_pulse: bool = False
@@ -321,7 +325,10 @@ class Masks:
         notes = kinds == "NOTE"
         pitches = np.array([value if kind == "NOTE" else -1 for kind, value in parsed])
         in_key, self.triad_lean = _key_masks(steering.key, notes, pitches)
-        self.settle_key = steering.settle_key and steering.key is None
+        self.settle_key = (steering.settle_key or steering.kept_key is not None) and (
+            steering.key is None
+        )
+        self.kept_key = steering.kept_key if self.settle_key else None
         self.asked_key = steering.key
         self._closing_bias: dict[tuple[Key, int], np.ndarray] = {}
         self.notes, self.pitches = notes, pitches
@@ -784,14 +791,15 @@ class Stream:
         prime with no note is read as the lead-in of music from scratch."""
         return not self.lead_in and not self.primed
 
-    def follow_prime(self, aims: Mapping[str, float]) -> None:
+    def follow_prime(self, masks: Masks) -> None:
         """Aim at the register, range, rate and chords of the prime just fed, instead of
         a piece of its style drawn at random: a continuation goes on as it began (only
         the figures the model aims at, and only where the prime has notes enough to
-        say), or at ``aims`` (Steering.aims) where the steering gives them.  Its
+        say), or at Steering.aims where the steering gives them.  Its
         ensemble is the prime's (the steering names the whole prime file's
         instruments), and a prime that plays at several velocities keeps its dynamics.
-        It keeps to the key and the pulse of all the prime's notes."""
+        It keeps to the key and the pulse of all the prime's notes (or to
+        Steering.kept_key)."""
         self.primed = True
         self.prime_notes, self.prime_seconds = self.notes, self.cursor.seconds
         self.lead_in_until = (self.cursor.step // STEPS_PER_BEAT + 1) * STEPS_PER_BEAT
@@ -800,17 +808,18 @@ class Stream:
         # them.  The key is the one whose scale holds most of the prime's notes, and of
         # those (a major key or its relative minor), the one the Krumhansl-Schmuckler
         # estimate hears with each note weighed by how long it sounds
-        if self.key is not None:  # (notes of no length weigh nothing: then count them)
-            weights = self.prime_pitch_steps if any(self.prime_pitch_steps) else None
-            self.key = fitting_key(self.pitch_classes, weights)
+        if self.key is not None:
+            if masks.kept_key is None:  # (notes of no length weigh nothing: then count them)
+                weights = self.prime_pitch_steps if any(self.prime_pitch_steps) else None
+                self.key = fitting_key(self.pitch_classes, weights)
             self.kept_notes = self.in_key_notes = 0  # the continuation's notes, in it
         if self.pulse is not None:
             self.pulse = _best_pulse(self.onset_phases)
         self.targets.pop(INSTRUMENTS, None)
         if self.varied_velocity:
             self.targets.pop(VELOCITY_BINS, None)
-        if aims:  # a register or a rate of the prime's would throw the measure off them
-            self.targets.update(aims)
+        if masks.aims:  # a register or a rate of the prime's would throw the measure off them
+            self.targets.update(masks.aims)
             self.aimed = True
             self.pitch_total = self.pitched = self.onset_steps = 0
             self.velocity_total = self.velocities = 0
@@ -1270,6 +1279,7 @@ def sample_tokens(
                 lead_in=silent,
                 style_open=len(prime) == 1,
                 pulse=pulse,
+                key=masks.kept_key,
                 ranks=tuple(ranks),
                 targets=masks.targets(None, ranks),
             )
@@ -1290,7 +1300,7 @@ def sample_tokens(
         logits = np.repeat(logits, streams, axis=0)
         if not unprimed:
             for run in runs:
-                run.follow_prime(masks.aims)
+                run.follow_prime(masks)
         budget = length.token_budget()
         while True:
             active, allowed = [], []
