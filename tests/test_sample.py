@@ -407,31 +407,42 @@ def test_a_stream_keeps_its_key_as_tightly_as_a_piece_of_its_style():
     assert always < loose and abs(loose - 0.2) < 0.05
 
 
+def continued_outside(
+    pitches: list[int], steering: Steering, scale: frozenset[int], stepper=None, tokens: int = 800
+) -> tuple[int, float]:
+    """Four streams continuing a prime of these pitches (a note every 8th): how many
+    notes they play after it, and the share of them outside ``scale``."""
+    prime = ["EVENT_24"]
+    for pitch in pitches:
+        prime += [f"NOTE_{pitch}", "VEL_8", "DUR_12", "SHIFT_12"]
+    streams = sample_tokens(
+        stepper or EveryPitchAlike(),
+        VOCAB,
+        prime,
+        length=Length(len(prime) + tokens, "tokens"),
+        sampling=Sampling(),
+        steering=steering,
+        streams=4,
+        seed=4,
+    )
+    played = [int(t[5:]) % 12 for s in streams for t in s[len(prime) :] if t.startswith("NOTE_")]
+    return len(played), sum(pitch_class not in scale for pitch_class in played) / len(played)
+
+
+# the most a stream that keeps its key from the start plays outside it (the bias makes
+# each of the 5 outside pitch classes exp(OUT_OF_KEY) as likely), and some slack
+KEPT_KEY_OUTSIDE = 5 * math.exp(OUT_OF_KEY) / (7 + 5 * math.exp(OUT_OF_KEY)) + 0.05
+
+
 def test_a_continuation_keeps_the_key_of_its_whole_prime():
     # the prime's first 16 notes (a stream's key settles there) are E major's triad; the
     # 40 after them are in A minor, and so is the prime (a continuation of Beethoven's
     # 7th, 2nd movement, had kept E major from its opening's E, G# and B)
     pitches = [64, 68, 71, 76] * 4 + [57, 60, 64, 62, 65, 69, 67, 71, 72, 69] * 4
-    prime = ["EVENT_24"]
-    for pitch in pitches:
-        prime += [f"NOTE_{pitch}", "VEL_8", "DUR_12", "SHIFT_12"]
-    network = tiny_network("lstm", False)
-    stepper = numpy_stepper(network)
-    streams = sample_tokens(
-        stepper,
-        VOCAB,
-        prime,
-        length=Length(len(prime) + 1200, "tokens"),
-        sampling=Sampling(),
-        steering=Steering(settle_key=True),
-        streams=4,
-        seed=4,
-    )
+    stepper = numpy_stepper(tiny_network("lstm", False))
     a_minor = Key.parse("Am").scale
-    played = [int(t[5:]) % 12 for s in streams for t in s[len(prime) :] if t.startswith("NOTE_")]
-    outside = sum(pitch_class not in a_minor for pitch_class in played) / len(played)
-    lean = 5 * math.exp(OUT_OF_KEY)  # as a stream that keeps its key from the start
-    assert len(played) > 100 and outside < lean / (7 + lean) + 0.05
+    played, outside = continued_outside(pitches, Steering(settle_key=True), a_minor, stepper, 1200)
+    assert played > 100 and outside < KEPT_KEY_OUTSIDE
 
 
 def test_a_continuation_keeps_the_scale_that_holds_its_prime():
@@ -443,47 +454,17 @@ def test_a_continuation_keeps_the_scale_that_holds_its_prime():
     weights = [counts.get(pitch_class, 0) for pitch_class in range(12)]
     assert estimate_key(weights) == Key.parse("C#")
     pitches = [60 + pitch_class for pitch_class, times in counts.items() for _ in range(times)]
-    prime = ["EVENT_24"]
-    for pitch in pitches:
-        prime += [f"NOTE_{pitch}", "VEL_8", "DUR_12", "SHIFT_12"]
-    streams = sample_tokens(
-        EveryPitchAlike(),
-        VOCAB,
-        prime,
-        length=Length(len(prime) + 800, "tokens"),
-        sampling=Sampling(),
-        steering=Steering(settle_key=True),
-        streams=4,
-        seed=4,
-    )
     c_sharp_minor = Key.parse("C#m").scale
-    played = [int(t[5:]) % 12 for s in streams for t in s[len(prime) :] if t.startswith("NOTE_")]
-    outside = sum(pitch_class not in c_sharp_minor for pitch_class in played) / len(played)
-    lean = 5 * math.exp(OUT_OF_KEY)
-    assert len(played) > 100 and outside < lean / (7 + lean) + 0.05
+    played, outside = continued_outside(pitches, Steering(settle_key=True), c_sharp_minor)
+    assert played > 100 and outside < KEPT_KEY_OUTSIDE
 
 
 def test_a_kept_key_is_kept_whatever_the_prime_plays():
     # an infill's prompt may be in another key than the music around its span, or have
     # no notes: the key it keeps is the one it is given (Steering.kept_key)
-    prime = ["EVENT_24"]
-    for pitch in [60, 64, 67, 72] * 6:  # C major's triad
-        prime += [f"NOTE_{pitch}", "VEL_8", "DUR_12", "SHIFT_12"]
     kept = Key.parse("F#m")
-    streams = sample_tokens(
-        EveryPitchAlike(),
-        VOCAB,
-        prime,
-        length=Length(len(prime) + 800, "tokens"),
-        sampling=Sampling(),
-        steering=Steering(kept_key=kept),
-        streams=4,
-        seed=4,
-    )
-    played = [int(t[5:]) % 12 for s in streams for t in s[len(prime) :] if t.startswith("NOTE_")]
-    outside = sum(pitch_class not in kept.scale for pitch_class in played) / len(played)
-    lean = 5 * math.exp(OUT_OF_KEY)
-    assert len(played) > 100 and outside < lean / (7 + lean) + 0.05
+    played, outside = continued_outside([60, 64, 67, 72] * 6, Steering(kept_key=kept), kept.scale)
+    assert played > 100 and outside < KEPT_KEY_OUTSIDE
 
 
 class PedalLover:
