@@ -856,14 +856,14 @@ def train(
                 **({"bar_format": TIME_BAR} if kind == "seconds" else {}),
             )
         done = {"steps": state.step, "epochs": state.epoch, "seconds": round(state.seconds)}[kind]
-        bar.update(max(0, min(done, bar.total) - bar.n))
-        bar.set_postfix(
+        bar.set_postfix(  # before the update that draws it: drawn after, it lagged a step
             loss=f"{loss:.3f}",
             ppl=f"{math.exp(min(loss, 50)):.1f}",
             tok_s=f"{speed:,.0f}",
             step=state.step,
             refresh=False,
         )
+        bar.update(max(0, min(done, bar.total) - bar.n))
 
     def say(line: str) -> None:
         (bar.write if bar is not None else click.echo)(line, file=sys.stderr)
