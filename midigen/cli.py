@@ -15,7 +15,7 @@ import os
 import shlex
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -509,6 +509,12 @@ def _failed(task: Task, error: MidiError) -> Outcome:
     return Outcome(task.source, error=str(error))
 
 
+def _repairs_line(repairs: Sequence[str]) -> str:
+    """One warning line for a file's repairs: the first, and how many more."""
+    more = f" (+{len(repairs) - 1} more)" if len(repairs) > 1 else ""
+    return f"warning: {repairs[0]}{more}"
+
+
 def _named_warnings(song: Song, source: Path) -> tuple[str, ...]:
     """The song's warnings, each naming the file (the tokenizer's and decoder's do not)."""
     return tuple(str(warning.with_path(source)) for warning in song.warnings)
@@ -639,8 +645,7 @@ def prepare(
     elif lopsided := lopsided_split(train["tokens"], valid["tokens"]):
         click.echo(f"warning: {lopsided}", err=True)
     for piece in report.repaired[:5]:
-        more = len(piece.repairs) - 1
-        click.echo(f"warning: {piece.repairs[0]}" + (f" (+{more} more)" if more else ""), err=True)
+        click.echo(_repairs_line(piece.repairs), err=True)
     if report.repaired:
         click.echo(
             f"warning: kept {count(len(report.repaired), 'file')} that needed repairs"
@@ -1638,9 +1643,7 @@ def _load_midis(
         try:
             song = read(job.source)
             if song.warnings:  # a line a file, as prepare says them: a corpus may hold many
-                first, *more = _named_warnings(song, Path(job.source))
-                extra = f" (+{len(more)} more)" if more else ""
-                bar.write(f"warning: {first}{extra}", sys.stderr)
+                bar.write(_repairs_line(_named_warnings(song, Path(job.source))), sys.stderr)
             midi = pretty(song)
             if scored and not any(instrument.notes for instrument in midi.instruments):
                 raise MidiError("has no notes to compare", path=job.source)
