@@ -379,7 +379,7 @@ def test_infill_aims_at_the_music_on_both_sides_of_its_span():
     """Bars 5-8 between four soft, low bars and four loud, high, busier ones: the
     candidates aim at both sides' notes together, not at the prompt's, nor at the notes
     they replace; a song with too few notes around the span is measured whole."""
-    from midigen.model.infill import Span, _located, around
+    from midigen.model.infill import Span, _located, around, music_around
     from midigen.model.sample import MEAN_VELOCITY
     from midigen.tokens.grammar import velocity_bin
 
@@ -387,7 +387,7 @@ def test_infill_aims_at_the_music_on_both_sides_of_its_span():
     span = [(127, 100, beat * 0.5) for beat in range(16, 32)]
     after = [(100, 72, 16.0 + eighth * 0.25) for eighth in range(32)]  # bars 9-12, 8ths
     tokens, _, start, stop = _located(piano_song(before + span + after), Span(5, 8, "bars"))
-    aims = around(tokens, start, stop)
+    aims = around(music_around(tokens, start, stop))
     mean = (16 * 48 + 32 * 72) / 48
     assert aims["mean_pitch"] == pytest.approx(mean)
     assert aims["reach_below"] == pytest.approx(mean - 48)
@@ -401,16 +401,17 @@ def test_infill_aims_at_the_music_on_both_sides_of_its_span():
     later = [(100, 72, 16.0 + bar * 2.0) for bar in range(4)]
     later += [(100, 72, 24.0 + beat * 0.5) for beat in range(16)]
     tokens, _, start, stop = _located(piano_song(before[:4] + span + later), Span(5, 8, "bars"))
-    assert around(tokens, start, stop)["notes_per_second"] == pytest.approx(24 / (8 + 15.75))
+    aims = around(music_around(tokens, start, stop))
+    assert aims["notes_per_second"] == pytest.approx(24 / (8 + 15.75))
     tokens, _, start, stop = _located(piano_song(before[:4] + span), Span(5, 8, "bars"))
-    assert around(tokens, start, stop) == {}
+    assert around(music_around(tokens, start, stop)) == {}
 
 
 def test_infill_keeps_the_key_of_the_music_on_both_sides_of_its_span():
     """Bars 1-4 and 9-12 in D minor around bars 5-8 in Db major: the candidates keep D
     minor's scale (candidates free of any key had put a pop-punk song's bars 9-12, 100%
     in D minor, in Db major)."""
-    from midigen.model.infill import Span, _located, key_around
+    from midigen.model.infill import Span, _located, key_around, music_around
 
     d_minor = [62, 64, 65, 67, 69, 70, 72, 74]
     d_flat = [61, 63, 65, 66, 68, 70, 72, 73]
@@ -418,7 +419,7 @@ def test_infill_keeps_the_key_of_the_music_on_both_sides_of_its_span():
     span = [(80, d_flat[beat % 8], beat * 0.5) for beat in range(16, 32)]
     after = [(80, d_minor[beat % 8], beat * 0.5) for beat in range(32, 48)]
     tokens, _, start, stop = _located(piano_song(before + span + after), Span(5, 8, "bars"))
-    assert key_around(tokens, start, stop).scale == Key.parse("Dm").scale
+    assert key_around(music_around(tokens, start, stop)).scale == Key.parse("Dm").scale
 
 
 def test_infill_puts_each_new_note_in_the_track_of_its_register(tmp_path):

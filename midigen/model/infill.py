@@ -181,7 +181,8 @@ def infill(
     if not 1 <= candidates <= MAX_CANDIDATES:
         raise MidiError(f"candidates must be between 1 and {MAX_CANDIDATES}")
     tokens, score, start, stop = _located(song, span, bars=has_bar_lines(vocab.ids))
-    aims, key = around(tokens, start, stop), key_around(tokens, start, stop)
+    near = music_around(tokens, start, stop)
+    aims, key = around(near), key_around(near)
     if style := likeliest_style(stepper, vocab, tokens):
         tokens.insert(1, style)
     prompt, _ = split_event_tokens(tokens, start)
@@ -213,11 +214,10 @@ def infill(
     return _edited(song, start, stop, notes)
 
 
-def around(tokens: list[str], start: int, stop: int) -> dict[str, float]:
-    """What the music around the span [start, stop) steps of these event tokens is like
-    (Steering.aims): the mean pitch of its pitched notes and their reach below and above
-    it, its notes per second and per onset, and its mean VEL bin (``music_around`` says
-    which notes); {} where the song has fewer than MIN_NOTES pitched notes.
+def around(near: Surroundings | None) -> dict[str, float]:
+    """What the music around a span is like (Steering.aims): the mean pitch of its
+    pitched notes and their reach below and above it, its notes per second and per
+    onset, and its mean VEL bin; {} where the song has too few notes (None).
 
     Candidates that went on from the prompt alone played as it began: bars 5-8 of
     Tchaikovsky's June, between four soft, low bars and louder ones, came out at
@@ -226,42 +226,49 @@ def around(tokens: list[str], start: int, stop: int) -> dict[str, float]:
     instead, one candidate played 309 notes in the four bars, for the prompt's few
     notes set its rate.
     """
-    if (found := music_around(tokens, start, stop)) is None:
+    if near is None:
         return {}
-    near, lasting = found
-    pitched = [note.pitch for note in near if note.instrument != DRUMS]
+    notes = near.notes
+    pitched = [note.pitch for note in notes if note.instrument != DRUMS]
     mean = float(np.mean(pitched))
     return {
         MEAN_PITCH: mean,
         REACH_BELOW: mean - min(pitched),
         REACH_ABOVE: max(pitched) - mean,
-        NOTES_PER_SECOND: len(near) / max(lasting, 1.0),
-        NOTES_PER_ONSET: len(near) / len({note.start for note in near}),
-        MEAN_VELOCITY: float(np.mean([velocity_bin(note.velocity) for note in near])),
+        NOTES_PER_SECOND: len(notes) / max(near.seconds, 1.0),
+        NOTES_PER_ONSET: len(notes) / len({note.start for note in notes}),
+        MEAN_VELOCITY: float(np.mean([velocity_bin(note.velocity) for note in notes])),
     }
 
 
-def key_around(tokens: list[str], start: int, stop: int) -> Key | None:
-    """The key of the pitched notes around the span (``music_around``), as fitting_key
-    finds it with each note weighed by its length; None where they are too few.
+def key_around(near: Surroundings | None) -> Key | None:
+    """The key of the pitched notes around a span, as fitting_key finds it with each
+    note weighed by its length; None where the song has too few notes (None).
 
     Candidates free of any key played what the model liked after the prompt: bars
     9-12 of a pop-punk song 100% in D minor came out 100% in Db major."""
-    if (found := music_around(tokens, start, stop)) is None:
+    if near is None:
         return None
     counts, weights = [0] * 12, [0] * 12
-    for note in found[0]:
+    for note in near.notes:
         if note.instrument != DRUMS:
             counts[note.pitch % 12] += 1
             weights[note.pitch % 12] += note.length
     return fitting_key(counts, weights if any(weights) else None)
 
 
-def music_around(tokens: list[str], start: int, stop: int) -> tuple[list[Note], float] | None:
-    """The notes around the span [start, stop) steps of these event tokens, and the
-    seconds they span: those of as many steps on each side as the span has, or of the
-    whole song but the span where those hold fewer than MIN_NOTES pitched notes; None
-    where the song has fewer still."""
+@dataclass
+class Surroundings:
+    """The notes around a span, and the seconds they span."""
+
+    notes: list[Note]
+    seconds: float
+
+
+def music_around(tokens: list[str], start: int, stop: int) -> Surroundings | None:
+    """The music around the span [start, stop) steps of these event tokens: that of as
+    many steps on each side as the span has, or of the whole song but the span where
+    those hold fewer than MIN_NOTES pitched notes; None where the song has fewer still."""
     score = Score()
     cursor = Cursor(score)
     clock = [(0, 0.0)]  # (step, seconds) wherever the cursor has moved, and the music's end
@@ -289,7 +296,7 @@ def music_around(tokens: list[str], start: int, stop: int) -> tuple[list[Note], 
         float(np.interp(high, steps, seconds) - np.interp(low, steps, seconds))
         for low, high in sides
     )
-    return near, lasting
+    return Surroundings(near, lasting)
 
 
 def span_ticks(song: Song, span: Span) -> tuple[int, int]:
