@@ -255,6 +255,23 @@ def test_the_generate_command_never_imports_torch(tmp_path):
     assert midigen.read(tmp_path / "x.mid").tracks
 
 
+class Favouring:
+    """A stepper that gives ``favoured`` tokens their logits and every other token
+    ``others``, whatever came before."""
+
+    def __init__(self, favoured: dict[str, float], others: float = 0.0) -> None:
+        self.favoured, self.others = favoured, others
+
+    def initial_state(self, streams: int) -> list:
+        return []
+
+    def step(self, ids: np.ndarray, state: list) -> np.ndarray:
+        logits = np.full((len(ids), len(VOCAB)), self.others, np.float32)
+        for token, logit in self.favoured.items():
+            logits[:, VOCAB.ids[token]] = logit
+        return logits
+
+
 def four_streams(
     stepper, length: Length, steering: Steering, seed: int, temperature: float = 1.0
 ) -> list[list[str]]:
@@ -304,46 +321,30 @@ def test_sampled_streams_mark_every_bar_and_keep_tempo_and_meter():
         assert not any(t.startswith("TIMESIG_1_") for t in tokens)
 
 
-class Drummer:
-    """A stepper that wants drums, and most the keys outside General MIDI's map."""
-
-    def initial_state(self, streams: int) -> list:
-        return []
-
-    def step(self, ids: np.ndarray, state: list) -> np.ndarray:
-        logits = np.zeros((len(ids), len(VOCAB)), np.float32)
-        for token in ("DRUM_27", "DRUM_84", "DRUM_20", "DRUM_36", "SHIFT_6"):
-            logits[:, VOCAB.ids[token]] = 6.0 + 2 * (token in ("DRUM_27", "DRUM_84"))
-        return logits
+# wants drums, and most the keys outside General MIDI's map
+DRUMMER = Favouring(
+    {"DRUM_27": 8.0, "DRUM_84": 8.0, "DRUM_20": 6.0, "DRUM_36": 6.0, "SHIFT_6": 6.0}
+)
 
 
 def test_drums_play_only_the_keys_general_midi_maps():
     """Keys 27 or 84 sound in no GM player (or as another drum), and MuseScore reports them."""
     from midigen.midi.gm import GM_DRUM_KEYS
 
-    streams = four_streams(Drummer(), Length(400, "tokens"), Steering(), seed=1)
+    streams = four_streams(DRUMMER, Length(400, "tokens"), Steering(), seed=1)
     keys = [int(t[5:]) for tokens in streams for t in tokens if t.startswith("DRUM_")]
     assert len(keys) > 50 and set(keys) <= set(GM_DRUM_KEYS)
 
 
-class MeterChanger:
-    """A stepper that wants a new meter (6/8 or 3/4) at every turn, and short rests."""
-
-    def initial_state(self, streams: int) -> list:
-        return []
-
-    def step(self, ids: np.ndarray, state: list) -> np.ndarray:
-        logits = np.zeros((len(ids), len(VOCAB)), np.float32)
-        for token in ("TIMESIG_6_8", "TIMESIG_3_4", "SHIFT_5", "NOTE_60"):
-            logits[:, VOCAB.ids[token]] = 6.0
-        return logits
+# wants a new meter (6/8 or 3/4) at every turn, and short rests
+METER_CHANGER = Favouring(dict.fromkeys(("TIMESIG_6_8", "TIMESIG_3_4", "SHIFT_5", "NOTE_60"), 6.0))
 
 
 def test_free_meters_change_only_where_a_bar_begins():
     """--free lets the model change meter, but only on a bar line: a 6/8 a beat into a
     bar of 4/4 moved every later bar line off the DAW's (and 16bars was not 16)."""
     steering = Steering(steady=False, barred_meters=True)
-    streams = four_streams(MeterChanger(), Length(16, "bars"), steering, seed=3)
+    streams = four_streams(METER_CHANGER, Length(16, "bars"), steering, seed=3)
     changes = 0
     for tokens in streams:
         cursor = walk_bars(tokens, barred_meters=True)
@@ -467,18 +468,9 @@ def test_a_kept_key_is_kept_whatever_the_prime_plays():
     assert played > 100 and outside < KEPT_KEY_OUTSIDE
 
 
-class PedalLover:
-    """A stepper that wants the piano (program 0, where every stream starts) and its
-    sustain pedal far more than anything else."""
-
-    def initial_state(self, streams: int) -> list:
-        return []
-
-    def step(self, ids: np.ndarray, state: list) -> np.ndarray:
-        logits = np.zeros((len(ids), len(VOCAB)), np.float32)
-        for token in ("PEDAL_ON", "PEDAL_OFF", "NOTE_60", "NOTE_64"):
-            logits[:, VOCAB.ids[token]] = 8.0
-        return logits
+# wants the piano (program 0, where every stream starts) and its sustain pedal far more
+# than anything else
+PEDAL_LOVER = Favouring(dict.fromkeys(("PEDAL_ON", "PEDAL_OFF", "NOTE_60", "NOTE_64"), 8.0))
 
 
 def test_every_named_instrument_is_brought_in(monkeypatch):
@@ -487,7 +479,7 @@ def test_every_named_instrument_is_brought_in(monkeypatch):
     def bass_notes(lean: float) -> list[int]:
         monkeypatch.setattr(sample, "BRING_IN", lean)
         streams = four_streams(
-            PedalLover(), Length(300, "tokens"), Steering(instruments=asked), seed=5
+            PEDAL_LOVER, Length(300, "tokens"), Steering(instruments=asked), seed=5
         )
         counts = []
         for tokens in streams:
@@ -547,7 +539,7 @@ def test_a_named_instrument_holding_a_note_is_heard_and_a_family_comes_back_as_o
 def test_left_out_instruments_get_neither_notes_nor_pedal():
     asked = Instruments.parse("guitar,drums")
     for tokens in four_streams(
-        PedalLover(), Length(400, "tokens"), Steering(instruments=asked), seed=5
+        PEDAL_LOVER, Length(400, "tokens"), Steering(instruments=asked), seed=5
     ):
         cursor = grammar.Cursor()
         notes = 0
@@ -1296,22 +1288,13 @@ def test_a_piece_ends_on_its_tonic_triad(steering):
     assert closing_share > 0.85 and before_share < closing_share - 0.15, (closing, before)
 
 
-class Chatterer:
-    """A stepper that strikes a note every 5 steps, whatever the time."""
-
-    def initial_state(self, streams: int) -> list:
-        return []
-
-    def step(self, ids: np.ndarray, state: list) -> np.ndarray:
-        logits = np.full((len(ids), len(VOCAB)), -10.0, np.float32)
-        for token in ("NOTE_60", "VEL_10", "DUR_4", "SHIFT_5"):
-            logits[:, VOCAB.ids[token]] = 3.0
-        return logits
+# strikes a note every 5 steps, whatever the time
+CHATTERER = Favouring(dict.fromkeys(("NOTE_60", "VEL_10", "DUR_4", "SHIFT_5"), 3.0), -10.0)
 
 
 @pytest.mark.parametrize("length", [Length(3, "seconds"), Length(2, "bars")])
 def test_a_piece_only_rests_in_its_last_eighth(length):
-    for tokens in four_streams(Chatterer(), length, Steering(steady=True), seed=2):
+    for tokens in four_streams(CHATTERER, length, Steering(steady=True), seed=2):
         score = grammar.Score()
         end = grammar.walk(tokens, score)
         assert max(note.start for note in score.notes) <= end.step - sample.LAST_ONSET_STEPS
