@@ -1127,7 +1127,7 @@ def model_command(model_dir: str | None, as_json: bool) -> None:
 
 
 def _millions(tokens: int) -> str:
-    """A token count as `model` says it: 140.0 M, 0.02 M, 0.004 M."""
+    """A token count as `model` says it: 140.0 M, 0.018 M, 0.0040 M."""
     if not tokens:
         return "0 M"
     decimals = max(1, 1 - math.floor(math.log10(tokens / 1e6)))  # two digits of a small one
