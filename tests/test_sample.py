@@ -353,6 +353,47 @@ def test_free_meters_change_only_where_a_bar_begins():
     assert changes > 8  # they did change, often
 
 
+def continued_meters(tail: list[str]) -> list[tuple[list[str], grammar.Cursor]]:
+    """Four continuations of four bars of 3/8 and then ``tail``: each one's meters, and
+    its cursor at the end."""
+    prime = ["EVENT_24", "TIMESIG_3_8"]
+    for _ in range(4):  # three 8ths a bar
+        prime += ["BAR"] + ["NOTE_60", "VEL_10", "DUR_12", "SHIFT_12"] * 3
+    prime += tail
+    steering = Steering(steady=True, keep_tempo=True, barred_meters=True)
+    streams = sample_tokens(
+        Favouring(dict.fromkeys(("NOTE_60", "VEL_10", "DUR_12", "SHIFT_12"), 4.0), -10.0),
+        VOCAB,
+        prime,
+        length=Length(len(prime) + 60, "tokens"),
+        sampling=Sampling(),
+        steering=steering,
+        streams=4,
+        seed=1,
+    )
+    return [
+        (
+            [t for t in tokens[len(prime) :] if t.startswith(("TIMESIG", "BAR"))][:2],
+            walk_bars(tokens, True),
+        )
+        for tokens in streams
+    ]
+
+
+def test_a_continuation_cut_in_a_one_off_bar_goes_back_to_its_primes_meter():
+    """Für Elise's first 10 s are 3/8 but for a bar of 2/8 and one of 1/8 at the cut,
+    and its continuation stayed in 1/8 to the end."""
+    one_off = ["TIMESIG_1_8", "BAR", "NOTE_62", "VEL_10", "DUR_12"]
+    for meters, cursor in continued_meters(one_off):
+        assert meters == ["TIMESIG_3_8", "BAR"]  # on the next bar line
+        assert cursor.bar_steps == grammar.bar_steps(3, 8)
+    # a meter that has played a whole bar is the piece's new one
+    new_meter = ["TIMESIG_2_4", "BAR", "NOTE_62", "VEL_10", "DUR_12", "SHIFT_24", "SHIFT_24"]
+    for meters, cursor in continued_meters(new_meter):
+        assert meters == ["BAR", "BAR"]
+        assert cursor.bar_steps == grammar.bar_steps(2, 4)
+
+
 def test_a_model_without_bar_tokens_never_gets_one():
     old = Vocab.fixed(t for t in grammar.vocabulary() if t != "BAR")
     network = tiny_network("lstm", True)
@@ -992,6 +1033,58 @@ def test_an_ensemble_of_its_style_plays_together():
     assert back_on_piano(Steering(piece_quantiles=duo)) == 4
     solo = {"instruments": {"": [1.0] * 11}}  # a solo piece has no ensemble to bring back
     assert back_on_piano(Steering(piece_quantiles=solo)) == 0
+
+
+class Takeover:
+    """A stepper that plays 8ths on any instrument, wants to move to the guitar more than
+    anything else, and would only rarely leave it."""
+
+    def initial_state(self, streams: int) -> list:
+        return [np.zeros(streams, bool)]  # on the guitar
+
+    def step(self, ids: np.ndarray, state: list) -> np.ndarray:
+        (on_guitar,) = state
+        on_guitar |= ids == VOCAB.ids["PROGRAM_25"]
+        on_guitar &= ~np.isin(ids, [VOCAB.ids["PROGRAM_0"], VOCAB.ids["PROGRAM_48"]])
+        logits = np.full((len(ids), len(VOCAB)), -10.0, np.float32)
+        for token in ("SHIFT_12", "NOTE_60", "VEL_10", "DUR_12"):
+            logits[:, VOCAB.ids[token]] = 2.0
+        logits[:, [VOCAB.ids["PROGRAM_0"], VOCAB.ids["PROGRAM_48"]]] = -6.0
+        logits[~on_guitar, VOCAB.ids["PROGRAM_25"]] = 10.0
+        return logits
+
+
+def test_a_continuation_keeps_its_primes_instruments_playing():
+    def prime_instruments_back(quantiles: dict) -> int:
+        """In how many of four continuations of a piano and strings prime both play
+        again after the guitar of the prime file took over."""
+        prime = ["EVENT_24", "BAR"]
+        for program in (0, 48):
+            prime += [f"PROGRAM_{program}"]
+            prime += ["NOTE_60", "VEL_10", "DUR_12", "SHIFT_12"] * 4
+        steering = Steering(
+            instruments=Instruments(frozenset({0, 25, 48}), drums=False),
+            piece_quantiles=quantiles,
+        )
+        back = 0
+        for tokens in sample_tokens(
+            Takeover(),
+            VOCAB,
+            prime,
+            length=Length(30, "seconds"),
+            sampling=Sampling(),
+            steering=steering,
+            streams=4,
+            seed=3,
+        ):
+            continuation = tokens[len(prime) :]
+            handed_at = continuation.index("PROGRAM_25")
+            back += {"PROGRAM_0", "PROGRAM_48"} <= set(continuation[handed_at:])
+        return back
+
+    assert prime_instruments_back({}) == 0  # free: the model's guitar plays on alone
+    solo = {"instruments": {"": [1.0] * 11}}  # the prime's duo, not its style's solo
+    assert prime_instruments_back(solo) == 4
 
 
 def test_a_stream_plays_the_instruments_of_its_style():
