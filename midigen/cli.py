@@ -873,6 +873,26 @@ def train(
     def say(line: str) -> None:
         (bar.write if bar is not None else click.echo)(line, file=sys.stderr)
 
+    scoring = None  # a validation's bar, while one runs (at a terminal only)
+
+    def validating(done: int, total: int) -> None:
+        nonlocal scoring
+        if scoring is None:
+            scoring = tqdm(
+                total=total,
+                desc="validating",
+                unit="token",
+                unit_scale=True,
+                leave=False,
+                disable=None,
+                file=sys.stderr,
+                dynamic_ncols=True,
+            )
+        scoring.update(done - scoring.n)
+        if done >= total:
+            scoring.close()
+            scoring = None
+
     left_out: list[str] = []
 
     def leave_out(error: str) -> None:  # an error line each, as prepare prints them
@@ -890,10 +910,12 @@ def train(
             progress=progress,
             notify=lambda message: say(f"warning: {message}"),
             skipped=leave_out,
+            validating=validating,
         )
     finally:
-        if bar is not None:
-            bar.close()
+        for shown in (scoring, bar):
+            if shown is not None:
+                shown.close()
     if not is_main_process():  # under torchrun, process 0 reports for all
         return
     best = (

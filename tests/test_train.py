@@ -204,6 +204,27 @@ def test_loss_falls_and_files_are_written(dataset, tmp_path):
     assert config["data"]["counts"]["train"]["pieces"] > 0
 
 
+def test_each_validation_reports_its_progress(dataset, tmp_path):
+    """The first validation comes before the first step, and on the shipped model's data
+    it took a minute in which train showed nothing."""
+    heard: list[tuple[int, int]] = []
+    train(
+        dataset,
+        tmp_path / "m",
+        fast(steps=10, eval_every=5),
+        TINY,
+        validating=lambda *a: heard.append(a),
+    )
+    total = heard[0][1]
+    assert total == json.loads((tmp_path / "m" / "config.json").read_text())["metrics"]["tokens"]
+    done = [d for d, t in heard if t == total]
+    assert len(done) == len(heard)  # every report counts against the whole split
+    finished = [k for k, d in enumerate(done) if d == total]
+    assert len(finished) == 3  # steps 0, 5 and 10
+    first = done[: finished[0] + 1]
+    assert first == sorted(set(first))  # rising, window by window
+
+
 def test_word_text_model_predicts_the_next_word(words, tmp_path):
     folder = tmp_path / "model"
     result = CliRunner().invoke(

@@ -162,6 +162,7 @@ def train(
     progress: Callable | None = None,
     notify: Callable[[str], None] | None = None,
     skipped: Callable[[str], None] | None = None,
+    validating: Callable[[int, int], None] | None = None,
 ) -> Progress:
     """Train (or resume) a model on a dataset folder or a folder of MIDI / word text.
 
@@ -173,7 +174,9 @@ def train(
     (a validation split too small to pick the best model, a model that never
     beat its untrained self), and without ``skipped`` with each file of a folder
     DATA that cannot be read; ``skipped`` with each such file's error
-    (training leaves it out).
+    (training leaves it out).  ``validating`` hears, during each validation,
+    the tokens scored so far and in all (``evaluate_split``'s progress): on the
+    shipped model's data the first one takes a minute before the first step.
     Returns where training stopped.
 
     Raises:
@@ -219,7 +222,7 @@ def train(
                     )
                     result = trainer.progress  # and its folder as it was, recipe included
                 else:
-                    result = trainer.run(progress)
+                    result = trainer.run(progress, validating)
                 del trainer  # and its DDP wrapper, before the process group goes (stop())
         if result.best_step == 0 and result.step:
             warn(
@@ -449,6 +452,7 @@ class _Trainer:
         self.progress = Progress()
         self.state: State = None
         self.stop_requested = False
+        self.validating: Callable[[int, int], None] | None = None  # run() sets it
         threads = torch.get_num_threads()
         tunable = self.device.type == "cpu" and threads > 1 and self.same_on_any_count(threads)
         self.threads = ThreadTrials((1, threads) if tunable else ())
@@ -558,8 +562,11 @@ class _Trainer:
 
     # -- the loop ----------------------------------------------------------------------
 
-    def run(self, progress: Callable | None) -> Progress:
+    def run(
+        self, progress: Callable | None, validating: Callable[[int, int], None] | None = None
+    ) -> Progress:
         """Train to the target; torch's thread count is the trials' while it runs."""
+        self.validating = validating
         self.threads.use()
         try:
             return self._run(progress)
@@ -699,6 +706,7 @@ class _Trainer:
                 self.config.batch_size,
                 self.device,
                 bf16=self.bf16,
+                progress=self.validating,
             )
         train_loss = p.train_loss_sum / p.train_loss_steps if p.train_loss_steps else None
         p.train_loss_sum, p.train_loss_steps = 0.0, 0
