@@ -1291,7 +1291,7 @@ def generate(
     from .model.sample import Length, Sampling, Steering
     from .model.trained import load_model, notes_per_second
     from .views.render import MAX_AUDIO_SECONDS, render_audio, render_png
-    from .views.summary import summarize
+    from .views.summary import longest_meter, summarize
 
     def _rate(text: str) -> float:  # a number Steering accepts
         return Steering(density=notes_per_second(text)).density
@@ -1371,7 +1371,7 @@ def generate(
         named_keys = summary["keys"]
         keys = "".join(f", {key}" for key in named_keys[:1])
         keys += f" then {named_keys[-1]}" if len(named_keys) > 1 else ""
-        meter = summary["meters"][0] if summary["meters"] else "4/4"
+        meter = longest_meter(song) or "4/4"
         slowest, fastest = min(summary["tempi_bpm"]), max(summary["tempi_bpm"])  # a prime's
         tempo = f"{slowest:g}" if slowest == fastest else f"{slowest:g}-{fastest:g}"
         kind = f" of {drawn_style}" if drawn_style else ""  # the style: --style gives more

@@ -17,7 +17,7 @@ from midigen.tokens import grammar
 from midigen.tokens.event import event_tokens_to_song, song_to_event_tokens
 from midigen.tokens.grammar import vocabulary
 from midigen.views.notes import pretty, song_notes
-from midigen.views.summary import summarize
+from midigen.views.summary import longest_meter, summarize
 
 DATA = Path(__file__).parent / "data"
 TPQ = 96  # ticks per quarter in the hand-made songs: 4 ticks per step
@@ -179,6 +179,16 @@ def test_the_meter_is_the_first_tracks_and_a_later_tracks_only_where_it_has_none
     assert [t for t in tokens if t.startswith("TIMESIG")] == ["TIMESIG_3_4"]
     meters = pretty(song([], [meter(0, 3, 4)] + note(0, TPQ, 60))).time_signature_changes
     assert [(m.numerator, m.denominator) for m in meters] == [(3, 4)]  # as the tokens
+
+
+def test_a_songs_meter_is_the_one_it_plays_longest():
+    # Für Elise opens with a bar of 1/8, and generate's summary line named it
+    fur_elise = song(
+        [meter(0, 1, 8), meter(TPQ // 2, 3, 8), meter(12 * TPQ, 2, 8)], note(0, 13 * TPQ, 60)
+    )
+    assert summarize(fur_elise)["meters"] == ["1/8", "3/8", "2/8"]  # what `info` lists
+    assert longest_meter(fur_elise) == "3/8"
+    assert longest_meter(song([], note(0, TPQ, 60))) is None
 
 
 def test_the_sustain_pedal_is_kept_as_tokens():

@@ -107,6 +107,20 @@ def _meters(song: Song) -> list[tuple[int, bytes]]:
     return [(tick, data) for tick, _, data in ruling_conductor(song, found)]
 
 
+def longest_meter(song: Song) -> str | None:
+    """The time signature ("3/8") the song plays longest to, None without one: what a DAW
+    project needs, where the first may be a pickup's (Für Elise opens with a bar of
+    1/8)."""
+    meters = [(tick, name) for tick, data in _meters(song) for name in _signatures([(0, data)])]
+    if not meters:
+        return None
+    end = max((track_length_ticks(track) for track in song.tracks), default=0)
+    played: dict[str, int] = {}
+    for (tick, name), (until, _) in zip(meters, [*meters[1:], (end, "")], strict=True):
+        played[name] = played.get(name, 0) + max(until - tick, 0)
+    return max(played, key=played.__getitem__)  # on a tie, the first
+
+
 def _signatures(events: list[tuple[int, bytes]]) -> list[str]:
     """The distinct time signatures ("6/8") or key signatures ("D major") of (tick, meta
     data) events, in order of time; a malformed one (a denominator past 1/64, eight
