@@ -515,6 +515,28 @@ def _repairs_line(repairs: Sequence[str]) -> str:
     return f"warning: {repairs[0]}{more}"
 
 
+class RepairsTold:
+    """Tells what the reader mended in the files of a folder it kept, as they are read: a
+    line for each of the first few files, then (``summary``) how many in all."""
+
+    SHOWN = 5
+
+    def __init__(self) -> None:
+        self.files = 0
+
+    def __call__(self, repairs: Sequence[str]) -> None:
+        self.files += 1
+        if self.files <= self.SHOWN:
+            click.echo(_repairs_line(repairs), err=True)
+
+    def summary(self) -> None:
+        if self.files:
+            shown = f" (first {self.SHOWN} shown)" if self.files > self.SHOWN else ""
+            click.echo(
+                f"warning: kept {count(self.files, 'file')} that needed repairs{shown}", err=True
+            )
+
+
 def _named_warnings(song: Song, source: Path) -> tuple[str, ...]:
     """The song's warnings, each naming the file (the tokenizer's and decoder's do not)."""
     return tuple(str(warning.with_path(source)) for warning in song.warnings)
@@ -644,14 +666,10 @@ def prepare(
         )
     elif lopsided := lopsided_split(train["tokens"], valid["tokens"]):
         click.echo(f"warning: {lopsided}", err=True)
-    for piece in report.repaired[:5]:
-        click.echo(_repairs_line(piece.repairs), err=True)
-    if report.repaired:
-        click.echo(
-            f"warning: kept {count(len(report.repaired), 'file')} that needed repairs"
-            + (" (first 5 shown)" if len(report.repaired) > 5 else ""),
-            err=True,
-        )
+    told = RepairsTold()
+    for piece in report.repaired:
+        told(piece.repairs)
+    told.summary()
     if report.skipped:
         click.echo(
             f"error: skipped {count(len(report.skipped), 'file')} of {report.files}",
@@ -894,6 +912,7 @@ def train(
             scoring = None
 
     left_out: list[str] = []
+    repaired = RepairsTold()  # each file's line comes before the first step
 
     def leave_out(error: str) -> None:  # an error line each, as prepare prints them
         left_out.append(error)
@@ -911,6 +930,7 @@ def train(
             notify=lambda message: say(f"warning: {message}"),
             skipped=leave_out,
             validating=validating,
+            repaired=repaired,
         )
     finally:
         for shown in (scoring, bar):
@@ -928,6 +948,7 @@ def train(
         f"{result.seconds:.0f} s{best}",
         err=True,
     )
+    repaired.summary()
     if result.interrupted:
         typed = click.get_current_context().meta[COMMAND_LINE]
         again = typed + ([] if "--resume" in typed else ["--resume"])
@@ -1017,9 +1038,11 @@ def evaluate(model_dir: str, data: str, as_json: bool) -> None:
         with _interrupts_held():  # torch loads as the model's network is built
             model = load_model(model_dir)
             model.network  # noqa: B018
-        metrics = model.evaluate(data, skipped=skipped.append, progress=progress)
+        repaired = RepairsTold()
+        metrics = model.evaluate(data, skipped=skipped.append, progress=progress, repaired=repaired)
     for error in skipped:
         click.echo(f"error: {error}", err=True)
+    repaired.summary()
     if as_json:
         click.echo(json.dumps(metrics.to_dict(), indent=2))
     else:

@@ -109,14 +109,18 @@ def test_training_on_a_folder_leaves_out_a_file_it_cannot_read_and_says_so(tmp_p
     for path in sorted(DATA.glob("*.mid"))[:4]:
         shutil.copy(path, midi)
     (midi / "broken.mid").write_bytes(b"MThd\0\0")
+    shutil.copy(DATA / "broken" / "crafted_missing_eot.mid", midi / "no_end.mid")  # mended
     model = tmp_path / "model"
     options = ["--hidden", "16", "--embed", "8", "--steps", "1"]
     result = CliRunner().invoke(main, ["train", str(midi), "-o", str(model), *options])
     assert result.exit_code == 1, result.output
-    assert result.stderr.splitlines()[0].startswith(f"error: {midi / 'broken.mid'}: ")
-    assert result.stderr.splitlines()[-1] == (
-        "error: skipped 1 file that could not be read; the model trained on the rest"
-    )
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(f"error: {midi / 'broken.mid'}: ")
+    assert lines[1].startswith(f"warning: {midi / 'no_end.mid'}: ")  # as prepare says it
+    assert lines[-2:] == [
+        "warning: kept 1 file that needed repairs",
+        "error: skipped 1 file that could not be read; the model trained on the rest",
+    ]
     assert (model / "model.safetensors").exists()  # trained on the rest
 
 
@@ -272,18 +276,23 @@ def test_evaluate_names_the_files_of_a_folder_it_could_not_read(dataset, tmp_pat
     songs = tmp_path / "songs"
     songs.mkdir()
     shutil.copy(DATA / "pymidi_mary.mid", songs)
+    shutil.copy(DATA / "broken" / "crafted_missing_eot.mid", songs / "no_end.mid")  # mended
     (songs / "empty.mid").write_bytes(b"")
     (songs / "notes.mid").write_text("not music")
     for k in range(5):  # more than a screenful's share: it named the first 5
         (songs / f"part-{k}.mid").write_bytes(b"")
     result = CliRunner().invoke(main, ["evaluate", str(folder), str(songs), "--json"])
     assert result.exit_code == 1
-    assert json.loads(result.stdout)["notes"] == 34  # mary alone: scored without them
-    assert result.stderr.splitlines() == [
+    mended = midigen.load_model(folder).evaluate(songs / "no_end.mid")
+    assert json.loads(result.stdout)["notes"] == 34 + mended.notes  # scored without the rest
+    stderr = result.stderr.splitlines()
+    assert stderr[0].startswith(f"warning: {songs / 'no_end.mid'}: ")  # as prepare says it
+    assert stderr[1:] == [
         f"error: {songs / 'empty.mid'}: empty file (byte 0)",
         f"error: {songs / 'notes.mid'}: not a MIDI file (starts with b'not ', no MThd header) "
         "(byte 0)",
         *(f"error: {songs / f'part-{k}.mid'}: empty file (byte 0)" for k in range(5)),
+        "warning: kept 1 file that needed repairs",
         "error: skipped 7 files that could not be read",
     ]
 

@@ -530,6 +530,7 @@ def dataset_from(
     valid_fraction: float = PrepareConfig.valid_fraction,
     styles: bool = False,
     skipped: Callable[[str], None] | None = None,
+    repaired: Callable[[list[str]], None] | None = None,
 ) -> Iterator[Dataset]:
     """A dataset folder as it is, or a folder of MIDI or text prepared into a temporary one.
 
@@ -537,7 +538,8 @@ def dataset_from(
     otherwise word text.  ``vocab`` is passed on to ``prepare`` (to score
     new files with a trained model's vocabulary); with ``styles`` a folder's
     first-level subfolders name the files' styles.  ``skipped`` hears why
-    each file that could not be prepared was left out.
+    each file that could not be prepared was left out, and ``repaired`` what
+    the tolerant reader mended in each file it kept.
 
     Raises:
         MidiError: the dataset holds another scheme, or the files cannot be prepared.
@@ -558,6 +560,8 @@ def dataset_from(
         report = prepare([data], folder, config, vocab=vocab)
         for piece in report.skipped if skipped else ():
             skipped(piece.error)
+        for piece in report.repaired if repaired else ():
+            repaired(piece.repairs)
         dataset = open_dataset(folder)
         dataset.meta["source"] = str(data)
         yield dataset

@@ -163,6 +163,7 @@ def train(
     notify: Callable[[str], None] | None = None,
     skipped: Callable[[str], None] | None = None,
     validating: Callable[[int, int], None] | None = None,
+    repaired: Callable[[list[str]], None] | None = None,
 ) -> Progress:
     """Train (or resume) a model on a dataset folder or a folder of MIDI / word text.
 
@@ -174,7 +175,8 @@ def train(
     (a validation split too small to pick the best model, a model that never
     beat its untrained self), and without ``skipped`` with each file of a folder
     DATA that cannot be read; ``skipped`` with each such file's error
-    (training leaves it out).  ``validating`` hears, during each validation,
+    (training leaves it out), and ``repaired`` with what the reader mended in
+    each file it kept.  ``validating`` hears, during each validation,
     the tokens scored so far and in all (``evaluate_split``'s progress): on the
     shipped model's data the first one takes a minute before the first step.
     Returns where training stopped.
@@ -208,7 +210,8 @@ def train(
                 warn("nothing to resume (no complete checkpoint): training from the start")
             if from_scratch:  # the curve of a run that stopped early starts again too
                 (folder / LOG_FILE).unlink(missing_ok=True)
-            with dataset_from(data, scheme, skipped=leave_out) as dataset:
+            mended = repaired if distributed.is_main else None
+            with dataset_from(data, scheme, skipped=leave_out, repaired=mended) as dataset:
                 trainer = _Trainer(
                     dataset, folder, config, model_config or {}, resume, restart, distributed
                 )

@@ -110,6 +110,7 @@ class TrainedModel:
         data: str | Path,
         skipped: Callable[[str], None] | None = None,
         progress: Callable[[int, int], None] | None = None,
+        repaired: Callable[[list[str]], None] | None = None,
     ) -> Metrics:
         """Score a dataset's validation split (all of it, if it has none), or every file
         of a folder of MIDI or text; ``progress`` hears the tokens scored so far and in
@@ -117,7 +118,8 @@ class TrainedModel:
 
         For a model with styles, a folder's first-level subfolders name the
         styles of the files in them (as ``prepare --styles`` reads them).
-        ``skipped`` hears why each file of a folder that cannot be read was left out.
+        ``skipped`` hears why each file of a folder that cannot be read was left out,
+        and ``repaired`` what the reader mended in each file it kept.
 
         Raises:
             MidiError: the data cannot be read or holds another token scheme.
@@ -135,6 +137,7 @@ class TrainedModel:
             valid_fraction=0,
             styles=bool(self.styles),
             skipped=skipped,
+            repaired=repaired,
         ) as dataset:
             split = "valid" if len(dataset.pieces("valid")) else "train"
             dataset = _with_vocab(dataset, self.vocab)
