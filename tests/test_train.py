@@ -166,7 +166,7 @@ def test_thread_trials_run_only_where_one_thread_and_two_train_to_the_same_weigh
     ],
 )
 def test_thread_trials_run_the_steps_on_the_faster_count(one, two, expected, wait):
-    from midigen.model.train import ThreadTrials
+    from midigen.model.threads import ThreadTrials
 
     trials, clock, seen = ThreadTrials((1, 2)), 0.0, []
     try:
@@ -268,6 +268,29 @@ def test_evaluate_reports_bits_per_note(dataset, tmp_path):
     assert metrics["notes"] > 0 and metrics["bits_per_note"] > 0
     on_files = midigen.load_model(folder).evaluate(DATA / "pymidi_mary.mid")
     assert on_files.tokens > 0
+
+
+def test_evaluation_tunes_its_threads_only_where_the_scores_stay_the_same(
+    dataset, tmp_path, monkeypatch
+):
+    """Beside a busy process `evaluate` took 2 min 51 s on two threads and 8 s on one; it
+    may choose its count by speed only where that leaves every score as it was."""
+    from midigen.model import evaluate as evaluation
+
+    if torch.get_num_threads() < 2:
+        pytest.skip("one thread only")
+    train(dataset, tmp_path / "model", fast(steps=2), TINY)
+    model = midigen.load_model(tmp_path / "model")
+    trials, offered, scores = evaluation.ThreadTrials, [], {}
+    for threads in (1, 2):
+        monkeypatch.setattr(evaluation, "ThreadTrials", lambda _, n=threads: trials((n,)))
+        scores[threads] = model.evaluate(dataset)
+    monkeypatch.setattr(
+        evaluation, "ThreadTrials", lambda counts: offered.append(counts) or trials(counts)
+    )
+    tuned = model.evaluate(dataset)
+    assert offered == [(1, 2) if scores[1] == scores[2] else ()]
+    assert tuned == scores[2]  # the same on either count, or on torch's own (two)
 
 
 def test_evaluate_names_the_files_of_a_folder_it_could_not_read(dataset, tmp_path):

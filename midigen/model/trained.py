@@ -144,7 +144,14 @@ class TrainedModel:
             bf16 = uses_bf16("auto", torch.device("cpu"))  # as training does where it can
             batch = max(1, min(EVAL_BATCH, EVAL_LOGITS // (EVAL_BPTT * len(self.vocab))))
             return evaluate_split(
-                self.network, dataset, split, EVAL_BPTT, batch, bf16=bf16, progress=progress
+                self.network,
+                dataset,
+                split,
+                EVAL_BPTT,
+                batch,
+                bf16=bf16,
+                progress=progress,
+                tune_threads=True,
             )
 
     def unknown_tokens(self, tokens: list[str]) -> list[str]:
