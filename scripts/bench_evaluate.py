@@ -6,6 +6,11 @@ then `TrainedModel.evaluate` scores the dataset's validation split and, for a
 larger sample, every piece of its training split.  DESIGN §6: evaluation at
 least 3x the training tokens/s.  Medians of --runs runs.
 
+Then the validation split again beside a busy process (a Python loop, as a
+user's other program): on the threads evaluation chooses by timing its
+windows (ThreadTrials), and on torch's own count, which a busy core can make
+crawl.
+
     python scripts/bench_evaluate.py [--model models/default] [--steps 20] [--runs 3]
 """
 
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +50,19 @@ def training_tokens_per_second(data: Path, architecture: dict, steps: int) -> fl
     return steps * config.batch_size * config.bptt / (stamps[-1] - stamps[WARMUP_STEPS - 1])
 
 
+def seconds_beside_a_busy_process(score) -> float:
+    """How long ``score()`` takes while another process keeps a core busy."""
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)  # scheduled and spinning
+        started = time.perf_counter()
+        score()
+        return time.perf_counter() - started
+    finally:
+        busy.kill()
+        busy.wait()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=default_model())
@@ -71,6 +90,21 @@ def main() -> int:
                     model.network, dataset, "train", EVAL_BPTT, EVAL_BATCH, bf16=bf16
                 )
                 whole.append(scored.tokens / (time.perf_counter() - started))
+        with dataset_from(data) as dataset:
+            loaded = {
+                tuned: seconds_beside_a_busy_process(
+                    lambda tuned=tuned: evaluate_split(
+                        model.network,
+                        dataset,
+                        "valid",
+                        EVAL_BPTT,
+                        EVAL_BATCH,
+                        bf16=bf16,
+                        tune_threads=tuned,
+                    )
+                )
+                for tuned in (False, True)
+            }
     base = statistics.median(training)
     print(f"model {args.model}: {shape['cell']} H{shape['hidden']} L{shape['layers']}; "
           f"{'bf16' if bf16 else 'fp32'}; median of {args.runs} runs")  # fmt: skip
@@ -83,6 +117,10 @@ def main() -> int:
         rate = statistics.median(rates)
         print(f"{label + f' ({tokens:,} tokens)':<46} {rate:>10,.0f} {rate / base:>11.2f}x")
     print("target: evaluation >= 3x training")
+    print(
+        f"beside a busy process, the validation split: {loaded[True]:.1f} s on the threads "
+        f"it chose, {loaded[False]:.1f} s on torch's own {torch.get_num_threads()}"
+    )
     return 0
 
 
