@@ -29,8 +29,10 @@ of notes and how many start together, its ensemble, each at a rank of its
 own, and one velocity where the style keeps one), or at its prime's (an
 infill's candidates: at the music's on both sides of the span), so
 that the music neither roams nor comes out all alike; an ensemble's
-instruments that fall silent are brought back, so that it plays together
-instead of handing the tune on; an instrument that sounds one note at a
+instruments that fall silent are brought back (a continuation's: those
+heard in its prime), so that it plays together instead of handing the
+tune on; a continuation cut in a one-off bar goes back to its prime's
+meter at the next bar line; an instrument that sounds one note at a
 time (a bass, a trumpet, a clarinet) seldom strikes two together, and a
 bass keeps below the harmony; and in its last two bars it leans to its
 key's tonic triad, so that it ends on its tonic instead of stopping
