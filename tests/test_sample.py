@@ -273,13 +273,18 @@ class Favouring:
 
 
 def four_streams(
-    stepper, length: Length, steering: Steering, seed: int, temperature: float = 1.0
+    stepper,
+    length: Length,
+    steering: Steering,
+    seed: int,
+    temperature: float = 1.0,
+    prime: tuple[str, ...] | list[str] = ("EVENT_24",),
 ) -> list[list[str]]:
-    """Four streams sampled from the start with the whole event vocabulary."""
+    """Four streams sampled with the whole event vocabulary, from the start or ``prime``."""
     return sample_tokens(
         stepper,
         VOCAB,
-        ["EVENT_24"],
+        list(prime),
         length=length,
         sampling=Sampling(temperature=temperature),
         steering=steering,
@@ -361,16 +366,8 @@ def continued_meters(tail: list[str]) -> list[tuple[list[str], grammar.Cursor]]:
         prime += ["BAR"] + ["NOTE_60", "VEL_10", "DUR_12", "SHIFT_12"] * 3
     prime += tail
     steering = Steering(steady=True, keep_tempo=True, barred_meters=True)
-    streams = sample_tokens(
-        Favouring(dict.fromkeys(("NOTE_60", "VEL_10", "DUR_12", "SHIFT_12"), 4.0), -10.0),
-        VOCAB,
-        prime,
-        length=Length(len(prime) + 60, "tokens"),
-        sampling=Sampling(),
-        steering=steering,
-        streams=4,
-        seed=1,
-    )
+    stepper = Favouring(dict.fromkeys(("NOTE_60", "VEL_10", "DUR_12", "SHIFT_12"), 4.0), -10.0)
+    streams = four_streams(stepper, Length(len(prime) + 60, "tokens"), steering, 1, prime=prime)
     return [
         (
             [t for t in tokens[len(prime) :] if t.startswith(("TIMESIG", "BAR"))][:2],
@@ -919,16 +916,7 @@ def primed_streams(prime_velocities: list[int], quantiles: dict, programs: set[i
     steering = Steering(
         instruments=Instruments(frozenset(programs), drums=False), piece_quantiles=quantiles
     )
-    streams = sample_tokens(
-        stepper,
-        VOCAB,
-        prime,
-        length=Length(len(prime) + 400, "tokens"),
-        sampling=Sampling(),
-        steering=steering,
-        streams=4,
-        seed=9,
-    )
+    streams = four_streams(stepper, Length(len(prime) + 400, "tokens"), steering, 9, prime=prime)
     return [tokens[len(prime) :] for tokens in streams]
 
 
@@ -1067,16 +1055,7 @@ def test_a_continuation_keeps_its_primes_instruments_playing():
             piece_quantiles=quantiles,
         )
         back = 0
-        for tokens in sample_tokens(
-            Takeover(),
-            VOCAB,
-            prime,
-            length=Length(30, "seconds"),
-            sampling=Sampling(),
-            steering=steering,
-            streams=4,
-            seed=3,
-        ):
+        for tokens in four_streams(Takeover(), Length(30, "seconds"), steering, 3, prime=prime):
             continuation = tokens[len(prime) :]
             handed_at = continuation.index("PROGRAM_25")
             back += {"PROGRAM_0", "PROGRAM_48"} <= set(continuation[handed_at:])
