@@ -574,6 +574,41 @@ def test_a_named_instrument_holding_a_note_is_heard_and_a_family_comes_back_as_o
     assert lean[VOCAB.ids["PROGRAM_40"]] == sample.NEW_INSTRUMENT  # the strings it chose only
 
 
+def pedal_holds(tokens: list[str]) -> list[tuple[int, int]]:
+    """(program, steps held) of each press of the sustain pedal; one never released is
+    held to the end."""
+    cursor, pressed, holds = grammar.Cursor(bar_lines=True), {}, []
+    for token in tokens[1:]:
+        kind, value = grammar.parse_token(token)
+        if kind == "PEDAL" and value:
+            pressed.setdefault(cursor.program, cursor.step)
+        elif kind == "PEDAL" and cursor.program in pressed:
+            holds.append((cursor.program, cursor.step - pressed.pop(cursor.program)))
+        cursor.feed(kind, value)
+    return holds + [(program, cursor.step - step) for program, step in pressed.items()]
+
+
+def test_only_a_piano_presses_the_pedal_and_it_is_released_within_two_bars():
+    """Unprimed band pieces held the pedal down on a bass or a trombone to the end, every
+    note ringing on, and a piano's for 56 of 60 s."""
+    presser = Favouring(
+        {"PEDAL_ON": 6.0, "NOTE_60": 4.0, "VEL_10": 4.0, "DUR_12": 4.0, "SHIFT_12": 4.0},
+        -10.0,
+    )
+    trombone = Steering(steady=True, instruments=Instruments.parse("trombone"))
+    holds = [
+        h for t in four_streams(presser, Length(30, "seconds"), trombone, 1) for h in pedal_holds(t)
+    ]
+    assert holds == []  # it pressed the pedal before the rule
+    piano = Steering(steady=True, instruments=Instruments.parse("piano"))
+    holds = [
+        h for t in four_streams(presser, Length(30, "seconds"), piano, 1) for h in pedal_holds(t)
+    ]
+    assert len(holds) > 4 and all(program in range(8) for program, _ in holds)
+    longest = max(steps for _, steps in holds)
+    assert longest <= sample.PEDAL_MAX_STEPS + 2 * grammar.STEPS_PER_BEAT, longest
+
+
 def test_left_out_instruments_get_neither_notes_nor_pedal():
     asked = Instruments.parse("guitar,drums")
     for tokens in four_streams(

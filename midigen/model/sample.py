@@ -168,6 +168,14 @@ STACKED_LINE = -3.0
 BASS_TOP = 43
 BASS_GAIN = 12.0
 BASSES = frozenset(FAMILIES["bass"])
+# the sustain pedal: only a piano presses it (of the band training files' pedal downs, 362
+# on pianos, 25 on guitars, 3 on strings, none elsewhere; in unprimed band pieces a bass or
+# a trombone held it down to the end, every note ringing on), and once it has been down
+# PEDAL_MAX_STEPS it comes up, to be pressed again if the model likes (the training files'
+# pianos held it a median 1.7 beats, 7.8 at the 99th percentile; a band piece's piano held
+# it 56 s); in steady music, not --free's
+PEDALLED = frozenset(FAMILIES["piano"])
+PEDAL_MAX_STEPS = 8 * STEPS_PER_BEAT
 OUT_OF_KEY = -1.5  # logit bias for notes outside the kept key's scale: about 1/4.5 as likely
 KEY_SETTLE_NOTES = 16  # pitched notes after which a stream's key is estimated and kept
 LEADING_TONE = -1.0  # and for a minor key's raised 7th, which minor music often uses
@@ -356,11 +364,20 @@ class Masks:
         chosen = steering.instruments
         # playable[program]: every token but the NOTEs this program may not play: outside
         # its range, outside the key, or any NOTE or pedal of a program the musician left
-        # out (a model that meant to play such a program would otherwise pedal it forever)
+        # out (a model that meant to play such a program would otherwise pedal it forever);
+        # and, in steady music, a pedal pressed on any but a piano (PEDALLED)
         left_out = ~(notes | (kinds == "PEDAL"))
+        self.pedal_on, self.pedal_off = (
+            vocab.ids.get("PEDAL_ON", -1),
+            vocab.ids.get("PEDAL_OFF", -1),
+        )
+        no_pedal = np.ones(len(vocab), bool)
+        if self.pedal_on >= 0 and steering.steady:
+            no_pedal[self.pedal_on] = False
         self.playable = np.array(
             [
-                in_key & (~notes | ((low <= pitches) & (pitches <= high)))
+                (in_key & (~notes | ((low <= pitches) & (pitches <= high))))
+                & (True if program in PEDALLED else no_pedal)
                 if chosen is None or program in chosen.programs
                 else left_out
                 for program, (low, high) in enumerate(PROGRAM_RANGES)
@@ -508,6 +525,12 @@ class Masks:
         if the kit (KIT) is among them."""
         tokens = np.isin(self.program_values, sorted(instruments))
         return tokens | self.drums if KIT in instruments else tokens
+
+    def alone(self, token_id: int, may_end: bool) -> np.ndarray:
+        """A mask of one token, and ``<eos>`` where the piece ``may_end``."""
+        allowed = self.eos.copy() if may_end else np.zeros_like(self.eos)
+        allowed[token_id] = True
+        return allowed
 
     def new_instruments(self, played: frozenset[int]) -> np.ndarray:
         """Logits for the PROGRAM tokens of programs not in ``played`` (and the DRUM
@@ -712,6 +735,7 @@ class Stream:
     # line
     prime_meters: list[tuple[int, int]] = field(default_factory=list)
     meter_back: int | None = None
+    pedal_down: dict[int, int] = field(default_factory=dict)  # program -> step it was pressed
     pitch_classes: list[int] = field(default_factory=lambda: [0] * 12)  # of pitched notes
     # and the steps each pitch class sounds, while a prime is read
     prime_pitch_steps: list[int] = field(default_factory=lambda: [0] * 12)
@@ -786,6 +810,11 @@ class Stream:
             self.varied_velocity |= token_id != self.first_velocity
         elif kind == "PROGRAM":
             self.programs.add(token_id)
+        elif kind == "PEDAL":
+            if masks.values[token_id]:
+                self.pedal_down.setdefault(self.cursor.program, self.cursor.step)
+            else:
+                self.pedal_down.pop(self.cursor.program, None)
         elif kind == "TEMPO":
             self.tempo_step = self.cursor.step
         elif kind == "TIMESIG":
@@ -1166,9 +1195,10 @@ class Stream:
         if expect in (VELOCITY, DURATION, FINE):
             return masks.after[expect]
         if expect == BAR_LINE and self.meter_back is not None:  # the prime's meter again
-            allowed = masks.eos.copy() if length_reached else np.zeros_like(masks.eos)
-            allowed[self.meter_back] = True
-            return allowed
+            return masks.alone(self.meter_back, length_reached)
+        pressed = self.pedal_down.get(self.cursor.program) if masks.steady else None
+        if expect == FREE and pressed is not None and pressed <= self.cursor.step - PEDAL_MAX_STEPS:
+            return masks.alone(masks.pedal_off, length_reached)
         allowed = masks.after[expect] & masks.playable[self.cursor.program]
         cursor = self.cursor
         if self.lead_in and not self.sounded:  # no silent lead-in
