@@ -171,11 +171,13 @@ BASSES = frozenset(FAMILIES["bass"])
 # the sustain pedal: only a piano presses it (of the band training files' pedal downs, 362
 # on pianos, 25 on guitars, 3 on strings, none elsewhere; in unprimed band pieces a bass or
 # a trombone held it down to the end, every note ringing on), and once it has been down
-# PEDAL_MAX_STEPS it comes up, to be pressed again if the model likes (the training files'
-# pianos held it a median 1.7 beats, 7.8 at the 99th percentile; a band piece's piano held
-# it 56 s); in steady music, not --free's
+# PEDAL_MAX_STEPS it comes up (PEDAL_RELEASE: a lean that leaves nothing else a chance, but
+# gives way to the rule that a piece's last 8th only rests), to be pressed again if the
+# model likes (the training files' pianos held it a median 1.7 beats, 7.8 at the 99th
+# percentile; a band piece's piano held it 56 s); in steady music, not --free's
 PEDALLED = frozenset(FAMILIES["piano"])
 PEDAL_MAX_STEPS = 8 * STEPS_PER_BEAT
+PEDAL_RELEASE = 50.0
 OUT_OF_KEY = -1.5  # logit bias for notes outside the kept key's scale: about 1/4.5 as likely
 KEY_SETTLE_NOTES = 16  # pitched notes after which a stream's key is estimated and kept
 LEADING_TONE = -1.0  # and for a minor key's raised 7th, which minor music often uses
@@ -374,6 +376,9 @@ class Masks:
         no_pedal = np.ones(len(vocab), bool)
         if self.pedal_on >= 0 and steering.steady:
             no_pedal[self.pedal_on] = False
+        self.release = np.zeros(len(vocab), np.float32)  # PEDAL_OFF by PEDAL_RELEASE
+        if self.pedal_off >= 0:
+            self.release[self.pedal_off] = PEDAL_RELEASE
         self.playable = np.array(
             [
                 (in_key & (~notes | ((low <= pitches) & (pitches <= high))))
@@ -907,7 +912,7 @@ class Stream:
         """The stream's own logit biases but its pitch lean: its velocity's, a long
         silence's, its ensemble's and its style's instruments', its kept key's, its
         kept pulse's and the named instruments' it has not heard yet, as far as the
-        steering asks for them."""
+        steering asks for them; and a pedal's release, once it has been down too long."""
         leans = [self.velocity_bias(masks)]
         silent = self.cursor.step - self.last_onset
         if masks.steady and self.sounded and silent >= SILENCE_STEPS:
@@ -924,6 +929,9 @@ class Stream:
             leans.append(self.pulse_bias(masks))
         if masks.asked:
             leans.append(self.bring_in_bias(masks))
+        pressed = self.pedal_down.get(self.cursor.program)
+        if masks.steady and pressed is not None and pressed <= self.cursor.step - PEDAL_MAX_STEPS:
+            leans.append(masks.release)
         return sum(leans[1:], leans[0])
 
     def pitch_lean(self, masks: Masks, closing: bool) -> np.ndarray:
@@ -1196,9 +1204,6 @@ class Stream:
             return masks.after[expect]
         if expect == BAR_LINE and self.meter_back is not None:  # the prime's meter again
             return masks.alone(self.meter_back, length_reached)
-        pressed = self.pedal_down.get(self.cursor.program) if masks.steady else None
-        if expect == FREE and pressed is not None and pressed <= self.cursor.step - PEDAL_MAX_STEPS:
-            return masks.alone(masks.pedal_off, length_reached)
         allowed = masks.after[expect] & masks.playable[self.cursor.program]
         cursor = self.cursor
         if self.lead_in and not self.sounded:  # no silent lead-in
