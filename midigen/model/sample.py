@@ -369,20 +369,17 @@ class Masks:
         # out (a model that meant to play such a program would otherwise pedal it forever);
         # and, in steady music, a pedal pressed on any but a piano (PEDALLED)
         left_out = ~(notes | (kinds == "PEDAL"))
-        self.pedal_on, self.pedal_off = (
-            vocab.ids.get("PEDAL_ON", -1),
-            vocab.ids.get("PEDAL_OFF", -1),
-        )
-        no_pedal = np.ones(len(vocab), bool)
-        if self.pedal_on >= 0 and steering.steady:
-            no_pedal[self.pedal_on] = False
+        pedal_on, pedal_off = vocab.ids.get("PEDAL_ON"), vocab.ids.get("PEDAL_OFF")
+        any_token, no_pedal = np.ones(len(vocab), bool), np.ones(len(vocab), bool)
+        if pedal_on is not None and steering.steady:
+            no_pedal[pedal_on] = False
         self.release = np.zeros(len(vocab), np.float32)  # PEDAL_OFF by PEDAL_RELEASE
-        if self.pedal_off >= 0:
-            self.release[self.pedal_off] = PEDAL_RELEASE
+        if pedal_off is not None:
+            self.release[pedal_off] = PEDAL_RELEASE
         self.playable = np.array(
             [
                 (in_key & (~notes | ((low <= pitches) & (pitches <= high))))
-                & (True if program in PEDALLED else no_pedal)
+                & (any_token if program in PEDALLED else no_pedal)
                 if chosen is None or program in chosen.programs
                 else left_out
                 for program, (low, high) in enumerate(PROGRAM_RANGES)
