@@ -20,7 +20,7 @@ from ..data.batches import Epoch, lay_out
 from ..data.dataset import Dataset
 from ..tokens.vocab import PAD_ID
 from .network import LanguageModel, State, reset_state
-from .threads import ThreadTrials
+from .threads import ThreadTrials, same_on_any_count
 
 
 @dataclass
@@ -79,9 +79,14 @@ def evaluate_split(
     cpu = torch.device(device).type == "cpu"
     threads = torch.get_num_threads()
     tunable = tune_threads and cpu and threads > 1 and epoch.windows > 0
-    trials = ThreadTrials(
-        (1, threads) if tunable and _same_on_any_count(network, epoch, threads, bf16) else ()
-    )
+
+    def first_window_scores() -> list[torch.Tensor]:  # the scores must not hang on the count
+        x, _, _ = epoch.window(0, slice(None))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            return [network(x)[0]]
+
+    same = tunable and same_on_any_count(first_window_scores, threads)
+    trials = ThreadTrials((1, threads) if same else ())
     # one autocast region for all windows: the weights are cast to bfloat16 once
     with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16):
         for window in range(epoch.windows):
@@ -113,19 +118,6 @@ def evaluate_split(
         tokens=tokens,
         notes=notes,
     )
-
-
-def _same_on_any_count(network: LanguageModel, epoch: Epoch, threads: int, bf16: bool) -> bool:
-    """Whether one thread and ``threads`` score the first window of ``epoch`` to the same
-    bits, so that the scores do not depend on the count the trials choose."""
-    x, _, _ = epoch.window(0, slice(None))
-    original, scores = torch.get_num_threads(), []
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        for used in (1, threads):
-            torch.set_num_threads(used)
-            scores.append(network(x)[0])
-    torch.set_num_threads(original)
-    return torch.equal(*scores)
 
 
 def _busiest_first(epoch: Epoch) -> tuple[Epoch, np.ndarray]:

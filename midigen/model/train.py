@@ -55,7 +55,7 @@ from .distributed import Distributed
 from .evaluate import evaluate_split
 from .log import append_log, plot_losses, read_log
 from .network import LanguageModel, State, detach_state, reset_state, uses_bf16
-from .threads import ThreadTrials
+from .threads import ThreadTrials, same_on_any_count
 
 PRECISIONS = ("auto", "fp32", "bf16")
 MIN_VALID_PIECES = 3
@@ -396,30 +396,23 @@ class _Trainer:
 
     def same_on_any_count(self, threads: int) -> bool:
         """Whether one thread and ``threads`` compute the network's gradients for a batch
-        of the run's shape to the same bits (the random state is left as it was).
-
-        On a CPU whose bf16 kernels (AVX-512 BF16) or fp32 ones sum alike on any
-        count they do; on an AVX2 CPU, two runs of one seed parted after 7 steps
-        of a tiny model, when the trials had put a step on another count.
-        """
+        of the run's shape to the same bits."""
         ids = torch.randint(
             len(self.dataset.vocab),
             (self.config.batch_size, self.config.bptt),
             generator=torch.Generator().manual_seed(0),
         )
-        original, gradients = torch.get_num_threads(), []
-        with torch.random.fork_rng():
-            for used in (1, threads):
-                torch.set_num_threads(used)
-                torch.manual_seed(0)  # the same dropout on both
-                self.network.zero_grad(set_to_none=True)
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-                    logits, _ = self.network(ids)
-                logits.float().logsumexp(-1).mean().backward()
-                gradients.append([p.grad for p in self.network.parameters()])
-        torch.set_num_threads(original)
+
+        def gradients() -> list[torch.Tensor]:
+            self.network.zero_grad(set_to_none=True)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+                logits, _ = self.network(ids)
+            logits.float().logsumexp(-1).mean().backward()
+            return [p.grad for p in self.network.parameters()]
+
+        same = same_on_any_count(gradients, threads)
         self.network.zero_grad(set_to_none=True)
-        return all(torch.equal(*pair) for pair in zip(*gradients, strict=True))
+        return same
 
     def validation_warnings(self) -> list[str]:
         """What makes the validation split a poor judge of the best model."""
