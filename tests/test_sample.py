@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+import statistics
 import subprocess
 import sys
 import warnings
@@ -1066,7 +1068,11 @@ def test_an_ensemble_of_its_style_plays_together():
 
 class Takeover:
     """A stepper that plays 8ths on any instrument, wants to move to the guitar more than
-    anything else, and would only rarely leave it."""
+    anything else, and would only rarely leave it (for piano or strings, with logit
+    ``others``)."""
+
+    def __init__(self, others: float = -6.0):
+        self.others = others
 
     def initial_state(self, streams: int) -> list:
         return [np.zeros(streams, bool)]  # on the guitar
@@ -1078,7 +1084,7 @@ class Takeover:
         logits = np.full((len(ids), len(VOCAB)), -10.0, np.float32)
         for token in ("SHIFT_12", "NOTE_60", "VEL_10", "DUR_12"):
             logits[:, VOCAB.ids[token]] = 2.0
-        logits[:, [VOCAB.ids["PROGRAM_0"], VOCAB.ids["PROGRAM_48"]]] = -6.0
+        logits[:, [VOCAB.ids["PROGRAM_0"], VOCAB.ids["PROGRAM_48"]]] = self.others
         logits[~on_guitar, VOCAB.ids["PROGRAM_25"]] = 10.0
         return logits
 
@@ -1105,6 +1111,29 @@ def test_a_continuation_keeps_its_primes_instruments_playing():
     assert prime_instruments_back({}) == 0  # free: the model's guitar plays on alone
     solo = {"instruments": {"": [1.0] * 11}}  # the prime's duo, not its style's solo
     assert prime_instruments_back(solo) == 4
+
+
+def test_an_instrument_called_back_plays_a_phrase_not_a_lone_note():
+    """Brought back after the guitar took over, the prime's piano and strings play on for
+    a phrase, not one note every BRING_BACK_STEPS."""
+    prime = ["EVENT_24", "BAR"]
+    for program in (0, 48):
+        prime += [f"PROGRAM_{program}"]
+        prime += ["NOTE_60", "VEL_10", "DUR_12", "SHIFT_12"] * 4
+    steering = Steering(
+        instruments=Instruments(frozenset({0, 25, 48}), drums=False),
+        piece_quantiles={"instruments": {"": [1.0] * 11}},
+    )
+    gaps = []
+    stepper = Takeover(others=-3.0)  # called back, they may beat the guitar's next note
+    for tokens in four_streams(stepper, Length(60, "seconds"), steering, 3, prime=prime):
+        score = grammar.Score()
+        grammar.walk(tokens, score)
+        for program in (0, 48):
+            starts = sorted(n.start for n in score.notes if n.instrument == program)[4:]
+            gaps += [later - start for start, later in itertools.pairwise(starts)]
+    # before: 35 gaps, of 8-12 beats: each note called back alone
+    assert len(gaps) > 60 and statistics.median(gaps) < 6 * grammar.STEPS_PER_BEAT
 
 
 def test_a_stream_plays_the_instruments_of_its_style():

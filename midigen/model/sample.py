@@ -120,6 +120,11 @@ NAMED_LONG_SILENCE_STEPS = 4 * STEPS_PER_BEAT
 # -> 74% (real 74%), classical 82% -> 85% (real 99%), mean OA 0.751 -> 0.749 and 0.701
 # -> 0.694 (noise)
 BRING_BACK_STEPS = 8 * STEPS_PER_BEAT
+# and once back (it plays again after that silence, called or not), for a phrase it is
+# called back as a named instrument is, whenever not heard for NAMED_BRING_BACK_STEPS:
+# called for one hit, a band's drums went quiet again at once and played a lone hit
+# every 8-10 beats (a Mr. Blue Sky continuation: 29 drum notes in 30 s, the song 233)
+RETURN_PHRASE_STEPS = 16 * STEPS_PER_BEAT
 # and with twice the lean once silent this much longer: a model settled into one
 # instrument's groove gives a program change a few thousandths of a chance a step
 LONG_SILENCE_STEPS = 16 * STEPS_PER_BEAT
@@ -727,6 +732,10 @@ class Stream:
     programs: set[int] = field(default_factory=set)  # ids of PROGRAM tokens used
     played: set[int] = field(default_factory=set)  # programs that played a note, KIT for drums
     last_played: dict[int, int] = field(default_factory=dict)  # and the step of their last
+    # the step each came back at after BRING_BACK_STEPS of silence, and where its last note
+    # ends (a held chord is still playing): for its phrase once back
+    returned: dict[int, int] = field(default_factory=dict)
+    heard_to: dict[int, int] = field(default_factory=dict)
     # the step each instrument the musician named (by its index in Masks.asked) was last
     # heard to: where its last note ended, for a held chord is still playing
     named_heard: dict[int, int] = field(default_factory=dict)
@@ -781,7 +790,13 @@ class Stream:
                 if self.at_once_step != self.cursor.step:
                     self.at_once, self.at_once_step = {}, self.cursor.step
                 self.at_once[self.cursor.program] = self.at_once.get(self.cursor.program, 0) + 1
-            self.last_played[self.cursor.program if kind == "NOTE" else KIT] = self.cursor.step
+            instrument = self.cursor.program if kind == "NOTE" else KIT
+            if (
+                self.last_played.get(instrument, self.cursor.step)
+                < self.cursor.step - BRING_BACK_STEPS
+            ):
+                self.returned[instrument] = self.cursor.step
+            self.last_played[instrument] = self.cursor.step
             self.onset_steps += not self.notes_this_step
             self.notes_this_step += 1
             self.last_onset = self.cursor.step
@@ -828,11 +843,12 @@ class Stream:
         self.cursor.feed(kind, masks.values[token_id])
         if kind == "DUR" and self.reading_prime and self.cursor.note.instrument != DRUMS:
             self.prime_pitch_steps[self.cursor.note.pitch % 12] += masks.values[token_id]
-        if kind == "DUR" and masks.asked:  # the note's length so far: where a named one ends
+        if kind == "DUR":  # the note's length so far: where it ends
             note = self.cursor.note  # its instrument: a program, or DRUMS, which is KIT
+            end = note.start + note.length
+            self.heard_to[note.instrument] = max(self.heard_to.get(note.instrument, -1), end)
             for k, named in enumerate(masks.asked):
                 if note.instrument in named:
-                    end = note.start + note.length
                     self.named_heard[k] = max(self.named_heard.get(k, -1), end)
 
     @property
@@ -1062,9 +1078,12 @@ class Stream:
 
     def _brought_back(self, masks: Masks, ensemble: frozenset[int], bias: np.ndarray) -> np.ndarray:
         """``bias`` with the lean that brings back the instruments of ``ensemble`` silent
-        for BRING_BACK_STEPS (twice that after LONG_SILENCE_STEPS more)."""
+        for BRING_BACK_STEPS (twice that after LONG_SILENCE_STEPS more), and those
+        back for less than RETURN_PHRASE_STEPS not heard for NAMED_BRING_BACK_STEPS."""
         since = self.cursor.step - BRING_BACK_STEPS
-        silent = frozenset(i for i in ensemble if self.last_played[i] < since)
+        silent = frozenset(
+            i for i in ensemble if self.last_played[i] < since or self._in_phrase_gap(i)
+        )
         if not silent:
             return bias
         bias = bias + masks.silent_instruments(silent)
@@ -1073,6 +1092,15 @@ class Stream:
         since -= LONG_SILENCE_STEPS
         long_silent = frozenset(i for i in silent if self.last_played[i] < since)
         return bias + masks.silent_instruments(long_silent) if long_silent else bias
+
+    def _in_phrase_gap(self, instrument: int) -> bool:
+        """Whether ``instrument`` came back less than RETURN_PHRASE_STEPS ago and has not
+        been heard since NAMED_BRING_BACK_STEPS."""
+        step = self.cursor.step
+        back = self.returned.get(instrument)
+        if back is None or step - back >= RETURN_PHRASE_STEPS:
+            return False
+        return self.heard_to.get(instrument, -1) <= step - STEPS_PER_BEAT
 
     def velocity_bias(self, masks: Masks) -> np.ndarray:
         """In a style that keeps one velocity, once the stream has played a note the other
