@@ -1090,9 +1090,10 @@ class Takeover:
 
 
 def test_a_continuation_keeps_its_primes_instruments_playing():
-    def prime_instruments_back(quantiles: dict) -> int:
+    def prime_instruments_back(quantiles: dict, others: float = -6.0) -> int:
         """In how many of four continuations of a piano and strings prime both play
-        again after the guitar of the prime file took over."""
+        again after the guitar of the prime file took over (the model gives piano and
+        strings ``others`` logits)."""
         prime = ["EVENT_24", "BAR"]
         for program in (0, 48):
             prime += [f"PROGRAM_{program}"]
@@ -1102,7 +1103,8 @@ def test_a_continuation_keeps_its_primes_instruments_playing():
             piece_quantiles=quantiles,
         )
         back = 0
-        for tokens in four_streams(Takeover(), Length(30, "seconds"), steering, 3, prime=prime):
+        stepper = Takeover(others)
+        for tokens in four_streams(stepper, Length(30, "seconds"), steering, 3, prime=prime):
             continuation = tokens[len(prime) :]
             handed_at = continuation.index("PROGRAM_25")
             back += {"PROGRAM_0", "PROGRAM_48"} <= set(continuation[handed_at:])
@@ -1111,6 +1113,8 @@ def test_a_continuation_keeps_its_primes_instruments_playing():
     assert prime_instruments_back({}) == 0  # free: the model's guitar plays on alone
     solo = {"instruments": {"": [1.0] * 11}}  # the prime's duo, not its style's solo
     assert prime_instruments_back(solo) == 4
+    # even those the model all but refuses (leaning by BRING_IN once or twice: in none)
+    assert prime_instruments_back(solo, others=-15.0) >= 3
 
 
 def test_an_instrument_called_back_plays_a_phrase_not_a_lone_note():

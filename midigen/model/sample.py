@@ -121,13 +121,19 @@ NAMED_LONG_SILENCE_STEPS = 4 * STEPS_PER_BEAT
 # -> 0.694 (noise)
 BRING_BACK_STEPS = 8 * STEPS_PER_BEAT
 # and once back (it plays again after that silence, called or not), for a phrase it is
-# called back as a named instrument is, whenever not heard for NAMED_BRING_BACK_STEPS:
-# called for one hit, a band's drums went quiet again at once and played a lone hit
-# every 8-10 beats (a Mr. Blue Sky continuation: 29 drum notes in 30 s, the song 233)
+# called back, as strongly as it was, whenever not heard for a beat: called for one hit,
+# a band's drums went quiet again at once and played a lone hit every 8-10 beats (a Mr.
+# Blue Sky continuation: 29 drum notes in 30 s, the song 233)
 RETURN_PHRASE_STEPS = 16 * STEPS_PER_BEAT
+PHRASE_GAP_STEPS = STEPS_PER_BEAT
 # and with twice the lean once silent this much longer: a model settled into one
 # instrument's groove gives a program change a few thousandths of a chance a step
 LONG_SILENCE_STEPS = 16 * STEPS_PER_BEAT
+# a prime's instrument leans back in by BRING_IN more for each BRING_BACK_STEPS of
+# silence, up to this many times: the model may all but refuse one it rarely saw (a
+# banjo that played 55% of m2j_smwwd1's prime sat 28 logits below the likeliest token
+# and played no note after the cut in 4 of 6 seeds)
+PRIME_CALL_MOST = 5
 # when a key is asked, its tonic's notes lean by TONIC_LEAN logits and its third's and
 # fifth's by TRIAD_LEAN while less than TONIC_SHARE of the stream's pitched notes are on
 # the tonic, so that the music sounds in that key and not in its relative; not beyond,
@@ -732,9 +738,10 @@ class Stream:
     programs: set[int] = field(default_factory=set)  # ids of PROGRAM tokens used
     played: set[int] = field(default_factory=set)  # programs that played a note, KIT for drums
     last_played: dict[int, int] = field(default_factory=dict)  # and the step of their last
-    # the step each came back at after BRING_BACK_STEPS of silence, and where its last note
-    # ends (a held chord is still playing): for its phrase once back
-    returned: dict[int, int] = field(default_factory=dict)
+    # the step each came back at after BRING_BACK_STEPS of silence and the strength of the
+    # call back then (_call_strength), and where its last note ends (a held chord is still
+    # playing): for its phrase once back
+    returned: dict[int, tuple[int, int]] = field(default_factory=dict)
     heard_to: dict[int, int] = field(default_factory=dict)
     # the step each instrument the musician named (by its index in Masks.asked) was last
     # heard to: where its last note ended, for a held chord is still playing
@@ -791,11 +798,9 @@ class Stream:
                     self.at_once, self.at_once_step = {}, self.cursor.step
                 self.at_once[self.cursor.program] = self.at_once.get(self.cursor.program, 0) + 1
             instrument = self.cursor.program if kind == "NOTE" else KIT
-            if (
-                self.last_played.get(instrument, self.cursor.step)
-                < self.cursor.step - BRING_BACK_STEPS
-            ):
-                self.returned[instrument] = self.cursor.step
+            silent = self.cursor.step - self.last_played.get(instrument, self.cursor.step)
+            if silent > BRING_BACK_STEPS:
+                self.returned[instrument] = (self.cursor.step, self._call_strength(silent))
             self.last_played[instrument] = self.cursor.step
             self.onset_steps += not self.notes_this_step
             self.notes_this_step += 1
@@ -1053,13 +1058,12 @@ class Stream:
     def ensemble_bias(self, masks: Masks) -> np.ndarray:
         """Once the stream plays as many instruments as its aim, new ones lean away, and
         if it aims at an ensemble, those of it silent for BRING_BACK_STEPS lean back in
-        (by BRING_IN, twice that after LONG_SILENCE_STEPS more), as named instruments do:
-        an ensemble plays together, it does not hand the tune on after an opening
-        flourish.
+        for a phrase (_brought_back), as named instruments do: an ensemble plays
+        together, it does not hand the tune on after an opening flourish.
 
         A continuation's ensemble is the instruments heard in its prime: those
-        are brought back, and the prime file's others may join without leaning
-        away.  Left to the model, one of them could take the piece over while the
+        are brought back, ever more strongly the longer they are silent, and the
+        prime file's others may join without leaning away.  Left to the model, one of them could take the piece over while the
         prime's fell silent: of 54 shared files of several instruments, continued
         from 10 s to 40 s with two seeds, the continuations went on with a mean
         84% of their prime's instruments, some with none, where the real rest of
@@ -1077,30 +1081,37 @@ class Stream:
         return self._brought_back(masks, frozenset(self.played), bias)
 
     def _brought_back(self, masks: Masks, ensemble: frozenset[int], bias: np.ndarray) -> np.ndarray:
-        """``bias`` with the lean that brings back the instruments of ``ensemble`` silent
-        for BRING_BACK_STEPS (twice that after LONG_SILENCE_STEPS more), and those
-        back for less than RETURN_PHRASE_STEPS not heard for NAMED_BRING_BACK_STEPS."""
-        since = self.cursor.step - BRING_BACK_STEPS
-        silent = frozenset(
-            i for i in ensemble if self.last_played[i] < since or self._in_phrase_gap(i)
-        )
-        if not silent:
-            return bias
-        bias = bias + masks.silent_instruments(silent)
-        if self.cursor.program in silent:
+        """``bias`` with the lean that calls back each instrument of ``ensemble`` silent
+        for BRING_BACK_STEPS, or back for less than RETURN_PHRASE_STEPS and not heard for
+        PHRASE_GAP_STEPS: BRING_IN times its call's strength."""
+        called: dict[int, set[int]] = {}
+        for instrument in ensemble:
+            if strength := self._call(instrument):
+                called.setdefault(strength, set()).add(instrument)
+        for strength, instruments in called.items():
+            bias = bias + masks.silent_instruments(frozenset(instruments)) * np.float32(strength)
+        if any(self.cursor.program in instruments for instruments in called.values()):
             bias = bias + masks.stay  # brought back: it plays before the tune moves on
-        since -= LONG_SILENCE_STEPS
-        long_silent = frozenset(i for i in silent if self.last_played[i] < since)
-        return bias + masks.silent_instruments(long_silent) if long_silent else bias
+        return bias
 
-    def _in_phrase_gap(self, instrument: int) -> bool:
-        """Whether ``instrument`` came back less than RETURN_PHRASE_STEPS ago and has not
-        been heard since NAMED_BRING_BACK_STEPS."""
+    def _call(self, instrument: int) -> int:
+        """How strongly ``instrument`` is called back now (0: not at all)."""
         step = self.cursor.step
-        back = self.returned.get(instrument)
-        if back is None or step - back >= RETURN_PHRASE_STEPS:
-            return False
-        return self.heard_to.get(instrument, -1) <= step - STEPS_PER_BEAT
+        silent = step - self.last_played[instrument]
+        if silent > BRING_BACK_STEPS:
+            return self._call_strength(silent)
+        back, strength = self.returned.get(instrument, (-RETURN_PHRASE_STEPS, 0))
+        in_phrase = step - back < RETURN_PHRASE_STEPS
+        heard = self.heard_to.get(instrument, -1) > step - PHRASE_GAP_STEPS
+        return strength if in_phrase and not heard else 0
+
+    def _call_strength(self, silent: int) -> int:
+        """The multiple of BRING_IN an instrument silent for ``silent`` steps is called
+        back with: 1, 2 after LONG_SILENCE_STEPS more, and a prime's one more for each
+        BRING_BACK_STEPS, up to PRIME_CALL_MOST."""
+        if self.primed:
+            return min(silent // BRING_BACK_STEPS, PRIME_CALL_MOST)
+        return 1 + (silent > BRING_BACK_STEPS + LONG_SILENCE_STEPS)
 
     def velocity_bias(self, masks: Masks) -> np.ndarray:
         """In a style that keeps one velocity, once the stream has played a note the other
