@@ -123,7 +123,7 @@ BRING_BACK_STEPS = 8 * STEPS_PER_BEAT
 # and once back (it plays again after that silence, called or not), for a phrase it is
 # called back, as strongly as it was, whenever not heard for a beat: called for one hit,
 # a band's drums went quiet again at once and played a lone hit every 8-10 beats (a Mr.
-# Blue Sky continuation: 29 drum notes in 30 s, the song 233)
+# Blue Sky continuation: 29 drum notes in 30 s, now 85, the song 233)
 RETURN_PHRASE_STEPS = 16 * STEPS_PER_BEAT
 PHRASE_GAP_STEPS = STEPS_PER_BEAT
 # and with twice the lean once silent this much longer: a model settled into one
