@@ -743,9 +743,6 @@ class Stream:
     # playing): for its phrase once back
     returned: dict[int, tuple[int, int]] = field(default_factory=dict)
     heard_to: dict[int, int] = field(default_factory=dict)
-    # the step each instrument the musician named (by its index in Masks.asked) was last
-    # heard to: where its last note ended, for a held chord is still playing
-    named_heard: dict[int, int] = field(default_factory=dict)
     tempo_step: int = -1  # the step of the last TEMPO
     meter_step: int = -1  # and of the last TIMESIG: one of each a step, as the encoder writes
     # the prime's meters, (step, TIMESIG id), and the one it played longest where the cut
@@ -852,9 +849,6 @@ class Stream:
             note = self.cursor.note  # its instrument: a program, or DRUMS, which is KIT
             end = note.start + note.length
             self.heard_to[note.instrument] = max(self.heard_to.get(note.instrument, -1), end)
-            for k, named in enumerate(masks.asked):
-                if note.instrument in named:
-                    self.named_heard[k] = max(self.named_heard.get(k, -1), end)
 
     @property
     def reading_prime(self) -> bool:
@@ -980,11 +974,11 @@ class Stream:
         programs, that one is brought back and the others lean away (`guitar` gave up to
         six guitar tracks, some of one note)."""
         bias, stay = masks.no_lean, False
-        for k, named in enumerate(masks.asked):
+        for named in masks.asked:
             chosen = frozenset(named & self.played)
             if len(named) > 1 and chosen and chosen != named:
                 bias = bias + masks.other_programs(named - chosen)
-            heard = self.named_heard.get(k, -1)
+            heard = max((self.heard_to.get(i, -1) for i in named), default=-1)
             silent = self.cursor.step - heard
             if heard >= 0 and silent < NAMED_BRING_BACK_STEPS:  # not played yet: leans now
                 continue
