@@ -1089,23 +1089,33 @@ class Takeover:
         return logits
 
 
+# a prime of piano then strings, a beat of 8ths each, from a file that also plays a guitar
+DUO_PRIME = ["EVENT_24", "BAR"] + [
+    token
+    for program in (0, 48)
+    for token in [f"PROGRAM_{program}"] + ["NOTE_60", "VEL_10", "DUR_12", "SHIFT_12"] * 4
+]
+
+
+def duo_steering(quantiles: dict) -> Steering:
+    """The steering of a continuation of DUO_PRIME: its file's instruments, the style's
+    figures ``quantiles``."""
+    return Steering(
+        instruments=Instruments(frozenset({0, 25, 48}), drums=False), piece_quantiles=quantiles
+    )
+
+
 def test_a_continuation_keeps_its_primes_instruments_playing():
     def prime_instruments_back(quantiles: dict, others: float = -6.0) -> int:
         """In how many of four continuations of a piano and strings prime both play
         again after the guitar of the prime file took over (the model gives piano and
         strings ``others`` logits)."""
-        prime = ["EVENT_24", "BAR"]
-        for program in (0, 48):
-            prime += [f"PROGRAM_{program}"]
-            prime += ["NOTE_60", "VEL_10", "DUR_12", "SHIFT_12"] * 4
-        steering = Steering(
-            instruments=Instruments(frozenset({0, 25, 48}), drums=False),
-            piece_quantiles=quantiles,
-        )
         back = 0
-        stepper = Takeover(others)
-        for tokens in four_streams(stepper, Length(30, "seconds"), steering, 3, prime=prime):
-            continuation = tokens[len(prime) :]
+        steering = duo_steering(quantiles)
+        for tokens in four_streams(
+            Takeover(others), Length(30, "seconds"), steering, 3, prime=DUO_PRIME
+        ):
+            continuation = tokens[len(DUO_PRIME) :]
             handed_at = continuation.index("PROGRAM_25")
             back += {"PROGRAM_0", "PROGRAM_48"} <= set(continuation[handed_at:])
         return back
@@ -1120,17 +1130,10 @@ def test_a_continuation_keeps_its_primes_instruments_playing():
 def test_an_instrument_called_back_plays_a_phrase_not_a_lone_note():
     """Brought back after the guitar took over, the prime's piano and strings play on for
     a phrase, not one note every BRING_BACK_STEPS."""
-    prime = ["EVENT_24", "BAR"]
-    for program in (0, 48):
-        prime += [f"PROGRAM_{program}"]
-        prime += ["NOTE_60", "VEL_10", "DUR_12", "SHIFT_12"] * 4
-    steering = Steering(
-        instruments=Instruments(frozenset({0, 25, 48}), drums=False),
-        piece_quantiles={"instruments": {"": [1.0] * 11}},
-    )
     gaps = []
     stepper = Takeover(others=-3.0)  # called back, they may beat the guitar's next note
-    for tokens in four_streams(stepper, Length(60, "seconds"), steering, 3, prime=prime):
+    steering = duo_steering({"instruments": {"": [1.0] * 11}})
+    for tokens in four_streams(stepper, Length(60, "seconds"), steering, 3, prime=DUO_PRIME):
         score = grammar.Score()
         grammar.walk(tokens, score)
         for program in (0, 48):
