@@ -560,10 +560,11 @@ class Masks:
         other than the one a stream plays."""
         return self._instrument_lean(programs, NEW_INSTRUMENT)
 
-    def silent_instruments(self, silent: frozenset[int]) -> np.ndarray:
+    def silent_instruments(self, silent: frozenset[int], strength: int = 1) -> np.ndarray:
         """Logits for the PROGRAM tokens of the programs in ``silent`` (and the DRUM
-        tokens, with KIT in it): instruments to bring in, or back once fallen silent."""
-        return self._instrument_lean(silent, BRING_IN)
+        tokens, with KIT in it): instruments to bring in, or back once fallen silent,
+        by ``strength`` times BRING_IN."""
+        return self._instrument_lean(silent, BRING_IN * strength)
 
     def _instrument_lean(self, instruments: frozenset[int], lean: float) -> np.ndarray:
         """``lean`` for the tokens that play one of ``instruments``, 0 elsewhere."""
@@ -1084,7 +1085,7 @@ class Stream:
             if strength := self._call(instrument):
                 called.setdefault(strength, set()).add(instrument)
         for strength, instruments in called.items():
-            bias = bias + masks.silent_instruments(frozenset(instruments)) * np.float32(strength)
+            bias = bias + masks.silent_instruments(frozenset(instruments), strength)
         if any(self.cursor.program in instruments for instruments in called.values()):
             bias = bias + masks.stay  # brought back: it plays before the tune moves on
         return bias
