@@ -766,6 +766,13 @@ class Duration(click.ParamType):
 )
 @click.option("--resume", is_flag=True, help="Continue MODEL to the new target.")
 @click.option(
+    "--init",
+    "init",
+    type=click.Path(exists=True, file_okay=False),
+    help="Start from this model's weights and architecture (fine-tuning it on DATA, "
+    "which must have its vocabulary: prepared the same way).",
+)
+@click.option(
     "--checkpoint-every",
     type=Duration(),
     default="5m",
@@ -808,6 +815,7 @@ def train(
     duration: float | None,
     eval_every: int,
     resume: bool,
+    init: str | None,
     checkpoint_every: float,
     device: str,
     seed: int,
@@ -828,6 +836,7 @@ def train(
       midigen train data/ -o models/mine --time 30m
       midigen train midi/ -o models/small --hidden 128 --embed 64 --steps 2000
       midigen train data/ -o models/mine --resume --time 1h
+      midigen train data/ -o models/tuned --init models/default --lr 5e-4 --time 20m
       torchrun --nproc_per_node 2 -m midigen train data/ -o models/ddp --epochs 3
     """
     from tqdm import tqdm
@@ -841,6 +850,8 @@ def train(
         raise click.UsageError("give one of --steps, --epochs and --time")
     if resume:
         _refuse_recipe_changes(recorded_recipe(model_dir))
+    if init is not None:
+        _refuse_architecture(init)
     config = TrainConfig(
         bptt=bptt,
         batch_size=batch_size,
@@ -855,6 +866,7 @@ def train(
         seed=seed,
         device=device,
         precision=precision,
+        init=init,
     )
     architecture = {
         "cell": cell,
@@ -978,6 +990,25 @@ def _check_midi_name(output: str, hint: str) -> None:
 
 # train's options by the recipe field they set, where the names differ
 RECIPE_OPTIONS = {"tie": "tie_weights"}
+
+
+ARCHITECTURE_OPTIONS = ("cell", "layers", "hidden", "embed", "dropout", "tie")
+
+
+def _refuse_architecture(init: str) -> None:
+    """A usage error for an architecture option given with --init, which takes the
+    model's."""
+    context = click.get_current_context()
+    for param in context.command.params:
+        if (
+            param.name in ARCHITECTURE_OPTIONS
+            and context.get_parameter_source(param.name) == click.core.ParameterSource.COMMANDLINE
+        ):
+            raise click.BadParameter(
+                f"--init trains {init}'s network, whose architecture is its own: leave the "
+                "option out",
+                param=param,
+            )
 
 
 def _refuse_recipe_changes(recorded: Recipe | None) -> None:

@@ -783,3 +783,48 @@ def test_resume_to_a_target_already_reached_says_so_and_changes_nothing(dataset,
     assert saved_steps(tmp_path / "model") == (3, 3)
     after = {path.name: path.read_bytes() for path in (tmp_path / "model").iterdir()}
     assert after == before
+
+
+def test_init_trains_on_from_the_models_weights(dataset, tmp_path):
+    base, tuned = tmp_path / "base", tmp_path / "tuned"
+    train(dataset, base, fast(steps=30, eval_every=10), TINY)
+    best = json.loads((base / "state.json").read_text())["progress"]["best_valid_loss"]
+    train(dataset, tuned, fast(steps=10, eval_every=5, lr=0.002, init=str(base)))
+    step_zero = (tuned / "log.csv").read_text().splitlines()[1].split(",")
+    assert step_zero[0] == "0" and float(step_zero[3]) == pytest.approx(best, abs=1e-5)
+    config = json.loads((tuned / "config.json").read_text())
+    assert config["model"] == json.loads((base / "config.json").read_text())["model"]
+    assert config["training"]["init"] == str(base)
+    # a resumed fine-tuning continues from its own checkpoint, the recipe and --init kept
+    train(dataset, tuned, fast(steps=12, eval_every=5, lr=0.002), resume=True)
+    assert json.loads((tuned / "config.json").read_text())["training"]["init"] == str(base)
+
+
+def test_init_refuses_data_with_tokens_the_model_lacks(dataset, tmp_path):
+    train(dataset, tmp_path / "base", fast(steps=2), TINY)  # learned no styles
+    corpus = tmp_path / "corpus" / "pop"
+    corpus.mkdir(parents=True)
+    for path in sorted(DATA.glob("*.mid"))[:3]:
+        shutil.copy(path, corpus)
+    prepare([corpus.parent], tmp_path / "styled", PrepareConfig(valid_fraction=0.3, styles=True))
+    with pytest.raises(midigen.MidiError, match=r"1 token the model does not know \(STYLE_pop\)"):
+        train(tmp_path / "styled", tmp_path / "tuned", fast(steps=2, init=str(tmp_path / "base")))
+
+
+def test_init_fine_tunes_on_a_folder_of_midi_in_the_models_vocabulary(dataset, tmp_path):
+    train(dataset, tmp_path / "base", fast(steps=2), TINY)
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for path in sorted(DATA.glob("*.mid"))[:4]:
+        shutil.copy(path, folder)
+    train(folder, tmp_path / "tuned", fast(steps=2, init=str(tmp_path / "base")))
+    tuned = json.loads((tmp_path / "tuned" / "config.json").read_text())
+    assert tuned["vocab"] == json.loads((tmp_path / "base" / "config.json").read_text())["vocab"]
+
+
+def test_cli_init_takes_the_models_architecture(dataset, tmp_path):
+    train(dataset, tmp_path / "base", fast(steps=2), TINY)
+    command = ["train", str(dataset), "-o", str(tmp_path / "m"), "--steps", "2"]
+    result = CliRunner().invoke(main, [*command, "--init", str(tmp_path / "base"), "--hidden", "8"])
+    assert result.exit_code == 2
+    assert "architecture is its own" in result.stderr

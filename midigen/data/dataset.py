@@ -39,7 +39,7 @@ from ..midi.reader import MAX_FILE_BYTES, read
 from ..midi.song import Song
 from ..tokens import grammar, text_to_tokens, tokenize
 from ..tokens.grammar import STYLE_PREFIX, style_name
-from ..tokens.vocab import EOS, Vocab
+from ..tokens.vocab import EOS, UNK_ID, Vocab
 from ..workers import process_map
 from .openings import Opening, read_opening, style_instruments, style_quantiles
 
@@ -503,6 +503,36 @@ class Dataset:
     @property
     def scheme(self) -> str:
         return self.meta["scheme"]
+
+
+class Reindexed:
+    """A dataset whose ids pass through a table on the way out (``reindexed``)."""
+
+    def __init__(self, source: Dataset, vocab: Vocab, table: np.ndarray) -> None:
+        self.source, self.vocab, self.table = source, vocab, table
+        self.folder, self.meta = source.folder, source.meta
+
+    def ids(self, split: str) -> np.ndarray:
+        return self.table[self.source.ids(split)].astype(self.vocab.dtype)
+
+    def pieces(self, split: str) -> np.ndarray:
+        return self.source.pieces(split)
+
+    @property
+    def scheme(self) -> str:
+        return self.meta["scheme"]
+
+
+def reindexed(dataset: Dataset, vocab: Vocab) -> Dataset | Reindexed:
+    """The dataset in ``vocab``'s ids (the same object where they agree): a model's, to
+    score or train it on data prepared with another vocabulary.  A token ``vocab``
+    lacks becomes <unk>."""
+    if dataset.vocab.tokens == vocab.tokens:
+        return dataset
+    table = np.array(
+        [vocab.ids.get(token, UNK_ID) for token in dataset.vocab.tokens], dtype=np.int64
+    )
+    return Reindexed(dataset, vocab, table)
 
 
 def open_dataset(folder: str | Path) -> Dataset:

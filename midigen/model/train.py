@@ -31,16 +31,18 @@ from torch import nn
 
 from .. import __version__
 from ..data.batches import Epoch, lay_out
-from ..data.dataset import Dataset, dataset_from, lopsided_split
+from ..data.dataset import Dataset, dataset_from, lopsided_split, reindexed
 from ..errors import MidiError, count
-from ..tokens.vocab import PAD_ID
+from ..tokens.vocab import PAD_ID, Vocab
 from .checkpoint import (
     LOCK_FILE,
     STATE_FILE,
     CheckpointError,
     build_network,
     config_json,
+    load_arrays,
     load_config,
+    load_network_tensors,
     load_training,
     read_architecture,
     remove_leftovers,
@@ -62,7 +64,17 @@ MIN_VALID_PIECES = 3
 MIN_VALID_SHARE = 0.005  # of the training tokens
 # what a resumed run takes from the run it continues, whatever it is given: the recipe's
 # fields that shape the weights, for --resume gives the weights of one uninterrupted run
-RESUMED_RECIPE = ("bptt", "batch_size", "lr", "clip", "warmup", "eval_every", "seed", "precision")
+RESUMED_RECIPE = (
+    "bptt",
+    "batch_size",
+    "lr",
+    "clip",
+    "warmup",
+    "eval_every",
+    "seed",
+    "precision",
+    "init",
+)
 LOG_FILE = "log.csv"
 LOG_COLUMNS = ("step", "seconds", "train_loss", "valid_loss", "tokens_per_s")
 
@@ -84,6 +96,7 @@ class TrainConfig:
     seed: int = 1234
     device: str = "auto"
     precision: str = "auto"  # auto, fp32 or bf16 (autocast; weights and Adam stay fp32)
+    init: str | None = None  # a model folder whose weights the run starts from (fine-tuning)
 
     def __post_init__(self) -> None:
         if min(self.bptt, self.batch_size, self.warmup, self.eval_every) < 1:
@@ -144,6 +157,43 @@ def recorded_recipe(folder: str | Path) -> Recipe | None:
         {name: value for name, value in config["model"].items() if name != "vocab_size"},
         config["scheme"],
     )
+
+
+class FineTuning(NamedTuple):
+    """The model a run starts from (``--init``): its vocabulary, which the data takes."""
+
+    folder: Path
+    scheme: str
+    architecture: ModelConfig
+    vocab: Vocab
+
+    def fitted(self, dataset: Dataset) -> Dataset:
+        """``dataset`` in the model's ids: every token of it must be one the model knows
+        (a style it never learned, another scheme's tokens, are refused)."""
+        if dataset.scheme != self.scheme:
+            raise MidiError(
+                f"the data holds {dataset.scheme} tokens and the model {self.scheme} tokens",
+                path=self.folder,
+            )
+        unknown = [token for token in dataset.vocab.tokens if token not in self.vocab.ids]
+        if unknown:
+            raise MidiError(
+                f"the data has {count(len(unknown), 'token')} the model does not know "
+                f"({', '.join(unknown[:3])}{'...' if len(unknown) > 3 else ''}): fine-tune on "
+                "data prepared as the model's was (the same scheme and style folders)",
+                path=self.folder,
+            )
+        return reindexed(dataset, self.vocab)
+
+
+def fine_tuning(folder: str | Path) -> FineTuning:
+    """What ``--init`` starts from, read from the model's config.json.
+
+    Raises:
+        CheckpointError: ``folder`` holds no readable model.
+    """
+    config = load_config(folder)
+    return FineTuning(Path(folder), config["scheme"], *read_architecture(config))
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
@@ -211,9 +261,17 @@ def train(
             if from_scratch:  # the curve of a run that stopped early starts again too
                 (folder / LOG_FILE).unlink(missing_ok=True)
             mended = repaired if distributed.is_main else None
-            with dataset_from(data, scheme, skipped=leave_out, repaired=mended) as dataset:
+            init = fine_tuning(config.init) if config.init is not None else None
+            vocab = None
+            if init is not None:  # a folder of MIDI is prepared in the model's vocabulary
+                scheme, vocab = scheme or init.scheme, init.vocab
+            with dataset_from(
+                data, scheme, vocab=vocab, skipped=leave_out, repaired=mended
+            ) as dataset:
+                if init is not None:
+                    dataset = init.fitted(dataset)
                 trainer = _Trainer(
-                    dataset, folder, config, model_config or {}, resume, restart, distributed
+                    dataset, folder, config, model_config or {}, resume, restart, distributed, init
                 )
                 for warning in trainer.validation_warnings():
                     warn(warning)
@@ -365,6 +423,7 @@ class _Trainer:
         resume: bool,
         restart: bool,
         distributed: Distributed,
+        init: FineTuning | None = None,
     ) -> None:
         self.dataset, self.folder, self.config = dataset, folder, config
         self.distributed = distributed
@@ -374,6 +433,8 @@ class _Trainer:
         saved = None
         if resume and not restart:
             self.network, *saved = self._resumed_network()
+        elif init is not None:
+            self.network = self._started_network(init)
         else:
             architecture = ModelConfig(vocab_size=len(dataset.vocab), **model_config)
             self.network = build_network(architecture)
@@ -465,6 +526,17 @@ class _Trainer:
         network = build_network(architecture)
         progress, carried = load_training(self.folder, network)
         return network, progress, carried
+
+    @staticmethod
+    def _started_network(init: FineTuning) -> LanguageModel:
+        """The network of the model a fine-tuning starts from, with its weights (the
+        dataset is already in its vocabulary: FineTuning.fitted)."""
+        network = build_network(init.architecture)
+        path = init.folder / "model.safetensors"
+        arrays = load_arrays(path, init.architecture)
+        weights = {name: torch.from_numpy(array) for name, array in arrays.items()}
+        load_network_tensors(network, weights, path)
+        return network
 
     def _restore(self, progress: dict[str, Any], carried: dict[str, torch.Tensor]) -> None:
         try:

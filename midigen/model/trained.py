@@ -32,7 +32,7 @@ from ..tokens.grammar import (
     style_name,
     walk,
 )
-from ..tokens.vocab import PAD_ID, UNK_ID, Vocab
+from ..tokens.vocab import PAD_ID, Vocab
 from .checkpoint import (
     build_network,
     load_arrays,
@@ -50,7 +50,6 @@ from .stepper import Stepper, ThreadTuned
 SOFTEST = VELOCITY_BIN_WIDTH  # 8: where VEL_1 begins, the softest velocity a generated note plays
 
 if TYPE_CHECKING:
-    from ..data.dataset import Dataset
     from .evaluate import Metrics
     from .network import LanguageModel
 
@@ -126,7 +125,7 @@ class TrainedModel:
         """
         import torch
 
-        from ..data.dataset import dataset_from
+        from ..data.dataset import dataset_from, reindexed
         from .evaluate import evaluate_split
         from .network import uses_bf16
 
@@ -140,7 +139,7 @@ class TrainedModel:
             repaired=repaired,
         ) as dataset:
             split = "valid" if len(dataset.pieces("valid")) else "train"
-            dataset = _with_vocab(dataset, self.vocab)
+            dataset = reindexed(dataset, self.vocab)
             bf16 = uses_bf16("auto", torch.device("cpu"))  # as training does where it can
             batch = max(1, min(EVAL_BATCH, EVAL_LOGITS // (EVAL_BPTT * len(self.vocab))))
             return evaluate_split(
@@ -456,36 +455,12 @@ def load_model(folder: str | Path) -> TrainedModel:
     return TrainedModel(folder, config, architecture, vocab, weights)
 
 
-def _with_vocab(dataset: Dataset, vocab: Vocab) -> Dataset:
-    """The dataset re-indexed with the model's vocabulary (same object if they agree)."""
-    if dataset.vocab.tokens == vocab.tokens:
-        return dataset
-    table = np.array(
-        [vocab.ids.get(token, UNK_ID) for token in dataset.vocab.tokens], dtype=np.int64
-    )
-    return _Remapped(dataset, vocab, table)
-
-
 def _style_of(tokens: list[str]) -> str | None:
     """The style a stream was sampled in: its STYLE token, right after the header (asked
     for, drawn by the model, or the prime's likeliest)."""
     if len(tokens) > 1 and tokens[1].startswith(STYLE_PREFIX):
         return tokens[1][len(STYLE_PREFIX) :]
     return None
-
-
-class _Remapped:
-    """A dataset whose ids pass through a table on the way out."""
-
-    def __init__(self, source: Dataset, vocab: Vocab, table: np.ndarray) -> None:
-        self.source, self.vocab, self.table = source, vocab, table
-        self.folder, self.meta = source.folder, source.meta
-
-    def ids(self, split: str) -> np.ndarray:
-        return self.table[self.source.ids(split)].astype(self.vocab.dtype)
-
-    def pieces(self, split: str) -> np.ndarray:
-        return self.source.pieces(split)
 
 
 DENSITIES = {"low": 2.5, "medium": 5.0, "high": 12.0}  # notes per second
