@@ -27,8 +27,8 @@ Produces:
 SHARED/real is also the project's test corpus, and part of it is held out (HELD_OUT): its
 POP909 songs and Nottingham tunes evaluate the pop and folk styles, so they are never trained
 on, and jazz-soft's test files are synthetic, not music. Real files that are neither band nor
-piano, test material that is not music (NOT_MUSIC, and fragments of fewer than FEWEST_NOTES
-notes), and files that do not parse, are skipped and listed with the reason.
+piano, test material that is not music (shared_corpus.not_music), and files that do not
+parse, are skipped and listed with the reason.
 
 Velocities are kept as the sources have them. Nottingham tunes and music21 scores carry one
 constant velocity (no dynamics). Because each style folder becomes a STYLE_ token, a flat
@@ -74,7 +74,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import mido
-from shared_corpus import shared_corpus
+from shared_corpus import not_music, shared_corpus
 from tqdm import tqdm
 
 try:
@@ -107,17 +107,6 @@ HELD_OUT = {
 
 DRUM_CHANNEL = 9  # GM channel 10, counted from 0
 PIANO_PROGRAMS = range(0, 8)  # GM 1 piano family
-
-# Real files that are test material, not music, by name: the piano style learned its key,
-# range and density from them as much as from Debussy (a shared piece weighs the same
-# however short), so its openings aimed at the 100% in-key, one-octave lines of these.
-# Besides these, a file of fewer than FEWEST_NOTES notes is a fragment (a scale, a chord
-# test, a 3-note pitch-bend file), not a piece.
-FEWEST_NOTES = 100
-NOT_MUSIC = {
-    "muspy_pitches.mid": "every MIDI pitch in turn, a test file",
-    "sapp_wtc2p02-middle-c-mirror.mid": "a program's mirror image of a Bach prelude, a test file",
-}
 
 # Score formats music21 parses, in order of preference where one work is stored in several
 # (bach/bwv277 is both .mxl and .krn; trecento's PMFC_13_01 Kyrie both .mxl and .xml).
@@ -609,9 +598,9 @@ def copy_train(
         summary.entries.append(copy_file(src, path, style, known.get(src.name), out_dir))
 
 
-def real_style(data: bytes) -> tuple[str | None, str]:
-    """The style a real file goes to, "band" or "piano", or None and the reason (a
-    fragment of fewer than FEWEST_NOTES notes goes to neither).
+def real_style(name: str, data: bytes) -> tuple[str | None, str]:
+    """The style the real file ``name`` goes to, "band" or "piano", or None and the
+    reason (test material that is not music, shared_corpus.not_music, goes to neither).
 
     A note plays the program its channel last changed to (0 before any change, the GM
     default); notes on channel 10 are the drum kit whatever its program.
@@ -634,8 +623,8 @@ def real_style(data: bytes) -> tuple[str | None, str]:
                 drums = True
             else:
                 programs.add(program[msg.channel])
-    if notes < FEWEST_NOTES:
-        return None, f"not music: a fragment of fewer than {FEWEST_NOTES} notes"
+    if reason := not_music(name, notes):
+        return None, reason
     if drums and len(programs) >= 2:
         return "band", ""
     if not drums and programs and programs <= set(PIANO_PROGRAMS):
@@ -663,10 +652,8 @@ def copy_real(
         entry = known.get(src.name)
         reason = held_out_reason(entry) if entry is not None else None
         style = None
-        if reason is None and src.name in NOT_MUSIC:
-            reason = f"not music: {NOT_MUSIC[src.name]}"
         if reason is None:
-            style, reason = real_style(src.read_bytes())
+            style, reason = real_style(src.name, src.read_bytes())
         if style is None:
             summary.skipped.append({"source": f"real/{src.name}", "reason": reason})
         elif style in styles:
