@@ -995,15 +995,17 @@ RECIPE_OPTIONS = {"tie": "tie_weights"}
 ARCHITECTURE_OPTIONS = ("cell", "layers", "hidden", "embed", "dropout", "tie")
 
 
+def _typed(context: click.Context, name: str) -> bool:
+    """Whether option ``name`` was given on the command line (not left at its default)."""
+    return context.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+
+
 def _refuse_architecture(init: str) -> None:
     """A usage error for an architecture option given with --init, which takes the
     model's."""
     context = click.get_current_context()
     for param in context.command.params:
-        if (
-            param.name in ARCHITECTURE_OPTIONS
-            and context.get_parameter_source(param.name) == click.core.ParameterSource.COMMANDLINE
-        ):
+        if param.name in ARCHITECTURE_OPTIONS and _typed(context, param.name):
             raise click.BadParameter(
                 f"--init trains {init}'s network, whose architecture is its own: leave the "
                 "option out",
@@ -1021,11 +1023,7 @@ def _refuse_recipe_changes(recorded: Recipe | None) -> None:
     for param in context.command.params:
         field = RECIPE_OPTIONS.get(param.name, param.name)
         given = context.params[param.name]
-        if (
-            field in fields
-            and context.get_parameter_source(param.name) == click.core.ParameterSource.COMMANDLINE
-            and given != fields[field]
-        ):
+        if field in fields and _typed(context, param.name) and given != fields[field]:
             was = fields[field]
             if isinstance(param, click.Option) and param.is_flag and param.secondary_opts:
                 was = param.opts[0] if was else param.secondary_opts[0]  # --tie, --no-tie
@@ -1351,8 +1349,7 @@ def generate(
         return Steering(density=notes_per_second(text)).density
 
     _check_midi_name(output, " (add --wav for audio, or use `midigen render`)")
-    given = click.get_current_context().get_parameter_source("prime_seconds")
-    if prime is None and given == click.core.ParameterSource.COMMANDLINE:
+    if prime is None and _typed(click.get_current_context(), "prime_seconds"):
         raise click.UsageError("--prime-seconds says how much of a --prime to keep: give one")
     piece_length = _parsed_option(Length.parse, length, "--length")
     if wav and piece_length.unit == "seconds" and piece_length.amount > MAX_AUDIO_SECONDS:

@@ -518,10 +518,6 @@ class Reindexed:
     def pieces(self, split: str) -> np.ndarray:
         return self.source.pieces(split)
 
-    @property
-    def scheme(self) -> str:
-        return self.meta["scheme"]
-
 
 def reindexed(dataset: Dataset, vocab: Vocab) -> Dataset | Reindexed:
     """The dataset in ``vocab``'s ids (the same object where they agree): a model's, to
