@@ -33,16 +33,14 @@ from .. import __version__
 from ..data.batches import Epoch, lay_out
 from ..data.dataset import Dataset, dataset_from, lopsided_split, reindexed
 from ..errors import MidiError, count
-from ..tokens.vocab import PAD_ID, Vocab
+from ..tokens.vocab import PAD_ID
 from .checkpoint import (
     LOCK_FILE,
     STATE_FILE,
     CheckpointError,
     build_network,
     config_json,
-    load_arrays,
     load_config,
-    load_network_tensors,
     load_training,
     read_architecture,
     remove_leftovers,
@@ -58,6 +56,7 @@ from .evaluate import evaluate_split
 from .log import append_log, plot_losses, read_log
 from .network import LanguageModel, State, detach_state, reset_state, uses_bf16
 from .threads import ThreadTrials, same_on_any_count
+from .trained import TrainedModel, load_model
 
 PRECISIONS = ("auto", "fp32", "bf16")
 MIN_VALID_PIECES = 3
@@ -159,41 +158,24 @@ def recorded_recipe(folder: str | Path) -> Recipe | None:
     )
 
 
-class FineTuning(NamedTuple):
-    """The model a run starts from (``--init``): its vocabulary, which the data takes."""
-
-    folder: Path
-    scheme: str
-    architecture: ModelConfig
-    vocab: Vocab
-
-    def fitted(self, dataset: Dataset) -> Dataset:
-        """``dataset`` in the model's ids: every token of it must be one the model knows
-        (a style it never learned, another scheme's tokens, are refused)."""
-        if dataset.scheme != self.scheme:
-            raise MidiError(
-                f"the data holds {dataset.scheme} tokens and the model {self.scheme} tokens",
-                path=self.folder,
-            )
-        unknown = [token for token in dataset.vocab.tokens if token not in self.vocab.ids]
-        if unknown:
-            raise MidiError(
-                f"the data has {count(len(unknown), 'token')} the model does not know "
-                f"({', '.join(unknown[:3])}{'...' if len(unknown) > 3 else ''}): fine-tune on "
-                "data prepared as the model's was (the same scheme and style folders)",
-                path=self.folder,
-            )
-        return reindexed(dataset, self.vocab)
-
-
-def fine_tuning(folder: str | Path) -> FineTuning:
-    """What ``--init`` starts from, read from the model's config.json.
-
-    Raises:
-        CheckpointError: ``folder`` holds no readable model.
-    """
-    config = load_config(folder)
-    return FineTuning(Path(folder), config["scheme"], *read_architecture(config))
+def fitted(dataset: Dataset, init: TrainedModel) -> Dataset:
+    """``dataset`` in the ids of the model a fine-tuning starts from (``--init``): every
+    token of it must be one the model knows (a style it never learned, another scheme's
+    tokens, are refused)."""
+    if dataset.scheme != init.scheme:
+        raise MidiError(
+            f"the data holds {dataset.scheme} tokens and the model {init.scheme} tokens",
+            path=init.folder,
+        )
+    unknown = [token for token in dataset.vocab.tokens if token not in init.vocab.ids]
+    if unknown:
+        raise MidiError(
+            f"the data has {count(len(unknown), 'token')} the model does not know "
+            f"({', '.join(unknown[:3])}{'...' if len(unknown) > 3 else ''}): fine-tune on "
+            "data prepared as the model's was (the same scheme and style folders)",
+            path=init.folder,
+        )
+    return reindexed(dataset, init.vocab)
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
@@ -261,7 +243,7 @@ def train(
             if from_scratch:  # the curve of a run that stopped early starts again too
                 (folder / LOG_FILE).unlink(missing_ok=True)
             mended = repaired if distributed.is_main else None
-            init = fine_tuning(config.init) if config.init is not None else None
+            init = load_model(config.init) if config.init is not None else None
             vocab = None
             if init is not None:  # a folder of MIDI is prepared in the model's vocabulary
                 scheme, vocab = scheme or init.scheme, init.vocab
@@ -269,7 +251,7 @@ def train(
                 data, scheme, vocab=vocab, skipped=leave_out, repaired=mended
             ) as dataset:
                 if init is not None:
-                    dataset = init.fitted(dataset)
+                    dataset = fitted(dataset, init)
                 trainer = _Trainer(
                     dataset, folder, config, model_config or {}, resume, restart, distributed, init
                 )
@@ -423,7 +405,7 @@ class _Trainer:
         resume: bool,
         restart: bool,
         distributed: Distributed,
-        init: FineTuning | None = None,
+        init: TrainedModel | None = None,
     ) -> None:
         self.dataset, self.folder, self.config = dataset, folder, config
         self.distributed = distributed
@@ -433,8 +415,8 @@ class _Trainer:
         saved = None
         if resume and not restart:
             self.network, *saved = self._resumed_network()
-        elif init is not None:
-            self.network = self._started_network(init)
+        elif init is not None:  # a fine-tuning: the model's network, with its weights
+            self.network = init.network
         else:
             architecture = ModelConfig(vocab_size=len(dataset.vocab), **model_config)
             self.network = build_network(architecture)
@@ -526,17 +508,6 @@ class _Trainer:
         network = build_network(architecture)
         progress, carried = load_training(self.folder, network)
         return network, progress, carried
-
-    @staticmethod
-    def _started_network(init: FineTuning) -> LanguageModel:
-        """The network of the model a fine-tuning starts from, with its weights (the
-        dataset is already in its vocabulary: FineTuning.fitted)."""
-        network = build_network(init.architecture)
-        path = init.folder / "model.safetensors"
-        arrays = load_arrays(path, init.architecture)
-        weights = {name: torch.from_numpy(array) for name, array in arrays.items()}
-        load_network_tensors(network, weights, path)
-        return network
 
     def _restore(self, progress: dict[str, Any], carried: dict[str, torch.Tensor]) -> None:
         try:

@@ -37,6 +37,7 @@ from .checkpoint import (
     build_network,
     load_arrays,
     load_config,
+    load_network_tensors,
     read_architecture,
     read_piece_quantiles,
     read_style_instruments,
@@ -98,9 +99,7 @@ class TrainedModel:
 
         network = build_network(self.architecture)
         tensors = {name: torch.tensor(array) for name, array in self.weights.items()}
-        if self.architecture.tie_weights:
-            tensors["output.weight"] = tensors["embedding.weight"]
-        network.load_state_dict(tensors)
+        load_network_tensors(network, tensors, self.folder / "model.safetensors")
         network.eval()
         return network
 
