@@ -19,12 +19,13 @@ import torch
 import midigen
 from midigen.data.openings import read_opening
 from midigen.midi.gm import FAMILIES, Instruments
-from midigen.midi.keys import Key, estimate_key, fitting_key
+from midigen.midi.keys import ALL_KEYS, Key, estimate_key, fitting_key
 from midigen.model import sample
 from midigen.model.checkpoint import config_json, save_config, save_weights
 from midigen.model.config import ModelConfig
 from midigen.model.network import LanguageModel
 from midigen.model.sample import (
+    KEY_SETTLE_NOTES,
     OUT_OF_KEY,
     PULSE_POSITIONS,
     Length,
@@ -447,6 +448,56 @@ def test_a_stream_keeps_its_key_as_tightly_as_a_piece_of_its_style():
     # harder than by the plain bias; one whose pieces keep 80%: about 20% stray
     assert tight < always / 2
     assert always < loose and abs(loose - 0.2) < 0.05
+
+
+def first_notes_outside(steering: Steering, notes: int) -> tuple[list[int], list[int]]:
+    """Per stream of an untrained network: how many of its first ``notes`` pitched notes
+    lie outside the scale that holds most of them, and how many of its first ``notes``
+    after it keeps a key lie outside that key."""
+    masks = Masks(VOCAB, Steering(settle_key=True))
+    before, after = [], []
+    for tokens in four_streams(
+        numpy_stepper(tiny_network("lstm", False)), Length(3000, "tokens"), steering, seed=4
+    ):
+        stream, opening, kept = Stream(), [], []
+        for token in tokens[1:]:
+            key = stream.key
+            stream.advance(VOCAB.ids[token], masks)
+            if token.startswith("NOTE_"):
+                pitch_class = int(token[5:]) % 12
+                if key is None:
+                    opening.append(pitch_class)
+                else:
+                    kept.append(pitch_class not in key.scale)
+        counts = Counter(opening[:notes])
+        held = max(sum(counts[c] for c in key.scale) for key in ALL_KEYS)
+        before.append(len(opening[:notes]) - held)
+        after.append(sum(kept[:notes]))
+    return before, after
+
+
+def test_a_stream_aiming_at_every_note_in_key_keeps_it_from_its_first_notes():
+    free_before, free_after = first_notes_outside(Steering(settle_key=True), KEY_SETTLE_NOTES)
+    tight = Steering(settle_key=True, piece_quantiles={"key_share": {"": [1.0] * 11}})
+    tight_before, tight_after = first_notes_outside(tight, KEY_SETTLE_NOTES)
+    # the untrained network strays at once; a stream that aims at every note in key is
+    # held to it before it has strayed, not after (once, it strayed first), and before
+    # it keeps a key, to the scales that hold all its notes so far
+    assert sum(free_before) >= 8 and sum(free_after) >= 8
+    assert sum(tight_after) <= 1
+    assert sum(tight_before) < sum(free_before) / 3
+
+
+def test_a_stream_kept_tighter_than_its_style_leans_out_of_key():
+    masks = Masks(VOCAB, Steering(settle_key=True))
+    stream = Stream(targets={"key_share": 0.8}, key=Key(0, False))
+    stream.kept_notes = stream.in_key_notes = 40  # every note in key, where 20% stray
+    outside = masks.notes & (masks.pitches % 12 == 1)
+    assert (stream.key_bias(masks)[outside] > 0).all()
+    stream.in_key_notes = 33  # about as tight as its style: hardly a lean either way
+    assert (abs(stream.key_bias(masks)[outside]) < 0.1).all()
+    stream.in_key_notes = 20  # looser: back into key
+    assert (stream.key_bias(masks)[outside] < 0).all()
 
 
 def continued_outside(
