@@ -21,6 +21,7 @@ bf16 and in fp32, through the first seed's fp32-trained weights (cosine
 similarity and norm ratio, worst parameter).
 
     python scripts/bench_train.py [--data DATASET] [--steps 20] [--runs 3]
+                                  [--loss-steps 500] [--loss-seeds 1,2,3]
 
 Without --data it prepares ../shared/corpus/real into a temporary folder.
 """
@@ -144,6 +145,13 @@ def gradient_agreement(data: Path, model: Path, args: argparse.Namespace) -> tup
     return min(cosines), max(ratios, key=lambda ratio: abs(ratio - 1))
 
 
+def seed_list(text: str) -> list[int]:
+    try:
+        return [int(seed) for seed in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not comma-separated seeds: {text!r}") from None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="a dataset folder from `midigen prepare`")
@@ -157,7 +165,7 @@ def main() -> int:
     parser.add_argument("--loss-steps", type=int, default=500)
     parser.add_argument(
         "--loss-seeds",
-        type=lambda text: [int(seed) for seed in text.split(",")],
+        type=seed_list,
         default=[1, 2, 3],
         help="comma-separated seeds for the loss comparison (default 1,2,3)",
     )
