@@ -1231,6 +1231,14 @@ def test_a_stream_plays_as_many_notes_as_a_piece_of_its_style():
     assert all(0.8 < rate < 1.4 for rate in sparse) and all(8 < rate < 14 for rate in busy)
 
 
+def test_a_stream_without_the_kit_plays_as_many_notes_as_its_style_without_drums():
+    # a style of 12 notes a second, a tenth of them not drums: a stream that may not play
+    # the kit aims at its other instruments' 1.2 (it played the 12 on them)
+    style = {"notes_per_second": {"": [12.0] * 11}, "pitched_notes_per_second": {"": [1.2] * 11}}
+    rates = [f["notes_per_second"] for f in opening_of(style)]
+    assert all(0.9 < rate < 1.7 for rate in rates)
+
+
 def test_an_openings_chords_count_the_notes_that_start_together():
     # each beat: a piano third, a bass note and a kick, three instruments on one step
     beat = ["PROGRAM_0", "NOTE_60", "VEL_8", "DUR_12", "NOTE_64", "VEL_8", "DUR_12"]
@@ -1241,6 +1249,10 @@ def test_an_openings_chords_count_the_notes_that_start_together():
     figures = read_opening(tokens).figures
     assert figures["notes_per_onset"] == 5 / 2  # four notes on the beat, one between
     assert figures["notes_per_second"] == 5 * 32 / 16  # 32 beats at 120 bpm
+    # and without the kick, as a stream aims where the kit may not play
+    assert figures["pitched_notes_per_onset"] == 4 / 2
+    assert figures["pitched_notes_per_second"] == 4 * 32 / 16
+    assert (figures["instruments"], figures["pitched_instruments"]) == (3, 2)
 
 
 def test_a_stream_plays_chords_as_thick_as_a_piece_of_its_style():

@@ -10,6 +10,9 @@ views/compare.py measures), keeps the deciles of each figure per style in
 (model/sample.py) draws each stream a rank per figure and steers it towards
 the piece of its style at that rank.
 
+A stream that may not play the drum kit aims at the pieces' figures
+without their drums (PITCHED), which prepare keeps beside the others.
+
 The rate of notes is one of them only since the sampler also keeps each
 style's instruments: before, the notes a stream held back went to other
 instruments, and the aim lost mean OA on folk, piano and unprimed pieces.
@@ -45,6 +48,14 @@ NOTES_PER_SECOND = "notes_per_second"  # of the opening, drums included
 # notes of the opening per moment one starts: 1 for a tune played alone, about 3 for a
 # hymn's chords (a stream with the right rate can still play too few onsets, each too thick)
 NOTES_PER_ONSET = "notes_per_onset"
+# the same three of the opening's pitched notes alone, which a stream aims at when the drum
+# kit may not play: a band's 17 notes a second with its drums are 9 without them, and a
+# band asked for --no-drums played 15 on its other instruments
+PITCHED = {
+    INSTRUMENTS: "pitched_instruments",
+    NOTES_PER_SECOND: "pitched_notes_per_second",
+    NOTES_PER_ONSET: "pitched_notes_per_onset",
+}
 BOUNDS = {
     KEY_SHARE: (0.0, 1.0),
     MEAN_PITCH: (0.0, 127.0),
@@ -54,6 +65,9 @@ BOUNDS = {
     INSTRUMENTS: (0.0, 129.0),
     NOTES_PER_SECOND: (0.0, 1000.0),
     NOTES_PER_ONSET: (1.0, 1000.0),
+    PITCHED[INSTRUMENTS]: (0.0, 128.0),
+    PITCHED[NOTES_PER_SECOND]: (0.0, 1000.0),
+    PITCHED[NOTES_PER_ONSET]: (1.0, 1000.0),
 }
 MIN_NOTES = 16  # an opening with fewer pitched notes says little about its register
 
@@ -73,6 +87,7 @@ def read_opening(tokens: Sequence[str]) -> Opening:
     pitches: list[int] = []  # every pitched note, in the order they start
     opening: list[tuple[int, int, int]] = []  # the opening's: (instrument, pitch, velocity)
     onsets: set[int] = set()  # the steps where the opening's notes start
+    pitched_onsets: set[int] = set()  # and its pitched notes
     for token in tokens:
         if cursor.feed_token(token) or not token.startswith(("NOTE_", "DRUM_", "VEL_")):
             continue
@@ -83,6 +98,8 @@ def read_opening(tokens: Sequence[str]) -> Opening:
         elif cursor.seconds < OPENING_SECONDS:  # a note's velocity comes with its VEL
             opening.append((note.instrument, note.pitch, note.velocity))
             onsets.add(cursor.step)
+            if note.instrument != grammar.DRUMS:
+                pitched_onsets.add(cursor.step)
     figures = {}
     share = key_share(pitches)
     if share is not None:
@@ -94,10 +111,24 @@ def read_opening(tokens: Sequence[str]) -> Opening:
         figures[REACH_BELOW] = mean - min(pitched)
         figures[REACH_ABOVE] = max(pitched) - mean
         figures[VELOCITY_BINS] = float(len({velocity for _, _, velocity in opening}))
-        figures[INSTRUMENTS] = float(len({instrument for instrument, _, _ in opening}))
-        figures[NOTES_PER_SECOND] = len(opening) / max(min(cursor.seconds, OPENING_SECONDS), 1.0)
-        figures[NOTES_PER_ONSET] = len(opening) / len(onsets)
+        seconds = max(min(cursor.seconds, OPENING_SECONDS), 1.0)
+        figures.update(_ensemble(opening, onsets, seconds))
+        notes = [note for note in opening if note[0] != grammar.DRUMS]
+        for figure, value in _ensemble(notes, pitched_onsets, seconds).items():
+            figures[PITCHED[figure]] = value
     return Opening(figures, frozenset(instrument for instrument, _, _ in opening))
+
+
+def _ensemble(
+    notes: list[tuple[int, int, int]], onsets: set[int], seconds: float
+) -> dict[str, float]:
+    """How many instruments play ``notes`` (instrument, pitch, velocity), how many of
+    them a second, and how many start together."""
+    return {
+        INSTRUMENTS: float(len({instrument for instrument, _, _ in notes})),
+        NOTES_PER_SECOND: len(notes) / seconds,
+        NOTES_PER_ONSET: len(notes) / len(onsets),
+    }
 
 
 def style_quantiles(

@@ -59,6 +59,7 @@ from ..data.openings import (
     MIN_NOTES,
     NOTES_PER_ONSET,
     NOTES_PER_SECOND,
+    PITCHED,
     REACH_ABOVE,
     REACH_BELOW,
     VELOCITY_BINS,
@@ -293,7 +294,8 @@ class Steering:
     and keeps its key as tightly, its register as high, its notes as near it
     and as many, its chords as thick and its instruments as few as the style's
     pieces at those ranks (and one velocity, in a style whose pieces nearly
-    all play one).
+    all play one); where the drum kit may not play, the last three are those
+    of the pieces' other instruments (openings.PITCHED).
     ``style_instruments`` ({style name, "" for none: {program, or KIT: the share
     of its pieces it plays in}}): an instrument that few of the style's pieces
     play leans away, so that a pop song is played on the piano POP909 plays.
@@ -352,6 +354,11 @@ class Masks:
             }
             for figure, by_style in steering.piece_quantiles.items()
         }
+        if steering.instruments is not None and not steering.instruments.drums:
+            # no kit: its ensemble, rate and chords are those of the pieces without theirs
+            for figure, pitched in PITCHED.items():
+                if pitched in self.quantiles:
+                    self.quantiles[figure] = self.quantiles[pitched]
         notes = kinds == "NOTE"
         pitches = np.array([value if kind == "NOTE" else -1 for kind, value in parsed])
         in_key, self.triad_lean = _key_masks(steering.key, notes, pitches)
