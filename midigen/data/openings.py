@@ -49,8 +49,8 @@ NOTES_PER_SECOND = "notes_per_second"  # of the opening, drums included
 # hymn's chords (a stream with the right rate can still play too few onsets, each too thick)
 NOTES_PER_ONSET = "notes_per_onset"
 # the same three of the opening's pitched notes alone, which a stream aims at when the drum
-# kit may not play: a band's 17 notes a second with its drums are 9 without them, and a
-# band asked for --no-drums played 15 on its other instruments
+# kit may not play: the median band piece's 17 notes a second are 13 without its drums, and
+# a band asked for --no-drums played its drums' share too on its other instruments
 PITCHED = {
     INSTRUMENTS: "pitched_instruments",
     NOTES_PER_SECOND: "pitched_notes_per_second",
