@@ -104,7 +104,8 @@ def read_opening(tokens: Sequence[str]) -> Opening:
     share = key_share(pitches)
     if share is not None:
         figures[KEY_SHARE] = share
-    pitched = [pitch for instrument, pitch, _ in opening if instrument != grammar.DRUMS]
+    pitched_notes = [note for note in opening if note[0] != grammar.DRUMS]
+    pitched = [pitch for _, pitch, _ in pitched_notes]
     if len(pitched) >= MIN_NOTES:
         mean = float(np.mean(pitched))
         figures[MEAN_PITCH] = mean
@@ -113,8 +114,7 @@ def read_opening(tokens: Sequence[str]) -> Opening:
         figures[VELOCITY_BINS] = float(len({velocity for _, _, velocity in opening}))
         seconds = max(min(cursor.seconds, OPENING_SECONDS), 1.0)
         figures.update(_ensemble(opening, onsets, seconds))
-        notes = [note for note in opening if note[0] != grammar.DRUMS]
-        for figure, value in _ensemble(notes, pitched_onsets, seconds).items():
+        for figure, value in _ensemble(pitched_notes, pitched_onsets, seconds).items():
             figures[PITCHED[figure]] = value
     return Opening(figures, frozenset(instrument for instrument, _, _ in opening))
 
