@@ -488,40 +488,43 @@ def test_a_stream_aiming_at_every_note_in_key_keeps_it_from_its_first_notes():
     assert sum(tight_before) < sum(free_before) / 3
 
 
+def kept_key_stream(masks: Masks, notes: dict[int, int]) -> Stream:
+    """A stream in C major aiming at 80% of its notes in one scale, that has played
+    ``notes`` ({pitch: how many}) since it kept its key."""
+    stream = Stream(targets={"key_share": 0.8}, key=Key(0, False))
+    for pitch, times in notes.items():
+        for _ in range(times):
+            stream.advance(VOCAB.ids[f"NOTE_{pitch}"], masks)
+    return stream
+
+
 def test_a_stream_kept_tighter_than_its_style_leans_out_of_key():
     masks = Masks(VOCAB, Steering(settle_key=True))
-    stream = Stream(targets={"key_share": 0.8}, key=Key(0, False))
-    stream.kept_notes = stream.in_key_notes = 40  # every note in key, where 20% stray
-    outside = masks.notes & (masks.pitches % 12 == 1)
-    assert (stream.key_bias(masks)[outside] > 0).all()
-    stream.in_key_notes = 33  # about as tight as its style: hardly a lean either way
-    assert (abs(stream.key_bias(masks)[outside]) < 0.2).all()
-    stream.in_key_notes = 20  # looser: back into key
-    assert (stream.key_bias(masks)[outside] < 0).all()
+    outside = masks.notes & (masks.pitches % 12 == 1)  # C#
+    # C and D in key, C# out of it; no scale holds all three, nor C# and more than 20
+    tight = kept_key_stream(masks, {60: 20, 62: 20})  # every note in key, where 20% stray
+    assert (tight.key_bias(masks)[outside] > 0).all()
+    near = kept_key_stream(masks, {60: 17, 62: 16, 61: 7})  # about as tight as its style
+    assert near.in_key_notes == 33
+    assert (abs(near.key_bias(masks)[outside]) < 0.2).all()  # hardly a lean either way
+    loose = kept_key_stream(masks, {60: 10, 62: 10, 61: 20})  # looser: back into key
+    assert (loose.key_bias(masks)[outside] < 0).all()
 
 
 def test_a_stream_that_moved_to_another_scale_strays_from_that_one():
     masks = Masks(VOCAB, Steering(settle_key=True))
-    stream = Stream(targets={"key_share": 0.8}, key=Key(0, False))  # C major kept
-    # since then, 40 notes of G major: 30 of them in C major too, 10 of them F#
-    for _ in range(15):
-        stream.advance(VOCAB.ids["NOTE_67"], masks)  # G
-        stream.advance(VOCAB.ids["NOTE_60"], masks)  # C
-    for _ in range(10):
-        stream.advance(VOCAB.ids["NOTE_66"], masks)  # F#
+    pitch_class = masks.pitches % 12
+    # C major kept; since then, 40 notes of G major: 30 in C major too, 10 of them F#
+    stream = kept_key_stream(masks, {67: 15, 60: 15, 66: 10})
     assert stream.kept_notes == 40 and stream.in_key_notes == 30
     bias = stream.key_bias(masks)
-    pitch_class = masks.pitches % 12
     # all of them in G major, where its piece keeps 80%: it strays from G major, and the
     # F# it has moved to is no stray any more (from C major, it had leant to more of it)
     assert (bias[masks.notes & (pitch_class == 1)] > 0).all()  # C#: outside both
     assert (bias[masks.notes & (pitch_class == 5)] > 0).all()  # F: outside G major
     assert (bias[masks.notes & (pitch_class == 6)] == 0).all()
     # and one below its share in every scale is led back into the key it kept
-    stream = Stream(targets={"key_share": 0.8}, key=Key(0, False))
-    for pitch, times in (("60", 20), ("61", 10), ("62", 10)):  # C, C#, D: 30 in any scale
-        for _ in range(times):
-            stream.advance(VOCAB.ids[f"NOTE_{pitch}"], masks)
+    stream = kept_key_stream(masks, {60: 20, 61: 10, 62: 10})  # C, C#, D: 30 at most
     bias = stream.key_bias(masks)
     assert (bias[masks.notes & (pitch_class == 1)] < 0).all()
     assert (bias[masks.notes & (pitch_class == 6)] < 0).all()
