@@ -195,9 +195,11 @@ KEY_SETTLE_NOTES = 16  # pitched notes after which a stream's key is estimated a
 LEADING_TONE = -1.0  # and for a minor key's raised 7th, which minor music often uses
 KEY_MAX_LEAN = 3.0  # a stream far out of its key gets up to this many times the key bias
 # and one tighter than its piece gets the bias reversed, this many times its excess share
-# against the share its piece leaves out of key (so at most this many times): piano
-# streams aiming at a fifth of their notes out of key kept a tenth at 1, and their scale
-# consistency overlapped held-out piano's by 0.62; at 3, by 0.81 (0.79 at 5)
+# against the share its piece leaves out of key (so at most this many times): at 1, and
+# straying from the kept key, piano streams aiming at a fifth of their notes out of key
+# kept about a tenth out, and their scale consistency overlapped held-out piano's by
+# 0.62; straying from the scale that holds most of them (Stream.key_bias), by 0.68 at
+# 1, 0.81 at 3 and 0.79 at 5
 KEY_STRAY_GAIN = 3.0
 KEY_MIN_SLACK = 0.005  # the least share of notes out of key a style is taken to allow
 # IN_SCALE[pitch class, k]: whether ALL_KEYS[k]'s scale holds it; and each key's k
