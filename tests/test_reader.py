@@ -509,3 +509,20 @@ def test_rmid_with_a_repaired_track_and_a_list_chunk_round_trips_stably():
     first = write(read(data))
     assert write(read(first)) == first
     assert len(read(first).tracks) == 1
+
+
+def test_a_track_ending_short_of_the_rmid_data_end_is_not_judged_by_the_riff_after_it():
+    """Found by scripts/fuzz_codec.py: an MTrk whose length ends one byte before the end
+    of the RIFF data chunk, holding another MTrk after its End of Track; the bytes past
+    the data chunk are printable.  The reader had peeked past the SMF into the RIFF, and
+    the pad byte a write added there changed how the track read back."""
+    data = bytes.fromhex(
+        "52494646a2000000524d494464617461960000004d546864000000060001000200604d54726b0000"
+        "007f00ff03076372616674656400ff51038fffffff7f58040402180800ff2f004d54726b0000005a"
+        "00ff4a30400000533860530000305b60300000ff2f00030670617274203000c04000903c39603c00"
+        "0c3b3a303b000c51661851000c30391830000032342032000c3e53603e000c476c20470000543a30"
+        "5400003c3c603c000c404a30400000533860530000305b60300000ff2f00"
+    )
+    first = write(read(data))
+    assert write(read(first)) == first
+    assert len(read(data).tracks) == len(read(first).tracks) == 2

@@ -261,9 +261,11 @@ class _Reader:
             overlap = trailing.find(b"MTrk")
             # A length that overruns into the next chunk leaves its end mid-chunk;
             # when the declared end is a chunk boundary, the bytes are padding.  The
-            # end of the SMF data is one: what follows it (a RIFF chunk) is not ours.
+            # end of the SMF data is one: what follows it (a RIFF chunk) is not ours,
+            # nor to look at (a RIFF pad byte that a write adds or drops there changed
+            # how the track read back).
             at_boundary = chunk_end >= end or _looks_like_chunk_id(
-                self.data[chunk_end : chunk_end + 4]
+                self.data[chunk_end : min(chunk_end + 4, end)]
             )
             if overlap >= 0 and not at_boundary:
                 self.warn("MTrk length overlaps the next chunk", pos + 4)
