@@ -7,7 +7,7 @@ evaluate) with ``Sampling`` and ``Length``, and the error family.
 
 __version__ = "0.1.0"
 
-from .errors import MidiError, NotMidiError, TokenError
+from .errors import MidiError, NotMidiError, TokenError, UntimedError
 from .midi.reader import read
 from .midi.song import Chunk, Event, Riff, Song, Track
 from .midi.writer import write
@@ -44,6 +44,7 @@ __all__ = [
     "Song",
     "TokenError",
     "Track",
+    "UntimedError",
     "detokenize",
     "load_model",
     "read",

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import click
 
 from . import __version__
-from .errors import MidiError, NotMidiError, count
+from .errors import MidiError, NotMidiError, UntimedError, count
 from .fileio import (
     MIDI_SUFFIXES,
     TEXT_SUFFIXES,
@@ -1092,10 +1092,19 @@ def evaluate(model_dir: str, data: str, as_json: bool) -> None:
 def _read_saying_repairs(path: str) -> Song:
     """The song, read as players read it, with a warning line for each thing the reader
     mended or passed over (a truncated track, a running status with none to run), as
-    `info` lists them: the music may not be what its writer meant."""
+    `info` lists them: the music may not be what its writer meant.
+
+    Raises:
+        UntimedError: its ticks cannot be converted to seconds, which every command that
+            reads a file this way needs: the reader's own word on it, where in the file
+            it is, and no warning line saying the same before it.
+    """
     from .midi.reader import read
 
     song = read(path)
+    untimed = [warning for warning in song.warnings if isinstance(warning, UntimedError)]
+    if untimed:
+        raise untimed[0].with_path(path)
     for warning in _named_warnings(song, Path(path))[:MAX_WARNINGS]:
         click.echo(f"warning: {warning}", err=True)
     if len(song.warnings) > MAX_WARNINGS:

@@ -51,6 +51,12 @@ class NotMidiError(MidiError):
     """The bytes are not a Standard MIDI File at all (empty, text, audio, random)."""
 
 
+class UntimedError(MidiError):
+    """A song whose ticks cannot be converted to seconds (a division of 0 ticks per
+    quarter, or an SMPTE rate that does not exist): readable, but with no time to play
+    in, so whatever plays, renders or continues it stops at it."""
+
+
 class TokenError(MidiError):
     """Token text that cannot be turned back into a song; ``offset`` is the token index."""
 

@@ -491,7 +491,7 @@ def test_render_passes_over_a_broken_tempo_event(tmp_path, tempo):
     [
         (96, 96 * 2 * 60 * 31, "its music lasts 31 minutes; audio previews stop at 30"),
         (96, 0x0FFFFFFF, "lasts 23,302 minutes"),  # a broken file's delta: once, 800 GB asked
-        (0, 96, "its ticks cannot be converted to seconds: there is no audio to render"),
+        (0, 96, "division is 0 ticks per quarter: times cannot be converted to seconds"),
     ],
 )
 def test_render_refuses_audio_it_cannot_hold(tmp_path, division, note_ticks, message):
@@ -502,6 +502,25 @@ def test_render_refuses_audio_it_cannot_hold(tmp_path, division, note_ticks, mes
     assert result.stderr.splitlines()[-1].startswith(f"error: {source}: ")  # after warnings
     assert message in result.stderr
     assert not (tmp_path / "long.wav").exists()
+
+
+def test_a_file_with_no_seconds_is_one_error_line_naming_where(tmp_path, model):
+    """A division of 0 had printed its warning, then an error saying the same without
+    the byte it is at."""
+    source = tmp_path / "zero.mid"
+    source.write_bytes(one_note_file(0, 0))
+    for command in (
+        ("generate", "-m", model, "-o", tmp_path / "x.mid", "--prime", source),
+        ("infill", source, "--bars", "1-2", "-m", model, "-o", tmp_path / "y.mid"),
+        ("render", source, "-o", tmp_path / "z.png"),
+    ):
+        result = run(*command)
+        assert result.exit_code == 1
+        assert result.stderr == (
+            f"error: {source}: division is 0 ticks per quarter: "
+            "times cannot be converted to seconds (byte 12)\n"
+        )
+    assert not list(tmp_path.glob("[xyz].*"))
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ import struct
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import MidiError, NotMidiError, count
+from ..errors import MidiError, NotMidiError, UntimedError, count
 from ..fileio import read_regular
 from .smf import CHANNEL_DATA_LENGTH, END_OF_TRACK, META, META_LENGTHS, meta_defect
 from .song import Chunk, Riff, Song, Track
@@ -175,13 +175,16 @@ class _Reader:
             song.format = 1
         if division == 0:
             self.warn(
-                "division is 0 ticks per quarter: times cannot be converted to seconds", start + 12
+                "division is 0 ticks per quarter: times cannot be converted to seconds",
+                start + 12,
+                UntimedError,
             )
         elif division & 0x8000 and song.smpte[0] not in SMPTE_RATES:
             self.warn(
                 f"SMPTE division with {song.smpte[0]} frames per second "
                 "(only 24, 25, 29, 30 exist)",
                 start + 12,
+                UntimedError,
             )
         return song
 

@@ -16,7 +16,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from operator import itemgetter
 
-from ..errors import MidiError
+from ..errors import UntimedError
 from .smf import DEFAULT_TEMPO_US, END_OF_TRACK, META, SET_TEMPO, TIME_SIGNATURE, is_broken_meta
 from .song import Song, Track, delta_rows, is_end_of_track, timed_rows
 
@@ -34,14 +34,16 @@ class TempoMap:
         if song.smpte:
             fps, ticks_per_frame = song.smpte
             if fps not in SMPTE_FPS or not ticks_per_frame:
-                raise MidiError(
+                raise UntimedError(
                     f"SMPTE division {fps} fps x {ticks_per_frame}: "
                     "times cannot be converted to seconds"
                 )
             self._fixed = 1.0 / (SMPTE_FPS[fps] * ticks_per_frame)
             return
         if not song.division:
-            raise MidiError("division is 0 ticks per quarter: times cannot be converted to seconds")
+            raise UntimedError(
+                "division is 0 ticks per quarter: times cannot be converted to seconds"
+            )
         self._fixed = None
         self._division = song.division
         if tracks is None:
