@@ -90,6 +90,9 @@ def main() -> int:
     parser.add_argument("inputs", nargs="*", type=Path, default=[DEFAULT_CORPUS])
     parser.add_argument("--show-worst", type=int, default=10)
     args = parser.parse_args()
+    missing = [str(item) for item in args.inputs if not item.exists()]
+    if missing:  # the shared corpus is absent on a fresh clone: say so, not "0 checked"
+        sys.exit(f"not found: {', '.join(missing)} (set $MIDIGEN_SHARED_CORPUS, or name files)")
     files = [
         p
         for item in args.inputs
@@ -112,7 +115,7 @@ def main() -> int:
         print(f"  {100 * k / max(t, 1):7.2f}%  {k:6d}/{t:<6d} {path.name}")
     for path, error in failures:
         print(f"  skipped {path.name}: {type(error).__name__}: {error}")
-    return 0
+    return 0 if results else 1
 
 
 if __name__ == "__main__":
