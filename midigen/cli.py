@@ -1089,6 +1089,33 @@ def evaluate(model_dir: str, data: str, as_json: bool) -> None:
         sys.exit(1)
 
 
+PROGRESS_DELAY = 2.0  # seconds of sampling before a bar shows: most pieces take less
+
+
+@contextmanager
+def _sampling_progress() -> Iterator[Callable[[float], None]]:
+    """A progress bar on stderr for sampling, fed the share done; shown at a terminal
+    once the work has taken PROGRESS_DELAY (an hour of four band pieces sampled for 7
+    minutes with no sign of life)."""
+    from tqdm import tqdm
+
+    with tqdm(
+        total=100,
+        desc="sampling",
+        unit="%",
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]",
+        delay=PROGRESS_DELAY,
+        leave=False,  # gone once done: the lines naming each piece follow
+        disable=None,
+        file=sys.stderr,
+    ) as bar:
+
+        def progress(share: float) -> None:
+            bar.update(round(100 * share) - bar.n)
+
+        yield progress
+
+
 def _read_saying_repairs(path: str) -> Song:
     """The song, read as players read it, with a warning line for each thing the reader
     mended or passed over (a truncated track, a running status with none to run), as
@@ -1400,16 +1427,18 @@ def generate(
     drawn = seed is None
     if drawn:
         seed = random.SystemRandom().randrange(2**31)
-    pieces = model.generate_pieces(
-        num=num,
-        length=piece_length,
-        prime=prime,
-        prime_seconds=prime_seconds,
-        sampling=sampling,
-        seed=seed,
-        style=style,
-        **steering,
-    )
+    with _sampling_progress() as progress:
+        pieces = model.generate_pieces(
+            num=num,
+            length=piece_length,
+            prime=prime,
+            prime_seconds=prime_seconds,
+            sampling=sampling,
+            seed=seed,
+            style=style,
+            progress=progress,
+            **steering,
+        )
     if drawn:
         click.echo(f"seed {seed} (--seed {seed} makes this again)", err=True)
     written: dict[bytes, Path] = {}
@@ -1526,13 +1555,15 @@ def infill(
     if drawn:
         seed = random.SystemRandom().randrange(2**31)
     try:
-        edited = model.infill(
-            original,
-            **{span.unit: (span.first, span.last)},
-            candidates=candidates,
-            sampling=Sampling(temperature=temperature),
-            seed=seed,
-        )
+        with _sampling_progress() as progress:
+            edited = model.infill(
+                original,
+                **{span.unit: (span.first, span.last)},
+                candidates=candidates,
+                sampling=Sampling(temperature=temperature),
+                seed=seed,
+                progress=progress,
+            )
     except MidiError as error:  # the span against this song: name the song
         raise error.with_path(song) from None
     if drawn:

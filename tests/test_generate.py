@@ -504,6 +504,15 @@ def test_render_refuses_audio_it_cannot_hold(tmp_path, division, note_ticks, mes
     assert not (tmp_path / "long.wav").exists()
 
 
+def test_sampling_reports_its_progress_up_to_the_whole_length(model):
+    shares: list[float] = []
+    midigen.load_model(model).generate_batch(
+        num=2, length="1000tokens", seed=1, progress=shares.append
+    )
+    assert len(shares) >= 4 and shares[0] == 0.0 and shares[-1] == 1.0
+    assert shares == sorted(shares) and 0.2 < shares[1] < 0.3  # 256 tokens of 1,000
+
+
 def test_a_file_with_no_seconds_is_one_error_line_naming_where(tmp_path, model):
     """A division of 0 had printed its warning, then an error saying the same without
     the byte it is at."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -169,10 +170,12 @@ def infill(
     sampling: Sampling | None = None,
     seed: int | None = None,
     velocities: tuple[int, ...] = BIN_MIDDLES,
+    progress: Callable[[float], None] | None = None,
 ) -> Song:
     """The song with the notes that start inside ``span`` regenerated (see the module text).
 
     ``velocities``: what each VEL bin plays (the model's table; by default its middle).
+    ``progress``: hears the share of the candidates' sampling done (sample_tokens).
 
     Raises:
         MidiError: the song has no usable time base, the span is
@@ -203,6 +206,7 @@ def infill(
         steering=steering,
         streams=candidates,
         seed=seed,
+        progress=progress,
     )
     middles = [split_event_tokens(stream, stop)[0][len(prompt) :] for stream in streams]
     best = _best(stepper, vocab, prompt, middles, after[:SCORED_TOKENS])

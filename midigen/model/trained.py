@@ -198,6 +198,7 @@ class TrainedModel:
         instruments: str | Sequence[str | int] | Instruments | None = None,
         drums: bool = True,
         free: bool = False,
+        progress: Callable[[float], None] | None = None,
     ) -> list[Piece]:
         """Sample ``num`` different pieces at once, as playable songs, each with the
         style it was sampled in: the one asked for, the model's own draw, or the
@@ -219,7 +220,8 @@ class TrainedModel:
         ``key`` ("C", "Am", "F#m": pitched notes stay in its scale),
         ``density`` ("low", "medium", "high" or notes per second),
         ``instruments`` ("piano,bass,strings": GM names, families, program
-        numbers, "drums"), ``drums=False`` (no drum kit).
+        numbers, "drums"), ``drums=False`` (no drum kit).  ``progress`` hears the
+        share of the length sampled so far (sample_tokens).
 
         Raises:
             MidiError: the model does not read event tokens, or bad options.
@@ -295,6 +297,7 @@ class TrainedModel:
             steering=steering,
             streams=num,
             seed=seed,
+            progress=progress,
         )
         # A piece in seconds or bars ends at its length (the sampler sees to it), and so
         # do the notes a prime holds over it; one in tokens may stop mid-note, and its
@@ -335,9 +338,11 @@ class TrainedModel:
         candidates: int = 8,
         sampling: Sampling | None = None,
         seed: int | None = None,
+        progress: Callable[[float], None] | None = None,
     ) -> Song:
         """The song with the notes that start in ``bars`` (1-based, both included) or
-        ``seconds`` regenerated, everything else kept as it was (model/infill.py).
+        ``seconds`` regenerated, everything else kept as it was (model/infill.py);
+        ``progress`` hears the share of the candidates' sampling done so far.
 
         Raises:
             MidiError: not one span, a span outside the song, or a song without ticks.
@@ -360,6 +365,7 @@ class TrainedModel:
             sampling=sampling,
             seed=seed,
             velocities=self.velocities,
+            progress=progress,
         )
 
     def _check_event_scheme(self, task: str) -> None:
