@@ -955,10 +955,9 @@ def train(
         if (result.best_valid_loss is not None)
         else ""
     )
-    click.echo(
+    click.echo(  # the result, on stdout as every command's
         f"{model_dir}: {count(result.step, 'step')}, {count(result.epoch, 'epoch')}, "
-        f"{result.seconds:.0f} s{best}",
-        err=True,
+        f"{result.seconds:.0f} s{best}"
     )
     repaired.summary()
     if result.interrupted:

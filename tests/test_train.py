@@ -453,7 +453,7 @@ def test_data_parallel_with_two_cpu_processes(dataset, tmp_path):
         command, capture_output=True, text=True, timeout=300, env=environment, check=False
     )
     assert completed.returncode == 0, completed.stderr[:3000] + completed.stderr[-2000:]
-    reports = [line for line in completed.stderr.splitlines() if line.startswith(f"{folder}:")]
+    reports = [line for line in completed.stdout.splitlines() if line.startswith(f"{folder}:")]
     assert len(reports) == 1 and "best validation loss" in reports[0]  # process 0's alone
     config = json.loads((folder / "config.json").read_text())
     assert config["training"]["processes"] == 2
