@@ -56,6 +56,7 @@ class Finite(click.FloatRange):
 TIME_BAR = "{l_bar}{bar}| {n_fmt}/{total_fmt} s [{elapsed}<{remaining}{postfix}]"  # train --time
 MAX_PIECES = 1000  # --num: every piece is a stream of one batch, held in memory together
 MAX_WARNINGS = 5  # a file's repairs shown; a broken file can have thousands
+PROGRESS_DELAY = 2.0  # seconds of sampling before its bar shows: most pieces take less
 
 
 def _parsed_option(parse: Callable[[str], object], value: str, name: str) -> object:
@@ -1088,14 +1089,13 @@ def evaluate(model_dir: str, data: str, as_json: bool) -> None:
         sys.exit(1)
 
 
-PROGRESS_DELAY = 2.0  # seconds of sampling before a bar shows: most pieces take less
-
-
 @contextmanager
 def _sampling_progress() -> Iterator[Callable[[float], None]]:
-    """A progress bar on stderr for sampling, fed the share done; shown at a terminal
-    once the work has taken PROGRESS_DELAY (an hour of four band pieces sampled for 7
-    minutes with no sign of life)."""
+    """A progress bar on stderr for sampling, fed the share done.
+
+    Shown at a terminal once the work has taken PROGRESS_DELAY: an hour of four band
+    pieces sampled for 7 minutes with no sign of life.
+    """
     from tqdm import tqdm
 
     with tqdm(

@@ -511,6 +511,20 @@ def test_sampling_reports_its_progress_up_to_the_whole_length(model):
     )
     assert len(shares) >= 4 and shares[0] == 0.0 and shares[-1] == 1.0
     assert shares == sorted(shares) and 0.2 < shares[1] < 0.3  # 256 tokens of 1,000
+    shares.clear()  # a continuation's share counts from the end of its prime
+    midigen.load_model(model).generate_batch(
+        num=1, length="20s", prime=PRIME, prime_seconds=10, seed=1, progress=shares.append
+    )
+    assert shares[0] == 0.0 and shares[-1] == 1.0
+
+
+def test_render_refuses_a_song_with_no_seconds_given_from_python(tmp_path):
+    from midigen.views.render import render_audio
+
+    song = midigen.read(one_note_file(0, 0))
+    with pytest.raises(midigen.MidiError, match="there is no audio to render"):
+        render_audio(song, tmp_path / "x.wav")
+    assert not (tmp_path / "x.wav").exists()
 
 
 def test_a_file_with_no_seconds_is_one_error_line_naming_where(tmp_path, model):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from midigen import Chunk, MidiError, NotMidiError, read, write
+from midigen import Chunk, MidiError, NotMidiError, UntimedError, read, write
 from midigen.midi.vlq import MAX_VLQ, Wide, WideData
 
 DATA = Path(__file__).parent / "data"
@@ -314,6 +314,10 @@ DEFECTS = {
         smf(EOT, division=0),
         ["division is 0 ticks per quarter: times cannot be converted to seconds (byte 12)"],
     ),
+    "SMPTE 0 ticks per frame": (
+        smf(EOT, division=0xE700),  # 25 fps x 0
+        ["SMPTE division with 0 ticks per frame: times cannot be converted to seconds (byte 12)"],
+    ),
     "trailing garbage": (
         smf(EOT) + b"junk",
         ["4 stray bytes after the last chunk (byte 26)"],
@@ -336,6 +340,14 @@ def test_strict_raises_first_defect(data, messages):
 def test_tolerant_reports_every_defect(data, messages):
     song = read(data)
     assert [str(warning) for warning in song.warnings] == messages
+
+
+def test_a_time_base_with_no_seconds_is_an_untimed_error():
+    """What every command that plays, renders or continues a file stops at."""
+    for defect in ("division 0", "SMPTE 0 ticks per frame"):
+        (warning,) = read(DEFECTS[defect][0]).warnings
+        assert isinstance(warning, UntimedError)
+    assert not any(isinstance(w, UntimedError) for w in read(DEFECTS["format 3"][0]).warnings)
 
 
 def test_tolerant_repairs_running_status_after_meta():

@@ -1586,8 +1586,8 @@ def test_an_asked_key_leans_on_its_tonic_until_it_is_as_common_as_in_real_music(
     always = tonic_share(key)
     monkeypatch.setattr(sample, "TONIC_SHARE", 0.2)
     aimed = tonic_share(key)
-    # never: 0.12-0.18 over seeds 1-5; the lean always on makes a drone
-    assert never < 0.19 and always > 0.3
+    # never: about 1/7 (0.14-0.18 over seeds 1, 2, 3 and 5); always on, a drone
+    assert never < 0.19 and always > 0.3 and aimed > never
     assert abs(aimed - 0.2) < 0.04
 
 
@@ -1659,4 +1659,6 @@ def test_a_continuation_aimed_at_figures_keeps_them_not_its_primes():
     kept = own_notes(aims)
     assert all(abs(pitch - 76.0) < 3.5 for pitch, _, _ in kept)
     assert all(abs(loudness - 12.0) < 1.5 for _, loudness, _ in kept)
-    assert 2.0 < statistics.mean(rate for *_, rate in kept) < 4.5
+    # nearer the 3 a second aimed at than the prime's 4 (the streams fall a little short
+    # of it: 2.15-2.33 over seeds 1-5)
+    assert 2.0 < statistics.mean(rate for *_, rate in kept) < 3.5

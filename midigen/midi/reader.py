@@ -186,6 +186,12 @@ class _Reader:
                 start + 12,
                 UntimedError,
             )
+        elif division & 0x8000 and not song.smpte[1]:
+            self.warn(
+                "SMPTE division with 0 ticks per frame: times cannot be converted to seconds",
+                start + 12,
+                UntimedError,
+            )
         return song
 
     def read_chunks(self, song: Song, pos: int, end: int) -> None:

@@ -10,7 +10,8 @@ handful of notes on one step, no more than a band's worth of instruments,
 no rest across a bar line (a model with BAR tokens), tempo and meter set
 once at the start (as nearly all real pieces do), a tempo between 38 and
 229 bpm and a common meter (never a one-beat bar: POP909's files say 1/4,
-which no musician writes, and a model's long tail holds 15/2), no
+which no musician writes, and a model's long tail holds 15/2), no more
+than two pedal changes a step (a release, then a press), no
 ``<eos>`` before the requested length, and no note or rest running past
 it (a 16-bar piece is 16 bars long in a DAW).  A model that learned styles
 saw one right after the header, so a stream started from the header alone
@@ -44,12 +45,11 @@ until it has played, and again when it falls silent.  The decoder
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import pairwise
+from itertools import count, pairwise
 
 import numpy as np
 
@@ -244,6 +244,7 @@ LOUDNESS_MAX_GAIN = 4.0
 # rested for 50 s)
 SILENCE_STEPS = 8 * STEPS_PER_BEAT
 SILENCE_LEAN = -4.0
+PROGRESS_EVERY = 256  # draws between two reports of sample_tokens' progress
 PULSE_SETTLE_NOTES = 16  # notes after which a stream's pulse (its grid's phase) is kept
 OFF_PULSE = -4.0  # logit bias for a note or rest end off the kept pulse: 1/55 as likely
 PULSE_POSITIONS = (0, 6, 8, 12, 16, 18)  # in a beat of 24 steps: 16ths and 8th triplets
@@ -789,7 +790,8 @@ class Stream:
     prime_meters: list[tuple[int, int]] = field(default_factory=list)
     meter_back: int | None = None
     pedal_down: dict[int, int] = field(default_factory=dict)  # program -> step it was pressed
-    # program -> the step of its pedal's last change, and whether that was a press
+    # program -> the step of its last pedal token, and whether it pressed (a press while
+    # down counts too: a pedal token limits the pedal changes of its step all the same)
     pedal_changed: dict[int, tuple[int, bool]] = field(default_factory=dict)
     pitch_classes: list[int] = field(default_factory=lambda: [0] * 12)  # of pitched notes
     # and the steps each pitch class sounds, while a prime is read
@@ -1312,7 +1314,7 @@ class Stream:
             ending.append((~masks.rests, None))  # it rests to the end: no chord cut off
         return ending
 
-    def _pedal_changes(self, masks: Masks, allowed: np.ndarray) -> None:
+    def _limit_pedal_changes(self, masks: Masks, allowed: np.ndarray) -> None:
         """Leaves out of ``allowed`` a second change of the program's pedal on the step
         it changed: after a press, none; after a release, a press again (a re-pedal) but
         no release.  Continuing a pedalled POP909 song, the model once pressed and
@@ -1348,7 +1350,7 @@ class Stream:
         if self.notes_this_step >= MAX_ONSETS_PER_STEP:
             allowed &= ~masks.onsets
         if masks.pedal_on is not None:
-            self._pedal_changes(masks, allowed)
+            self._limit_pedal_changes(masks, allowed)
         if self.at_once_step == cursor.step:  # no more notes than its players have
             full = [p for p, notes in self.at_once.items() if notes >= MOST_AT_ONCE[p]]
             if full:
@@ -1462,9 +1464,6 @@ class Sampling:
             raise MidiError("top_k must be 0 (no limit) or more")
 
 
-PROGRESS_EVERY = 256  # draws between two reports of sample_tokens' progress
-
-
 def sample_tokens(
     stepper: Stepper,
     vocab: Vocab,
@@ -1479,8 +1478,9 @@ def sample_tokens(
 ) -> list[list[str]]:
     """Continue ``prime`` (event tokens) in ``streams`` independent streams, sampled as one batch.
 
-    ``progress`` hears, every PROGRESS_EVERY draws, the share of the length the
-    slowest unfinished stream has played (an hour of four band pieces took 7 minutes).
+    ``progress`` hears, every PROGRESS_EVERY draws and once done, the share of the
+    length past the prime that the slowest unfinished stream has played (an hour of
+    four band pieces took 7 minutes).
 
     The matrix products of fewer than four streams run on as many BLAS
     threads as run them fastest at the time (``ThreadTuned``): two on an idle
@@ -1535,10 +1535,12 @@ def sample_tokens(
             for run in runs:
                 run.follow_prime(masks)
         budget = length.token_budget()
-        for draws in itertools.count():
+        primed = min(length.done(run) for run in runs)  # the prime's share is no work
+        for draws in count():
             if progress is not None and draws % PROGRESS_EVERY == 0:
                 slowest = min((length.done(run) for run in runs if not run.finished), default=0)
-                progress(min(max(slowest / length.amount, 0.0), 1.0))
+                share = (slowest - primed) / max(length.amount - primed, 1e-9)
+                progress(min(max(share, 0.0), 1.0))
             active, allowed = [], []
             for k, run in enumerate(runs):
                 if run.finished:
