@@ -376,7 +376,8 @@ def test_a_file_whose_ticks_have_no_seconds_is_named_in_the_error(tmp_path):
     result = CliRunner().invoke(main, ["tokenize", str(song), "--scheme", "event"])
     assert result.exit_code == 1
     assert result.stderr == (
-        f"error: {song}: division is 0 ticks per quarter: times cannot be converted to seconds\n"
+        f"error: {song}: division is 0 ticks per quarter: times cannot be converted to seconds "
+        "(byte 12)\n"
     )
 
 

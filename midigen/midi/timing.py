@@ -31,6 +31,9 @@ class TempoMap:
     ``tracks`` alone."""
 
     def __init__(self, song: Song, tracks: Iterable[Track] | None = None) -> None:
+        for warning in song.warnings:  # the reader's word on it says where in the file
+            if isinstance(warning, UntimedError):
+                raise warning
         if song.smpte:
             fps, ticks_per_frame = song.smpte
             if fps not in SMPTE_FPS or not ticks_per_frame:
