@@ -1126,11 +1126,13 @@ def _read_saying_repairs(path: str) -> Song:
             it is, and no warning line saying the same before it.
     """
     from .midi.reader import read
+    from .midi.timing import check_timed
 
     song = read(path)
-    untimed = [warning for warning in song.warnings if isinstance(warning, UntimedError)]
-    if untimed:
-        raise untimed[0].with_path(path)
+    try:
+        check_timed(song)
+    except UntimedError as error:
+        raise error.with_path(path) from None
     for warning in _named_warnings(song, Path(path))[:MAX_WARNINGS]:
         click.echo(f"warning: {warning}", err=True)
     if len(song.warnings) > MAX_WARNINGS:

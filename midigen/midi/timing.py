@@ -31,9 +31,7 @@ class TempoMap:
     ``tracks`` alone."""
 
     def __init__(self, song: Song, tracks: Iterable[Track] | None = None) -> None:
-        for warning in song.warnings:  # the reader's word on it says where in the file
-            if isinstance(warning, UntimedError):
-                raise warning
+        check_timed(song)
         if song.smpte:
             fps, ticks_per_frame = song.smpte
             if fps not in SMPTE_FPS or not ticks_per_frame:
@@ -74,6 +72,14 @@ class TempoMap:
         return self.seconds_at[k] + (tick - self.ticks[k]) * self.tempi_us[k] / (
             1e6 * self._division
         )
+
+
+def check_timed(song: Song) -> None:
+    """Raises the UntimedError the reader found in the song, if any: its ticks cannot be
+    converted to seconds, and the reader's word on it says where in the file."""
+    for warning in song.warnings:
+        if isinstance(warning, UntimedError):
+            raise warning
 
 
 def tempo_changes(tracks: Iterable[Track]) -> list[tuple[int, int]]:
@@ -189,6 +195,14 @@ def in_quarter_notes(song: Song) -> Song:
     tracks = [without_tempo(track) for track in song.tracks]
     tracks[0] = Track([(0, META, tempo, False), *tracks[0].rows], tracks[0].trailing)
     return Song(format=song.format, division=round(SMPTE_FPS[fps]) * ticks_per_frame, tracks=tracks)
+
+
+def without_conductor(track: Track) -> Track:
+    """The track without its tempo and time signature events, every other event at its
+    tick."""
+    return Track(
+        delta_rows(row for row in timed_rows(track) if not _is_conductor(row)), track.trailing
+    )
 
 
 def without_tempo(track: Track) -> Track:

@@ -46,7 +46,7 @@ from ..midi.song import (
     timed_rows,
     with_meta_at_start,
 )
-from ..midi.timing import conducts, track_length_ticks
+from ..midi.timing import conducts, track_length_ticks, without_conductor
 from ..tokens.event import (
     MELODIC_CHANNELS,
     OUTPUT_TPQ,
@@ -161,18 +161,8 @@ def _played_together(song: Song) -> Song:
     prime played 152.6 s there, 44.5 s in FluidSynth."""
     if song.format != 2:
         return song
-    ruled = {SET_TEMPO, TIME_SIGNATURE}
     tracks = [
-        track
-        if conducts(song, index)
-        else Track(
-            delta_rows(
-                row
-                for row in timed_rows(track)
-                if not (row[1] == META and row[2][:1] and row[2][0] in ruled)
-            ),
-            track.trailing,
-        )
+        track if conducts(song, index) else without_conductor(track)
         for index, track in enumerate(song.tracks)
     ]
     return Song(format=1, division=song.division, tracks=tracks)
