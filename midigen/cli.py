@@ -1665,6 +1665,7 @@ def compare(
       midigen compare song-*.mid --reference real/*.mid --json
       midigen compare out/ --reference held-out/ --train corpus/
     """
+    from .views.compare import FEWEST_PIECES
     from .views.compare import compare as compare_sets
     from .views.notes import midi_notes
     from .views.rhythm import medians, rhythm
@@ -1677,6 +1678,13 @@ def compare(
     ours = [midi_notes(midi) for midi in our_midis]
     theirs = [midi_notes(midi) for midi in their_midis]
     result = compare_sets(ours, theirs)
+    if min(result.pieces) < FEWEST_PIECES:
+        click.echo(
+            f"warning: an overlap measures how a statistic spreads over pieces; with "
+            f"{result.pieces[0]} generated and {result.pieces[1]} reference it says little "
+            f"(use {FEWEST_PIECES} or more on each side)",
+            err=True,
+        )
     rhythms = {
         "generated": medians([rhythm(midi) for midi in our_midis]),
         "reference": medians([rhythm(midi) for midi in their_midis]),

@@ -629,6 +629,28 @@ def test_compare_leaves_the_statistics_of_pitch_out_for_drums_alone(tmp_path):
     assert len(others) == 3 and report["mean_overlap"] == pytest.approx(sum(others) / 3)
 
 
+def test_compare_warns_that_a_handful_of_pieces_has_no_spread_to_measure(tmp_path):
+    for index in range(5):
+        song = pretty_midi.PrettyMIDI(initial_tempo=120)
+        piano = pretty_midi.Instrument(program=0)
+        piano.notes = [
+            pretty_midi.Note(80, 60 + index + t % 5, t / 2, t / 2 + 0.4) for t in range(16)
+        ]
+        song.instruments.append(piano)
+        song.write(str(tmp_path / f"{index}.mid"))
+    pieces = sorted(tmp_path.glob("*.mid"))
+    result = run("compare", *pieces, "--reference", *pieces)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    result = run("compare", pieces[0], "--reference", *pieces)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == (
+        "warning: an overlap measures how a statistic spreads over pieces; with 1 generated "
+        "and 5 reference it says little (use 5 or more on each side)\n"
+    )
+    assert "mean overlap" in result.stdout
+
+
 @pytest.mark.parametrize(("generated", "reference"), [(1, 20), (2, 20), (3, 20), (2, 1)])
 def test_sets_of_one_velocity_overlap_fully_whatever_their_sizes(generated, reference):
     from midigen.views.compare import overlapping_area

@@ -21,6 +21,9 @@ from ..data.openings import OPENING_SECONDS as WINDOW_SECONDS
 from .notes import Note
 
 GRID_POINTS = 2048
+# pieces a set needs before the spread of a statistic over it means anything: one piece
+# has no spread, and two single values overlap 0 however close they are
+FEWEST_PIECES = 5
 # what a statistic of pitched notes is for a piece of drums alone: none, not 0 (a set of
 # drum tracks had matched a drum track on six statistics of pitch, lifting its mean OA)
 NO_PITCH = math.nan
