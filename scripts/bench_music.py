@@ -51,7 +51,7 @@ from midigen.midi.keys import Key, fitting_key
 from midigen.midi.reader import read
 from midigen.model.sample import Sampling
 from midigen.model.trained import load_model
-from midigen.views.compare import STATISTICS, compare
+from midigen.views.compare import FEWEST_PIECES, STATISTICS, compare
 from midigen.views.copying import copying, corpus_runs
 from midigen.views.notes import Note, song_notes
 from midigen.views.notes import pretty as heard
@@ -328,6 +328,12 @@ def main() -> int:
             f"{result.rows['scale_consistency']['overlap']:>10.2f}"
             f"{'' if real is None else f'{real:.3f}':>17}"
             f"{'' if real_batch is None else f'{real_batch:.3f}':>12}"
+        )
+    few = [style for style, reference in references.items() if len(reference) < FEWEST_PIECES]
+    if few:
+        print(
+            f"fewer than {FEWEST_PIECES} held-out pieces ({', '.join(few)}): a rough measure; "
+            "scripts/bench_reference_size.py --style STYLE says how rough"
         )
 
     # the first --primes held-out pieces, in an order of their own, that last long enough
